@@ -1,0 +1,5 @@
+"""Tandem gateway service.
+
+Public entry: OAuth 2.1 / OIDC authorization server, browser sessions and the identity-asserting
+reverse proxy.
+"""

@@ -1,0 +1,4 @@
+from services.gateway.adapters.db import metadata
+from shared.db import run_env
+
+run_env(metadata)

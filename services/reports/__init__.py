@@ -1,0 +1,4 @@
+"""Tandem reports service.
+
+Confidential concern reports, visible only to safeguarding officers.
+"""

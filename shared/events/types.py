@@ -1,0 +1,197 @@
+"""Typed event payloads, grouped by stream. Ids and facts only: never note, report or media content,
+names or e-mail addresses (a consumer that needs a person's details asks the gateway's projection)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.events.envelope import Event
+
+# --- tandem.user (producer: gateway) ---------------------------------------------------------------
+
+
+class UserCreated(Event, frozen=True, kw_only=True):
+    TYPE = "user.created"
+    user_id: str
+    roles: list[str]
+
+
+class UserRolesChanged(Event, frozen=True, kw_only=True):
+    TYPE = "user.roles_changed"
+    user_id: str
+    roles: list[str]
+
+
+class UserSuspended(Event, frozen=True, kw_only=True):
+    TYPE = "user.suspended"
+    user_id: str
+
+
+class UserReactivated(Event, frozen=True, kw_only=True):
+    TYPE = "user.reactivated"
+    user_id: str
+
+
+class UserVettingChanged(Event, frozen=True, kw_only=True):
+    """A mentor's vetting became complete (`vetted`) or was withdrawn."""
+
+    TYPE = "user.vetting_changed"
+    user_id: str
+    vetted: bool
+
+
+class UserAgreementsChanged(Event, frozen=True, kw_only=True):
+    """Whether the user has accepted every current programme agreement."""
+
+    TYPE = "user.agreements_changed"
+    user_id: str
+    accepted_current: bool
+
+
+class UserErasureRequested(Event, frozen=True, kw_only=True):
+    TYPE = "user.erasure_requested"
+    user_id: str
+    request_id: str
+
+
+# --- tandem.pairing (producer: sessions) -----------------------------------------------------------
+
+
+class PairingProposed(Event, frozen=True, kw_only=True):
+    TYPE = "pairing.proposed"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    proposed_by: str
+
+
+class PairingActivated(Event, frozen=True, kw_only=True):
+    TYPE = "pairing.activated"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+
+
+class PairingDeclined(Event, frozen=True, kw_only=True):
+    TYPE = "pairing.declined"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+
+
+class PairingEnded(Event, frozen=True, kw_only=True):
+    TYPE = "pairing.ended"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    ended_at: datetime
+
+
+# --- tandem.session (producer: sessions) -----------------------------------------------------------
+
+
+class SessionScheduled(Event, frozen=True, kw_only=True):
+    TYPE = "session.scheduled"
+    session_id: str
+    pairing_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SessionCancelled(Event, frozen=True, kw_only=True):
+    TYPE = "session.cancelled"
+    session_id: str
+    pairing_id: str
+
+
+class RecordingStarted(Event, frozen=True, kw_only=True):
+    TYPE = "recording.started"
+    session_id: str
+    pairing_id: str
+    recording_id: str
+
+
+class RecordingStopped(Event, frozen=True, kw_only=True):
+    TYPE = "recording.stopped"
+    session_id: str
+    pairing_id: str
+    recording_id: str
+    reason: str  # "revoked", "ended", "disconnected", "failed" - a code, never free text
+
+
+# --- tandem.record (producer: records) -------------------------------------------------------------
+
+
+class RecordCreated(Event, frozen=True, kw_only=True):
+    TYPE = "record.created"
+    record_id: str
+    pairing_id: str
+    kind: str  # "note" | "recording"
+    session_id: str | None = None
+
+
+class RecordExpired(Event, frozen=True, kw_only=True):
+    TYPE = "record.expired"
+    record_id: str
+    kind: str
+    reason: str  # "retention" | "erasure"
+    digest: str  # SHA-256 of the erasure receipt
+    signature: str
+
+
+class RecordAccessed(Event, frozen=True, kw_only=True):
+    """A recording was read under a dispute or break-glass; both members are told."""
+
+    TYPE = "record.accessed"
+    record_id: str
+    dispute_id: str
+    accessor_id: str
+    accessor_role: str
+    member_ids: list[str]
+    break_glass: bool = False
+
+
+# --- tandem.dispute (producer: records) ------------------------------------------------------------
+
+
+class DisputeChanged(Event, frozen=True, kw_only=True):
+    TYPE = "dispute.changed"
+    dispute_id: str
+    session_id: str
+    pairing_id: str
+    state: str  # opened | approved | rejected | closed | break_glass
+    actor_id: str
+    member_ids: list[str]
+
+
+# --- tandem.report (producer: reports) -------------------------------------------------------------
+
+
+class ReportFiled(Event, frozen=True, kw_only=True):
+    TYPE = "report.filed"
+    report_id: str
+    category: str
+    urgent: bool
+
+
+class ReportUrgent(Event, frozen=True, kw_only=True):
+    TYPE = "report.urgent"
+    report_id: str
+    category: str
+
+
+class ReportOverdue(Event, frozen=True, kw_only=True):
+    TYPE = "report.overdue"
+    report_id: str
+
+
+# --- tandem.audit (producers: every service; consumer: the ledger in records) ----------------------
+
+
+class AuditEntry(Event, frozen=True, kw_only=True):
+    TYPE = "audit.entry"
+    actor: str
+    action: str
+    target: str
+    outcome: str  # "success" | "denied" | "failure"
+    reason: str | None = None

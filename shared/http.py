@@ -1,0 +1,228 @@
+"""HTTP pieces every service uses: problem+json errors (RFC 9457), request ids and request logs,
+Prometheus metrics, the identity-assertion middleware and role guards."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from shared.identity import ASSERTION_HEADER, AssertionVerifier, Identity, InvalidAssertion
+from shared.logging import get_logger
+
+log = get_logger("tandem.http")
+
+PROBLEM = "application/problem+json"
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/schema")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# -- problem+json ---------------------------------------------------------------------------------------
+
+
+class Problem(HTTPException):
+    """An HTTP error rendered as problem+json; subclasses fix the status and a `type` slug."""
+
+    status_code = 400
+    slug = "bad-request"
+
+    def __init__(self, detail: str = "", *, slug: str | None = None, extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail=detail or HTTPStatus(self.status_code).phrase, extra=extra, headers=headers)
+        if slug:
+            self.slug = slug
+
+
+class BadRequest(Problem):
+    status_code, slug = 400, "bad-request"
+
+
+class Unauthorized(Problem):
+    status_code, slug = 401, "unauthorized"
+
+
+class Forbidden(Problem):
+    status_code, slug = 403, "forbidden"
+
+
+class NotFound(Problem):
+    status_code, slug = 404, "not-found"
+
+
+class Conflict(Problem):
+    status_code, slug = 409, "conflict"
+
+
+class Gone(Problem):
+    status_code, slug = 410, "gone"
+
+
+class PayloadTooLarge(Problem):
+    status_code, slug = 413, "payload-too-large"
+
+
+class Unprocessable(Problem):
+    status_code, slug = 422, "unprocessable"
+
+
+class TooManyRequests(Problem):
+    status_code, slug = 429, "too-many-requests"
+
+
+class ServiceUnavailable(Problem):
+    status_code, slug = 503, "unavailable"
+
+
+def problem_response(status: int, detail: str, *, slug: str | None = None, extra: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None, instance: str | None = None) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": f"https://tandem.invalid/problems/{slug or HTTPStatus(status).phrase.lower().replace(' ', '-')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if extra:
+        body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    slug = getattr(exc, "slug", None)
+    extra: dict[str, Any] | None = None
+    if isinstance(exc, ValidationException):
+        slug = "validation-error"
+        errors = exc.extra if isinstance(exc.extra, list) else []
+        # Only where and what: never echo the submitted value (it may be a note or a password).
+        extra = {"errors": [{"key": e.get("key"), "source": e.get("source"), "message": e.get("message")}
+                            for e in errors if isinstance(e, dict)]}
+    elif isinstance(exc, Problem) and isinstance(exc.extra, dict):
+        extra = exc.extra
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    return problem_response(status, detail, slug=slug, extra=extra, headers=exc.headers,
+                            instance=request.scope.get("path"))
+
+
+def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The exception text may quote plaintext or keys: only its type reaches the log.
+    log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=request.scope.get("path"))
+    return problem_response(500, "An unexpected error occurred. It has been logged.", slug="internal-error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {HTTPException: _http_exception_handler, Exception: _unexpected_handler}
+
+
+# -- observability ----------------------------------------------------------------------------------------
+
+
+class Metrics:
+    """Per-app Prometheus registry (several apps can live in one test process)."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("tandem_http_requests", "HTTP requests handled", ["service", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("tandem_http_request_duration_seconds", "HTTP request duration",
+                                 ["service", "method"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.service = service
+
+
+class ObservabilityMiddleware:
+    """Request id (propagated from `x-request-id` or generated), one structured log line per request
+    (path without query string), and request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        start = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            elapsed = time.perf_counter() - start
+            method = scope.get("method", "WS")
+            path = scope.get("path", "")
+            if path not in ("/healthz", "/readyz", "/metrics"):
+                log.info("http.request", method=method, path=path, status=status,
+                         duration_ms=round(elapsed * 1000, 2))
+            self.metrics.requests.labels(self.metrics.service, method, str(status)).inc()
+            self.metrics.latency.labels(self.metrics.service, method).observe(elapsed)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+# -- identity ---------------------------------------------------------------------------------------------
+
+
+class AssertionMiddleware(AbstractAuthenticationMiddleware):
+    """Every request but the probes needs a valid gateway assertion; anything else is 401."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        verifier: AssertionVerifier = connection.app.state.verifier
+        token = connection.headers.get(ASSERTION_HEADER)
+        try:
+            identity = await verifier.verify(token)
+        except InvalidAssertion as exc:
+            log.info("auth.assertion_rejected", reason=str(exc), path=connection.scope.get("path"))
+            raise NotAuthorizedException(detail="A valid identity assertion is required.") from None
+        structlog.contextvars.bind_contextvars(actor=identity.sub)
+        return AuthenticationResult(user=identity, auth=token)
+
+
+def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    user = connection.scope.get("user")
+    if not isinstance(user, Identity):
+        raise NotAuthorizedException(detail="A valid identity assertion is required.")
+    return user
+
+
+def require_roles(*roles: str) -> Any:
+    """Guard: the caller must hold one of `roles`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+        if not identity_of(connection).has(*roles):
+            raise PermissionDeniedException(detail="Your role does not allow this.")
+
+    guard.__name__ = f"require_{'_or_'.join(roles)}"
+    return guard

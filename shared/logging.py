@@ -1,0 +1,111 @@
+"""Structured JSON logging with a redaction processor.
+
+Sensitive fields never reach a log line: any event-dict key (at any depth) whose name is in
+`REDACTED_KEYS`, or ends with one of `REDACTED_SUFFIXES`, is replaced by "[redacted]". Uvicorn's access log
+is replaced by our own request log, which records the path without its query string (query strings
+carry OAuth codes and tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[redacted]"
+REDACTED_KEYS = frozenset({
+    "text", "body", "content", "note", "plaintext", "report", "message_text",
+    "token", "access_token", "refresh_token", "id_token", "code", "code_verifier", "assertion",
+    "password", "passphrase", "secret", "client_secret", "key", "dek", "kek", "private_key",
+    "authorization", "cookie", "set-cookie", "receipt", "otp", "totp", "media", "data",
+    "reason", "email", "query",
+})
+REDACTED_SUFFIXES = ("_token", "_secret", "_password", "_key", "_text", "_body", "_receipt")
+
+
+def _is_sensitive(name: str) -> bool:
+    low = name.lower()
+    return low in REDACTED_KEYS or low.endswith(REDACTED_SUFFIXES)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if _is_sensitive(str(k)) else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"[{len(value)} bytes]"
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: drop the values of sensitive keys, wherever they are nested."""
+    for key in list(event_dict):
+        if key == "event":
+            continue
+        if _is_sensitive(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def _drop_exception_locals(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # Tracebacks can quote arguments (plaintext, keys): keep only the exception type in logs.
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        if isinstance(exc_info, BaseException):
+            event_dict["exc_type"] = type(exc_info).__name__
+        elif isinstance(exc_info, tuple) and exc_info[0] is not None:
+            event_dict["exc_type"] = exc_info[0].__name__
+    event_dict.pop("exception", None)
+    event_dict.pop("stack_info", None)
+    return event_dict
+
+
+def configure_logging(level: str = "info", *, json: bool = True, stream: TextIO | None = None,
+                      service: str | None = None) -> None:
+    """Configure structlog and the stdlib root logger (uvicorn, alembic) to emit one JSON object a line."""
+    out = stream or sys.stdout
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_exception_locals,
+        redact,
+    ]
+    if service:
+        structlog.contextvars.bind_contextvars(service=service)
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Uvicorn's access log would print query strings; our middleware logs requests instead.
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("aioice", "aiortc", "asyncio", "httpx", "httpcore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,207 @@
+"""The skeleton every service's `create_app` builds on: resources created in the lifespan and kept on
+`app.state.runtime`, probes, metrics, problem+json errors, request logging and assertion checking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import sqlalchemy as sa
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import db as dbmod
+from shared.audit import Auditor
+from shared.bus import Consumer, Handler, RedisStreamBus
+from shared.http import (
+    EXCEPTION_HANDLERS,
+    PUBLIC_PATHS,
+    AssertionMiddleware,
+    Metrics,
+    ObservabilityMiddleware,
+)
+from shared.identity import AssertionVerifier, HttpJwks, Identity, KeySource, StaticKeys
+from shared.logging import get_logger
+from shared.outbox import Outbox
+from shared.settings import ServiceSettings
+
+log = get_logger("tandem.service")
+
+Check = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer group this service runs: `handler(runtime)` builds the handler once resources exist."""
+
+    group: str
+    streams: tuple[str, ...]
+    handler: Callable[[Runtime], Handler]
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    redis: Redis
+    bus: RedisStreamBus
+    auditor: Auditor
+    verifier: AssertionVerifier
+    http: httpx.AsyncClient
+    outbox: Outbox | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class HealthStatus(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@get("/healthz", include_in_schema=True, tags=["operations"], sync_to_thread=False)
+def healthz() -> HealthStatus:
+    """Liveness: the process answers."""
+    return HealthStatus(status="ok")
+
+
+@get("/readyz", tags=["operations"])
+async def readyz(state: State) -> Response[HealthStatus]:
+    """Readiness: the database, Redis and (where used) the object store answer."""
+    runtime: Runtime = state.runtime
+    checks: dict[str, str] = {}
+    ok = True
+    for name, check in state.readiness.items():
+        try:
+            await asyncio.wait_for(check(runtime), 3.0)
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure makes the service unready
+            ok = False
+            checks[name] = f"failed: {type(exc).__name__}"
+    return Response(HealthStatus(status="ready" if ok else "unready", checks=checks), status_code=200 if ok else 503)
+
+
+@get("/metrics", tags=["operations"], media_type=MediaType.TEXT, sync_to_thread=False)
+def metrics(state: State) -> Response[bytes]:
+    """Prometheus metrics."""
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _check_db(runtime: Runtime) -> None:
+    await dbmod.ping(runtime.engine)
+
+
+async def _check_redis(runtime: Runtime) -> None:
+    await runtime.redis.ping()
+
+
+def _provide_runtime(state: State) -> Runtime:
+    return state.runtime  # type: ignore[no-any-return]
+
+
+def _provide_identity(request: Request[Any, Any, Any]) -> Identity:
+    user = request.scope.get("user")
+    assert isinstance(user, Identity)  # noqa: S101 - the assertion middleware guarantees it
+    return user
+
+
+def key_source(settings: ServiceSettings, client: httpx.AsyncClient) -> KeySource:
+    jwks_file = getattr(settings, "jwks_file", None)
+    if jwks_file:
+        return StaticKeys(msgspec.json.decode(Path(jwks_file).read_bytes()))
+    return HttpJwks(settings.jwks_url, client)
+
+
+def build_app(
+    *,
+    name: str,
+    settings: ServiceSettings,
+    route_handlers: Sequence[Any],
+    migrations_dir: Path,
+    outbox_table: sa.Table | None = None,
+    consumers: Sequence[ConsumerSpec] = (),
+    readiness: dict[str, Check] | None = None,
+    setup: Callable[[Runtime], contextlib.AbstractAsyncContextManager[None]] | None = None,
+    dependencies: dict[str, Provide] | None = None,
+    description: str = "",
+    public_paths: Sequence[str] = (),
+    middleware: Sequence[Any] = (),
+    authenticate: bool = True,
+    **litestar_kwargs: Any,
+) -> Litestar:
+    """Assemble a Tandem service app. `setup(runtime)` adds service-specific resources."""
+    app_metrics = Metrics(name)
+    checks: dict[str, Check] = {"database": _check_db, "redis": _check_redis, **(readiness or {})}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = dbmod.create_engine(settings.database_url)
+        redis = Redis.from_url(settings.redis_url, socket_timeout=None, socket_connect_timeout=5,
+                               health_check_interval=30)
+        http = httpx.AsyncClient(timeout=10.0)
+        bus = RedisStreamBus(redis, name)
+        verifier = AssertionVerifier(key_source(settings, http), audience=name, issuer=settings.assertion_issuer)
+        runtime = Runtime(name=name, settings=settings, engine=engine, db=dbmod.sessionmaker(engine), redis=redis,
+                          bus=bus, auditor=Auditor(bus), verifier=verifier, http=http)
+        if outbox_table is not None:
+            runtime.outbox = Outbox(engine, outbox_table, bus, name)
+        app.state.runtime = runtime
+        app.state.verifier = verifier
+        try:
+            if getattr(settings, "migrate_on_start", True):
+                await dbmod.upgrade(engine, migrations_dir, lock_key=name)
+            async with contextlib.AsyncExitStack() as stack:
+                if setup is not None:
+                    await stack.enter_async_context(setup(runtime))
+                for spec in consumers:
+                    consumer = Consumer(redis, group=spec.group, name=settings.consumer_name, streams=spec.streams,
+                                        handler=spec.handler(runtime), max_deliveries=settings.bus_max_deliveries,
+                                        claim_idle_ms=settings.bus_claim_idle_ms)
+                    runtime.consumers.append(consumer)
+                    consumer.start()
+                if runtime.outbox is not None:
+                    runtime.outbox.start()
+                log.info("service.started", service=name)
+                try:
+                    yield
+                finally:
+                    for consumer in runtime.consumers:
+                        await consumer.stop()
+                    if runtime.outbox is not None:
+                        await runtime.outbox.stop()
+        finally:
+            await http.aclose()
+            await redis.aclose()
+            await engine.dispose()
+            log.info("service.stopped", service=name)
+
+    mw: list[Any] = [DefineMiddleware(ObservabilityMiddleware, metrics=app_metrics)]
+    if authenticate:
+        mw.append(DefineMiddleware(AssertionMiddleware, exclude=[f"^{p}" for p in (*PUBLIC_PATHS, *public_paths)]))
+    mw.extend(middleware)
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics, *route_handlers],
+        lifespan=[lifespan],
+        middleware=mw,
+        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
+                      "identity": Provide(_provide_identity, sync_to_thread=False), **(dependencies or {})},
+        state=State({"metrics": app_metrics, "readiness": checks, "settings": settings}),
+        openapi_config=OpenAPIConfig(title=f"Tandem {name}", version="0.1.0", description=description,
+                                     path="/schema", render_plugins=[ScalarRenderPlugin()]),
+        **litestar_kwargs,
+    )
