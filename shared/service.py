@@ -15,7 +15,7 @@ import msgspec
 import sqlalchemy as sa
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -99,6 +99,18 @@ async def readyz(state: State) -> Response[HealthStatus]:
 def metrics(state: State) -> Response[bytes]:
     """Prometheus metrics."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class WhoAmI(msgspec.Struct):
+    sub: str
+    roles: list[str]
+    sid: str | None
+
+
+@get("/whoami", tags=["identity"], sync_to_thread=False)
+def whoami(identity: NamedDependency[Identity]) -> WhoAmI:
+    """The identity the gateway asserted for this request."""
+    return WhoAmI(sub=identity.sub, roles=sorted(identity.roles), sid=identity.sid)
 
 
 async def _check_db(runtime: Runtime) -> None:
@@ -194,7 +206,7 @@ def build_app(
         mw.append(DefineMiddleware(AssertionMiddleware, exclude=[f"^{p}" for p in (*PUBLIC_PATHS, *public_paths)]))
     mw.extend(middleware)
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, *route_handlers],
+        route_handlers=[healthz, readyz, metrics, *([whoami] if authenticate else []), *route_handlers],
         lifespan=[lifespan],
         middleware=mw,
         exception_handlers=EXCEPTION_HANDLERS,
