@@ -210,6 +210,7 @@ def build_app(
         lifespan=[lifespan],
         middleware=mw,
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=None,  # shared.logging owns logging; Litestar's default would replace our handlers
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
                       "identity": Provide(_provide_identity, sync_to_thread=False), **(dependencies or {})},
         state=State({"metrics": app_metrics, "readiness": checks, "settings": settings}),

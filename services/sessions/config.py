@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from shared.config import setting
+from shared.config import check, setting
 from shared.settings import ServiceSettings
 
 
@@ -13,3 +13,31 @@ class Settings(ServiceSettings):
 
     port: int = setting(8001, "TCP port of the HTTP server.")
     database_url: str = setting("sqlite:///var/sessions.db", "SQLAlchemy URL of the sessions database.")
+    room_open_before_s: int = setting(600, "How long before a session's start its room opens (seconds).")
+    room_close_after_s: int = setting(1800, "How long after a session's scheduled end its room stays open.")
+    ice_urls: tuple[str, ...] = setting((), "STUN/TURN URLs handed to clients (comma-separated); empty: host only.")
+    turn_secret: str = setting("", "coturn `static-auth-secret` for time-limited TURN credentials.", secret=True)
+    turn_ttl_s: int = setting(3600, "Lifetime of a minted TURN credential (seconds).")
+    ws_max_message_bytes: int = setting(65536, "Largest signalling frame accepted (bytes).")
+    ws_rate_per_s: float = setting(20.0, "Sustained signalling messages per second per socket.")
+    ws_burst: int = setting(60, "Burst of signalling messages a socket may send above the sustained rate.")
+    reconnect_grace_s: float = setting(20.0, "A dropped member keeps their place in the room this long.")
+    max_recordings: int = setting(8, "Concurrent recordings this instance accepts; beyond it refuses.")
+    recording_sink_url: str = setting(
+        "", "Records ingest URL the recorder streams WebM to (empty: recording is refused).")
+    recording_sink_token: str = setting(
+        "", "Static identity assertion header value for the sink (tests/operators); empty: none.", secret=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.room_open_before_s >= 0, "SESSIONS_ROOM_OPEN_BEFORE_S", "must be >= 0")
+        check(self.room_close_after_s >= 0, "SESSIONS_ROOM_CLOSE_AFTER_S", "must be >= 0")
+        check(all(u.startswith(("stun:", "turn:", "turns:")) for u in self.ice_urls), "SESSIONS_ICE_URLS",
+              "each URL must start with stun:, turn: or turns:")
+        check(not any(u.startswith("turn") for u in self.ice_urls) or bool(self.turn_secret),
+              "SESSIONS_TURN_SECRET", "required when a turn: URL is configured")
+        check(60 <= self.turn_ttl_s <= 86400, "SESSIONS_TURN_TTL_S", "must be 60-86400")
+        check(1024 <= self.ws_max_message_bytes <= 1_048_576, "SESSIONS_WS_MAX_MESSAGE_BYTES", "must be 1 KiB-1 MiB")
+        check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
+        check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")
+        check(self.max_recordings >= 0, "SESSIONS_MAX_RECORDINGS", "must be >= 0")

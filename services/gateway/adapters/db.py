@@ -1,4 +1,5 @@
-"""The gateway database: one metadata for every table of this service."""
+"""The gateway database: one metadata for every table of this service (features declare theirs in
+their own tables.py; importing `all_tables` registers them all)."""
 
 import sqlalchemy as sa
 
@@ -12,3 +13,7 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 inbox, outbox = bus_tables(metadata)
+
+
+def utc() -> sa.DateTime:
+    return sa.DateTime(timezone=True)

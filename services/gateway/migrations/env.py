@@ -1,4 +1,4 @@
-from services.gateway.adapters.db import metadata
+from services.gateway.all_tables import metadata
 from shared.db import run_env
 
 run_env(metadata)

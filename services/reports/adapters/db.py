@@ -1,4 +1,9 @@
-"""The reports database: one metadata for every table of this service."""
+"""The reports database: one metadata for every table of this service.
+
+Text (concern, notes, messages, reveal reasons, the subject references) is only ever stored sealed,
+each object under its own data key wrapped by the reports keyring; shredding a report nulls the
+wrapped keys and sealed columns and leaves the row as a content-free tombstone.
+"""
 
 import sqlalchemy as sa
 
@@ -12,3 +17,72 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 inbox, outbox = bus_tables(metadata)
+
+TS = sa.DateTime(timezone=True)
+
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False),
+    sa.Column("anonymous", sa.Boolean, nullable=False),
+    # Identified reports only; handlers see it only after a second officer approved a reveal.
+    sa.Column("reporter_id", sa.String(128), nullable=True, index=True),
+    # Anonymous reports only: receipt = lookup id + secret; only the argon2id hash of the secret is kept.
+    sa.Column("lookup_id", sa.String(32), nullable=True, unique=True),
+    sa.Column("receipt_hash", sa.String(256), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("assignee_id", sa.String(128), nullable=True),
+    sa.Column("kek_version", sa.Integer, nullable=True),
+    sa.Column("wrapped_dek", sa.LargeBinary, nullable=True),
+    sa.Column("sealed_body", sa.LargeBinary, nullable=True),  # {text, session_id, person_id}
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("ack_due_at", TS, nullable=False),
+    sa.Column("acknowledged_at", TS, nullable=True),
+    sa.Column("overdue_at", TS, nullable=True),
+    sa.Column("closed_at", TS, nullable=True),
+    sa.Column("identity_revealed_at", TS, nullable=True),
+    sa.Column("legal_hold", sa.Boolean, nullable=False, default=False),
+    sa.Column("shredded_at", TS, nullable=True),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# Internal notes (handlers only) and messages between handlers and the reporter.
+entries = sa.Table(
+    "report_entries", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # note | message
+    sa.Column("author_role", sa.String(16), nullable=False),  # handler | reporter
+    sa.Column("author_id", sa.String(128), nullable=True),  # handlers only: a reporter is never named here
+    sa.Column("kek_version", sa.Integer, nullable=True),
+    sa.Column("wrapped_dek", sa.LargeBinary, nullable=True),
+    sa.Column("sealed_body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+attachments = sa.Table(
+    "report_attachments", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("object_key", sa.String(64), nullable=True),  # random; nulled once the object is deleted
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("kek_version", sa.Integer, nullable=True),
+    sa.Column("wrapped_dek", sa.LargeBinary, nullable=True),
+    sa.Column("sealed_meta", sa.LargeBinary, nullable=True),  # {filename, media_type}
+    sa.Column("created_at", TS, nullable=False),
+)
+
+reveal_requests = sa.Table(
+    "reveal_requests", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(128), nullable=False),
+    sa.Column("approved_by", sa.String(128), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | approved
+    sa.Column("kek_version", sa.Integer, nullable=True),
+    sa.Column("wrapped_dek", sa.LargeBinary, nullable=True),
+    sa.Column("sealed_reason", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("approved_at", TS, nullable=True),
+)

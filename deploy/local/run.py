@@ -1,0 +1,169 @@
+"""`tandem run`: everything on one machine with embedded defaults.
+
+Starts a `redis-server` child (AOF on, data under var/redis; or uses REDIS_URL when given), a SeaweedFS
+`weed mini` child as the S3 endpoint (loopback only, data under var/s3), then the four services (each
+applies its migrations at start), waits until every /readyz answers 200, prints the URLs, and stops
+everything cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.local.children import Child, start_redis, start_seaweed
+
+SERVICES = {"gateway": 0, "sessions": 1, "records": 2, "reports": 3}  # offsets from the base port
+PREFIX = {"gateway": "GATEWAY", "sessions": "SESSIONS", "records": "RECORDS", "reports": "REPORTS"}
+
+
+class RunError(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    var_dir: Path
+    redis_url: str | None
+    redis_port: int
+    s3_base_port: int
+    port_base: int = 8000
+    host: str = "127.0.0.1"
+
+    def port(self, name: str) -> int:
+        return self.port_base + SERVICES[name]
+    ready_timeout: float = 90.0
+
+
+def ensure_redis_binary() -> None:
+    if shutil.which("redis-server"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("tandem: redis-server missing; installing it with apt-get", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        return
+    raise RunError("redis-server is not installed: run `sudo apt-get install redis-server` (or set REDIS_URL)")
+
+
+def s3_credentials(var_dir: Path) -> tuple[str, str]:
+    path = var_dir / "s3-credentials.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        return data["access_key"], data["secret_key"]
+    access, secret = "tandem-local", secrets.token_urlsafe(24)
+    path.write_text(json.dumps({"access_key": access, "secret_key": secret}))
+    path.chmod(0o600)
+    return access, secret
+
+
+def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_keys: tuple[str, str]) -> dict[str, str]:
+    p = PREFIX[name]
+    gateway = f"http://{opts.host}:{opts.port('gateway')}"
+    env = {
+        f"{p}_HOST": opts.host,
+        f"{p}_PORT": str(opts.port(name)),
+        f"{p}_REDIS_URL": redis_url,
+        f"{p}_DATABASE_URL": f"sqlite:///{opts.var_dir / (name + '.db')}",
+        f"{p}_JWKS_URL": f"{gateway}/internal/assertion-jwks",
+        f"{p}_INSTANCE_ID": f"{name}-local",
+    }
+    if name in ("records", "reports"):
+        env |= {f"{p}_S3_ENDPOINT": s3_endpoint, f"{p}_S3_ACCESS_KEY": s3_keys[0], f"{p}_S3_SECRET_KEY": s3_keys[1],
+                f"{p}_KEYRING_PATH": str(opts.var_dir / f"{name}-keyring.json")}
+    if name == "gateway":
+        for svc in ("sessions", "records", "reports"):
+            env[f"GATEWAY_{svc.upper()}_URL"] = f"http://{opts.host}:{opts.port(svc)}"
+    # Variables the operator set explicitly win over these defaults (ports stay ours: we probe them).
+    return {k: v if k.endswith("_PORT") else os.environ.get(k, v) for k, v in env.items()}
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RunError(f"{name} exited with code {proc.returncode} (see var/logs/{name}.log)")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise RunError(f"{name} was not ready within {timeout:.0f}s (see var/logs/{name}.log)")
+
+
+def run(opts: Options, *, check_only: bool = False) -> int:
+    opts.var_dir.mkdir(parents=True, exist_ok=True)
+    logs = opts.var_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    children: list[Child] = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stop_requested = False
+
+    def _request_stop(_sig: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    try:
+        if opts.redis_url:
+            redis_url = opts.redis_url
+        else:
+            ensure_redis_binary()
+            redis = start_redis(opts.var_dir / "redis", port=opts.redis_port, appendonly=True)
+            children.append(redis)
+            redis_url = redis.url
+        keys = s3_credentials(opts.var_dir)
+        s3 = start_seaweed(opts.var_dir / "s3", access_key=keys[0], secret_key=keys[1], base=opts.s3_base_port)
+        children.append(s3)
+        for name in SERVICES:
+            env = {**os.environ, **service_env(name, opts, redis_url, s3.endpoint, keys)}
+            with (logs / f"{name}.log").open("ab") as log:
+                procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
+                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        for name in SERVICES:
+            wait_ready(f"http://{opts.host}:{opts.port(name)}/readyz", procs[name], opts.ready_timeout, name)
+        print("Tandem is running:", flush=True)
+        print(f"  web app and API  http://{opts.host}:{opts.port('gateway')}/", flush=True)
+        for name in SERVICES:
+            print(f"  {name:<9} http://{opts.host}:{opts.port(name)}  (readyz ok)", flush=True)
+        print(f"  redis     {redis_url}\n  s3        http://{s3.endpoint}\n  logs      {logs}", flush=True)
+        if check_only:
+            return 0
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stop_requested:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise RunError(f"{name} exited with code {proc.returncode} (see {logs / (name + '.log')})")
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except RunError as exc:
+        print(f"tandem: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in procs.items():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                print(f"tandem: {name} did not stop in time; killing it", file=sys.stderr)
+                proc.kill()
+        for child in reversed(children):
+            child.stop()
+        print("tandem: stopped", flush=True)

@@ -1,0 +1,51 @@
+"""The only module that touches `cryptography.hazmat`: AES-256-GCM and HKDF-SHA256.
+
+Everything else in Tandem calls intent-named functions (seal, unseal, wrap, rewrap) built on these.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes  # noqa: TID251 - this module is the one allowed user
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251 - this module is the one allowed user
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: TID251 - this module is the one allowed user
+
+from shared.crypto.errors import DecryptionError
+
+KEY_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+
+Buffer = bytes | bytearray | memoryview
+
+
+def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 HKDF-SHA256 (extract with `salt`, expand with `info`)."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+class Aes256Gcm:
+    """AES-256-GCM with a 96-bit nonce and 128-bit tag; authentication failures raise DecryptionError."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_SIZE:
+            raise ValueError("AES-256-GCM needs a 32-byte key")
+        self._aead = AESGCM(key)
+
+    def encrypt(self, nonce: bytes, data: Buffer, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, data, aad)
+
+    def decrypt(self, nonce: bytes, data: Buffer, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, data, aad)
+        except InvalidTag:
+            raise DecryptionError from None
+
+    def decrypt_into(self, nonce: bytes, data: Buffer, aad: bytes, out: memoryview) -> None:
+        """Decrypt straight into `out` (exactly len(data) - 16 bytes): avoids a copy for large objects."""
+        try:
+            self._aead.decrypt_into(nonce, data, aad, out)
+        except InvalidTag:
+            raise DecryptionError from None
