@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,6 +159,7 @@ class Consumer:
         self.done_ttl_s = done_ttl_s
         self._stopping = asyncio.Event()
         self._recovered = False
+        self._last_reclaim = 0.0
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -206,8 +208,12 @@ class Consumer:
             for stream in self.streams:
                 handled += await self._process(await self._read(stream, "0"))
             self._recovered = True
-        for stream in self.streams:
-            handled += await self._process(await self._reclaim(stream))
+        # Reclaiming scans the pending list: do it a few times per idle period, not every round.
+        now = time.monotonic()
+        if now - self._last_reclaim >= self.claim_idle_ms / 4000:
+            self._last_reclaim = now
+            for stream in self.streams:
+                handled += await self._process(await self._reclaim(stream))
         if self._stopping.is_set():
             return handled
         handled += await self._process(await self._read_new(block))
@@ -250,13 +256,31 @@ class Consumer:
         return [Delivery(s, eid, fields, counts.get(eid, 1)) for s, eid, fields in entries]
 
     async def _process(self, deliveries: list[Delivery]) -> int:
+        if not deliveries:
+            return 0
+        done = await self._already_done(deliveries)
         handled = 0
         for delivery in deliveries:
             if self._stopping.is_set() and handled:
                 break  # the rest stay pending; another consumer reclaims them
-            await self._deliver(delivery)
+            await self._deliver(delivery, done)
             handled += 1
         return handled
+
+    async def _already_done(self, deliveries: list[Delivery]) -> set[str]:
+        """Event ids of this batch that the group already handled (one round trip per batch)."""
+        ids: list[str] = []
+        for d in deliveries:
+            raw = d.fields.get(FIELD.encode()) if d.fields else None
+            if raw:
+                try:
+                    ids.append(decode_envelope(raw).id)
+                except msgspec.DecodeError:
+                    continue
+        if not ids:
+            return set()
+        flags = await self.redis.mget([self._done_key(i) for i in ids])
+        return {i for i, flag in zip(ids, flags, strict=True) if flag is not None}
 
     # -- one entry ---------------------------------------------------------------------------------
 
@@ -266,7 +290,7 @@ class Consumer:
     def _done_key(self, event_id: str) -> str:
         return f"tandem:bus:done:{self.group}:{event_id}"
 
-    async def _deliver(self, d: Delivery) -> None:
+    async def _deliver(self, d: Delivery, done: set[str]) -> None:
         if not d.fields or FIELD.encode() not in d.fields:
             await self.redis.xack(d.stream, self.group, d.entry_id)
             return
@@ -281,7 +305,7 @@ class Consumer:
             reason = _s(last) if last else f"not acknowledged after {d.times_delivered - 1} deliveries"
             await self._dead_letter(d, raw, reason)
             return
-        if await self.redis.exists(self._done_key(envelope.id)):
+        if envelope.id in done:
             await self.redis.xack(d.stream, self.group, d.entry_id)
             return
         try:
@@ -300,7 +324,8 @@ class Consumer:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._done_key(envelope.id), b"1", ex=self.done_ttl_s)
             pipe.xack(d.stream, self.group, d.entry_id)
-            pipe.hdel(self._errors_key(d.stream), d.entry_id)
+            if d.times_delivered > 1:  # only a retried entry can have an error recorded
+                pipe.hdel(self._errors_key(d.stream), d.entry_id)
             await pipe.execute()
 
     async def _dead_letter(self, d: Delivery, raw: bytes, error: str) -> None:
