@@ -220,12 +220,12 @@ class Consumer:
         return handled
 
     async def _read(self, stream: str, start: str) -> list[Delivery]:
-        reply = await self.redis.xreadgroup(self.group, self.name, {stream: start}, count=self.batch)
+        reply: Any = await self.redis.xreadgroup(self.group, self.name, {stream: start}, count=self.batch)
         entries = [(stream, _s(eid), fields) for _, batch in reply for eid, fields in batch]
         return await self._with_counts(entries)
 
     async def _read_new(self, block: bool) -> list[Delivery]:
-        reply = await self.redis.xreadgroup(
+        reply: Any = await self.redis.xreadgroup(
             self.group, self.name, dict.fromkeys(self.streams, ">"), count=self.batch,
             block=self.block_ms if block else None,
         )
@@ -345,13 +345,13 @@ class Consumer:
 
 async def dead_letters(redis: Redis, stream: str, count: int = 100) -> list[dict[str, str]]:
     """Read a dead-letter stream (operators inspect and replay from it)."""
-    rows = await redis.xrange(f"{stream}.dead", count=count)
+    rows: Any = await redis.xrange(f"{stream}.dead", count=count)
     return [{_s(k): _s(v) for k, v in fields.items()} | {"dead_id": _s(eid)} for eid, fields in rows]
 
 
 async def replay_dead_letter(redis: Redis, stream: str, dead_id: str) -> str:
     """Put a dead-lettered envelope back on its stream (same event id: handlers stay idempotent)."""
-    rows = await redis.xrange(f"{stream}.dead", min=dead_id, max=dead_id)
+    rows: Any = await redis.xrange(f"{stream}.dead", min=dead_id, max=dead_id)
     if not rows:
         raise LookupError(dead_id)
     fields = rows[0][1]

@@ -179,14 +179,14 @@ async def claim_event(conn: AsyncConnection | AsyncSession, inbox: sa.Table, con
     Call it first in the transaction that applies the event's effect: the effect and the mark
     commit together, so a redelivered event changes nothing the second time.
     """
-    dialect = (conn.bind.dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name)
+    dialect = conn.get_bind().dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
     values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
     stmt: Any
     if dialect == "postgresql":
         stmt = pg_insert(inbox).values(**values).on_conflict_do_nothing()
     else:
         stmt = sqlite_insert(inbox).values(**values).on_conflict_do_nothing()
-    result = await conn.execute(stmt)
+    result: Any = await conn.execute(stmt)
     return bool(result.rowcount)
 
 

@@ -7,6 +7,7 @@ facts, never note text, report text, names or e-mail addresses.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -42,7 +43,7 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     data: msgspec.Raw = msgspec.Raw(b"{}")
 
-    def payload(self, cls: type[E] | None = None) -> E:
+    def payload(self, cls: builtins.type[E] | None = None) -> E:
         """Decode `data` into `cls`, or into the class registered for (type, version)."""
         target = cls or _REGISTRY.get((self.type, self.version))
         if target is None:
