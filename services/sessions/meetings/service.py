@@ -55,10 +55,10 @@ async def schedule(conn: AsyncConnection, outbox: Outbox, identity: Identity, pa
         state="scheduled", created_by=identity.sub, created_at=now))
     await outbox.add(conn, t.SessionScheduled(session_id=session_id, pairing_id=pairing_id, starts_at=starts_at,
                                               ends_at=ends_at), subject=f"session:{session_id}")
-    return to_out((await _load(conn, session_id))[0], open_before, with_agenda=True)
+    return to_out((await load(conn, session_id))[0], open_before, with_agenda=True)
 
 
-async def _load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
+async def load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
     row = (await conn.execute(sa.select(meetings).where(meetings.c.session_id == session_id))).first()
     if row is None:
         raise NotFound("No such session.")
@@ -67,7 +67,7 @@ async def _load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
 
 
 async def get(conn: AsyncConnection, identity: Identity, session_id: str, open_before: timedelta) -> SessionOut:
-    row, pairing = await _load(conn, session_id)
+    row, pairing = await load(conn, session_id)
     member = pairing_svc.is_member(pairing, identity)
     if not member and not identity.has("admin"):
         raise NotFound("No such session.")
@@ -86,7 +86,7 @@ async def list_for_pairing(conn: AsyncConnection, identity: Identity, pairing_id
 
 async def cancel(conn: AsyncConnection, outbox: Outbox, identity: Identity, session_id: str,
                  open_before: timedelta) -> SessionOut:
-    row, pairing = await _load(conn, session_id)
+    row, pairing = await load(conn, session_id)
     if not pairing_svc.is_member(pairing, identity):
         if identity.has("admin"):
             raise Forbidden("Only the two members cancel their sessions.")
@@ -96,7 +96,7 @@ async def cancel(conn: AsyncConnection, outbox: Outbox, identity: Identity, sess
     await conn.execute(sa.update(meetings).where(meetings.c.session_id == session_id).values(state="cancelled"))
     await outbox.add(conn, t.SessionCancelled(session_id=session_id, pairing_id=row.pairing_id),
                      subject=f"session:{session_id}")
-    return to_out((await _load(conn, session_id))[0], open_before, with_agenda=True)
+    return to_out((await load(conn, session_id))[0], open_before, with_agenda=True)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ async def admit(conn: AsyncConnection, user_id: str, session_id: str, now: datet
                 close_after: timedelta) -> Room:
     """Only the two members of an active pairing, not suspended, while the room is open."""
     try:
-        row, pairing = await _load(conn, session_id)
+        row, pairing = await load(conn, session_id)
     except NotFound:
         raise RoomRefused("not-found") from None
     if user_id not in (pairing.mentor_id, pairing.mentee_id):

@@ -1,0 +1,108 @@
+"""Sessions fixtures: the app on a real database and Redis, users seeded through the real bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from services.sessions.adapters.db import users
+from services.sessions.app import create_app
+from services.sessions.config import Settings
+from shared.bus import RedisStreamBus
+from shared.db import create_engine
+from shared.events import types as t
+from tests.support.identity import TestIssuer
+
+MENTOR, MENTEE, OTHER_MENTOR, OTHER_MENTEE, ADMIN = "u-mentor", "u-mentee", "u-mentor2", "u-mentee2", "u-admin"
+UNVETTED, NO_AGREEMENT, SAFEGUARD, OPERATOR = "u-unvetted", "u-noagree", "u-safe", "u-operator"
+
+ROLES: dict[str, list[str]] = {
+    MENTOR: ["mentor"], MENTEE: ["mentee"], OTHER_MENTOR: ["mentor"], OTHER_MENTEE: ["mentee"], ADMIN: ["admin"],
+    UNVETTED: ["mentor"], NO_AGREEMENT: ["mentee"], SAFEGUARD: ["safeguarding"], OPERATOR: ["operator"],
+}
+
+
+def sessions_settings(db_url: str, redis_url: str, issuer: TestIssuer, **kw: Any) -> Settings:
+    return Settings(database_url=db_url, redis_url=redis_url, jwks_file=str(issuer.jwks_path), log_json=True,
+                    bus_claim_idle_ms=1000, **kw)
+
+
+async def publish_users(redis: Redis) -> None:
+    """The gateway's side of the projection: the events it publishes for our cast."""
+    bus = RedisStreamBus(redis, "gateway")
+    for uid, roles in ROLES.items():
+        await bus.publish(t.UserCreated(user_id=uid, roles=roles))
+        if uid != NO_AGREEMENT:
+            await bus.publish(t.UserAgreementsChanged(user_id=uid, accepted_current=True))
+    for uid in (MENTOR, OTHER_MENTOR):
+        await bus.publish(t.UserVettingChanged(user_id=uid, vetted=True))
+
+
+async def wait_for(cond: Callable[[], Any], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def wait_projected(app: Litestar, user_id: str, **expected: Any) -> None:
+    # The test client runs the app on its own event loop: use a separate engine on ours.
+    engine = create_engine(app.state.settings.database_url)
+
+    async def ok() -> bool:
+        async with engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.user_id == user_id))).first()
+        return row is not None and all(getattr(row, k) == v for k, v in expected.items())
+
+    try:
+        await wait_for(ok)
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Api:
+    client: AsyncTestClient[Litestar]
+    issuer: TestIssuer
+
+    def h(self, sub: str) -> dict[str, str]:
+        return self.issuer.headers(sub, ROLES[sub], "sessions")
+
+    async def req(self, method: str, path: str, sub: str, **kw: Any) -> Any:
+        return await self.client.request(method, path, headers=self.h(sub), **kw)
+
+    async def active_pairing(self, mentor: str = MENTOR, mentee: str = MENTEE) -> str:
+        resp = await self.req("POST", "/pairings", ADMIN, json={"mentor_id": mentor, "mentee_id": mentee})
+        assert resp.status_code == 201, resp.text
+        pid = resp.json()["pairing_id"]
+        for who in (mentor, mentee):
+            r = await self.req("POST", f"/pairings/{pid}/accept", who)
+            assert r.status_code == 200, r.text
+        return str(pid)
+
+
+@pytest.fixture
+async def api(sqlite_url: str, redis_url: str, redis: Redis, issuer: TestIssuer) -> AsyncIterator[Api]:
+    await publish_users(redis)
+    app = create_app(sessions_settings(sqlite_url, redis_url, issuer))
+    async with AsyncTestClient(app) as client:
+        await wait_projected(app, MENTOR, vetted=True, agreements_accepted=True)
+        await wait_projected(app, OTHER_MENTOR, vetted=True)
+        await wait_projected(app, OPERATOR)
+        yield Api(client, issuer)
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path
