@@ -239,3 +239,26 @@ async def test_graceful_shutdown_finishes_the_message_in_hand(redis: Redis) -> N
     assert done == ["p0"]  # finished the one in hand, started nothing else
     pending = await redis.xpending("tandem.pairing", "records")
     assert pending["pending"] == 2  # released for another consumer, not lost
+
+
+async def test_two_consumers_share_the_load_and_handle_each_event_once(redis: Redis) -> None:
+    bus = RedisStreamBus(redis, "gateway", trim_every=0)
+    for i in range(200):
+        await bus.publish(UserSuspended(user_id=f"u{i}"))
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+
+    def handler_for(name: str):  # type: ignore[no-untyped-def]
+        async def handle(env: Envelope) -> None:
+            seen[name].append(env.payload(UserSuspended).user_id)
+            await asyncio.sleep(0)  # let the other consumer interleave
+        return handle
+
+    a = consumer(redis, handler_for("a"), name="a", batch=8)
+    b = consumer(redis, handler_for("b"), name="b", batch=8)
+    await a.setup()
+    for _ in range(40):
+        await asyncio.gather(a.run_once(block=False), b.run_once(block=False))
+    everything = seen["a"] + seen["b"]
+    assert sorted(everything) == sorted(f"u{i}" for i in range(200))
+    assert len(set(everything)) == 200, "an event was handled twice"
+    assert seen["a"] and seen["b"], "both consumers took a share"
