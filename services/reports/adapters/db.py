@@ -5,9 +5,30 @@ each object under its own data key wrapped by the reports keyring; shredding a r
 wrapped keys and sealed columns and leaves the row as a content-free tombstone.
 """
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 from shared.db import bus_tables
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out, also on SQLite (which hands back naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -18,7 +39,7 @@ metadata = sa.MetaData(naming_convention={
 })
 inbox, outbox = bus_tables(metadata)
 
-TS = sa.DateTime(timezone=True)
+TS = UtcDateTime()
 
 reports = sa.Table(
     "reports", metadata,

@@ -1,0 +1,1 @@
+"""Handling concerns: safeguarding officers only."""

@@ -1,0 +1,253 @@
+"""Case handling by safeguarding officers: reading, workflow, assignment, notes, messages,
+identity reveal (four eyes) and legal hold.
+
+A report about an officer is invisible to that officer: it answers exactly like a report that does
+not exist. Every read and change is audited; changes are audited inside their transaction, so an
+audit that cannot be written undoes the change (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.reports.adapters.db import attachments, reports, reveal_requests
+from services.reports.adapters.vault import new_id
+from services.reports.casefile import (
+    NOT_FOUND,
+    add_entry,
+    attachment_infos,
+    load_report,
+    log,
+    messages,
+    open_body,
+    read_entries,
+)
+from services.reports.cases.schemas import (
+    CaseDetail,
+    CaseSummary,
+    EntryCreated,
+    NoteOut,
+    Reporter,
+    RevealRequestOut,
+)
+from services.reports.domain import (
+    KIND_ATTACHMENT,
+    KIND_ATTACHMENT_META,
+    KIND_REVEAL,
+    TRANSITIONS,
+    AttachmentMeta,
+    Body,
+    ReportsContext,
+    RevealReasons,
+)
+from shared.http import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from shared.identity import Identity
+from shared.service import Runtime
+
+
+def _target(report_id: str) -> str:
+    return f"report:{report_id}"
+
+
+def summary(row: Any, now: Any) -> CaseSummary:
+    overdue = row.state == "received" and (row.overdue_at is not None or row.ack_due_at <= now)
+    return CaseSummary(id=row.id, category=row.category, state=row.state, urgent=row.urgent, anonymous=row.anonymous,
+                       assignee_id=row.assignee_id, created_at=row.created_at, ack_due_at=row.ack_due_at,
+                       acknowledged_at=row.acknowledged_at, overdue=overdue, closed_at=row.closed_at,
+                       legal_hold=row.legal_hold)
+
+
+def _about(body: Body, identity: Identity) -> bool:
+    return body.person_id is not None and body.person_id == identity.sub
+
+
+async def _case(conn: AsyncConnection, runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                action: str, *, for_update: bool = False) -> tuple[Any, Body]:
+    row = await load_report(conn, report_id, for_update=for_update)
+    body = open_body(ctx, row) if row is not None else None
+    if row is None or body is None or _about(body, identity):
+        await runtime.auditor(identity.sub, action, _target(report_id), "denied")
+        raise NotFound(NOT_FOUND)
+    return row, body
+
+
+async def list_cases(runtime: Runtime, ctx: ReportsContext, identity: Identity, state: str | None) -> list[CaseSummary]:
+    query = sa.select(reports).where(reports.c.shredded_at.is_(None)).order_by(
+        reports.c.urgent.desc(), reports.c.created_at)
+    if state:
+        query = query.where(reports.c.state == state)
+    now = ctx.clock()
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    visible = [r for r in rows if not _about(open_body(ctx, r), identity)]
+    await runtime.auditor(identity.sub, "report.list", "reports", "success")
+    return [summary(r, now) for r in visible]
+
+
+async def get_case(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str) -> CaseDetail:
+    async with runtime.engine.connect() as conn:
+        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.read")
+        notes = [NoteOut(id=r.id, author_id=r.author_id, text=text, created_at=r.created_at)
+                 for r, text in await read_entries(conn, ctx, report_id, "note")]
+        msgs = await messages(conn, ctx, report_id, for_handlers=True)
+        files = await attachment_infos(conn, ctx, report_id)
+        reveals = (await conn.execute(sa.select(reveal_requests).where(reveal_requests.c.report_id == report_id)
+                                      .order_by(reveal_requests.c.created_at))).all()
+    revealed = row.identity_revealed_at is not None
+    detail = CaseDetail(
+        case=summary(row, ctx.clock()), text=body.text, session_id=body.session_id, person_id=body.person_id,
+        reporter=Reporter(anonymous=row.anonymous, revealed=revealed,
+                          reporter_id=row.reporter_id if revealed and not row.anonymous else None),
+        attachments=files, notes=notes, messages=msgs,
+        reveal_requests=[RevealRequestOut(id=r.id, requested_by=r.requested_by, state=r.state,
+                                          created_at=r.created_at, approved_by=r.approved_by,
+                                          approved_at=r.approved_at) for r in reveals])
+    await runtime.auditor(identity.sub, "report.read", _target(report_id), "success")
+    return detail
+
+
+async def transition(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                     to: str) -> CaseSummary:
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.transition", for_update=True)
+        if to not in TRANSITIONS[row.state]:
+            await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "denied")
+            raise Conflict(f"A {row.state} report cannot become {to}.")
+        values: dict[str, Any] = {"state": to, "updated_at": now}
+        if to == "acknowledged":
+            values["acknowledged_at"] = now
+        if to == "closed":
+            values["closed_at"] = now
+        # Compare-and-set on the state: two officers moving the same case at once cannot both win.
+        result = await conn.execute(sa.update(reports).where(reports.c.id == report_id, reports.c.state == row.state)
+                                    .values(**values))
+        if result.rowcount != 1:
+            raise Conflict("The report changed meanwhile; reload it.")
+        await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "success")
+        updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
+    log.info("reports.transition", report_id=report_id, state_from=row.state, state_to=to)
+    return summary(updated, now)
+
+
+async def assign(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                 assignee_id: str | None) -> CaseSummary:
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.assign", for_update=True)
+        if assignee_id is not None and body.person_id == assignee_id:
+            raise Conflict("A report cannot be assigned to the person it is about.")
+        if row.state == "closed":
+            raise Conflict("A closed report cannot be reassigned.")
+        await conn.execute(sa.update(reports).where(reports.c.id == report_id)
+                           .values(assignee_id=assignee_id, updated_at=now))
+        await runtime.auditor(identity.sub, "report.assign", _target(report_id), "success")
+        updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
+    return summary(updated, now)
+
+
+def _check_text(ctx: ReportsContext, text: str) -> None:
+    if len(text) > ctx.settings.max_message_chars:
+        raise PayloadTooLarge(f"The text is longer than {ctx.settings.max_message_chars} characters.")
+    if not text.strip():
+        raise Unprocessable("The text is empty.")
+
+
+async def add_handler_entry(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                            kind: str, text: str) -> EntryCreated:
+    _check_text(ctx, text)
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row, _ = await _case(conn, runtime, ctx, identity, report_id, f"report.{kind}")
+        if row.state == "closed":
+            raise Conflict("The report is closed.")
+        entry_id = await add_entry(conn, ctx, report_id=report_id, kind="note" if kind == "note" else "message",
+                                   author_role="handler", author_id=identity.sub, text=text, now=now)
+        await runtime.auditor(identity.sub, f"report.{kind}", _target(report_id), "success")
+    return EntryCreated(id=entry_id, created_at=now)
+
+
+async def read_attachment(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                          attachment_id: str) -> tuple[bytes, AttachmentMeta]:
+    async with runtime.engine.connect() as conn:
+        await _case(conn, runtime, ctx, identity, report_id, "report.attachment_read")
+        row = (await conn.execute(sa.select(attachments).where(
+            attachments.c.id == attachment_id, attachments.c.report_id == report_id))).first()
+    if row is None or row.object_key is None:
+        raise NotFound("No such attachment.")
+    meta = ctx.vault.open_json(row.id, KIND_ATTACHMENT_META, row.kek_version, row.wrapped_dek, row.sealed_meta,
+                               AttachmentMeta)
+    assert isinstance(meta, AttachmentMeta)  # noqa: S101
+    sealed = await ctx.vault.get_object(row.object_key)
+    content = ctx.vault.open_bytes(row.id, KIND_ATTACHMENT, row.kek_version, row.wrapped_dek, sealed)
+    await runtime.auditor(identity.sub, "report.attachment_read", f"report:{report_id}/attachment:{attachment_id}",
+                          "success")
+    return content, meta
+
+
+async def request_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                         reason: str) -> RevealRequestOut:
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.reveal_requested", for_update=True)
+        if row.anonymous:
+            raise Conflict("An anonymous report has no identity to reveal.")
+        if row.identity_revealed_at is not None:
+            raise Conflict("The reporter's identity is already revealed.")
+        pending = (await conn.execute(sa.select(reveal_requests.c.id).where(
+            reveal_requests.c.report_id == report_id, reveal_requests.c.state == "pending"))).first()
+        if pending is not None:
+            raise Conflict("A reveal request is already waiting for a second officer.")
+        request_id = new_id()
+        sealed = ctx.vault.seal_json(request_id, KIND_REVEAL, RevealReasons(requested=reason))
+        await conn.execute(sa.insert(reveal_requests).values(
+            id=request_id, report_id=report_id, requested_by=identity.sub, approved_by=None, state="pending",
+            kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek, sealed_reason=sealed.ciphertext,
+            created_at=now))
+        await runtime.auditor(identity.sub, "report.reveal_requested", _target(report_id), "success", reason=reason)
+    return RevealRequestOut(id=request_id, requested_by=identity.sub, state="pending", created_at=now)
+
+
+async def approve_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                         request_id: str, reason: str) -> RevealRequestOut:
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        await _case(conn, runtime, ctx, identity, report_id, "report.reveal_approved", for_update=True)
+        req = (await conn.execute(sa.select(reveal_requests).where(
+            reveal_requests.c.id == request_id, reveal_requests.c.report_id == report_id))).first()
+        if req is None:
+            raise NotFound("No such reveal request.")
+        if req.state != "pending":
+            raise Conflict("This reveal request was already decided.")
+        if req.requested_by == identity.sub:
+            await runtime.auditor(identity.sub, "report.reveal_approved", _target(report_id), "denied",
+                                  reason="requester cannot approve their own reveal request")
+            raise Forbidden("A second safeguarding officer must approve revealing the reporter's identity.")
+        reasons = ctx.vault.open_json(req.id, KIND_REVEAL, req.kek_version, req.wrapped_dek, req.sealed_reason,
+                                      RevealReasons)
+        assert isinstance(reasons, RevealReasons)  # noqa: S101
+        sealed = ctx.vault.seal_json(req.id, KIND_REVEAL, RevealReasons(requested=reasons.requested, approved=reason))
+        await conn.execute(sa.update(reveal_requests).where(reveal_requests.c.id == request_id).values(
+            state="approved", approved_by=identity.sub, approved_at=now, kek_version=sealed.kek_version,
+            wrapped_dek=sealed.wrapped_dek, sealed_reason=sealed.ciphertext))
+        await conn.execute(sa.update(reports).where(reports.c.id == report_id)
+                           .values(identity_revealed_at=now, updated_at=now))
+        await runtime.auditor(identity.sub, "report.reveal_approved", _target(report_id), "success", reason=reason)
+    log.info("reports.identity_revealed", report_id=report_id, request_id=request_id)
+    return RevealRequestOut(id=req.id, requested_by=req.requested_by, state="approved", created_at=req.created_at,
+                            approved_by=identity.sub, approved_at=now)
+
+
+async def set_hold(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str, hold: bool,
+                   reason: str) -> CaseSummary:
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        await _case(conn, runtime, ctx, identity, report_id, "report.legal_hold", for_update=True)
+        await conn.execute(sa.update(reports).where(reports.c.id == report_id).values(legal_hold=hold, updated_at=now))
+        await runtime.auditor(identity.sub, "report.legal_hold.set" if hold else "report.legal_hold.released",
+                              _target(report_id), "success", reason=reason)
+        updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
+    return summary(updated, now)

@@ -1,0 +1,236 @@
+"""Filing concerns and the reporter's follow-up, by account (identified) or by receipt (anonymous).
+
+Anonymous filings keep no account id, IP or user agent anywhere: not in rows, events, audit
+entries, rate-limit keys or log lines (the caller's id is dropped from the log context).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from services.reports.adapters.db import attachments, reports
+from services.reports.adapters.receipts import new_receipt, parse_receipt
+from services.reports.adapters.vault import new_id
+from services.reports.casefile import (
+    NOT_FOUND,
+    add_entry,
+    attachment_infos,
+    load_report,
+    log,
+    messages,
+    open_body,
+)
+from services.reports.concerns.schemas import ConcernIn, Filed, MessagePosted, OwnReport, OwnReportSummary
+from services.reports.domain import (
+    KIND_ATTACHMENT,
+    KIND_ATTACHMENT_META,
+    KIND_BODY,
+    AttachmentMeta,
+    Body,
+    ReportsContext,
+    add_working_days,
+    forget_actor,
+)
+from shared.events.types import ReportFiled, ReportUrgent
+from shared.http import Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
+from shared.identity import Identity
+from shared.service import Runtime
+
+ANONYMOUS_ACTOR = "anonymous"
+RECEIPT_ACTOR = "receipt-holder"
+RECEIPT_NOT_FOUND = "No report matches this receipt."
+
+
+def _check_text(text: str, limit: int, what: str) -> str:
+    if len(text) > limit:
+        raise PayloadTooLarge(f"The {what} is longer than {limit} characters.")
+    if not text.strip():
+        raise Unprocessable(f"The {what} is empty.")
+    return text
+
+
+def _rate_bucket(ctx: ReportsContext, identity: Identity, client_hash: str | None) -> str:
+    if client_hash:
+        return f"ip:{client_hash}"
+    if ctx.is_public(identity):
+        return "public:unknown-client"  # the gateway did not say: all such callers share one bucket
+    return f"sub:{identity.sub}"
+
+
+async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity, data: ConcernIn,
+                       client_hash: str | None) -> Filed:
+    settings = ctx.settings
+    public = ctx.is_public(identity)
+    if identity.is_service:
+        raise Forbidden("Services do not file concerns.")
+    anonymous = data.anonymous or public
+    if anonymous:
+        forget_actor()
+    if not await ctx.limiter.hit("file", _rate_bucket(ctx, identity, client_hash), settings.filings_per_hour):
+        raise TooManyRequests("Too many concerns filed from here recently. Please try again later.")
+    _check_text(data.text, settings.max_text_chars, "text")
+    if len(data.attachments) > settings.max_attachments:
+        raise PayloadTooLarge(f"At most {settings.max_attachments} attachments.")
+    for item in data.attachments:
+        if len(item.content) > settings.max_attachment_bytes:
+            raise PayloadTooLarge(f"Each attachment must be at most {settings.max_attachment_bytes} bytes.")
+
+    now = ctx.clock()
+    report_id = new_id()
+    sealed = ctx.vault.seal_json(report_id, KIND_BODY, Body(text=data.text, session_id=data.session_id,
+                                                            person_id=data.person_id))
+    attachment_rows: list[dict[str, Any]] = []
+    uploaded: list[str] = []
+    try:
+        for item in data.attachments:
+            attachment_id, object_key = new_id(), new_id()
+            meta = msgspec.json.encode(AttachmentMeta(filename=item.filename, media_type=item.media_type))
+            version, wrapped, parts = ctx.vault.seal_parts(
+                attachment_id, {KIND_ATTACHMENT: item.content, KIND_ATTACHMENT_META: meta})
+            await ctx.vault.put_object(object_key, parts[KIND_ATTACHMENT])
+            uploaded.append(object_key)
+            attachment_rows.append({"id": attachment_id, "report_id": report_id, "object_key": object_key,
+                                    "size": len(item.content), "kek_version": version, "wrapped_dek": wrapped,
+                                    "sealed_meta": parts[KIND_ATTACHMENT_META], "created_at": now})
+        receipt = new_receipt() if anonymous else None
+        receipt_hash = await ctx.receipts.hash(receipt) if receipt else None
+        assert runtime.outbox is not None  # noqa: S101 - create_app always configures the outbox
+        async with runtime.engine.begin() as conn:
+            await conn.execute(sa.insert(reports).values(
+                id=report_id, category=data.category, urgent=data.urgent, anonymous=anonymous,
+                reporter_id=None if anonymous else identity.sub,
+                lookup_id=receipt.lookup_id if receipt else None, receipt_hash=receipt_hash,
+                state="received", assignee_id=None, kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek,
+                sealed_body=sealed.ciphertext, created_at=now,
+                ack_due_at=add_working_days(now, settings.ack_working_days), legal_hold=False, updated_at=now))
+            if attachment_rows:
+                await conn.execute(sa.insert(attachments), attachment_rows)
+            await runtime.outbox.add(conn, ReportFiled(report_id=report_id, category=data.category,
+                                                       urgent=data.urgent), subject=report_id)
+            if data.urgent:
+                await runtime.outbox.add(conn, ReportUrgent(report_id=report_id, category=data.category),
+                                         subject=report_id)
+    except BaseException:
+        # Without their row the uploaded objects are unreadable anyway (the DEK was never stored);
+        # remove them so nothing is left behind.
+        for key in uploaded:
+            with contextlib.suppress(Exception):
+                await ctx.vault.delete_object(key)
+        raise
+    await runtime.auditor(ANONYMOUS_ACTOR if anonymous else identity.sub, "report.filed", f"report:{report_id}",
+                          "success")
+    log.info("reports.filed", report_id=report_id, category=data.category, urgent=data.urgent, anonymous=anonymous,
+             attachments=len(attachment_rows))
+    due = add_working_days(now, settings.ack_working_days)
+    if receipt:
+        return Filed(state="received", anonymous=True, ack_due_at=due, receipt=str(receipt))
+    return Filed(state="received", anonymous=False, ack_due_at=due, id=report_id)
+
+
+def _reporter(ctx: ReportsContext, identity: Identity) -> str:
+    if ctx.is_public(identity) or identity.is_service:
+        raise Forbidden("Sign in to see your reports, or use your receipt.")
+    return identity.sub
+
+
+async def own_reports(runtime: Runtime, ctx: ReportsContext, identity: Identity) -> list[OwnReportSummary]:
+    sub = _reporter(ctx, identity)
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(
+            sa.select(reports).where(reports.c.reporter_id == sub, reports.c.anonymous.is_(False),
+                                     reports.c.shredded_at.is_(None)).order_by(reports.c.created_at.desc()))).all()
+    await runtime.auditor(sub, "report.list_own", "reports:own", "success")
+    return [OwnReportSummary(id=r.id, category=r.category, state=r.state, urgent=r.urgent, created_at=r.created_at)
+            for r in rows]
+
+
+async def _own_row(conn: Any, runtime: Runtime, sub: str, report_id: str) -> Any:
+    row = await load_report(conn, report_id)
+    if row is None or row.anonymous or row.reporter_id != sub:
+        # Someone else's report and no report at all look the same.
+        await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "denied")
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+async def _reporter_view(conn: Any, ctx: ReportsContext, row: Any, *, with_id: bool) -> OwnReport:
+    body = open_body(ctx, row)
+    return OwnReport(
+        id=row.id if with_id else None, category=row.category, state=row.state, urgent=row.urgent,
+        created_at=row.created_at, acknowledged_at=row.acknowledged_at, text=body.text,
+        session_id=body.session_id, person_id=body.person_id,
+        attachments=await attachment_infos(conn, ctx, row.id),
+        messages=await messages(conn, ctx, row.id, for_handlers=False))
+
+
+async def own_report(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str) -> OwnReport:
+    sub = _reporter(ctx, identity)
+    async with runtime.engine.connect() as conn:
+        row = await _own_row(conn, runtime, sub, report_id)
+        view = await _reporter_view(conn, ctx, row, with_id=True)
+    await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "success")
+    return view
+
+
+async def post_own_message(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
+                           text: str) -> MessagePosted:
+    sub = _reporter(ctx, identity)
+    _check_text(text, ctx.settings.max_message_chars, "message")
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row = await _own_row(conn, runtime, sub, report_id)
+        entry_id = await add_entry(conn, ctx, report_id=row.id, kind="message", author_role="reporter",
+                                   author_id=None, text=text, now=now)
+    await runtime.auditor(sub, "report.message_from_reporter", f"report:{report_id}", "success")
+    return MessagePosted(id=entry_id, created_at=now)
+
+
+async def _by_receipt(conn: Any, runtime: Runtime, ctx: ReportsContext, raw: str | None,
+                      client_hash: str | None) -> Any:
+    """The report a receipt opens, or one NotFound for every failure. Every path runs exactly one
+    argon2 verification (against a dummy hash when there is no row), so failures cost the same."""
+    forget_actor()
+    settings = ctx.settings
+    receipt = parse_receipt(raw)
+    allowed = await ctx.limiter.hit("receipt", f"ip:{client_hash}" if client_hash else "receipt:unknown-client",
+                                    settings.receipt_attempts_per_hour)
+    if receipt is not None:
+        allowed = await ctx.limiter.hit("receipt-id", receipt.lookup_id,
+                                        settings.receipt_attempts_per_id_per_hour) and allowed
+    if not allowed:
+        raise TooManyRequests("Too many attempts. Please try again later.")
+    row = None
+    if receipt is not None:
+        row = (await conn.execute(sa.select(reports).where(
+            reports.c.lookup_id == receipt.lookup_id, reports.c.shredded_at.is_(None)))).first()
+    ok = await ctx.receipts.verify(row.receipt_hash if row is not None else None,
+                                   receipt.secret if receipt else "-" * 32)
+    if not ok or row is None:
+        await runtime.auditor(ANONYMOUS_ACTOR, "report.receipt_rejected", "report:unknown", "denied")
+        raise NotFound(RECEIPT_NOT_FOUND)
+    return row
+
+
+async def receipt_report(runtime: Runtime, ctx: ReportsContext, raw: str | None,
+                         client_hash: str | None) -> OwnReport:
+    async with runtime.engine.connect() as conn:
+        row = await _by_receipt(conn, runtime, ctx, raw, client_hash)
+        view = await _reporter_view(conn, ctx, row, with_id=False)
+    await runtime.auditor(RECEIPT_ACTOR, "report.read_by_receipt", f"report:{row.id}", "success")
+    return view
+
+
+async def post_receipt_message(runtime: Runtime, ctx: ReportsContext, raw: str | None, client_hash: str | None,
+                               text: str) -> MessagePosted:
+    _check_text(text, ctx.settings.max_message_chars, "message")
+    now = ctx.clock()
+    async with runtime.engine.begin() as conn:
+        row = await _by_receipt(conn, runtime, ctx, raw, client_hash)
+        entry_id = await add_entry(conn, ctx, report_id=row.id, kind="message", author_role="reporter",
+                                   author_id=None, text=text, now=now)
+    await runtime.auditor(RECEIPT_ACTOR, "report.message_from_reporter", f"report:{row.id}", "success")
+    return MessagePosted(id=entry_id, created_at=now)

@@ -1,0 +1,1 @@
+"""Periodic sweeps: acknowledgement deadlines and crypto-shredding of expired closed reports."""

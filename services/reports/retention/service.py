@@ -1,0 +1,99 @@
+"""Sweeps run periodically by every instance (each step is idempotent and claims its rows):
+
+- acknowledgement deadlines: a report still `received` after its due time publishes report.overdue once;
+- retention: a closed report older than the retention period and not on legal hold is crypto-shredded.
+  Its wrapped keys and sealed columns go first (that alone makes it unreadable), then its objects,
+  leaving a content-free tombstone row (id, category, dates).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from services.reports.adapters.db import attachments, entries, reports, reveal_requests
+from services.reports.casefile import log
+from services.reports.domain import ReportsContext
+from shared.events.types import ReportOverdue
+from shared.objectstore import ObjectNotFound
+from shared.service import Runtime
+
+SYSTEM_ACTOR = "system:reports-retention"
+
+
+async def flag_overdue(runtime: Runtime, ctx: ReportsContext, now: datetime) -> list[str]:
+    """Publish report.overdue (through the outbox) for each newly overdue report; returns their ids."""
+    assert runtime.outbox is not None  # noqa: S101 - create_app always configures the outbox
+    async with runtime.engine.connect() as conn:
+        due = (await conn.execute(sa.select(reports.c.id).where(
+            reports.c.state == "received", reports.c.overdue_at.is_(None), reports.c.ack_due_at <= now,
+            reports.c.shredded_at.is_(None)))).scalars().all()
+    flagged = []
+    for report_id in due:
+        async with runtime.engine.begin() as conn:
+            claimed = await conn.execute(sa.update(reports).where(
+                reports.c.id == report_id, reports.c.state == "received", reports.c.overdue_at.is_(None))
+                .values(overdue_at=now))
+            if claimed.rowcount != 1:
+                continue  # acknowledged meanwhile, or another instance got there first
+            await runtime.outbox.add(conn, ReportOverdue(report_id=report_id), subject=report_id)
+        flagged.append(report_id)
+        log.info("reports.overdue", report_id=report_id)
+    return flagged
+
+
+async def shred(runtime: Runtime, ctx: ReportsContext, report_id: str, now: datetime) -> bool:
+    """Crypto-shred one closed, unheld report. False if it is not (or no longer) eligible."""
+    async with runtime.engine.begin() as conn:
+        done = await conn.execute(sa.update(reports).where(
+            reports.c.id == report_id, reports.c.state == "closed", reports.c.legal_hold.is_(False),
+            reports.c.shredded_at.is_(None)).values(
+            shredded_at=now, updated_at=now, wrapped_dek=None, sealed_body=None, kek_version=None,
+            reporter_id=None, lookup_id=None, receipt_hash=None, assignee_id=None))
+        if done.rowcount != 1:
+            return False
+        await conn.execute(sa.delete(entries).where(entries.c.report_id == report_id))
+        await conn.execute(sa.delete(reveal_requests).where(reveal_requests.c.report_id == report_id))
+        await conn.execute(sa.update(attachments).where(attachments.c.report_id == report_id).values(
+            wrapped_dek=None, sealed_meta=None, kek_version=None))
+        await runtime.auditor(SYSTEM_ACTOR, "report.expired", f"report:{report_id}", "success")
+    await delete_objects(runtime, ctx, report_id)
+    log.info("reports.shredded", report_id=report_id)
+    return True
+
+
+async def delete_objects(runtime: Runtime, ctx: ReportsContext, report_id: str) -> None:
+    """Delete a shredded report's (already unreadable) objects, then their rows."""
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(attachments.c.id, attachments.c.object_key).where(
+            attachments.c.report_id == report_id))).all()
+    for attachment_id, object_key in rows:
+        if object_key:
+            with contextlib.suppress(ObjectNotFound):
+                await ctx.vault.delete_object(object_key)
+        async with runtime.engine.begin() as conn:
+            await conn.execute(sa.delete(attachments).where(attachments.c.id == attachment_id))
+
+
+async def expire(runtime: Runtime, ctx: ReportsContext, now: datetime) -> list[str]:
+    cutoff = now - timedelta(days=ctx.settings.retention_days)
+    async with runtime.engine.connect() as conn:
+        candidates = (await conn.execute(sa.select(reports.c.id).where(
+            reports.c.state == "closed", reports.c.closed_at <= cutoff, reports.c.legal_hold.is_(False),
+            reports.c.shredded_at.is_(None)))).scalars().all()
+        # Objects left behind by a sweep interrupted between shredding and deleting.
+        leftovers = (await conn.execute(sa.select(attachments.c.report_id).join(
+            reports, reports.c.id == attachments.c.report_id).where(reports.c.shredded_at.is_not(None))
+            .distinct())).scalars().all()
+    shredded = [rid for rid in candidates if await shred(runtime, ctx, rid, now)]
+    for rid in leftovers:
+        await delete_objects(runtime, ctx, rid)
+    return shredded
+
+
+async def sweep(runtime: Runtime, ctx: ReportsContext) -> None:
+    now = ctx.clock()
+    await flag_overdue(runtime, ctx, now)
+    await expire(runtime, ctx, now)

@@ -1,0 +1,146 @@
+"""Filing, reporter follow-up (account and receipt), case workflow, notes and messages."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+
+from services.reports.domain import add_working_days
+from tests.reports.conftest import CANARY, Api
+
+pytestmark = pytest.mark.integration
+
+SG1, SG2 = "officer-1", "officer-2"
+
+
+async def test_identified_concern_round_trip(api: Api) -> None:
+    filed = await api.file(api.as_("mentee-1", "mentee"), category="safety", session_id="sess-9",
+                           person_id="mentor-7", urgent=True,
+                           attachments=[{"filename": "photo.png", "media_type": "image/png",
+                                         "content": base64.b64encode(b"PNG" + CANARY.encode()).decode()}])
+    assert filed["anonymous"] is False and filed["receipt"] is None and filed["state"] == "received"
+    rid = filed["id"]
+
+    mine = (await api.client.get("/mine", headers=api.as_("mentee-1", "mentee"))).json()
+    assert [r["id"] for r in mine] == [rid]
+    own = (await api.client.get(f"/mine/{rid}", headers=api.as_("mentee-1", "mentee"))).json()
+    assert own["text"] == CANARY and own["person_id"] == "mentor-7" and own["attachments"][0]["size"] == 3 + len(CANARY)
+
+    case = (await api.client.get(f"/cases/{rid}", headers=api.as_(SG1, "safeguarding"))).json()
+    assert case["text"] == CANARY and case["session_id"] == "sess-9"
+    assert case["reporter"] == {"anonymous": False, "revealed": False, "reporter_id": None}
+    assert "mentee-1" not in str(case)
+    att = case["attachments"][0]
+    got = await api.client.get(f"/cases/{rid}/attachments/{att['id']}", headers=api.as_(SG1, "safeguarding"))
+    assert got.status_code == 200 and got.content == b"PNG" + CANARY.encode()
+    assert got.headers["content-type"].startswith("image/png")
+    assert got.headers["content-disposition"].startswith("attachment;")
+
+    sg = api.as_(SG1, "safeguarding")
+    assert (await api.client.put(f"/cases/{rid}/assignee", json={"assignee_id": SG1}, headers=sg)).json()[
+        "assignee_id"] == SG1
+    # the person the report is about can never be its handler
+    assert (await api.client.put(f"/cases/{rid}/assignee", json={"assignee_id": "mentor-7"},
+                                 headers=sg)).status_code == 409
+    for illegal in ("investigating", "resolved", "closed", "received"):
+        resp = await api.client.post(f"/cases/{rid}/transitions", json={"to": illegal}, headers=sg)
+        assert resp.status_code == 409, illegal
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    moved = await api.client.post(f"/cases/{rid}/transitions", json={"to": "acknowledged"}, headers=sg)
+    assert moved.status_code == 200 and moved.json()["state"] == "acknowledged" and moved.json()["acknowledged_at"]
+    assert (await api.client.post(f"/cases/{rid}/transitions", json={"to": "bogus"}, headers=sg)).status_code == 400
+
+    assert (await api.client.post(f"/cases/{rid}/notes", json={"text": "internal: call HR"}, headers=sg)
+            ).status_code == 201
+    assert (await api.client.post(f"/cases/{rid}/messages", json={"text": "We are looking into it."},
+                                  headers=sg)).status_code == 201
+    assert (await api.client.post(f"/mine/{rid}/messages", json={"text": "Thank you"},
+                                  headers=api.as_("mentee-1", "mentee"))).status_code == 201
+    own = (await api.client.get(f"/mine/{rid}", headers=api.as_("mentee-1", "mentee"))).json()
+    assert [(m["sender"], m["text"], m["author_id"]) for m in own["messages"]] == [
+        ("safeguarding", "We are looking into it.", None), ("reporter", "Thank you", None)]
+    assert "internal: call HR" not in str(own)  # internal notes never reach the reporter
+    case = (await api.client.get(f"/cases/{rid}", headers=sg)).json()
+    assert [n["text"] for n in case["notes"]] == ["internal: call HR"]
+    assert case["messages"][0]["author_id"] == SG1 and case["messages"][1]["author_id"] is None
+
+    for step in ("investigating", "resolved", "closed"):
+        assert (await api.client.post(f"/cases/{rid}/transitions", json={"to": step}, headers=sg)).status_code == 200
+    closed = (await api.client.get(f"/cases/{rid}", headers=sg)).json()["case"]
+    assert closed["state"] == "closed" and closed["closed_at"]
+    assert (await api.client.post(f"/cases/{rid}/messages", json={"text": "late"}, headers=sg)).status_code == 409
+
+
+async def test_anonymous_follow_up_by_receipt(lite_api: Api) -> None:
+    api = lite_api
+    filed = await api.file(api.public(), category="harassment_discrimination")
+    assert filed["anonymous"] is True and filed["id"] is None
+    receipt = filed["receipt"]
+    _lookup, secret = receipt.split(".")
+    assert len(secret) == 32 and len(base64.urlsafe_b64decode(secret + "==")) * 8 >= 128
+    header = {api.settings.receipt_header: receipt}
+    view = await api.client.get("/receipt", headers=api.public(**header))
+    assert view.status_code == 200 and view.json()["text"] == CANARY and view.json()["id"] is None
+
+    listing = (await api.client.get("/cases", headers=api.as_(SG1, "safeguarding"))).json()
+    rid = listing[0]["id"]
+    assert listing[0]["anonymous"] is True
+    await api.client.post(f"/cases/{rid}/messages", json={"text": "Can you tell us more?"},
+                          headers=api.as_(SG1, "safeguarding"))
+    posted = await api.client.post("/receipt/messages", json={"text": "It happened twice."},
+                                   headers=api.public(**header))
+    assert posted.status_code == 201
+    view = (await api.client.get("/receipt", headers=api.public(**header))).json()
+    assert [(m["sender"], m["text"]) for m in view["messages"]] == [
+        ("safeguarding", "Can you tell us more?"), ("reporter", "It happened twice.")]
+    case = (await api.client.get(f"/cases/{rid}", headers=api.as_(SG1, "safeguarding"))).json()
+    assert case["reporter"] == {"anonymous": True, "revealed": False, "reporter_id": None}
+    # Nothing to reveal on an anonymous report.
+    resp = await api.client.post(f"/cases/{rid}/reveal-requests", json={"reason": "need to call them"},
+                                 headers=api.as_(SG1, "safeguarding"))
+    assert resp.status_code == 409
+
+
+async def test_size_caps_and_validation(lite_api: Api) -> None:
+    api = lite_api
+    headers = api.as_("mentee-1", "mentee")
+    too_long = await api.client.post("/concerns", json={"category": "other", "text": "x" * 20_001}, headers=headers)
+    assert too_long.status_code == 413
+    assert CANARY not in too_long.text
+    big = base64.b64encode(b"\0" * (api.settings.max_attachment_bytes + 1)).decode()
+    resp = await api.client.post("/concerns", json={"category": "other", "text": CANARY, "attachments": [
+        {"filename": "a.bin", "media_type": "application/octet-stream", "content": big}]}, headers=headers)
+    assert resp.status_code == 413 and CANARY not in resp.text
+    many = [{"filename": f"{i}.txt", "media_type": "text/plain", "content": "aGk="} for i in range(6)]
+    assert (await api.client.post("/concerns", json={"category": "other", "text": "t", "attachments": many},
+                                  headers=headers)).status_code == 413
+    bad = await api.client.post("/concerns", json={"category": "gossip", "text": CANARY}, headers=headers)
+    assert bad.status_code == 400 and CANARY not in bad.text
+    assert (await api.client.post("/concerns", json={"category": "other", "text": "   "},
+                                  headers=headers)).status_code == 422
+    assert (await api.client.post("/concerns", json={"category": "other", "text": "hi", "ip": "1.2.3.4"},
+                                  headers=headers)).status_code == 400
+
+
+async def test_public_form_is_rate_limited_per_client_hash(lite_api: Api, redis: Redis) -> None:
+    api = lite_api
+    for _ in range(api.settings.filings_per_hour):
+        await api.file(api.public(**{"tandem-client-hash": "a" * 32}))
+    resp = await api.client.post("/concerns", json={"category": "other", "text": "x"},
+                                 headers=api.public(**{"tandem-client-hash": "a" * 32}))
+    assert resp.status_code == 429
+    await api.file(api.public(**{"tandem-client-hash": "b" * 32}))  # another client is unaffected
+    keys = [k.decode() for k in await redis.keys("reports:rl:*")]
+    assert keys and not any("a" * 32 in k or "b" * 32 in k for k in keys)  # buckets are hashed again
+
+
+def test_working_days_skip_weekends() -> None:
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    assert add_working_days(friday, 2) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday
+    saturday = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    assert add_working_days(saturday, 2) == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # Monday 00:00 + 2
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert add_working_days(monday, 2) == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
