@@ -3,7 +3,7 @@
 Starts a `redis-server` child (AOF on, data under var/redis; or uses REDIS_URL when given), a SeaweedFS
 `weed mini` child as the S3 endpoint (loopback only, data under var/s3), then the four services (each
 applies its migrations at start), waits until every /readyz answers 200, prints the URLs, and stops
-everything cleanly on Ctrl-C or SIGTERM.
+everything cleanly on Ctrl-C or SIGTERM. `Stack` is the same thing as an object, for end-to-end tests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local.children import Child, start_redis, start_seaweed
@@ -39,10 +39,14 @@ class Options:
     s3_base_port: int
     port_base: int = 8000
     host: str = "127.0.0.1"
+    ready_timeout: float = 90.0
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def port(self, name: str) -> int:
         return self.port_base + SERVICES[name]
-    ready_timeout: float = 90.0
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.port(name)}"
 
 
 def ensure_redis_binary() -> None:
@@ -70,13 +74,12 @@ def s3_credentials(var_dir: Path) -> tuple[str, str]:
 
 def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_keys: tuple[str, str]) -> dict[str, str]:
     p = PREFIX[name]
-    gateway = f"http://{opts.host}:{opts.port('gateway')}"
     env = {
         f"{p}_HOST": opts.host,
         f"{p}_PORT": str(opts.port(name)),
         f"{p}_REDIS_URL": redis_url,
         f"{p}_DATABASE_URL": f"sqlite:///{opts.var_dir / (name + '.db')}",
-        f"{p}_JWKS_URL": f"{gateway}/internal/assertion-jwks",
+        f"{p}_JWKS_URL": f"{opts.url('gateway')}/internal/assertion-jwks",
         f"{p}_INSTANCE_ID": f"{name}-local",
     }
     if name in ("records", "reports"):
@@ -84,16 +87,17 @@ def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_k
                 f"{p}_KEYRING_PATH": str(opts.var_dir / f"{name}-keyring.json")}
     if name == "gateway":
         for svc in ("sessions", "records", "reports"):
-            env[f"GATEWAY_{svc.upper()}_URL"] = f"http://{opts.host}:{opts.port(svc)}"
+            env[f"GATEWAY_{svc.upper()}_URL"] = opts.url(svc)
     # Variables the operator set explicitly win over these defaults (ports stay ours: we probe them).
-    return {k: v if k.endswith("_PORT") else os.environ.get(k, v) for k, v in env.items()}
+    merged = {k: v if k.endswith("_PORT") else os.environ.get(k, v) for k, v in env.items()}
+    return merged | {k: v for k, v in opts.extra_env.items() if k.startswith(p + "_")}
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: str) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RunError(f"{name} exited with code {proc.returncode} (see var/logs/{name}.log)")
+            raise RunError(f"{name} exited with code {proc.returncode} (see {log})")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
                 if resp.status == 200:
@@ -101,15 +105,73 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: st
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.25)
-    raise RunError(f"{name} was not ready within {timeout:.0f}s (see var/logs/{name}.log)")
+    raise RunError(f"{name} was not ready within {timeout:.0f}s (see {log})")
+
+
+class Stack:
+    """Redis, S3 and the four services as child processes; `start()` returns when all are ready."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.children: list[Child] = []
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.redis_url = ""
+        self.s3_endpoint = ""
+        self.s3_keys = ("", "")
+        self.logs = opts.var_dir / "logs"
+
+    def start(self) -> None:
+        opts = self.opts
+        opts.var_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        try:
+            if opts.redis_url:
+                self.redis_url = opts.redis_url
+            else:
+                ensure_redis_binary()
+                redis = start_redis(opts.var_dir / "redis", port=opts.redis_port, appendonly=True)
+                self.children.append(redis)
+                self.redis_url = redis.url
+            self.s3_keys = s3_credentials(opts.var_dir)
+            s3 = start_seaweed(opts.var_dir / "s3", access_key=self.s3_keys[0], secret_key=self.s3_keys[1],
+                               base=opts.s3_base_port)
+            self.children.append(s3)
+            self.s3_endpoint = s3.endpoint
+            for name in SERVICES:
+                env = {**os.environ, **service_env(name, opts, self.redis_url, s3.endpoint, self.s3_keys)}
+                with (self.logs / f"{name}.log").open("ab") as log:
+                    self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
+                                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            for name in SERVICES:
+                wait_ready(f"{opts.url(name)}/readyz", self.procs[name], opts.ready_timeout, name,
+                           self.logs / f"{name}.log")
+        except BaseException:
+            self.stop()
+            raise
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RunError(f"{name} exited with code {proc.returncode} (see {self.logs / (name + '.log')})")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                print(f"tandem: {name} did not stop in time; killing it", file=sys.stderr)
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
 
 
 def run(opts: Options, *, check_only: bool = False) -> int:
-    opts.var_dir.mkdir(parents=True, exist_ok=True)
-    logs = opts.var_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    children: list[Child] = []
-    procs: dict[str, subprocess.Popen[bytes]] = {}
     stop_requested = False
 
     def _request_stop(_sig: int, _frame: object) -> None:
@@ -117,36 +179,20 @@ def run(opts: Options, *, check_only: bool = False) -> int:
         stop_requested = True
 
     signal.signal(signal.SIGTERM, _request_stop)
+    stack = Stack(opts)
     try:
-        if opts.redis_url:
-            redis_url = opts.redis_url
-        else:
-            ensure_redis_binary()
-            redis = start_redis(opts.var_dir / "redis", port=opts.redis_port, appendonly=True)
-            children.append(redis)
-            redis_url = redis.url
-        keys = s3_credentials(opts.var_dir)
-        s3 = start_seaweed(opts.var_dir / "s3", access_key=keys[0], secret_key=keys[1], base=opts.s3_base_port)
-        children.append(s3)
-        for name in SERVICES:
-            env = {**os.environ, **service_env(name, opts, redis_url, s3.endpoint, keys)}
-            with (logs / f"{name}.log").open("ab") as log:
-                procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
-                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        for name in SERVICES:
-            wait_ready(f"http://{opts.host}:{opts.port(name)}/readyz", procs[name], opts.ready_timeout, name)
+        stack.start()
         print("Tandem is running:", flush=True)
-        print(f"  web app and API  http://{opts.host}:{opts.port('gateway')}/", flush=True)
+        print(f"  web app and API  {opts.url('gateway')}/", flush=True)
         for name in SERVICES:
-            print(f"  {name:<9} http://{opts.host}:{opts.port(name)}  (readyz ok)", flush=True)
-        print(f"  redis     {redis_url}\n  s3        http://{s3.endpoint}\n  logs      {logs}", flush=True)
+            print(f"  {name:<9} {opts.url(name)}  (readyz ok)", flush=True)
+        print(f"  redis     {stack.redis_url}\n  s3        http://{stack.s3_endpoint}\n  logs      {stack.logs}",
+              flush=True)
         if check_only:
             return 0
         print("Press Ctrl-C to stop.", flush=True)
         while not stop_requested:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    raise RunError(f"{name} exited with code {proc.returncode} (see {logs / (name + '.log')})")
+            stack.check_alive()
             time.sleep(0.5)
         return 0
     except KeyboardInterrupt:
@@ -155,15 +201,5 @@ def run(opts: Options, *, check_only: bool = False) -> int:
         print(f"tandem: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in procs.items():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                print(f"tandem: {name} did not stop in time; killing it", file=sys.stderr)
-                proc.kill()
-        for child in reversed(children):
-            child.stop()
+        stack.stop()
         print("tandem: stopped", flush=True)
