@@ -6,9 +6,9 @@ Everything else in Tandem calls intent-named functions (seal, unseal, wrap, rewr
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes  # noqa: TID251 - this module is the one allowed user
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251 - this module is the one allowed user
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: TID251 - this module is the one allowed user
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.crypto.errors import DecryptionError
 

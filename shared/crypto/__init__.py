@@ -1,0 +1,66 @@
+"""Tandem's encryption: envelope keys and streaming AEAD (docs/encryption.md is the spec).
+
+Callers use these intent-named functions only; shared/crypto/primitives.py is the one module that
+touches `cryptography.hazmat`.
+"""
+
+from shared.crypto.envelope import (
+    WRAPPED_BLOB_SIZE,
+    KekVersion,
+    KeyEncryptionKeyProvider,
+    WrappedKey,
+    new_data_key,
+    rewrap,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from shared.crypto.errors import DecryptionError, KeyringError
+from shared.crypto.keyring import LocalKeyring
+from shared.crypto.stream import (
+    DEFAULT_SEGMENT_SIZE,
+    FORMAT_VERSION,
+    MAX_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE,
+    SEGMENT_OVERHEAD,
+    Header,
+    StreamContext,
+    StreamSealer,
+    ciphertext_size,
+    header_size,
+    iter_unseal,
+    open_range,
+    parse_header,
+    plaintext_size,
+    seal,
+    unseal,
+)
+
+__all__ = [
+    "DEFAULT_SEGMENT_SIZE",
+    "FORMAT_VERSION",
+    "MAX_SEGMENT_SIZE",
+    "MIN_SEGMENT_SIZE",
+    "SEGMENT_OVERHEAD",
+    "WRAPPED_BLOB_SIZE",
+    "DecryptionError",
+    "Header",
+    "KekVersion",
+    "KeyEncryptionKeyProvider",
+    "KeyringError",
+    "LocalKeyring",
+    "StreamContext",
+    "StreamSealer",
+    "WrappedKey",
+    "ciphertext_size",
+    "header_size",
+    "iter_unseal",
+    "new_data_key",
+    "open_range",
+    "parse_header",
+    "plaintext_size",
+    "rewrap",
+    "seal",
+    "unseal",
+    "unwrap_data_key",
+    "wrap_data_key",
+]
