@@ -36,7 +36,7 @@ def main() -> int:
     port = int(os.environ.get(f"{name.upper()}_PORT", DEFAULT_PORTS[name]))
     url = f"http://127.0.0.1:{port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - fixed loopback http URL
+        with urllib.request.urlopen(url, timeout=3) as response:
             return 0 if response.status == 200 else 1
     except OSError as exc:
         print(f"healthcheck: {url}: {exc}", file=sys.stderr)

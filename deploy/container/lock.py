@@ -49,7 +49,7 @@ def closure(roots: list[Requirement]) -> dict[str, str]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"lock: {req.name} is not installed in this environment; pip install -e '.[dev]'") from None
+            raise SystemExit(f"lock: {req.name} is not installed here; pip install -e '.[dev]'") from None
         if not req.specifier.contains(dist.version, prereleases=True):
             raise SystemExit(f"lock: installed {req.name} {dist.version} does not satisfy {req.specifier}")
         pinned[name] = dist.version

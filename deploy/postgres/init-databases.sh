@@ -1,0 +1,20 @@
+#!/bin/sh
+# First start of the PostgreSQL container: one login role and one database per Tandem service, each
+# database reachable only by its own role (services never share a database). Passwords come from
+# secret files; psql variables quote them, so nothing is interpolated into SQL by the shell.
+set -eu
+
+for svc in gateway sessions records reports; do
+  password_file="/run/secrets/pg_${svc}_password"
+  if [ ! -s "$password_file" ]; then
+    echo "init-databases: missing secret $password_file" >&2
+    exit 1
+  fi
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+    --set=svc="$svc" --set=pw="$(cat "$password_file")" <<'SQL'
+CREATE ROLE :"svc" LOGIN PASSWORD :'pw';
+CREATE DATABASE :"svc" OWNER :"svc";
+REVOKE ALL ON DATABASE :"svc" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE :"svc" TO :"svc";
+SQL
+done
