@@ -11,9 +11,17 @@ from litestar import Litestar
 
 import services.records
 from services.records.adapters.db import outbox
+from services.records.audit.wiring import AUDIT_CONSUMER, AUDIT_ROUTES, with_audit
 from services.records.config import Settings
+from services.records.core.context import build_records
+from services.records.notes.controllers import NotesController
+from services.records.pairings import consumer as records_consumer
+from services.records.recordings.controllers import IngestController, RecordingsController
+from services.records.retention.controllers import RetentionController
+from services.records.retention.lifecycle import install_backstop
+from services.records.retention.sweeper import running_sweeper
 from shared.objectstore import S3ObjectStore
-from shared.service import Runtime, build_app
+from shared.service import ConsumerSpec, Runtime, build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,7 +33,11 @@ async def _resources(runtime: Runtime) -> AsyncIterator[None]:
     store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
     await asyncio.to_thread(store.ensure_bucket)
     runtime.extras["store"] = store
-    yield
+    rec = build_records(settings, runtime.engine, runtime.outbox, store=store)
+    runtime.extras["records"] = rec
+    await install_backstop(store, settings.lifecycle_backstop_days)
+    async with running_sweeper(rec):
+        yield
 
 
 async def _check_store(runtime: Runtime) -> None:
@@ -37,10 +49,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return build_app(
         name="records",
         settings=settings,
-        route_handlers=[],
+        route_handlers=[NotesController, RecordingsController, IngestController, RetentionController, *AUDIT_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         readiness={"object_store": _check_store},
-        setup=_resources,
+        setup=with_audit(_resources),
+        consumers=[ConsumerSpec(records_consumer.GROUP, records_consumer.STREAMS, records_consumer.handler),
+                   AUDIT_CONSUMER],
         description=services.records.__doc__ or "",
     )

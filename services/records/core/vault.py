@@ -77,7 +77,7 @@ class Vault:
         """Seal small content (a note version) and store it; the caller records the metadata."""
         cid = crypto_id(record_id, version)
         dek, wrapped = self.wrap_new_key(cid)
-        ct = seal(dek, StreamContext(record_id=cid, kind=kind), plaintext)
+        ct = seal(dek, StreamContext(record_id=cid, kind=kind), plaintext, segment_size=self.segment_size)
         key = new_object_key()
         await asyncio.to_thread(self.store.put, key, ct)
         return SealedObject(key, cid, len(plaintext), len(ct), self.segment_size,

@@ -88,7 +88,7 @@ def find_identifiers(text: str) -> list[Finding]:
             found.add(Finding(m.start(), end, "ca_health_number"))
     for m in _ON_SPACED.finditer(text):
         digits = "".join(m.groups()[:3])
-        if _luhn_valid(digits):
+        if _luhn_valid(digits) or _bc_phn_valid(digits):
             found.add(Finding(m.start(), m.end(), "ca_health_number"))
     for m in _RAMQ.finditer(text):
         found.add(Finding(m.start(), m.end(), "ca_health_number"))

@@ -11,4 +11,72 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.records.core.tables import records
 from services.records.pairings.tables import pairing_sessions, pairings
-from shared.db import upsert_values_supported  # type: ignore[attr-defined]  # noqa: F401 - see below
+
+
+@dataclass(frozen=True)
+class Pairing:
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    state: str
+    ended_at: datetime | None
+
+    @property
+    def members(self) -> tuple[str, str]:
+        return (self.mentor_id, self.mentee_id)
+
+    def has_member(self, user_id: str) -> bool:
+        return user_id in self.members
+
+
+async def get_pairing(conn: AsyncConnection, pairing_id: str) -> Pairing | None:
+    row = (await conn.execute(sa.select(pairings).where(pairings.c.pairing_id == pairing_id))).first()
+    if row is None:
+        return None
+    return Pairing(row.pairing_id, row.mentor_id, row.mentee_id, row.state, row.ended_at)
+
+
+async def pairings_of(conn: AsyncConnection, user_id: str) -> list[str]:
+    rows = await conn.execute(sa.select(pairings.c.pairing_id).where(
+        sa.or_(pairings.c.mentor_id == user_id, pairings.c.mentee_id == user_id)))
+    return [r[0] for r in rows]
+
+
+async def session_pairing(conn: AsyncConnection, session_id: str) -> str | None:
+    return (await conn.execute(sa.select(pairing_sessions.c.pairing_id)
+                               .where(pairing_sessions.c.session_id == session_id))).scalar()
+
+
+async def pairing_activated(conn: AsyncConnection, pairing_id: str, mentor_id: str, mentee_id: str,
+                            at: datetime) -> None:
+    existing = await get_pairing(conn, pairing_id)
+    if existing is None:
+        await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, mentor_id=mentor_id, mentee_id=mentee_id,
+                                                      state="active", activated_at=at))
+    elif existing.state != "ended":  # an end is final: a late activation never reopens it
+        await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
+                           .values(mentor_id=mentor_id, mentee_id=mentee_id, state="active"))
+
+
+async def pairing_ended(conn: AsyncConnection, pairing_id: str, mentor_id: str, mentee_id: str,
+                        ended_at: datetime, note_retention: timedelta) -> int:
+    """Mark the pairing ended and start the retention clock of its notes; returns notes affected."""
+    existing = await get_pairing(conn, pairing_id)
+    if existing is None:
+        await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, mentor_id=mentor_id, mentee_id=mentee_id,
+                                                      state="ended", ended_at=ended_at))
+    else:
+        await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
+                           .values(state="ended", ended_at=existing.ended_at or ended_at))
+        ended_at = existing.ended_at or ended_at
+    result = await conn.execute(
+        sa.update(records)
+        .where(records.c.pairing_id == pairing_id, records.c.kind == "note", records.c.state == "active",
+               records.c.retain_until.is_(None))
+        .values(retain_until=ended_at + note_retention))
+    return int(result.rowcount or 0)
+
+
+async def session_scheduled(conn: AsyncConnection, session_id: str, pairing_id: str) -> None:
+    if await session_pairing(conn, session_id) is None:
+        await conn.execute(sa.insert(pairing_sessions).values(session_id=session_id, pairing_id=pairing_id))
