@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -116,7 +117,14 @@ def unwrap_data_key(kek: bytes, wrapped: WrappedKey, *, record_id: str) -> bytes
 
 
 def rewrap(provider: KeyEncryptionKeyProvider, wrapped: WrappedKey, *, record_id: str) -> WrappedKey:
-    """Re-wrap a DEK under the provider's primary KEK; the object's data is never read."""
+    """Re-wrap a DEK under the provider's primary KEK; the object's data is never read.
+
+    A provider with its own `rewrap(wrapped, *, record_id)` (a KMS: Vault transit/rewrap, AWS
+    ReEncrypt) is used as is, so the DEK never enters this process.
+    """
+    native: Callable[..., WrappedKey] | None = getattr(provider, "rewrap", None)
+    if callable(native):
+        return native(wrapped, record_id=record_id)
     dek = provider.unwrap(wrapped, record_id=record_id)
     return provider.wrap(dek, record_id=record_id)
 

@@ -1,12 +1,13 @@
-"""The only module that touches `cryptography.hazmat`: AES-256-GCM and HKDF-SHA256.
+"""The only module that touches `cryptography.hazmat`: AES-256-GCM, HKDF-SHA256 and Ed25519.
 
 Everything else in Tandem calls intent-named functions (seal, unseal, wrap, rewrap) built on these.
 """
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -49,3 +50,25 @@ class Aes256Gcm:
             self._aead.decrypt_into(nonce, data, aad, out)
         except InvalidTag:
             raise DecryptionError from None
+
+
+ED25519_SEED_SIZE = 32
+
+
+def ed25519_public_key(seed: bytes) -> bytes:
+    """Raw 32-byte public key of the Ed25519 private key `seed` (RFC 8032)."""
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def ed25519_sign(seed: bytes, data: bytes) -> bytes:
+    """64-byte Ed25519 signature of `data` (deterministic)."""
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(data)
+
+
+def ed25519_verify(public: bytes, data: bytes, signature: bytes) -> bool:
+    """True only for a valid signature; malformed keys or signatures are simply invalid."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

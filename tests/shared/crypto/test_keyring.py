@@ -170,3 +170,23 @@ def test_deterministic_with_injected_rng(tmp_path: Path) -> None:
     b = LocalKeyring(tmp_path / "b.json", rng=rng, clock=lambda: T0)
     dek = bytes(32)
     assert a.wrap(dek, record_id="r") == b.wrap(dek, record_id="r")
+
+
+class NativeRewrapProvider(LocalKeyring):
+    """Stands for a KMS that rewraps server-side (Vault transit/rewrap, AWS ReEncrypt)."""
+
+    calls = 0
+
+    def rewrap(self, wrapped: WrappedKey, *, record_id: str) -> WrappedKey:
+        type(self).calls += 1
+        return self.wrap(self.unwrap(wrapped, record_id=record_id), record_id=record_id)
+
+
+def test_rewrap_uses_a_provider_native_rewrap(tmp_path: Path) -> None:
+    ring = NativeRewrapProvider(tmp_path / "kms.json")
+    dek = new_data_key()
+    old = ring.wrap(dek, record_id="r")
+    ring.rotate()
+    new = rewrap(ring, old, record_id="r")
+    assert NativeRewrapProvider.calls == 1 and new.kek_version == 2
+    assert ring.unwrap(new, record_id="r") == dek

@@ -86,3 +86,11 @@ def test_key_wrap_vector(case: dict[str, Any]) -> None:
         unwrap_data_key(kek, wrapped, record_id=case["record_id"] + "x")
     with pytest.raises(DecryptionError):
         unwrap_data_key(kek, WrappedKey(case["kek_version"] + 1, wrapped.blob), record_id=case["record_id"])
+
+
+def test_the_spec_quotes_the_vectors() -> None:
+    spec = (Path(__file__).resolve().parents[3] / "docs" / "encryption.md").read_text()
+    for case in STREAM["cases"]:
+        assert case["ciphertext"] in spec, case["name"]
+    for case in WRAP["cases"]:
+        assert case["blob"] in spec and case["aad"] in spec, case["name"]
