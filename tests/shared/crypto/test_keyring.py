@@ -190,3 +190,29 @@ def test_rewrap_uses_a_provider_native_rewrap(tmp_path: Path) -> None:
     new = rewrap(ring, old, record_id="r")
     assert NativeRewrapProvider.calls == 1 and new.kek_version == 2
     assert ring.unwrap(new, record_id="r") == dek
+
+
+def test_concurrent_rotations_never_lose_a_version(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "shared.json"
+    LocalKeyring(path)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        ring = LocalKeyring(path)  # separate instances: only the file lock serialises them
+        for _ in range(5):
+            number = ring.rotate()
+            with lock:
+                results.append(number)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(2, 32))
+    final = LocalKeyring(path)
+    assert [v.version for v in final.versions()] == list(range(1, 32))
+    assert final.primary_version() == 31
