@@ -285,31 +285,85 @@ def open_range(
     `read(start, length)` returns that many ciphertext bytes of the stored object. Only the header and
     the segments covering the range are read (two calls), so HTTP Range playback stays cheap.
     """
-    for name, value in (("ciphertext_size", ciphertext_size), ("offset", offset), ("length", length)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer")
-    if ciphertext_size < _HEADER_SIZE:
-        _fail("object_truncated")
-    opener = _Opener(dek, ctx, _read_exact(read, 0, _HEADER_SIZE))
-    seg = opener.segment_size
-    total = _stored_plaintext_size(ciphertext_size, seg)
-    end = min(offset + length, total)
-    if offset >= end:
-        return b""
-    first, last = offset // seg, (end - 1) // seg
-    final_index = _segment_count(total, seg) - 1
-    step = seg + SEGMENT_OVERHEAD
-    start = _HEADER_SIZE + first * step
-    stop = min(_HEADER_SIZE + (last + 1) * step, ciphertext_size)
-    data = memoryview(_read_exact(read, start, stop - start)).cast("B")
-    parts = []
-    for index in range(first, last + 1):
-        pos = (index - first) * step
-        parts.append(opener.open(index, data[pos : min(pos + step, len(data))], last=index == final_index))
-    skip = offset - first * seg
-    if len(parts) == 1:
-        return parts[0][skip : skip + end - offset]
-    return b"".join(parts)[skip : skip + end - offset]
+    plan = _RangePlan(dek, ctx, read, ciphertext_size, offset, length)
+    return b"".join(plan.pieces(plan.first, plan.last))
+
+
+def iter_range(
+    dek: bytes,
+    ctx: StreamContext,
+    read: Callable[[int, int], Buffer],
+    ciphertext_size: int,
+    offset: int,
+    length: int,
+    *,
+    read_size: int = 1 << 20,
+) -> Iterator[bytes]:
+    """Like open_range, but yields the plaintext in pieces, reading about `read_size` ciphertext bytes at a
+    time: constant memory for any range (e.g. `Range: bytes=0-` on a long recording).
+
+    Arguments are validated and the header is read and checked (wrong key, record id, kind) *before*
+    this returns, so a caller can still answer with an error instead of a 206. A damaged segment
+    raises DecryptionError from the iterator, after the pieces before it were yielded.
+    """
+    if not isinstance(read_size, int) or read_size < 1:
+        raise ValueError("read_size must be a positive integer")
+    plan = _RangePlan(dek, ctx, read, ciphertext_size, offset, length)
+    per_read = max(1, read_size // (plan.segment_size + SEGMENT_OVERHEAD))
+
+    def generate() -> Iterator[bytes]:
+        for first in range(plan.first, plan.last + 1, per_read):
+            yield from plan.pieces(first, min(first + per_read - 1, plan.last))
+
+    return generate()
+
+
+class _RangePlan:
+    """Validated range request: the checked header and the segments [first, last] that cover it."""
+
+    def __init__(
+        self,
+        dek: bytes,
+        ctx: StreamContext,
+        read: Callable[[int, int], Buffer],
+        ciphertext_size: int,
+        offset: int,
+        length: int,
+    ) -> None:
+        for name, value in (("ciphertext_size", ciphertext_size), ("offset", offset), ("length", length)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
+        if ciphertext_size < _HEADER_SIZE:
+            _fail("object_truncated")
+        self.opener = _Opener(dek, ctx, _read_exact(read, 0, _HEADER_SIZE))
+        self.segment_size = seg = self.opener.segment_size
+        total = _stored_plaintext_size(ciphertext_size, seg)
+        self.read = read
+        self.ciphertext_size = ciphertext_size
+        self.offset = offset
+        self.end = min(offset + length, total)
+        self.final_index = _segment_count(total, seg) - 1
+        if offset >= self.end:
+            self.first, self.last = 0, -1  # empty range: nothing to read
+        else:
+            self.first, self.last = offset // seg, (self.end - 1) // seg
+
+    def pieces(self, first: int, last: int) -> list[bytes]:
+        """Read segments first..last in one call, open them, and trim them to the range."""
+        if first > last:
+            return []
+        seg, step = self.segment_size, self.segment_size + SEGMENT_OVERHEAD
+        start = _HEADER_SIZE + first * step
+        stop = min(_HEADER_SIZE + (last + 1) * step, self.ciphertext_size)
+        data = memoryview(_read_exact(self.read, start, stop - start)).cast("B")
+        out = []
+        for index in range(first, last + 1):
+            pos = (index - first) * step
+            plain = self.opener.open(index, data[pos : pos + step], index == self.final_index)
+            lo = max(self.offset - index * seg, 0)
+            hi = min(self.end - index * seg, len(plain))
+            out.append(plain if (lo, hi) == (0, len(plain)) else plain[lo:hi])
+        return out
 
 
 # --- internals -------------------------------------------------------------------------------

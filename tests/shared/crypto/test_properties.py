@@ -7,7 +7,16 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.crypto import StreamContext, StreamSealer, ciphertext_size, iter_unseal, open_range, seal, unseal
+from shared.crypto import (
+    StreamContext,
+    StreamSealer,
+    ciphertext_size,
+    iter_range,
+    iter_unseal,
+    open_range,
+    seal,
+    unseal,
+)
 
 DEK = bytes(range(32))
 CTX = StreamContext("rec-prop", "recording")
@@ -69,3 +78,24 @@ def test_random_ranges_match_slicing(case: tuple[int, bytes], data: st.DataObjec
         end = min(len(pt), offset + length)
         covering = 0 if offset >= end else (end - 1) // seg - offset // seg + 1
         assert sum(n for _, n in reads[1:]) <= covering * (seg + 16)
+
+
+@FAST
+@given(plaintexts(), st.data())
+def test_iter_range_matches_slicing_and_reads_the_header_once(case: tuple[int, bytes], data: st.DataObject) -> None:
+    seg, pt = case
+    ct = seal(DEK, CTX, pt, segment_size=seg)
+    reads: list[tuple[int, int]] = []
+
+    def read(start: int, length: int) -> bytes:
+        reads.append((start, length))
+        return ct[start : start + length]
+
+    offset = data.draw(st.integers(0, len(pt) + seg))
+    length = data.draw(st.integers(0, len(pt) + seg))
+    read_size = data.draw(st.integers(1, 5 * (seg + 16)))
+    pieces = list(iter_range(DEK, CTX, read, len(ct), offset, length, read_size=read_size))
+    assert b"".join(pieces) == pt[offset : offset + length]
+    assert all(pieces)
+    assert [r for r in reads if r[0] == 0] == [(0, 76)]
+    assert all(n <= max(read_size, seg + 16) for start, n in reads[1:])

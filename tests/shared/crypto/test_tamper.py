@@ -12,6 +12,7 @@ from shared.crypto import (
     DecryptionError,
     StreamContext,
     header_size,
+    iter_range,
     iter_unseal,
     new_data_key,
     open_range,
@@ -156,3 +157,29 @@ def test_random_corruption_never_opens() -> None:
         pos = (b * 7919 + i * 104729) % len(CT)
         with pytest.raises(DecryptionError):
             unseal(DEK, CTX, flip(CT, pos, i % 8))
+
+
+def test_iter_range_rejects_whole_object(case: Case) -> None:
+    dek, ctx, data = case
+
+    def read(start: int, length: int) -> bytes:
+        return data[start : start + length]
+
+    with pytest.raises(DecryptionError):
+        for _ in iter_range(dek, ctx, read, len(data), 0, len(PT), read_size=STEP):
+            pass
+
+
+def test_iter_range_checks_the_header_before_returning() -> None:
+    def read(start: int, length: int) -> bytes:
+        return CT[start : start + length]
+
+    # No iteration needed: a wrong key or context fails at the call, before any 206 could be sent.
+    with pytest.raises(DecryptionError):
+        iter_range(OTHER_DEK, CTX, read, len(CT), 0, 10)
+    with pytest.raises(DecryptionError):
+        iter_range(DEK, StreamContext("rec-0001", "note"), read, len(CT), 0, 10)
+    with pytest.raises(ValueError):
+        iter_range(DEK, CTX, read, len(CT), -1, 10)
+    with pytest.raises(ValueError):
+        iter_range(DEK, CTX, read, len(CT), 0, 10, read_size=0)
