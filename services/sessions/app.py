@@ -14,6 +14,9 @@ from services.sessions.config import Settings
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.controllers import MeetingController
 from services.sessions.pairings.controllers import PairingController
+from services.sessions.recorder.manager import Recorders
+from services.sessions.signalling.controllers import signal
+from services.sessions.signalling.hub import Hub
 from services.sessions.users import service as users_svc
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
@@ -36,12 +39,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @contextlib.asynccontextmanager
     async def setup(runtime: Runtime) -> AsyncIterator[None]:
         runtime.extras["consent"] = ConsentStore(runtime.engine)
-        yield
+        hub = Hub(runtime.redis, grace_s=settings.reconnect_grace_s)
+        runtime.extras["hub"] = hub
+        recorders = Recorders(max_recordings=settings.max_recordings)
+        runtime.extras["recorders"] = recorders
+        await hub.start()
+        try:
+            yield
+        finally:
+            await recorders.stop_all("shutdown")
+            await hub.stop()
 
     return build_app(
         name="sessions",
         settings=settings,
-        route_handlers=[PairingController, MeetingController],
+        route_handlers=[PairingController, MeetingController, signal],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         consumers=[ConsumerSpec("sessions", ("tandem.user",), _users_handler)],

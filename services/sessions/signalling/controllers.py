@@ -1,0 +1,258 @@
+"""The signalling socket: `/sessions/{session_id}/signal` (the gateway exposes it as
+`/api/sessions/sessions/{session_id}/signal`). The first frame must be `join`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
+
+from services.sessions.config import Settings
+from services.sessions.consent import machine as cm
+from services.sessions.consent.service import ConsentStore
+from services.sessions.meetings.service import Room, RoomRefused, admit
+from services.sessions.signalling import messages as msg
+from services.sessions.signalling.hub import RECORDER, Conn, Hub
+from services.sessions.signalling.turn import ice_servers
+from shared.http import identity_of
+from shared.logging import get_logger
+from shared.service import Runtime
+
+log = get_logger("tandem.sessions.signal")
+
+CLOSE_CODES = {"suspended": 4403, "pairing-ended": 4403, "replaced": 4409, "slow-consumer": 4408,
+               "shutdown": 1001, "left": 1000, "rate-limited": 4429}
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int, clock: Any = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, float(burst), clock
+        self.tokens, self.at = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def state_frame(state: cm.ConsentState) -> msg.RecordingState:
+    return msg.RecordingState(phase=state.phase, requested_by=state.requested_by, granted=list(state.granted),
+                              recording_id=state.recording_id)
+
+
+class Signaller:
+    """One member's socket, from join to close."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], runtime: Runtime, session_id: str) -> None:
+        self.socket = socket
+        self.runtime = runtime
+        settings = runtime.settings
+        assert isinstance(settings, Settings)  # noqa: S101 - create_app passes the sessions Settings
+        self.settings = settings
+        self.session_id = session_id
+        self.user_id = identity_of(socket).sub
+        self.hub: Hub = runtime.extras["hub"]
+        self.consent: ConsentStore = runtime.extras["consent"]
+        self.recorders: Any = runtime.extras["recorders"]
+        self.limiter = TokenBucket(settings.ws_rate_per_s, settings.ws_burst)
+        self.conn: Conn | None = None
+        self.room: Room | None = None
+        self.left = False
+
+    async def send_now(self, frame: Any) -> None:
+        await self.socket.send_text(msg.encode(frame).decode())
+
+    def push(self, frame: Any) -> None:
+        if self.conn is not None:
+            self.conn.push(msg.encode(frame))
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        writer: asyncio.Task[None] | None = None
+        try:
+            while True:
+                raw = await self._receive()
+                if raw is None:
+                    break
+                if not self.limiter.take():
+                    await self._error("rate-limited", "slow down")
+                    continue
+                try:
+                    message = msg.decode_client(raw, self.settings.ws_max_message_bytes)
+                except msg.BadFrame as bad:
+                    await self._error(bad.reason, bad.detail)
+                    continue
+                if self.conn is None:
+                    if not isinstance(message, msg.Join):
+                        await self.send_now(msg.Error(reason="join-first", detail="send a join frame first"))
+                        continue
+                    if not await self._join():
+                        return
+                    assert self.conn is not None  # noqa: S101 - set by _join
+                    writer = asyncio.create_task(self._write(self.conn))
+                    continue
+                if self.conn.closing:
+                    break
+                await self._dispatch(message)
+                if self.left:
+                    break
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if self.conn is not None:
+                await self._closed(self.conn)
+                self.conn.kick(self.conn.closing or "left")
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer, 2.0)
+
+    async def _receive(self) -> str | bytes | None:
+        message = await self.socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def _error(self, reason: str, detail: str = "") -> None:
+        frame = msg.Error(reason=reason, detail=detail)
+        if self.conn is not None:
+            self.push(frame)
+        else:
+            await self.send_now(frame)
+
+    async def _write(self, conn: Conn) -> None:
+        """Write queued frames; on a kick, tell the client why and close the socket."""
+        try:
+            while True:
+                frame = await conn.queue.get()
+                if frame is None:
+                    break
+                await self.socket.send_text(frame.decode())
+            reason = conn.closing or "left"
+            if reason != "left":
+                await self.send_now(msg.Closing(reason=reason))
+            await self.socket.close(code=CLOSE_CODES.get(reason, 4000), reason=reason)
+        except Exception as exc:  # noqa: BLE001 - the client went away mid-write: the reader sees it
+            log.debug("signal.write_failed", exc_type=type(exc).__name__)
+
+    async def _join(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            async with self.runtime.engine.connect() as conn:
+                room = await admit(conn, self.user_id, self.session_id, now,
+                                   timedelta(seconds=self.settings.room_open_before_s),
+                                   timedelta(seconds=self.settings.room_close_after_s))
+        except RoomRefused as refused:
+            log.info("signal.join_refused", session_id=self.session_id, user_id=self.user_id, code=refused.code)
+            await self.send_now(msg.Error(reason=refused.code))
+            await self.socket.close(code=4403 if refused.code != "not-found" else 4404, reason=refused.code)
+            return False
+        self.room = room
+        self.conn = Conn(self.user_id, room, self._close)
+        resumed, peer_present = await self.hub.register(self.conn)
+        _, state, _ = await self.consent.transition(room.session_id, room.members, cm.Connect(self.user_id))
+        servers = ice_servers(self.settings.ice_urls, self.settings.turn_secret, self.user_id, time.time(),
+                              self.settings.turn_ttl_s)
+        self.push(msg.Joined(session_id=room.session_id, user_id=self.user_id, ice_servers=servers,
+                             peer_present=peer_present, resumed=resumed, recording=state_frame(state)))
+        await self.hub.send(room, self.hub.peer_of(room, self.user_id), msg.encode(msg.PeerJoined(resumed=resumed)),
+                            frm=self.user_id)
+        log.info("signal.joined", session_id=room.session_id, user_id=self.user_id, resumed=resumed)
+        return True
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.socket.close(code=code, reason=reason)
+
+    async def _dispatch(self, message: msg.ClientMessage) -> None:
+        assert self.room is not None  # noqa: S101 - joined
+        room = self.room
+        match message:
+            case msg.Offer() | msg.Answer() | msg.IceCandidate() | msg.IceRestart():
+                target = getattr(message, "target", "peer")
+                to = RECORDER if target == "recorder" else self.hub.peer_of(room, self.user_id)
+                await self.hub.send(room, to, msg.encode(msg.relay_of(message)), frm=self.user_id)
+            case msg.ConsentRequest():
+                await self.consent_event(cm.Request(self.user_id))
+            case msg.ConsentGrant():
+                await self.consent_event(cm.Grant(self.user_id))
+            case msg.ConsentRevoke():
+                await self.consent_event(cm.Revoke(self.user_id))
+            case msg.Leave():
+                self.left = True
+            case msg.Ping():
+                self.push(msg.Pong())
+            case msg.Join():
+                await self._error("already-joined")
+
+    async def consent_event(self, event: cm.Event) -> None:
+        assert self.room is not None  # noqa: S101 - joined
+        room = self.room
+        if isinstance(event, cm.Grant) and not self.recorders.can_start():
+            current = await self.consent.state(room.session_id, room.members)
+            if set(current.granted) | {event.actor} == set(room.members):
+                await self._error("recording-unavailable", "no recorder is available now; try again later")
+                return
+        try:
+            before, after, entries = await self.consent.transition(room.session_id, room.members, event)
+        except cm.ConsentError as err:
+            await self._error(err.code)
+            return
+        await publish_state(self.hub, room, before, after)
+        started = next((e.recording_id for e in entries if e.kind == "started"), None)
+        if started:
+            await start_recording(self.runtime, room, started)
+
+    async def _closed(self, conn: Conn) -> None:
+        room = conn.room
+        try:
+            holder = await self.hub.unregister(conn, left=self.left)
+            if not holder:
+                return  # replaced by a newer socket of the same member: their place is kept
+            before, after, _ = await self.consent.transition(room.session_id, room.members,
+                                                             cm.Disconnect(self.user_id))
+            await publish_state(self.hub, room, before, after)
+            peer = self.hub.peer_of(room, self.user_id)
+            frame = msg.PeerLeft() if self.left else msg.PeerAway()
+            await self.hub.send(room, peer, msg.encode(frame), frm=self.user_id)
+            log.info("signal.closed", session_id=room.session_id, user_id=self.user_id, left=self.left,
+                     reason=conn.closing)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not raise into the server
+            log.error("signal.cleanup_failed", exc_type=type(exc).__name__)
+
+
+async def publish_state(hub: Hub, room: Room, before: cm.ConsentState, after: cm.ConsentState) -> None:
+    if (before.phase, before.requested_by, before.granted, before.recording_id) != (
+            after.phase, after.requested_by, after.granted, after.recording_id):
+        await hub.broadcast_state(room, msg.encode(state_frame(after)), after.recording_id)
+
+
+async def start_recording(runtime: Runtime, room: Room, recording_id: str) -> None:
+    """Start the recorder here; if it cannot start, stop the round at once and say so."""
+    recorders = runtime.extras["recorders"]
+    try:
+        await recorders.start(room, recording_id)
+    except Exception as exc:  # noqa: BLE001 - any failure: the recording must not silently "run"
+        log.warning("recording.start_failed", session_id=room.session_id, recording_id=recording_id,
+                    exc_type=type(exc).__name__)
+        store: ConsentStore = runtime.extras["consent"]
+        before, after, _ = await store.transition(room.session_id, room.members, cm.Stop("unavailable"))
+        hub: Hub = runtime.extras["hub"]
+        await publish_state(hub, room, before, after)
+        await hub.broadcast(room, msg.encode(msg.Error(reason="recording-unavailable",
+                                                       detail="the recorder could not start")))
+
+
+@websocket("/sessions/{session_id:str}/signal")
+async def signal(socket: WebSocket[Any, Any, Any], session_id: FromPath[str]) -> None:
+    """Signalling and consent for one session's room."""
+    await Signaller(socket, socket.app.state.runtime, session_id).run()

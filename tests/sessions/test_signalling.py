@@ -1,0 +1,217 @@
+"""Signalling through a real uvicorn server: two aiortc members connect; outsiders never join; bad
+frames get error frames; suspension and pairing end cut sockets; a dropped member resumes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from services.sessions.signalling import messages as msg
+from services.sessions.signalling.turn import ice_servers, turn_credential
+from shared.bus import RedisStreamBus
+from shared.events import types as t
+from tests.sessions.conftest import (
+    ADMIN,
+    MENTEE,
+    MENTOR,
+    OTHER_MENTEE,
+    OTHER_MENTOR,
+    publish_users,
+    sessions_settings,
+    wait_projected,
+)
+from tests.sessions.support import Member, Server, http, loopback_host_addresses, open_session, serve
+from tests.support.identity import TestIssuer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def server(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer) -> AsyncIterator[Server]:
+    await publish_users(redis)
+    settings = sessions_settings(f"sqlite:///{tmp_path / 's.db'}", redis_url, issuer, reconnect_grace_s=5.0,
+                                 ws_rate_per_s=5.0, ws_burst=20, ws_max_message_bytes=40_000,
+                                 ice_urls=("stun:stun.example.org:3478", "turn:turn.example.org:3478"),
+                                 turn_secret="turn-test-secret")
+    with loopback_host_addresses():
+        async with serve(settings) as srv:
+            await wait_projected(srv.app, OTHER_MENTOR, vetted=True)
+            yield srv
+
+
+async def members(server: Server, issuer: TestIssuer) -> tuple[Member, Member, str, str]:
+    pid, sid = await open_session(server.url, issuer, MENTOR, MENTEE)
+    return Member(server, issuer, MENTOR, sid), Member(server, issuer, MENTEE, sid), pid, sid
+
+
+async def test_two_members_connect_and_outsiders_cannot_join(server: Server, issuer: TestIssuer) -> None:
+    a, b, _pid, sid = await members(server, issuer)
+    await a.connect()
+    joined = await a.expect_type(msg.Joined)
+    assert joined.user_id == MENTOR and not joined.peer_present and joined.recording.phase == "idle"
+    assert joined.ice_servers[0].urls == ["stun:stun.example.org:3478"]
+    turn = joined.ice_servers[1]
+    assert turn.username and turn.username.endswith(f":{MENTOR}") and turn.credential
+    await b.connect()
+    assert (await b.expect_type(msg.Joined)).peer_present
+    await a.expect_type(msg.PeerJoined)
+    await asyncio.gather(a.call(), b.answer_call())
+    await asyncio.gather(a.wait_connected(), b.wait_connected())
+
+    # Nobody else gets in: another pair's members, an admin.
+    _p2, other_sid = await open_session(server.url, issuer, OTHER_MENTOR, OTHER_MENTEE)
+    for who in (OTHER_MENTOR, OTHER_MENTEE, ADMIN):
+        intruder = Member(server, issuer, who, sid)
+        await intruder.connect()
+        err = await intruder.expect_type(msg.Error)
+        assert err.reason == "not-found"
+        assert (await intruder.wait_closed())[0] == 4404
+    # A member of this pair cannot enter the other pair's room either.
+    stray = Member(server, issuer, MENTOR, other_sid)
+    await stray.connect()
+    assert (await stray.expect_type(msg.Error)).reason == "not-found"
+    # The intruders' attempts reached neither member.
+    await a.send(msg.Ping())
+    await a.expect_type(msg.Pong)
+    assert not [f for f in a.frames if isinstance(f, msg.PeerJoined | msg.PeerAway | msg.PeerLeft)]
+    await a.close()
+    await b.close()
+
+
+async def test_room_opens_only_shortly_before_start(server: Server, issuer: TestIssuer) -> None:
+    _pid, sid = await open_session(server.url, issuer, MENTOR, MENTEE, starts_in=timedelta(hours=2))
+    early = Member(server, issuer, MENTOR, sid)
+    await early.connect()
+    assert (await early.expect_type(msg.Error)).reason == "room-not-open"
+    assert (await early.wait_closed())[0] == 4403
+
+
+async def test_bad_frames_get_error_frames_and_the_socket_stays(server: Server, issuer: TestIssuer) -> None:
+    a, _b, _pid, _sid = await members(server, issuer)
+    await a.connect(join=False)
+    await a.send(msg.Ping())
+    assert (await a.expect_type(msg.Error)).reason == "join-first"
+    await a.send(msg.Join())
+    await a.expect_type(msg.Joined)
+    cases = {
+        "malformed": "{not json",
+        "invalid": '{"type": "offer"}',
+        "invalid ": '{"type": "teleport"}',
+        "invalid  ": '{"type": "ice-candidate", "candidate": "x", "sdp_mline_index": -1}',
+        "invalid   ": '{"type": "join", "extra": 1}',
+        "too-large": '{"type": "offer", "sdp": "' + "v" * 50_000 + '"}',
+    }
+    for reason, raw in cases.items():
+        await a.send_raw(raw)
+        err = await a.expect_type(msg.Error)
+        assert err.reason == reason.strip(), (reason, err)
+        assert "v" * 100 not in err.detail
+    await a.send(msg.Join())
+    assert (await a.expect_type(msg.Error)).reason == "already-joined"
+    # Consent messages that are not allowed now: a precise reason, never silence.
+    await a.send(msg.ConsentGrant())
+    assert (await a.expect_type(msg.Error)).reason == "no-request"
+    # Flooding: beyond the burst, error frames say so; the socket survives and recovers.
+    for _ in range(40):
+        await a.send(msg.Ping())
+    await a.expect_type(msg.Error, reason="rate-limited")
+    await asyncio.sleep(1.0)
+    a.frames.clear()
+    await a.send(msg.Ping())
+    await a.expect_type(msg.Pong)
+    assert a.closed is None
+    await a.close()
+
+
+async def test_consent_over_the_socket_without_a_recorder(server: Server, issuer: TestIssuer) -> None:
+    a, b, _pid, sid = await members(server, issuer)
+    await a.connect()
+    await b.connect()
+    await a.expect_type(msg.Joined)
+    await b.expect_type(msg.Joined)
+    await a.send(msg.ConsentRequest())
+    for m in (a, b):
+        state = await m.expect_type(msg.RecordingState, phase="requested")
+        assert state.requested_by == MENTOR
+    await a.send(msg.ConsentGrant())
+    for m in (a, b):
+        assert (await m.expect_type(msg.RecordingState, phase="requested")).granted == [MENTOR]
+    # No recorder configured here: the second grant is refused clearly, nothing records.
+    await b.send(msg.ConsentGrant())
+    assert (await b.expect_type(msg.Error)).reason == "recording-unavailable"
+    await b.send(msg.ConsentRevoke())
+    for m in (a, b):
+        await m.expect_type(msg.RecordingState, phase="idle")
+    ledger = (await http(server.url, issuer, "GET", f"/sessions/{sid}/consent-ledger", MENTEE)).json()
+    assert [(e["kind"], e["actor"]) for e in ledger] == [("requested", MENTOR), ("granted", MENTOR),
+                                                         ("revoked", MENTEE)]
+    await a.close()
+    await b.close()
+
+
+async def test_suspension_and_pairing_end_close_live_sockets(server: Server, issuer: TestIssuer,
+                                                             redis: Redis) -> None:
+    a, b, pid, _sid = await members(server, issuer)
+    await a.connect()
+    await b.connect()
+    await a.expect_type(msg.Joined)
+    await b.expect_type(msg.Joined)
+    await RedisStreamBus(redis, "gateway").publish(t.UserSuspended(user_id=MENTEE))
+    assert (await b.expect_type(msg.Closing)).reason == "suspended"
+    assert (await b.wait_closed())[0] == 4403
+    await a.expect(lambda f: isinstance(f, msg.PeerAway))
+    assert a.closed is None
+    await RedisStreamBus(redis, "gateway").publish(t.UserReactivated(user_id=MENTEE))
+    await wait_projected(server.app, MENTEE, suspended=False)
+    ended = await http(server.url, issuer, "POST", f"/pairings/{pid}/end", MENTOR)
+    assert ended.status_code == 200
+    assert (await a.expect_type(msg.Closing)).reason == "pairing-ended"
+    assert (await a.wait_closed())[0] == 4403
+    again = Member(server, issuer, MENTOR, a.session_id)
+    await again.connect()
+    assert (await again.expect_type(msg.Error)).reason == "pairing-not-active"
+
+
+async def test_reconnect_within_grace_resumes(server: Server, issuer: TestIssuer) -> None:
+    a, b, _pid, _sid = await members(server, issuer)
+    await a.connect()
+    await b.connect()
+    await a.expect_type(msg.Joined)
+    await b.expect_type(msg.Joined)
+    await a.expect_type(msg.PeerJoined)
+    b.ws.transport.abort()  # the network drops, no close handshake
+    await a.expect_type(msg.PeerAway)
+    await b.connect()
+    joined = await b.expect_type(msg.Joined)
+    assert joined.resumed and joined.peer_present
+    assert (await a.expect_type(msg.PeerJoined)).resumed
+    # After resuming, ICE restart requests are relayed.
+    await b.send(msg.IceRestart())
+    await a.expect_type(msg.RelayedIceRestart)
+    # A second socket of the same member replaces the first.
+    b2 = Member(server, issuer, MENTEE, b.session_id)
+    await b2.connect()
+    await b2.expect_type(msg.Joined)
+    assert (await b.expect_type(msg.Closing)).reason == "replaced"
+    await b2.send(msg.Leave())
+    await a.expect_type(msg.PeerLeft)
+    await a.close()
+
+
+def test_turn_credentials_follow_the_coturn_scheme() -> None:
+    # Known answer computed independently: HMAC-SHA1("secret", "1700003600:u1"), base64.
+    import base64
+    import hashlib
+    import hmac
+
+    username, credential = turn_credential("secret", "u1", 1_700_000_000, 3600)
+    assert username == "1700003600:u1"
+    assert credential == base64.b64encode(hmac.new(b"secret", b"1700003600:u1", hashlib.sha1).digest()).decode()
+    assert ice_servers((), "", "u1", 0, 60) == []
+    servers = ice_servers(("turn:t:3478",), "s", "u1", 100, 60)
+    assert servers[0].username == "160:u1"
