@@ -17,6 +17,7 @@ from services.reports.adapters.db import attachments, reports, reveal_requests
 from services.reports.adapters.vault import new_id
 from services.reports.casefile import (
     NOT_FOUND,
+    NoteOut,
     add_entry,
     attachment_infos,
     load_report,
@@ -29,7 +30,6 @@ from services.reports.cases.schemas import (
     CaseDetail,
     CaseSummary,
     EntryCreated,
-    NoteOut,
     Reporter,
     RevealRequestOut,
 )

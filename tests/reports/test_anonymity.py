@@ -1,0 +1,157 @@
+"""Anonymous reporting: nothing stored, published or logged identifies the reporter, receipts open
+exactly one report, and a wrong receipt runs the same argon2 verification and fails the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from redis.asyncio import Redis
+
+from tests.reports.conftest import CANARY, Api
+from tests.reports.support import contains, db_dump, redis_dump, stream_events
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "mentee-5b1e-account"
+IP = "198.51.100.23"
+UA = "UA-CANARY/9.9 (X11; Reporter)"
+CLIENT_HASH = "c" * 40  # what the gateway forwards instead of the IP
+
+
+def browser_headers() -> dict[str, str]:
+    return {"user-agent": UA, "x-forwarded-for": IP, "x-real-ip": IP, "forwarded": f"for={IP}",
+            "tandem-client-hash": CLIENT_HASH}
+
+
+async def _wait_events(redis: Redis, stream: str, n: int) -> list[Any]:
+    for _ in range(100):
+        events = await stream_events(redis, stream)
+        if len(events) >= n:
+            return events
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{stream}: expected {n} events")
+
+
+@pytest.mark.parametrize("who", ["public form", "signed-in but anonymous"])
+async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.StringIO, api: Api, redis: Redis,
+                                                                who: str) -> None:
+    headers = api.public(**browser_headers()) if who == "public form" else api.as_(ACCOUNT, "mentee",
+                                                                                    **browser_headers())
+    filed = await api.file(headers, anonymous=True, urgent=True, category="safety")
+    receipt = filed["receipt"]
+    assert receipt and filed["id"] is None
+    follow = {**headers, api.settings.receipt_header: receipt}
+    assert (await api.client.get("/receipt", headers=follow)).status_code == 200
+    assert (await api.client.post("/receipt/messages", json={"text": "more detail"}, headers=follow)).status_code == 201
+    await api.relay()
+    report_events = await _wait_events(redis, "tandem.report", 2)
+    await _wait_events(redis, "tandem.audit", 3)
+
+    rows = await db_dump(api.settings.database_url)
+    report = next(r for t, r in rows if t == "reports")
+    assert report["anonymous"] is True and report["reporter_id"] is None
+    secret = receipt.split(".")[1]
+    everything = {"db": rows, "redis": await redis_dump(redis), "logs": log_stream.getvalue()}
+    assert "reports.filed" in everything["logs"] and "/receipt" in everything["logs"]  # logs were captured
+    for needle in (ACCOUNT, IP, UA, "UA-CANARY", CLIENT_HASH, secret, receipt):
+        assert contains(rows, needle) == [], needle
+        assert needle not in everything["redis"], needle
+        assert needle not in everything["logs"], needle
+    # The events carry ids and facts only.
+    filed_event = next(e for e in report_events if e.type == "report.filed")
+    assert set(filed_event.payload().__struct_fields__) == {"report_id", "category", "urgent"}
+    assert sorted({e.id: e.type for e in report_events}.values()) == ["report.filed", "report.urgent"]
+    audit = await stream_events(redis, "tandem.audit")
+    assert {e.payload().actor for e in audit} <= {"anonymous", "receipt-holder"}
+
+
+async def test_identified_filing_is_linked_to_the_account(lite_api: Api) -> None:
+    filed = await lite_api.file(lite_api.as_(ACCOUNT, "mentee", **browser_headers()))
+    rows = await db_dump(lite_api.settings.database_url)
+    assert contains(rows, ACCOUNT) == ["reports.reporter_id"]
+    for needle in (IP, UA, CLIENT_HASH):
+        assert contains(rows, needle) == [], needle
+    assert filed["id"]
+
+
+class CountingHasher(PasswordHasher):
+    """The real argon2id hasher, recording which hash each verification ran against."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verified: list[str] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.verified.append(hash if isinstance(hash, str) else hash.decode())
+        return super().verify(hash, password)
+
+
+async def test_wrong_receipts_run_the_same_verification_and_fail_alike(lite_api: Api) -> None:
+    api = lite_api
+    receipts = api.ctx.receipts
+    spy = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
+    receipts.hasher = spy
+    good = (await api.file(api.public()))["receipt"]
+    lookup, secret = good.split(".")
+    rows = await db_dump(api.settings.database_url)
+    stored = next(r["receipt_hash"] for t, r in rows if t == "reports")
+    assert stored.startswith("$argon2id$") and secret not in stored
+
+    cases = {
+        "unknown id": ("A" * 16 + "." + secret, receipts.dummy_hash),
+        "wrong secret": (lookup + "." + "B" * 32, stored),
+        "malformed": ("not-a-receipt", receipts.dummy_hash),
+        "missing": (None, receipts.dummy_hash),
+    }
+    answers = []
+    for label, (receipt, expected_hash) in cases.items():
+        spy.verified.clear()
+        headers = api.public() if receipt is None else api.public(**{api.settings.receipt_header: receipt})
+        resp = await api.client.get("/receipt", headers=headers)
+        assert resp.status_code == 404, label
+        assert spy.verified == [expected_hash], label  # exactly one argon2 verification, on every path
+        answers.append((resp.json(), resp.headers["content-type"]))
+        posted = await api.client.post("/receipt/messages", json={"text": "hello"}, headers=headers)
+        assert posted.status_code == 404 and posted.json()["detail"] == resp.json()["detail"], label
+    assert all(a == answers[0] for a in answers)
+    spy.verified.clear()
+    ok = await api.client.get("/receipt", headers=api.public(**{api.settings.receipt_header: good}))
+    assert ok.status_code == 200 and spy.verified == [stored]
+
+
+async def test_receipt_guessing_is_rate_limited(lite_api: Api) -> None:
+    api = lite_api
+    lookup = (await api.file(api.public()))["receipt"].split(".")[0]
+    statuses = []
+    for i in range(api.settings.receipt_attempts_per_id_per_hour + 1):
+        guess = f"{lookup}.{str(i).rjust(32, 'x')}"
+        # a different client each time: the per-receipt limit still holds
+        resp = await api.client.get("/receipt", headers=api.public(**{
+            api.settings.receipt_header: guess, "tandem-client-hash": f"{i:040d}"}))
+        statuses.append(resp.status_code)
+    assert statuses[:-1] == [404] * api.settings.receipt_attempts_per_id_per_hour and statuses[-1] == 429
+
+
+async def test_report_text_never_reaches_the_logs(log_stream: io.StringIO, lite_api: Api) -> None:
+    api = lite_api
+    sg = api.as_("officer-1", "safeguarding")
+    filed = await api.file(api.as_("mentee-1", "mentee"), person_id="mentor-7")
+    rid = filed["id"]
+    await api.client.get(f"/cases/{rid}", headers=sg)
+    await api.client.post(f"/cases/{rid}/notes", json={"text": CANARY + " note"}, headers=sg)
+    await api.client.post(f"/cases/{rid}/messages", json={"text": CANARY + " message"}, headers=sg)
+    await api.client.post(f"/mine/{rid}/messages", json={"text": CANARY + " reply"},
+                          headers=api.as_("mentee-1", "mentee"))
+    await api.client.post(f"/cases/{rid}/reveal-requests", json={"reason": CANARY + " reason"}, headers=sg)
+    await api.client.post("/concerns", json={"category": "other", "text": CANARY * 1000},
+                          headers=api.as_("mentee-1", "mentee"))  # rejected: too long
+    await api.client.post("/concerns", json={"category": "nope", "text": CANARY},
+                          headers=api.as_("mentee-1", "mentee"))  # rejected: bad category
+    logs = log_stream.getvalue()
+    assert "reports.filed" in logs and rid in logs  # the log is being captured
+    for fragment in (CANARY, "Quentin", "CANARY-7f3a"):
+        assert fragment not in logs
