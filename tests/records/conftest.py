@@ -13,14 +13,20 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from minio import Minio
+from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
+from services.records.adapters.db import outbox
 from services.records.app import create_app
 from services.records.config import Settings
-from services.records.core.context import Records
+from services.records.core.context import Records, build_records
 from services.records.pairings.consumer import handle_envelope
+from shared.bus import RedisStreamBus
+from shared.db import create_engine
 from shared.events import new_envelope
 from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
+from shared.objectstore import S3ObjectStore
+from shared.outbox import Outbox
 from tests.support.identity import TestIssuer
 
 
@@ -31,9 +37,11 @@ class Harness:
     issuer: TestIssuer
     settings: Settings
     s3: S3Child
+    rec: Records  # the service's own logic on an engine bound to the test's event loop
 
     @property
-    def rec(self) -> Records:
+    def app_rec(self) -> Records:
+        """The running app's instance (its engine lives on the app's loop: don't query it from tests)."""
         rec: Records = self.app.state.runtime.extras["records"]
         return rec
 
@@ -94,7 +102,16 @@ def settings_factory(tmp_path: Path, redis_url: str, s3_server: S3Child, issuer:
 async def _harness(settings: Settings, issuer: TestIssuer, s3: S3Child) -> AsyncIterator[Harness]:
     app = create_app(settings)
     async with AsyncTestClient(app) as client:
-        yield Harness(client, app, issuer, settings, s3)
+        engine = create_engine(settings.database_url)
+        store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
+        redis = Redis.from_url(settings.redis_url)
+        rec = build_records(settings, engine, Outbox(engine, outbox, RedisStreamBus(redis, "records"), "records"),
+                            store=store)
+        try:
+            yield Harness(client, app, issuer, settings, s3, rec)
+        finally:
+            await engine.dispose()
+            await redis.aclose()
 
 
 @pytest.fixture

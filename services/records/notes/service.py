@@ -10,7 +10,7 @@ import msgspec
 import sqlalchemy as sa
 
 from services.records.core.access import not_found, object_ref, visible_record
-from services.records.core.context import Records
+from services.records.core.context import Records, aware
 from services.records.core.tables import record_objects, records
 from services.records.core.vault import SealedObject
 from services.records.notes.identifiers import find_identifiers
@@ -48,8 +48,8 @@ def _check_text(rec: Records, text: str, confirmed: bool) -> bytes:
 
 def _summary(row: sa.Row[tuple[object, ...]]) -> NoteSummary:
     return NoteSummary(id=row.id, pairing_id=row.pairing_id, author_id=row.author_id, visibility=row.visibility,
-                       version=row.current_version, created_at=row.created_at, updated_at=row.updated_at,
-                       retain_until=row.retain_until, legal_hold=row.legal_hold)
+                       version=row.current_version, created_at=aware(row.created_at), updated_at=aware(row.updated_at),
+                       retain_until=aware(row.retain_until), legal_hold=row.legal_hold)
 
 
 def _note(row: sa.Row[tuple[object, ...]], text: str, version: int | None = None) -> Note:
@@ -132,7 +132,8 @@ async def note_versions(rec: Records, user_id: str, note_id: str) -> list[NoteVe
         rows = await conn.execute(sa.select(record_objects.c.version, record_objects.c.created_at,
                                             record_objects.c.plaintext_size)
                                   .where(record_objects.c.record_id == note_id).order_by(record_objects.c.version))
-        return [NoteVersion(version=r.version, created_at=r.created_at, size=r.plaintext_size) for r in rows]
+        return [NoteVersion(version=r.version, created_at=aware(r.created_at) or r.created_at, size=r.plaintext_size)
+                for r in rows]
 
 
 async def update_note(rec: Records, user_id: str, note_id: str, body: NoteUpdate) -> Note:

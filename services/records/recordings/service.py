@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from services.records.adapters.upload import SealedPipe, UploadAborted
 from services.records.core.access import not_found, object_ref, visible_record
-from services.records.core.context import Records
+from services.records.core.context import Records, aware
 from services.records.core.tables import record_objects, records
 from services.records.core.vault import ObjectRef, crypto_id, new_object_key
 from services.records.pairings.service import get_pairing, session_pairing
@@ -134,8 +134,8 @@ def _evidence(meta: RecordingMetadata) -> dict[str, object]:
 
 def _summary(row: sa.Row[tuple[object, ...]], size: int) -> RecordingSummary:
     return RecordingSummary(id=row.id, pairing_id=row.pairing_id, session_id=row.session_id, media_type=row.media_type,
-                            size=size, captured_at=row.captured_at, created_at=row.created_at,
-                            retain_until=row.retain_until, legal_hold=row.legal_hold)
+                            size=size, captured_at=aware(row.captured_at), created_at=aware(row.created_at),
+                            retain_until=aware(row.retain_until), legal_hold=row.legal_hold)
 
 
 def _recording(row: sa.Row[tuple[object, ...]], size: int) -> Recording:

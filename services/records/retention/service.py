@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from services.records.core.context import Records
+from services.records.core.context import Records, aware
 from services.records.core.receipts import digest
 from services.records.core.tables import record_objects, records
 from services.records.pairings.service import pairings_of
@@ -60,7 +60,8 @@ async def shred(rec: Records, record_id: str, *, reason: str, actor: str, requir
         if row.state == "active":
             if row.legal_hold:
                 return "held"
-            if require_due and (row.retain_until is None or row.retain_until > now):
+            due_at = aware(row.retain_until)
+            if require_due and (due_at is None or due_at > now):
                 return "not_due"
             # Conditional update: a hold placed meanwhile, or another sweeper, wins the race cleanly.
             started = await conn.execute(
