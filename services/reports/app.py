@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher, Type
 from litestar import Litestar
+from sqlalchemy import event
 
 import services.reports
 from services.reports.adapters.db import outbox
@@ -44,10 +46,25 @@ async def _sweeper(runtime: Runtime, ctx: ReportsContext, interval_s: float) -> 
             log.warning("reports.sweep_failed", exc_type=type(exc).__name__)
 
 
+async def _secure_delete(runtime: Runtime) -> None:
+    """SQLite: zero deleted content, so a shredded report's wrapped keys do not linger in free pages."""
+    if runtime.engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(runtime.engine.sync_engine, "connect")
+    def _pragma(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    await runtime.engine.dispose()  # pooled connections (from the migrations) predate the listener
+
+
 @contextlib.asynccontextmanager
 async def _resources(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     assert isinstance(settings, Settings)  # noqa: S101 - build_app is given our Settings
+    await _secure_delete(runtime)
     store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
     await asyncio.to_thread(store.ensure_bucket)
     runtime.extras["store"] = store

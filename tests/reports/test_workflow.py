@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from deploy.local.children import S3Child
+from services.reports.app import create_app
+from services.reports.config import Settings
 from services.reports.domain import add_working_days
-from tests.reports.conftest import CANARY, Api
+from shared.config import ConfigError, load_settings
+from tests.reports.conftest import CANARY, Api, make_settings
+from tests.reports.support import stream_events
+from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +153,40 @@ def test_working_days_skip_weekends() -> None:
     assert add_working_days(saturday, 2) == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # Monday 00:00 + 2
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert add_working_days(monday, 2) == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+async def test_oversized_request_is_413_problem(lite_api: Api) -> None:
+    api = lite_api
+    huge = "x" * api.settings.request_max_body_size
+    resp = await api.client.post("/concerns", json={"category": "other", "text": huge},
+                                 headers=api.as_("mentee-1", "mentee"))
+    assert resp.status_code == 413
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_settings_are_validated(tmp_path: Path) -> None:
+    assert Settings().ack_working_days == 2 and Settings().retention_days == 730
+    for bad in ({"max_attachments": -1}, {"ack_working_days": 0}, {"retention_days": 0}, {"argon2_memory_kib": 1},
+                {"max_text_chars": 5}, {"sweep_interval_s": -1.0}):
+        with pytest.raises(ConfigError, match="REPORTS_"):
+            Settings(**bad)  # type: ignore[arg-type]
+    loaded = load_settings(Settings, "REPORTS", {"REPORTS_RETENTION_DAYS": "30", "REPORTS_ACK_WORKING_DAYS": "3"})
+    assert loaded.retention_days == 30 and loaded.ack_working_days == 3
+
+
+async def test_sweeper_runs_in_the_background(tmp_path: Path, sqlite_url: str, redis_url: str, s3_server: S3Child,
+                                              issuer: TestIssuer, insecure_fast_argon2: dict[str, int],
+                                              redis: Redis) -> None:
+    settings = make_settings(tmp_path, sqlite_url, redis_url, s3_server, issuer, sweep_interval_s=0.1,
+                             **insecure_fast_argon2)
+    async with AsyncTestClient(create_app(settings)) as client:
+        api = Api(client, issuer, settings)
+        api.ctx.clock = lambda: datetime(2020, 1, 6, 9, 0, tzinfo=UTC)  # long overdue by now
+        await api.file(api.as_("mentee-1", "mentee"))
+        api.ctx.clock = lambda: datetime.now(UTC)
+        for _ in range(100):
+            if any(e.type == "report.overdue" for e in await stream_events(redis, "tandem.report")):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the sweeper never flagged the overdue report")
