@@ -99,3 +99,44 @@ def test_iter_range_matches_slicing_and_reads_the_header_once(case: tuple[int, b
     assert all(pieces)
     assert [r for r in reads if r[0] == 0] == [(0, 76)]
     assert all(n <= max(read_size, seg + 16) for start, n in reads[1:])
+
+
+GOOD = seal(DEK, CTX, bytes(range(200)), segment_size=32)
+
+
+def _all_openers_reject(data: bytes) -> None:
+    """Every opening path raises DecryptionError (never IndexError, struct.error, a partial result...)."""
+    from shared.crypto import DecryptionError
+
+    for attempt in (
+        lambda: unseal(DEK, CTX, data),
+        lambda: b"".join(iter_unseal(DEK, CTX, [data[i : i + 50] for i in range(0, len(data), 50)])),
+        lambda: open_range(DEK, CTX, lambda s, n: data[s : s + n], len(data), 0, 1000),
+        lambda: b"".join(iter_range(DEK, CTX, lambda s, n: data[s : s + n], len(data), 0, 1000)),
+    ):
+        try:
+            attempt()
+        except DecryptionError:
+            continue
+        raise AssertionError("a damaged object opened")
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_garbage_is_rejected(data: bytes) -> None:
+    _all_openers_reject(data)
+
+
+@FAST
+@given(st.integers(0, len(GOOD) - 1), st.sampled_from(["flip", "delete", "insert", "truncate"]), st.integers(0, 255))
+def test_any_single_edit_is_rejected(pos: int, edit: str, value: int) -> None:
+    data = bytearray(GOOD)
+    if edit == "flip":
+        data[pos] ^= (value % 255) + 1
+    elif edit == "delete":
+        del data[pos]
+    elif edit == "insert":
+        data.insert(pos, value)
+    else:
+        del data[pos:]
+    _all_openers_reject(bytes(data))
