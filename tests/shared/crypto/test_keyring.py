@@ -216,3 +216,21 @@ def test_concurrent_rotations_never_lose_a_version(tmp_path: Path) -> None:
     final = LocalKeyring(path)
     assert [v.version for v in final.versions()] == list(range(1, 32))
     assert final.primary_version() == 31
+
+
+def test_unwrap_failures_log_a_cause_without_key_material(tmp_path: Path) -> None:
+    import structlog
+
+    ring = make(tmp_path)
+    dek = new_data_key()
+    wrapped = ring.wrap(dek, record_id="rec-1")
+    ring.rotate()
+    ring.retire(1)
+    kek = json.loads(ring.path.read_text())["versions"][0]["key"]
+    with structlog.testing.capture_logs() as logs:
+        for bad in (WrappedKey(1, wrapped.blob), WrappedKey(9, wrapped.blob), WrappedKey(2, wrapped.blob)):
+            with pytest.raises(DecryptionError):
+                ring.unwrap(bad, record_id="rec-1")
+    assert [entry["cause"] for entry in logs] == ["retired_version", "unknown_version", "authentication"]
+    rendered = repr(logs)
+    assert kek not in rendered and dek.hex() not in rendered and wrapped.blob.hex() not in rendered
