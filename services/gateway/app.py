@@ -2,26 +2,99 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 from litestar import Litestar
 
 import services.gateway
+from services.gateway import all_tables  # noqa: F401 - registers every table on the metadata
+from services.gateway.accounts.controllers import ROUTES as ACCOUNT_ROUTES
+from services.gateway.accounts.credentials import Passwords
+from services.gateway.accounts.service import Accounts
 from services.gateway.adapters.db import outbox
+from services.gateway.browser.controllers import ROUTES as BROWSER_ROUTES
+from services.gateway.browser.sessions import BrowserSessions
 from services.gateway.config import Settings
-from shared.service import build_app
+from services.gateway.core import Gateway
+from services.gateway.deps import DEPENDENCIES
+from services.gateway.inbox.controllers import ROUTES as INBOX_ROUTES
+from services.gateway.inbox.service import STREAMS as INBOX_STREAMS
+from services.gateway.inbox.service import Inbox
+from services.gateway.keys.service import KeyRing, Keys, Sealer
+from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
+from services.gateway.oauth.service import OAuthServer
+from services.gateway.proxy.app import PROXIES
+from services.gateway.proxy.headers import add_security_headers
+from services.gateway.proxy.ratelimit import RateLimiter
+from shared.service import ConsumerSpec, Runtime, build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ASSERTION_LEEWAY_S = 5
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def build_gateway(runtime: Runtime, settings: Settings, clock: Callable[[], float]) -> Gateway:
+    """Wire the gateway's parts on top of the shared runtime (also used by the CLI)."""
+    sealer = Sealer(settings.key_encryption_key)
+    assertion = KeyRing(runtime.engine, "assertion", sealer, clock=clock, rotate_s=settings.assertion_rotate_s,
+                        publish_ahead_s=settings.key_publish_ahead_s,
+                        retain_s=settings.assertion_lifetime_s + ASSERTION_LEEWAY_S + 60)
+    token = KeyRing(runtime.engine, "token", sealer, clock=clock, rotate_s=settings.token_rotate_s,
+                    publish_ahead_s=settings.key_publish_ahead_s,
+                    retain_s=max(settings.access_token_lifetime_s, settings.id_token_lifetime_s) + 60)
+    keys = Keys(assertion, token, settings.key_check_interval_s)
+    passwords = Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
+                          parallelism=settings.argon2_parallelism)
+    assert runtime.outbox is not None  # noqa: S101 - create_app always passes the outbox table
+    accounts = Accounts(runtime.engine, runtime.redis, runtime.outbox, runtime.auditor, passwords, sealer, settings,
+                        clock)
+    sessions = BrowserSessions(runtime.redis, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s,
+                               clock=clock)
+    oauth = OAuthServer(runtime.engine, runtime.redis, token, accounts, runtime.auditor, settings, clock)
+    accounts.on_revoke.append(sessions.delete_all)
+    accounts.on_revoke.append(oauth.revoke_user)
+    upstream = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.proxy_timeout_s, connect=5.0, pool=10.0),
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=30),
+        follow_redirects=False, trust_env=False)
+    return Gateway(settings=settings, clock=clock, redis=runtime.redis, keys=keys, accounts=accounts,
+                   sessions=sessions, oauth=oauth,
+                   limiter=RateLimiter(runtime.redis, window_s=settings.rate_limit_window_s, clock=clock),
+                   upstream=upstream)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Litestar:
     settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def resources(runtime: Runtime) -> AsyncIterator[None]:
+        gw = build_gateway(runtime, settings, clock)
+        runtime.extras["gateway"] = gw
+        await gw.keys.start()
+        try:
+            yield
+        finally:
+            await gw.keys.stop()
+            await gw.upstream.aclose()
+
+    def inbox_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
+        box = Inbox(runtime.engine, clock)
+        runtime.extras["inbox"] = box
+        return box.handler()
+
     return build_app(
         name="gateway",
         settings=settings,
-        route_handlers=[],
+        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PROXIES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
+        setup=resources,
+        consumers=[ConsumerSpec("gateway", INBOX_STREAMS, inbox_handler)],
+        dependencies=DEPENDENCIES,
         authenticate=False,
         description=services.gateway.__doc__ or "",
+        before_send=[add_security_headers],
     )

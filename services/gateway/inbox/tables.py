@@ -12,3 +12,12 @@ inbox_items = sa.Table(
     sa.Column("created_at", utc(), nullable=False),
     sa.Column("read_at", utc(), nullable=True),
 )
+
+# Members of each pairing, projected from tandem.pairing events, so session and recording events
+# (which carry only the pairing id) reach both members.
+pairing_members = sa.Table(
+    "pairing_members", metadata,
+    sa.Column("pairing_id", sa.String(64), primary_key=True),
+    sa.Column("mentor_id", sa.String(32), nullable=False),
+    sa.Column("mentee_id", sa.String(32), nullable=False),
+)

@@ -37,6 +37,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_items'))
     )
     op.create_index(op.f('ix_inbox_items_user_id'), 'inbox_items', ['user_id'], unique=False)
+    op.create_table('pairing_members',
+    sa.Column('pairing_id', sa.String(length=64), nullable=False),
+    sa.Column('mentor_id', sa.String(length=32), nullable=False),
+    sa.Column('mentee_id', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('pairing_id', name=op.f('pk_pairing_members'))
+    )
     op.create_table('oauth_clients',
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -138,4 +144,5 @@ def downgrade() -> None:
     op.drop_table("refresh_tokens")
     op.drop_table("oauth_clients")
     op.drop_table("inbox_items")
+    op.drop_table("pairing_members")
     op.drop_table("agreements")

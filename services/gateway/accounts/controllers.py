@@ -1,0 +1,202 @@
+"""Account administration (admins), vetting, programme agreements, and the signed-in user's pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath, QueryParameter
+
+from services.gateway.core import Caller, Gateway
+from services.gateway.deps import need, need_user
+from shared.http import NotFound
+
+Email = Annotated[str, msgspec.Meta(max_length=320)]
+Name = Annotated[str, msgspec.Meta(max_length=200)]
+Id = Annotated[str, msgspec.Meta(pattern=r"^[a-f0-9]{32}$")]
+
+
+class VettingItem(msgspec.Struct):
+    item: str
+    status: str
+    recorded_by: str | None
+    recorded_at: str | None
+
+
+class User(msgspec.Struct):
+    id: str
+    email: str
+    display_name: str
+    status: str
+    roles: list[str]
+    vetted: bool
+    agreements_current: bool
+    mfa_enrolled: bool
+    created_at: str | None
+    vetting: list[VettingItem] = []
+
+
+class NewUser(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    display_name: Name
+    roles: Annotated[list[str], msgspec.Meta(max_length=5)]
+
+
+class Invitation(msgspec.Struct):
+    user_id: str
+    # Shown once; only its hash is stored. Send it to the person through a trusted channel.
+    invitation_url: str
+    expires_at: int
+
+
+class Roles(msgspec.Struct, forbid_unknown_fields=True):
+    roles: Annotated[list[str], msgspec.Meta(max_length=5)]
+
+
+class VettingUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+
+
+class Vetting(msgspec.Struct):
+    user_id: str
+    vetted: bool
+    checks: list[VettingItem]
+
+
+class NewAgreement(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    title: Name
+    body: Annotated[str, msgspec.Meta(max_length=100_000)]
+
+
+class Agreement(msgspec.Struct):
+    id: str
+    kind: str
+    version: int
+    title: str
+    published_at: str | None
+    body: str = ""
+    accepted_at: str | None = None
+
+
+class Acceptance(msgspec.Struct):
+    agreement_id: str
+    accepted_current: bool
+
+
+class Done(msgspec.Struct):
+    ok: bool = True
+
+
+def _link(gw: Gateway, token: str) -> str:
+    base = gw.settings.invitation_url
+    if base.startswith("/"):
+        base = gw.settings.issuer + base
+    return f"{base}#token={token}"  # a fragment never reaches server logs or Referer headers
+
+
+@post("/admin/users", tags=["admin"], status_code=201)
+async def create_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                      data: Annotated[NewUser, Body()]) -> Invitation:
+    """Create an account and its one-time set-password link (admins)."""
+    need(caller, "admin")
+    user_id, token, expires = await gw.accounts.create_user(caller.sub, data.email, data.display_name, data.roles)
+    return Invitation(user_id=user_id, invitation_url=_link(gw, token), expires_at=int(expires))
+
+
+@get("/admin/users", tags=["admin"])
+async def list_users(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                     role: Annotated[str | None, QueryParameter(max_length=32)] = None,
+                     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 200,
+                     offset: Annotated[int, QueryParameter(ge=0)] = 0) -> list[User]:
+    """Accounts, optionally by role (admins)."""
+    need(caller, "admin")
+    return msgspec.convert(await gw.accounts.list_users(role, limit, offset), list[User])
+
+
+@get("/admin/users/{user_id:str}", tags=["admin"])
+async def get_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> User:
+    """One account with its vetting checklist (admins)."""
+    need(caller, "admin")
+    return msgspec.convert(await gw.accounts.get_user(user_id), User)
+
+
+@put("/admin/users/{user_id:str}/roles", tags=["admin"])
+async def set_roles(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+                    data: Annotated[Roles, Body()]) -> Roles:
+    """Replace the user's roles (admins)."""
+    need(caller, "admin")
+    return Roles(roles=await gw.accounts.set_roles(caller.sub, user_id, data.roles))
+
+
+@post("/admin/users/{user_id:str}/invitation", tags=["admin"], status_code=201)
+async def reissue_invitation(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                             user_id: FromPath[str]) -> Invitation:
+    """A new set-password link; also resets the second factor (admins)."""
+    need(caller, "admin")
+    token, expires = await gw.accounts.reissue_invitation(caller.sub, user_id)
+    return Invitation(user_id=user_id, invitation_url=_link(gw, token), expires_at=int(expires))
+
+
+@post("/admin/users/{user_id:str}/suspend", tags=["admin"], status_code=200)
+async def suspend(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> Done:
+    """Suspend: every token and browser session of the user ends at once (admins)."""
+    need(caller, "admin")
+    await gw.accounts.suspend(caller.sub, user_id)
+    return Done()
+
+
+@post("/admin/users/{user_id:str}/reactivate", tags=["admin"], status_code=200)
+async def reactivate(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> Done:
+    """Lift a suspension (admins)."""
+    need(caller, "admin")
+    await gw.accounts.reactivate(caller.sub, user_id)
+    return Done()
+
+
+@put("/admin/users/{user_id:str}/vetting/{item:str}", tags=["admin"])
+async def record_vetting(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str], item: FromPath[str],
+                         data: Annotated[VettingUpdate, Body()]) -> Vetting:
+    """Record one mentor vetting check (professional_verification, references, interview, background_check)
+    as pending, passed or failed; who and when are kept (admins)."""
+    need(caller, "admin")
+    return msgspec.convert(await gw.accounts.record_vetting(caller.sub, user_id, item, data.status), Vetting)
+
+
+@post("/admin/agreements", tags=["admin"], status_code=201)
+async def publish_agreement(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                            data: Annotated[NewAgreement, Body()]) -> Agreement:
+    """Publish a new version of a programme agreement (code_of_practice, confidentiality); everyone must
+    accept it again (admins)."""
+    need(caller, "admin")
+    return msgspec.convert(await gw.accounts.publish_agreement(caller.sub, data.kind, data.title, data.body),
+                           Agreement)
+
+
+@get("/agreements", tags=["agreements"])
+async def current_agreements(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> list[Agreement]:
+    """The current version of each programme agreement, with the caller's acceptance."""
+    return msgspec.convert(await gw.accounts.agreements_for(caller.user_id), list[Agreement])
+
+
+@post("/me/agreements/{agreement_id:str}/accept", tags=["me"], status_code=200)
+async def accept_agreement(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                           agreement_id: FromPath[str]) -> Acceptance:
+    """Accept the current version of an agreement (recorded with its time)."""
+    user_id = need_user(caller)
+    if len(agreement_id) != 32:
+        raise NotFound("No such agreement.")
+    return Acceptance(agreement_id=agreement_id,
+                      accepted_current=await gw.accounts.accept_agreement(user_id, agreement_id))
+
+
+@get("/me", tags=["me"])
+async def me(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> User:
+    """The signed-in user's account."""
+    return msgspec.convert(await gw.accounts.get_user(need_user(caller)), User)
+
+
+ROUTES = [create_user, list_users, get_user, set_roles, reissue_invitation, suspend, reactivate, record_vetting,
+          publish_agreement, current_agreements, accept_agreement, me]

@@ -1,0 +1,511 @@
+"""Accounts: users and roles, invitations, sign-in with lockout and TOTP, suspension, mentor vetting,
+programme agreements. Every change commits with its bus event (outbox) and is audited."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.gateway.accounts.credentials import (
+    Passwords,
+    new_totp_secret,
+    password_problem,
+    token_hash,
+    totp_step,
+    totp_uri,
+)
+from services.gateway.accounts.tables import (
+    agreement_acceptances,
+    agreements,
+    invitations,
+    user_roles,
+    users,
+    vetting_checks,
+)
+from services.gateway.config import Settings
+from services.gateway.keys.service import Clock, Sealer
+from shared.events.types import (
+    UserAgreementsChanged,
+    UserCreated,
+    UserReactivated,
+    UserRolesChanged,
+    UserSuspended,
+    UserVettingChanged,
+)
+from shared.http import BadRequest, Conflict, NotFound, Problem, TooManyRequests, Unauthorized
+from shared.logging import get_logger
+from shared.outbox import Outbox
+
+log = get_logger("tandem.gateway.accounts")
+
+USER_ROLES = frozenset({"mentee", "mentor", "admin", "safeguarding", "operator"})
+MFA_ROLES = frozenset({"admin", "safeguarding"})
+VETTING_ITEMS = ("professional_verification", "references", "interview", "background_check")
+VETTING_STATUSES = frozenset({"pending", "passed", "failed"})
+AGREEMENT_KINDS = ("code_of_practice", "confidentiality")
+Audit = Callable[..., Awaitable[str]]
+
+
+class MfaRequired(Unauthorized):
+    slug = "mfa-required"
+
+
+class LoginFailed(Unauthorized):
+    slug = "invalid-credentials"
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What every authenticated request needs, cached in Redis (invalidated on every change)."""
+
+    user_id: str
+    roles: tuple[str, ...]
+    status: str
+    valid_after: float  # tokens issued before this are dead
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+def _now_dt(clock: Clock) -> datetime:
+    return datetime.fromtimestamp(clock(), UTC)
+
+
+def _ts(value: datetime | None) -> float:
+    if value is None:
+        return 0.0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not (3 <= len(email) <= 320) or email.count("@") != 1 or " " in email or email.startswith("@") \
+            or email.endswith("@"):
+        raise BadRequest("Enter a valid e-mail address.", slug="invalid-email")
+    return email
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    unknown = set(roles) - USER_ROLES
+    if unknown:
+        raise BadRequest(f"Unknown roles: {', '.join(sorted(unknown))}.", slug="invalid-role")
+    if not roles:
+        raise BadRequest("A user needs at least one role.", slug="invalid-role")
+    return sorted(set(roles))
+
+
+class Accounts:
+    def __init__(self, engine: AsyncEngine, redis: Redis, outbox: Outbox, audit: Audit, passwords: Passwords,
+                 sealer: Sealer, settings: Settings, clock: Clock) -> None:
+        self.engine = engine
+        self.redis = redis
+        self.outbox = outbox
+        self.audit = audit
+        self.passwords = passwords
+        self.sealer = sealer
+        self.settings = settings
+        self.clock = clock
+        self.on_revoke: list[Callable[[str], Awaitable[Any]]] = []  # browser sessions, refresh tokens
+
+    # -- cached state ------------------------------------------------------------------------------
+
+    async def state(self, user_id: str) -> UserState | None:
+        raw = await self.redis.get(f"gw:u:{user_id}")
+        if raw is not None:
+            data = json.loads(raw)
+            if data is None:
+                return None
+            return UserState(user_id, tuple(data["roles"]), data["status"], data["valid_after"])
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users.c.status, users.c.tokens_valid_after)
+                                      .where(users.c.id == user_id))).first()
+            roles = await self._roles(conn, user_id) if row else []
+        if row is None:
+            await self.redis.set(f"gw:u:{user_id}", "null", ex=60)
+            return None
+        state = UserState(user_id, tuple(roles), row.status, _ts(row.tokens_valid_after))
+        await self.redis.set(f"gw:u:{user_id}", json.dumps(
+            {"roles": list(state.roles), "status": state.status, "valid_after": state.valid_after}), ex=300)
+        return state
+
+    async def _forget(self, user_id: str) -> None:
+        await self.redis.delete(f"gw:u:{user_id}")
+
+    @staticmethod
+    async def _roles(conn: AsyncConnection, user_id: str) -> list[str]:
+        rows = await conn.execute(sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id))
+        return sorted(r.role for r in rows)
+
+    # -- users and invitations ---------------------------------------------------------------------
+
+    async def create_user(self, actor: str, email: str, display_name: str, roles: list[str]) -> tuple[str, str, float]:
+        """A new account with a one-time set-password invitation: (user_id, token, expires_at)."""
+        email = normalise_email(email)
+        roles = check_roles(roles)
+        display_name = display_name.strip()
+        if not 1 <= len(display_name) <= 200:
+            raise BadRequest("Enter a display name (1-200 characters).", slug="invalid-name")
+        user_id = uuid.uuid4().hex
+        now = _now_dt(self.clock)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(sa.insert(users).values(
+                    id=user_id, email=email, display_name=display_name, status="invited", vetted=False,
+                    agreements_current=not await self._current_agreement_ids(conn), created_at=now, updated_at=now))
+                await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+                token, expires = await self._new_invitation(conn, actor, user_id)
+                await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+        except IntegrityError:
+            raise Conflict("An account with this e-mail address exists.", slug="email-taken") from None
+        await self.audit(actor, "user.create", f"user:{user_id}", "success")
+        return user_id, token, expires
+
+    async def _new_invitation(self, conn: AsyncConnection, actor: str, user_id: str) -> tuple[str, float]:
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + self.settings.invitation_lifetime_s
+        # Older invitations die: only the newest link works.
+        await conn.execute(sa.update(invitations).where(invitations.c.user_id == user_id,
+                                                        invitations.c.used_at.is_(None))
+                           .values(used_at=datetime.fromtimestamp(now, UTC)))
+        await conn.execute(sa.insert(invitations).values(
+            token_hash=token_hash(token), user_id=user_id, created_by=actor,
+            created_at=datetime.fromtimestamp(now, UTC), expires_at=datetime.fromtimestamp(expires, UTC)))
+        return token, expires
+
+    async def reissue_invitation(self, actor: str, user_id: str) -> tuple[str, float]:
+        """A fresh set-password link (also the credential reset: the old password and TOTP stop working)."""
+        async with self.engine.begin() as conn:
+            if (await conn.execute(sa.select(users.c.id).where(users.c.id == user_id))).first() is None:
+                raise NotFound("No such user.")
+            token, expires = await self._new_invitation(conn, actor, user_id)
+        await self.audit(actor, "user.invitation_issue", f"user:{user_id}", "success")
+        return token, expires
+
+    async def accept_invitation(self, token: str, password: str) -> tuple[str, str | None]:
+        """Set the password; returns (user_id, TOTP provisioning URI if the roles require a second factor)."""
+        problem = password_problem(password)
+        if problem:
+            raise BadRequest(problem, slug="weak-password")
+        pw_hash = await self.passwords.hash(password)
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            inv = (await conn.execute(sa.select(invitations).where(invitations.c.token_hash == token_hash(token))
+                                      .with_for_update())).mappings().first()
+            if inv is None or inv["used_at"] is not None or _ts(inv["expires_at"]) < self.clock():
+                raise Problem("This invitation link is invalid or has expired. Ask an admin for a new one.",
+                              slug="invitation-invalid")
+            claimed = await conn.execute(sa.update(invitations).where(invitations.c.token_hash == inv["token_hash"],
+                                                                      invitations.c.used_at.is_(None))
+                                         .values(used_at=now))
+            if claimed.rowcount != 1:
+                raise Problem("This invitation link is invalid or has expired.", slug="invitation-invalid")
+            user_id = inv["user_id"]
+            row = (await conn.execute(sa.select(users.c.status, users.c.email).where(users.c.id == user_id))).one()
+            if row.status == "suspended":
+                raise Problem("This invitation link is invalid or has expired.", slug="invitation-invalid")
+            roles = await self._roles(conn, user_id)
+            uri = None
+            values: dict[str, Any] = {"password_hash": pw_hash, "status": "active", "updated_at": now,
+                                      "totp_secret": None, "tokens_valid_after": now}
+            if MFA_ROLES & set(roles):
+                secret = new_totp_secret()
+                values["totp_secret"] = self.sealer.seal(secret.encode())
+                uri = totp_uri(secret, row.email, self.settings.totp_issuer)
+            await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+        await self._revoke_everything(user_id)
+        await self._forget(user_id)
+        await self.audit(user_id, "user.invitation_accept", f"user:{user_id}", "success")
+        return user_id, uri
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
+            if row is None:
+                raise NotFound("No such user.")
+            roles = await self._roles(conn, user_id)
+            vetting = await self._vetting(conn, user_id)
+        return self._public_user(row, roles, vetting)
+
+    @staticmethod
+    def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
+                "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
+                "mfa_enrolled": row["totp_secret"] is not None, "created_at": _iso(row["created_at"]),
+                "vetting": vetting or []}
+
+    async def list_users(self, role: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            query = sa.select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+            if role:
+                query = query.where(users.c.id.in_(sa.select(user_roles.c.user_id).where(user_roles.c.role == role)))
+            rows = (await conn.execute(query)).mappings().all()
+            ids = [r["id"] for r in rows]
+            role_rows = (await conn.execute(sa.select(user_roles).where(user_roles.c.user_id.in_(ids)))).all()
+        by_user: dict[str, list[str]] = {}
+        for rr in role_rows:
+            by_user.setdefault(rr.user_id, []).append(rr.role)
+        return [self._public_user(r, sorted(by_user.get(r["id"], []))) for r in rows]
+
+    async def users_with_role(self, role: str) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(user_roles.c.user_id).join(users, users.c.id == user_roles.c.user_id)
+                                      .where(user_roles.c.role == role, users.c.status == "active"))
+            return [r.user_id for r in rows]
+
+    async def set_roles(self, actor: str, user_id: str, roles: list[str]) -> list[str]:
+        roles = check_roles(roles)
+        async with self.engine.begin() as conn:
+            if (await conn.execute(sa.select(users.c.id).where(users.c.id == user_id))).first() is None:
+                raise NotFound("No such user.")
+            before = await self._roles(conn, user_id)
+            if before == roles:
+                return roles
+            await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
+            await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+            await conn.execute(sa.update(users).where(users.c.id == user_id).values(updated_at=_now_dt(self.clock)))
+            await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+        await self._forget(user_id)
+        await self.audit(actor, "user.roles_change", f"user:{user_id}", "success", reason=",".join(roles))
+        return roles
+
+    # -- suspension -----------------------------------------------------------------------------------
+
+    async def _revoke_everything(self, user_id: str) -> None:
+        for revoke in self.on_revoke:
+            await revoke(user_id)
+
+    async def suspend(self, actor: str, user_id: str) -> None:
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
+            if row is None:
+                raise NotFound("No such user.")
+            if row.status != "suspended":
+                await conn.execute(sa.update(users).where(users.c.id == user_id)
+                                   .values(status="suspended", tokens_valid_after=now, updated_at=now))
+                await self.outbox.add(conn, UserSuspended(user_id=user_id), subject=f"user:{user_id}")
+        # Cache first: from here on every request by this user is refused, then the sessions go.
+        await self._forget(user_id)
+        await self._revoke_everything(user_id)
+        await self.audit(actor, "user.suspend", f"user:{user_id}", "success")
+
+    async def reactivate(self, actor: str, user_id: str) -> None:
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.status, users.c.password_hash)
+                                      .where(users.c.id == user_id))).first()
+            if row is None:
+                raise NotFound("No such user.")
+            if row.status != "suspended":
+                raise Conflict("The account is not suspended.", slug="not-suspended")
+            await conn.execute(sa.update(users).where(users.c.id == user_id).values(
+                status="active" if row.password_hash else "invited", updated_at=now))
+            await self.outbox.add(conn, UserReactivated(user_id=user_id), subject=f"user:{user_id}")
+        await self._forget(user_id)
+        await self.audit(actor, "user.reactivate", f"user:{user_id}", "success")
+
+    async def revoke_all_tokens(self, user_id: str) -> None:
+        """Logout everywhere: every token issued so far dies."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(users).where(users.c.id == user_id)
+                               .values(tokens_valid_after=_now_dt(self.clock)))
+        await self._forget(user_id)
+        await self._revoke_everything(user_id)
+
+    # -- sign-in --------------------------------------------------------------------------------------
+
+    async def _locked_for(self, key: str) -> int:
+        until = await self.redis.get(f"gw:lock-until:{key}")
+        if until is None:
+            return 0
+        return max(0, int(float(until) - self.clock() + 0.999))
+
+    async def _fail(self, key: str) -> None:
+        failures = int(await self.redis.incr(f"gw:fails:{key}"))
+        await self.redis.expire(f"gw:fails:{key}", self.settings.lockout_max_s * 4)
+        over = failures - self.settings.lockout_threshold
+        if over >= 0:
+            wait = min(self.settings.lockout_base_s * (2 ** min(over, 20)), self.settings.lockout_max_s)
+            await self.redis.set(f"gw:lock-until:{key}", str(self.clock() + wait), ex=wait + 1)
+
+    async def authenticate(self, email: str, password: str, totp_code: str | None) -> UserState:
+        """Check password (and TOTP where the roles need it). Failures are counted per account."""
+        try:
+            email = normalise_email(email)
+        except BadRequest:
+            email = "invalid"
+        key = token_hash(f"login:{email}")
+        locked = await self._locked_for(key)
+        if locked:
+            await self.audit(f"login:{key[:16]}", "auth.login", "user:unknown", "denied", reason="locked")
+            raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
+                                  headers={"retry-after": str(locked)})
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.email == email))).mappings().first()
+            roles = await self._roles(conn, row["id"]) if row else []
+        ok = await self.passwords.verify(row["password_hash"] if row else None, password)
+        if row is None or not ok or row["status"] != "active":
+            await self._fail(key)
+            target = f"user:{row['id']}" if row else "user:unknown"
+            await self.audit(row["id"] if row else f"login:{key[:16]}", "auth.login", target, "failure",
+                             reason="suspended" if row is not None and ok else "bad-credentials")
+            raise LoginFailed("The e-mail address or password is not correct.")
+        user_id = row["id"]
+        if MFA_ROLES & set(roles):
+            if row["totp_secret"] is None:
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "denied", reason="not-enrolled")
+                raise Problem("A second factor is required for your role but none is set up. "
+                              "Ask an admin for a new invitation link.", slug="mfa-not-enrolled")
+            if not totp_code:
+                raise MfaRequired("Enter the 6-digit code from your authenticator app.")
+            secret = self.sealer.open(row["totp_secret"]).decode()
+            step = totp_step(secret, totp_code, self.clock())
+            last = await self.redis.get(f"gw:totp:{user_id}")
+            if step is None or (last is not None and step <= int(last)):
+                await self._fail(key)
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "failure")
+                raise MfaRequired("The code is not correct. Enter the current 6-digit code.")
+            # A code works once (RFC 6238 §5.2): remember the step it was used for.
+            await self.redis.set(f"gw:totp:{user_id}", str(step), ex=300)
+            await self.audit(user_id, "auth.mfa", f"user:{user_id}", "success")
+        await self.redis.delete(f"gw:fails:{key}", f"gw:lock-until:{key}")
+        await self.audit(user_id, "auth.login", f"user:{user_id}", "success")
+        state = await self.state(user_id)
+        assert state is not None  # noqa: S101 - the row exists: we just read it
+        return state
+
+    # -- vetting ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _vetting(conn: AsyncConnection, user_id: str) -> list[dict[str, Any]]:
+        rows = (await conn.execute(sa.select(vetting_checks).where(vetting_checks.c.user_id == user_id))).mappings()
+        recorded = {r["item"]: r for r in rows}
+        out = []
+        for item in VETTING_ITEMS:
+            r = recorded.get(item)
+            out.append({"item": item, "status": r["status"] if r else "pending",
+                        "recorded_by": r["recorded_by"] if r else None,
+                        "recorded_at": _iso(r["recorded_at"]) if r else None})
+        return out
+
+    async def record_vetting(self, actor: str, user_id: str, item: str, status: str) -> dict[str, Any]:
+        if item not in VETTING_ITEMS:
+            raise NotFound("No such vetting item.")
+        if status not in VETTING_STATUSES:
+            raise BadRequest("Status must be pending, passed or failed.", slug="invalid-status")
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.vetted).where(users.c.id == user_id))).first()
+            if row is None:
+                raise NotFound("No such user.")
+            roles = await self._roles(conn, user_id)
+            if "mentor" not in roles:
+                raise Conflict("Vetting applies to mentors only.", slug="not-a-mentor")
+            await conn.execute(sa.delete(vetting_checks).where(vetting_checks.c.user_id == user_id,
+                                                               vetting_checks.c.item == item))
+            await conn.execute(sa.insert(vetting_checks).values(user_id=user_id, item=item, status=status,
+                                                                recorded_by=actor, recorded_at=now))
+            checks = await self._vetting(conn, user_id)
+            vetted = all(c["status"] == "passed" for c in checks)
+            if vetted != row.vetted:
+                await conn.execute(sa.update(users).where(users.c.id == user_id).values(vetted=vetted, updated_at=now))
+                await self.outbox.add(conn, UserVettingChanged(user_id=user_id, vetted=vetted),
+                                      subject=f"user:{user_id}")
+        await self.audit(actor, "user.vetting_change", f"user:{user_id}", "success", reason=f"{item}={status}")
+        return {"user_id": user_id, "vetted": vetted, "checks": checks}
+
+    # -- agreements -------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _current_agreement_ids(conn: AsyncConnection) -> list[str]:
+        latest = sa.select(agreements.c.kind, sa.func.max(agreements.c.version).label("v")) \
+            .group_by(agreements.c.kind).subquery()
+        rows = await conn.execute(sa.select(agreements.c.id).join(
+            latest, sa.and_(agreements.c.kind == latest.c.kind, agreements.c.version == latest.c.v)))
+        return [r.id for r in rows]
+
+    async def publish_agreement(self, actor: str, kind: str, title: str, body: str) -> dict[str, Any]:
+        if kind not in AGREEMENT_KINDS:
+            raise BadRequest(f"Kind must be one of {', '.join(AGREEMENT_KINDS)}.", slug="invalid-kind")
+        if not title.strip() or not body.strip():
+            raise BadRequest("Title and text are required.", slug="invalid-agreement")
+        now = _now_dt(self.clock)
+        agreement_id = uuid.uuid4().hex
+        async with self.engine.begin() as conn:
+            version = (await conn.execute(sa.select(sa.func.coalesce(sa.func.max(agreements.c.version), 0))
+                                          .where(agreements.c.kind == kind))).scalar_one() + 1
+            await conn.execute(sa.insert(agreements).values(id=agreement_id, kind=kind, version=version,
+                                                            title=title.strip(), body=body, published_by=actor,
+                                                            published_at=now))
+            # Everyone must accept the new version: tell the other services who no longer qualifies.
+            stale = [r.id for r in await conn.execute(sa.select(users.c.id).where(users.c.agreements_current))]
+            await conn.execute(sa.update(users).where(users.c.agreements_current).values(agreements_current=False))
+            for uid in stale:
+                await self.outbox.add(conn, UserAgreementsChanged(user_id=uid, accepted_current=False),
+                                      subject=f"user:{uid}")
+        await self.audit(actor, "agreement.publish", f"agreement:{agreement_id}", "success")
+        return {"id": agreement_id, "kind": kind, "version": version, "title": title.strip(),
+                "published_at": now.isoformat()}
+
+    async def agreements_for(self, user_id: str | None) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            current = set(await self._current_agreement_ids(conn))
+            rows = (await conn.execute(sa.select(agreements).where(agreements.c.id.in_(current))
+                                       .order_by(agreements.c.kind))).mappings().all()
+            accepted: dict[str, Any] = {}
+            if user_id:
+                accepted = {r.agreement_id: r.accepted_at for r in await conn.execute(
+                    sa.select(agreement_acceptances).where(agreement_acceptances.c.user_id == user_id))}
+        return [{"id": r["id"], "kind": r["kind"], "version": r["version"], "title": r["title"], "body": r["body"],
+                 "published_at": _iso(r["published_at"]), "accepted_at": _iso(accepted.get(r["id"]))} for r in rows]
+
+    async def accept_agreement(self, user_id: str, agreement_id: str) -> bool:
+        """Record the acceptance; returns whether every current agreement is now accepted."""
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            current = await self._current_agreement_ids(conn)
+            if agreement_id not in current:
+                exists = (await conn.execute(sa.select(agreements.c.id).where(agreements.c.id == agreement_id))).first()
+                if exists is None:
+                    raise NotFound("No such agreement.")
+                raise Conflict("A newer version of this agreement exists: accept that one.", slug="agreement-outdated")
+            done = (await conn.execute(sa.select(agreement_acceptances.c.agreement_id).where(
+                agreement_acceptances.c.user_id == user_id,
+                agreement_acceptances.c.agreement_id == agreement_id))).first()
+            if done is None:
+                await conn.execute(sa.insert(agreement_acceptances).values(user_id=user_id, agreement_id=agreement_id,
+                                                                           accepted_at=now))
+            accepted = {r.agreement_id for r in await conn.execute(
+                sa.select(agreement_acceptances.c.agreement_id).where(agreement_acceptances.c.user_id == user_id))}
+            all_current = set(current) <= accepted
+            row = (await conn.execute(sa.select(users.c.agreements_current).where(users.c.id == user_id))).one()
+            if all_current != row.agreements_current:
+                await conn.execute(sa.update(users).where(users.c.id == user_id)
+                                   .values(agreements_current=all_current, updated_at=now))
+                await self.outbox.add(conn, UserAgreementsChanged(user_id=user_id, accepted_current=all_current),
+                                      subject=f"user:{user_id}")
+        if done is None:
+            await self.audit(user_id, "agreement.accept", f"agreement:{agreement_id}", "success")
+        return all_current

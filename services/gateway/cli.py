@@ -1,0 +1,121 @@
+"""Operator commands: `python -m services.gateway <command>` (settings from GATEWAY_* variables).
+
+  bootstrap-admin --email E --name N   create the first admin; prints a one-time set-password link
+  create-client --name N ...           register an OAuth client; prints its id (and secret, once)
+  rotate-keys {assertion,token}        publish the next signing key now
+
+Secrets are printed to stdout once and never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.gateway.config import Settings
+from shared import db as dbmod
+from shared.audit import Auditor
+from shared.bus import RedisStreamBus
+from shared.outbox import Outbox
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+COMMANDS = ("bootstrap-admin", "create-client", "rotate-keys")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m services.gateway")
+    sub = p.add_subparsers(dest="command", required=True)
+    boot = sub.add_parser("bootstrap-admin", help="create the first admin account")
+    boot.add_argument("--email", required=True)
+    boot.add_argument("--name", default="Administrator")
+    boot.add_argument("--force", action="store_true", help="even if an admin exists already")
+    client = sub.add_parser("create-client", help="register an OAuth client")
+    client.add_argument("--name", required=True)
+    client.add_argument("--client-id")
+    client.add_argument("--grant", action="append", dest="grants", required=True,
+                        choices=["authorization_code", "refresh_token", "client_credentials"])
+    client.add_argument("--scope", action="append", dest="scopes", default=[])
+    client.add_argument("--redirect-uri", action="append", dest="redirect_uris", default=[])
+    client.add_argument("--post-logout-redirect-uri", action="append", dest="logout_uris", default=[])
+    client.add_argument("--public", action="store_true", help="no secret (browser/mobile apps using PKCE)")
+    rotate = sub.add_parser("rotate-keys", help="publish the next signing key now")
+    rotate.add_argument("purpose", choices=["assertion", "token"])
+    return p
+
+
+@contextlib.asynccontextmanager
+async def gateway(settings: Settings) -> AsyncIterator[Any]:
+    from services.gateway.accounts.tables import user_roles
+    from services.gateway.adapters.db import outbox
+    from services.gateway.app import build_gateway
+
+    engine = dbmod.create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await dbmod.upgrade(engine, MIGRATIONS, lock_key="gateway")
+        bus = RedisStreamBus(redis, "gateway")
+        runtime = SimpleNamespace(engine=engine, redis=redis, auditor=Auditor(bus),
+                                  outbox=Outbox(engine, outbox, bus, "gateway"))
+        gw = build_gateway(runtime, settings, time.time)  # type: ignore[arg-type]
+        gw.user_roles = user_roles
+        try:
+            yield gw
+        finally:
+            await gw.upstream.aclose()
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlalchemy as sa
+
+    async with gateway(settings) as gw:
+        if args.command == "bootstrap-admin":
+            async with gw.accounts.engine.connect() as conn:
+                admins = (await conn.execute(sa.select(sa.func.count()).select_from(gw.user_roles)
+                                             .where(gw.user_roles.c.role == "admin"))).scalar_one()
+            if admins and not args.force:
+                print("An admin exists already; use --force to add another.", file=sys.stderr)
+                return 1
+            user_id, token, _ = await gw.accounts.create_user("bootstrap", args.email, args.name, ["admin"])
+            base = settings.invitation_url
+            base = settings.issuer + base if base.startswith("/") else base
+            print(json.dumps({"user_id": user_id, "invitation_url": f"{base}#token={token}",
+                              "note": "one-time link; admins must enrol TOTP when setting the password"}))
+            return 0
+        if args.command == "create-client":
+            try:
+                client_id, secret = await gw.oauth.create_client(
+                    name=args.name, redirect_uris=args.redirect_uris, post_logout_redirect_uris=args.logout_uris,
+                    grant_types=args.grants, scope=args.scopes, confidential=not args.public,
+                    client_id=args.client_id)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(json.dumps({"client_id": client_id, "client_secret": secret}))
+            return 0
+        ring = gw.keys.assertion if args.purpose == "assertion" else gw.keys.token
+        await ring.load()
+        print(json.dumps({"purpose": args.purpose, "kid": await ring.rotate()}))
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from shared.entrypoint import load_or_exit
+    from shared.logging import configure_logging
+
+    args = parser().parse_args(argv)
+    settings = load_or_exit(Settings)
+    configure_logging(settings.log_level, json=settings.log_json, service="gateway", stream=sys.stderr)
+    return asyncio.run(run(args, settings))

@@ -1,0 +1,247 @@
+"""Identity-asserting reverse proxy: `/api/<service>/<path>` → `<service base URL>/<path>`.
+
+Bodies stream both ways (no whole-body buffering); WebSockets are relayed frame by frame. Every
+incoming identity header, cookie and Authorization header is dropped; the internal service gets a
+fresh signed assertion for the authenticated caller instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import websockets
+from litestar import Request, asgi
+from litestar.exceptions import HTTPException
+from litestar.types import Receive, Scope, Send
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
+from shared.http import problem_response
+from shared.identity import ASSERTION_HEADER
+from shared.logging import get_logger
+
+log = get_logger("tandem.gateway.proxy")
+
+SERVICES = ("sessions", "records", "reports")
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "transfer-encoding", "upgrade", "host", "content-length"})
+DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-csrf-token", "forwarded",
+                                                "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                                                "x-real-ip", "sec-websocket-key", "sec-websocket-version",
+                                                "sec-websocket-extensions", "sec-websocket-protocol"}
+DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date"}
+WS_MAX_MESSAGE = 1 << 20
+
+
+class _Problem(Exception):
+    def __init__(self, status: int, detail: str, slug: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.slug, self.headers = status, detail, slug, headers
+
+
+def _split(scope: Scope) -> tuple[str, str]:
+    """(service, upstream path) from the undecoded request path; refuses dot segments."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    path = raw.decode("latin-1")
+    rest = path.removeprefix("/api/")
+    service, _, tail = rest.partition("/")
+    if service not in SERVICES:
+        raise _Problem(404, "No such service.", "not-found")
+    segments = tail.split("/")
+    if any(unquote(s) in (".", "..") or "/" in unquote(s) or "\\" in unquote(s) for s in segments):
+        raise _Problem(400, "Path segments may not be dot segments or contain encoded slashes.", "bad-path")
+    return service, "/" + tail
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _authorize(gw: Gateway, scope: Scope, receive: Receive) -> Caller:
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    caller = await gw.caller(request, method=scope.get("method", "GET"))
+    assert caller is not None  # noqa: S101 - required=True raises instead
+    settings = gw.settings
+    await gw.limiter.hit((f"id:{caller.sub}", settings.rate_limit_per_identity),
+                         (f"ip:{_client_ip(scope)}", settings.rate_limit_per_ip))
+    return caller
+
+
+def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -> list[tuple[str, str]]:
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+    out = [(k, v) for k, v in headers if k not in DROP_REQUEST and not k.startswith("x-user")]
+    length = next((v for k, v in headers if k == "content-length"), None)
+    if length is not None:
+        out.append(("content-length", length))
+    out.append((ASSERTION_HEADER, gw.assertion(caller, service)))
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id:
+        out = [(k, v) for k, v in out if k != "x-request-id"]
+        out.append(("x-request-id", request_id))
+    out.append(("x-forwarded-for", _client_ip(scope)))
+    out.append(("x-forwarded-proto", "https" if gw.settings.issuer.startswith("https") else "http"))
+    return out
+
+
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("client went away")
+        body = message.get("body", b"")
+        if body:
+            yield body
+        if not message.get("more_body", False):
+            return
+
+
+async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int, detail: str, slug: str,
+                        headers: dict[str, str] | None = None) -> None:
+    response = problem_response(status, detail, slug=slug, headers=headers, instance=None)
+    await response.to_asgi_response(app=None, request=Request(scope, receive))(scope, receive, send)  # type: ignore[arg-type]
+
+
+async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        service, path = _split(scope)
+        caller = await _authorize(gw, scope, receive)
+    except _Problem as p:
+        await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
+        return
+    except HTTPException as exc:
+        await _send_problem(scope, receive, send, exc.status_code, str(exc.detail),
+                            getattr(exc, "slug", "error"), exc.headers)
+        return
+    url = gw.settings.upstream(service) + path
+    query = scope.get("query_string", b"")
+    if query:
+        url += "?" + query.decode("latin-1")
+    method = scope["method"]
+    headers = _upstream_headers(gw, scope, caller, service)
+    has_body = method not in ("GET", "HEAD", "OPTIONS", "DELETE") or any(
+        k in ("content-length", "transfer-encoding") for k, _ in headers)
+    has_body = has_body and not any(k == "content-length" and v.strip() == "0" for k, v in headers)
+    request = gw.upstream.build_request(method, url, headers=headers,
+                                        content=_request_body(receive) if has_body else None)
+    try:
+        response = await gw.upstream.send(request, stream=True)
+    except httpx.TimeoutException:
+        await _send_problem(scope, receive, send, 504, "The service did not answer in time.", "upstream-timeout")
+        return
+    except (httpx.HTTPError, OSError):
+        log.warning("proxy.upstream_unreachable", service=service)
+        await _send_problem(scope, receive, send, 502, "The service is unavailable.", "upstream-unavailable")
+        return
+    try:
+        out = [(k.lower(), v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in DROP_RESPONSE]
+        length = response.headers.get("content-length")
+        if length is not None:  # raw (undecoded) bytes are relayed, so the upstream length holds
+            out.append((b"content-length", length.encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        if method == "HEAD":
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except (httpx.HTTPError, OSError):
+        # Headers are gone already: all we can do is cut the connection so the client sees a truncation.
+        log.warning("proxy.upstream_broke", service=service)
+        raise
+    finally:
+        await response.aclose()
+
+
+async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return
+    try:
+        service, path = _split(scope)
+        # Cross-site WebSocket hijacking: browsers send Origin, and it must be ours.
+        origin = dict(scope.get("headers", [])).get(b"origin")
+        if origin is not None and origin.decode("latin-1") != gw.settings.issuer:
+            raise _Problem(403, "Cross-origin WebSocket refused.", "origin")
+        caller = await _authorize(gw, scope, receive)
+    except (_Problem, HTTPException) as exc:
+        log.info("proxy.ws_refused", status=getattr(exc, "status", getattr(exc, "status_code", 0)))
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    base = gw.settings.upstream(service)
+    url = ("wss://" if base.startswith("https") else "ws://") + base.split("://", 1)[1] + path
+    query = scope.get("query_string", b"")
+    if query:
+        url += "?" + query.decode("latin-1")
+    headers = [(k, v) for k, v in _upstream_headers(gw, scope, caller, service) if k != "content-length"]
+    subprotocols = scope.get("subprotocols") or None
+    try:
+        upstream = await websockets.connect(url, additional_headers=headers, subprotocols=subprotocols,
+                                            max_size=WS_MAX_MESSAGE, open_timeout=10, compression=None,
+                                            user_agent_header=None)
+    except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
+        status = exc.response.status_code if isinstance(exc, InvalidStatus) else 0
+        log.info("proxy.ws_upstream_refused", service=service, status=status)
+        await send({"type": "websocket.close", "code": 1008 if status in (401, 403) else 1011})
+        return
+    await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+    await _relay(upstream, receive, send)
+
+
+async def _relay(upstream: ClientConnection, receive: Receive, send: Send) -> None:
+    async def client_to_upstream() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                await upstream.close(code=message.get("code", 1000) if message.get("code") in (1000, 1001) else 1000)
+                return
+            if message.get("text") is not None:
+                await upstream.send(message["text"])
+            elif message.get("bytes") is not None:
+                await upstream.send(message["bytes"])
+
+    async def upstream_to_client() -> None:
+        try:
+            async for data in upstream:
+                if isinstance(data, str):
+                    await send({"type": "websocket.send", "text": data})
+                else:
+                    await send({"type": "websocket.send", "bytes": data})
+        except ConnectionClosed:
+            pass
+        code = upstream.close_code or 1000
+        reason = upstream.close_reason or ""
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await send({"type": "websocket.close", "code": code if code != 1006 else 1011, "reason": reason})
+
+    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed, OSError, RuntimeError):
+                await task
+        await upstream.close()
+
+
+def make_proxy(service: str) -> Any:
+    @asgi(f"/api/{service}", is_mount=True, copy_scope=False)
+    async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        gw: Gateway = scope["app"].state.runtime.extras["gateway"]
+        if scope["type"] == "websocket":
+            await _proxy_ws(gw, scope, receive, send)
+        else:
+            await _proxy_http(gw, scope, receive, send)
+
+    return proxy
+
+
+PROXIES = [make_proxy(s) for s in SERVICES]
