@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+from typing import Any
 
 
 class UploadAborted(Exception):
@@ -50,11 +51,11 @@ class SealedPipe:
         return data
 
     # -- writer side (event loop) ------------------------------------------------------------------
-    async def write(self, data: bytes, upload: asyncio.Future[object]) -> None:
+    async def write(self, data: bytes, upload: asyncio.Future[Any]) -> None:
         if data:
             await self._put(data, upload)
 
-    async def close(self, upload: asyncio.Future[object]) -> None:
+    async def close(self, upload: asyncio.Future[Any]) -> None:
         await self._put(_EOF, upload)
 
     def abort(self) -> None:
@@ -67,7 +68,7 @@ class SealedPipe:
                 with contextlib.suppress(queue.Empty):
                     self._q.get_nowait()
 
-    async def _put(self, item: object, upload: asyncio.Future[object]) -> None:
+    async def _put(self, item: object, upload: asyncio.Future[Any]) -> None:
         try:
             self._q.put_nowait(item)
             return

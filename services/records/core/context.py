@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +23,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every timestamp here is UTC."""
     if value is None or value.tzinfo is not None:

@@ -132,7 +132,7 @@ async def note_versions(rec: Records, user_id: str, note_id: str) -> list[NoteVe
         rows = await conn.execute(sa.select(record_objects.c.version, record_objects.c.created_at,
                                             record_objects.c.plaintext_size)
                                   .where(record_objects.c.record_id == note_id).order_by(record_objects.c.version))
-        return [NoteVersion(version=r.version, created_at=aware(r.created_at) or r.created_at, size=r.plaintext_size)
+        return [NoteVersion(version=r.version, created_at=aware(r.created_at), size=r.plaintext_size)
                 for r in rows]
 
 

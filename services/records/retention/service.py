@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -110,7 +111,7 @@ async def shred(rec: Records, record_id: str, *, reason: str, actor: str, requir
     return "expired"
 
 
-async def _objects(rec: Records, record_id: str) -> list[sa.Row[tuple[int, str | None, str | None, int | None]]]:
+async def _objects(rec: Records, record_id: str) -> list[Any]:
     async with rec.engine.connect() as conn:
         return list((await conn.execute(
             sa.select(record_objects.c.version, record_objects.c.object_key, record_objects.c.content_hash,
@@ -201,7 +202,7 @@ async def set_legal_hold(rec: Records, *, held: bool, record_ids: Iterable[str] 
     """Place or lift a legal hold on records (by id and/or by session); returns rows changed.
     Records already being shredded cannot be held: their keys are gone."""
     ids = list(record_ids)
-    conds = []
+    conds: list[sa.ColumnElement[bool]] = []
     if ids:
         conds.append(records.c.id.in_(ids))
     if session_id:
