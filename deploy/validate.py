@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shutil
@@ -209,22 +210,47 @@ def raw_resources(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
-def schema_check(docs: Iterable[dict[str, Any]], where: str) -> Report:
+@functools.lru_cache(maxsize=256)
+def _schema_validator(version: str, kind: str, api_version: str) -> Any:
+    """kubernetes-validate's strict schema for one kind, compiled once (its `validate()` reloads the
+    multi-megabyte definitions file on every call, which made a run take a minute)."""
+    import jsonschema
+    from kubernetes_validate import utils as kv
+    from referencing import Registry, Resource
+
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"v{version}-local-strict"
+    schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version)
+    definitions = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+    registry: Registry[Any] = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def _schema_version(desired: str) -> str:
     from kubernetes_validate import utils as kv
 
+    wanted = kv.major_minor(kv.latest_version() if desired == "latest" else desired)
+    return [v for v in kv.all_versions() if tuple(map(int, kv.major_minor(v).split("."))) <=
+            tuple(map(int, wanted.split(".")))][-1]
+
+
+def schema_check(docs: Iterable[dict[str, Any]], where: str) -> Report:
+    import jsonschema
+
     report = Report()
-    versions = [kv.latest_version() if v == "latest" else v for v in KUBERNETES_VERSIONS]
+    versions = [_schema_version(v) for v in KUBERNETES_VERSIONS]
     for doc in docs:
         name = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
         for version in versions:
             try:
-                kv.validate(doc, version, strict=True)
-            except kv.ValidationError as exc:
-                path = ".".join(str(p) for p in exc.path)
-                report.add(f"{where}: {name}", f"invalid for Kubernetes {version}: {path}: {exc.message}")
-                break
-            except kv.SchemaNotFoundError:
+                validator = _schema_validator(version, str(doc.get("kind")), str(doc.get("apiVersion")))
+            except FileNotFoundError:
                 report.add(f"{where}: {name}", f"unknown kind/apiVersion for Kubernetes {version}")
+                break
+            error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+            if error is not None:
+                path = ".".join(str(p) for p in error.absolute_path)
+                report.add(f"{where}: {name}", f"invalid for Kubernetes {version}: {path}: {error.message}")
                 break
     return report
 

@@ -4,14 +4,18 @@
 # secret files; psql variables quote them, so nothing is interpolated into SQL by the shell.
 set -eu
 
+# Overridable for tests only: where the secret files are, and a prefix for role and database names.
+secrets_dir="${TANDEM_SECRETS_DIR:-/run/secrets}"
+prefix="${TANDEM_DB_PREFIX:-}"
+
 for svc in gateway sessions records reports; do
-  password_file="/run/secrets/pg_${svc}_password"
+  password_file="$secrets_dir/pg_${svc}_password"
   if [ ! -s "$password_file" ]; then
     echo "init-databases: missing secret $password_file" >&2
     exit 1
   fi
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-    --set=svc="$svc" --set=pw="$(cat "$password_file")" <<'SQL'
+    --set=svc="$prefix$svc" --set=pw="$(tr -d '\r\n' < "$password_file")" <<'SQL'
 CREATE ROLE :"svc" LOGIN PASSWORD :'pw';
 CREATE DATABASE :"svc" OWNER :"svc";
 REVOKE ALL ON DATABASE :"svc" FROM PUBLIC;
