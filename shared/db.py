@@ -83,9 +83,10 @@ def _alembic_config(migrations_dir: Path, connection: Any = None) -> Any:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "head", *, lock_key: str = "") -> None:
+async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "heads", *, lock_key: str = "") -> None:
     """Apply Alembic migrations on an async engine (safe inside a running event loop).
 
+    `heads`: a service may carry independent branches (one per feature, `branch_labels`).
     On PostgreSQL a transaction-scoped advisory lock serialises instances starting together.
     """
     from alembic import command
