@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 import services.reports
 from services.reports.adapters.db import outbox
+from services.reports.adapters.index_key import load_index_key
 from services.reports.adapters.ratelimit import RateLimiter
 from services.reports.adapters.receipts import ReceiptBook
 from services.reports.adapters.vault import Vault
@@ -72,7 +73,8 @@ async def _resources(runtime: Runtime) -> AsyncIterator[None]:
     keyring_path.parent.mkdir(parents=True, exist_ok=True)
     keyring = await asyncio.to_thread(LocalKeyring, keyring_path)
     receipts = await asyncio.to_thread(ReceiptBook, receipt_hasher(settings))
-    ctx = ReportsContext(settings=settings, vault=Vault(keyring, store), receipts=receipts,
+    index_key = await load_index_key(runtime.engine, keyring)
+    ctx = ReportsContext(settings=settings, vault=Vault(keyring, store, index_key), receipts=receipts,
                          limiter=RateLimiter(runtime.redis))
     runtime.extras["reports"] = ctx
     task = asyncio.create_task(_sweeper(runtime, ctx, settings.sweep_interval_s), name="reports:sweeper") \

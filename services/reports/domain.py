@@ -44,6 +44,7 @@ class Body(msgspec.Struct, frozen=True):
     text: str
     session_id: str | None = None
     person_id: str | None = None
+    reporter_id: str | None = None  # identified reports: revealed to handlers only after a four-eyes approval
 
 
 class AttachmentMeta(msgspec.Struct, frozen=True):
@@ -87,6 +88,12 @@ class ReportsContext:
     receipts: ReceiptBook
     limiter: RateLimiter
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    def reporter_tag(self, sub: str) -> str:
+        return self.vault.tag("reporter", sub)
+
+    def subject_tag(self, person_id: str) -> str:
+        return self.vault.tag("subject", person_id)
 
     def is_public(self, identity: Identity) -> bool:
         """The gateway's unauthenticated public form: the configured subject with no roles."""

@@ -62,7 +62,7 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
     sg = api.as_("officer-1", "safeguarding")
     api.ctx.clock = lambda: FRIDAY
     attachment = [{"filename": "e.txt", "media_type": "text/plain", "content": base64.b64encode(b"evidence").decode()}]
-    expired = (await api.file(api.as_("mentee-1", "mentee"), attachments=attachment))["id"]
+    expired = (await api.file(api.as_("mentee-1", "mentee"), attachments=attachment, person_id="mentor-9"))["id"]
     held = (await api.file(api.as_("mentee-2", "mentee"), attachments=attachment))["id"]
     still_open = (await api.file(api.as_("mentee-3", "mentee")))["id"]
     anon_receipt = (await api.file(api.public()))["receipt"]
@@ -87,8 +87,8 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
     rows = await db_dump(api.settings.database_url)
     tomb = next(r for t, r in rows if t == "reports" and r["id"] == expired)
     assert tomb["shredded_at"] is not None and tomb["category"] == "boundary"
-    for column in ("wrapped_dek", "sealed_body", "kek_version", "reporter_id", "lookup_id", "receipt_hash",
-                   "assignee_id"):
+    for column in ("wrapped_dek", "sealed_body", "kek_version", "reporter_tag", "subject_tag", "lookup_id",
+                   "receipt_hash", "assignee_id"):
         assert tomb[column] is None, column
     assert not [r for t, r in rows if t != "reports" and r.get("report_id") in (expired, anon)]
     assert [r for t, r in rows if t == "report_entries" and r["report_id"] == held]  # held: untouched

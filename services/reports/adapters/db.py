@@ -47,8 +47,10 @@ reports = sa.Table(
     sa.Column("category", sa.String(32), nullable=False),
     sa.Column("urgent", sa.Boolean, nullable=False),
     sa.Column("anonymous", sa.Boolean, nullable=False),
-    # Identified reports only; handlers see it only after a second officer approved a reveal.
-    sa.Column("reporter_id", sa.String(128), nullable=True, index=True),
+    # Keyed blind indexes (HMAC under the sealed index key), never the ids themselves: the reporter's
+    # account (identified reports: "my reports") and the person the report is about (hidden from them).
+    sa.Column("reporter_tag", sa.String(64), nullable=True, index=True),
+    sa.Column("subject_tag", sa.String(64), nullable=True, index=True),
     # Anonymous reports only: receipt = lookup id + secret; only the argon2id hash of the secret is kept.
     sa.Column("lookup_id", sa.String(32), nullable=True, unique=True),
     sa.Column("receipt_hash", sa.String(256), nullable=True),
@@ -56,7 +58,7 @@ reports = sa.Table(
     sa.Column("assignee_id", sa.String(128), nullable=True),
     sa.Column("kek_version", sa.Integer, nullable=True),
     sa.Column("wrapped_dek", sa.LargeBinary, nullable=True),
-    sa.Column("sealed_body", sa.LargeBinary, nullable=True),  # {text, session_id, person_id}
+    sa.Column("sealed_body", sa.LargeBinary, nullable=True),  # {text, session_id, person_id, reporter_id}
     sa.Column("created_at", TS, nullable=False),
     sa.Column("ack_due_at", TS, nullable=False),
     sa.Column("acknowledged_at", TS, nullable=True),
@@ -66,6 +68,15 @@ reports = sa.Table(
     sa.Column("legal_hold", sa.Boolean, nullable=False, default=False),
     sa.Column("shredded_at", TS, nullable=True),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+# The key of the blind indexes, wrapped by the keyring like any DEK (one row per version).
+index_keys = sa.Table(
+    "index_keys", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kek_version", sa.Integer, nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
 )
 
 # Internal notes (handlers only) and messages between handlers and the reporter.

@@ -9,6 +9,8 @@ DEK (and the ciphertext with it).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -41,9 +43,15 @@ class Sealed:
 
 
 class Vault:
-    def __init__(self, keyring: KeyEncryptionKeyProvider, store: ObjectStore) -> None:
+    def __init__(self, keyring: KeyEncryptionKeyProvider, store: ObjectStore, index_key: bytes) -> None:
         self.keyring = keyring
         self.store = store
+        self._index_key = index_key
+
+    def tag(self, purpose: str, value: str) -> str:
+        """Blind index: HMAC-SHA256 of `value` under the index key, per purpose. Equal values give
+        equal tags (so rows can be found), but a tag says nothing without the key."""
+        return hmac.new(self._index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
     def seal_json(self, object_id: str, kind: str, value: object) -> Sealed:
         return self.seal_bytes(object_id, kind, msgspec.json.encode(value))

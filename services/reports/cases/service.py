@@ -60,31 +60,29 @@ def summary(row: Any, now: Any) -> CaseSummary:
                        legal_hold=row.legal_hold)
 
 
-def _about(body: Body, identity: Identity) -> bool:
-    return body.person_id is not None and body.person_id == identity.sub
-
-
 async def _case(conn: AsyncConnection, runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
                 action: str, *, for_update: bool = False) -> tuple[Any, Body]:
     row = await load_report(conn, report_id, for_update=for_update)
-    body = open_body(ctx, row) if row is not None else None
-    if row is None or body is None or _about(body, identity):
+    if row is None or row.subject_tag == ctx.subject_tag(identity.sub):
+        # A report about the caller answers exactly like one that does not exist.
         await runtime.auditor(identity.sub, action, _target(report_id), "denied")
         raise NotFound(NOT_FOUND)
-    return row, body
+    return row, open_body(ctx, row)
 
 
 async def list_cases(runtime: Runtime, ctx: ReportsContext, identity: Identity, state: str | None) -> list[CaseSummary]:
-    query = sa.select(reports).where(reports.c.shredded_at.is_(None)).order_by(
-        reports.c.urgent.desc(), reports.c.created_at)
+    mine = ctx.subject_tag(identity.sub)
+    query = sa.select(reports).where(
+        reports.c.shredded_at.is_(None),
+        sa.or_(reports.c.subject_tag.is_(None), reports.c.subject_tag != mine),
+    ).order_by(reports.c.urgent.desc(), reports.c.created_at)
     if state:
         query = query.where(reports.c.state == state)
     now = ctx.clock()
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    visible = [r for r in rows if not _about(open_body(ctx, r), identity)]
     await runtime.auditor(identity.sub, "report.list", "reports", "success")
-    return [summary(r, now) for r in visible]
+    return [summary(r, now) for r in rows]
 
 
 async def get_case(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str) -> CaseDetail:
@@ -100,7 +98,7 @@ async def get_case(runtime: Runtime, ctx: ReportsContext, identity: Identity, re
     detail = CaseDetail(
         case=summary(row, ctx.clock()), text=body.text, session_id=body.session_id, person_id=body.person_id,
         reporter=Reporter(anonymous=row.anonymous, revealed=revealed,
-                          reporter_id=row.reporter_id if revealed and not row.anonymous else None),
+                          reporter_id=body.reporter_id if revealed and not row.anonymous else None),
         attachments=files, notes=notes, messages=msgs,
         reveal_requests=[RevealRequestOut(id=r.id, requested_by=r.requested_by, state=r.state,
                                           created_at=r.created_at, approved_by=r.approved_by,
@@ -137,8 +135,8 @@ async def assign(runtime: Runtime, ctx: ReportsContext, identity: Identity, repo
                  assignee_id: str | None) -> CaseSummary:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.assign", for_update=True)
-        if assignee_id is not None and body.person_id == assignee_id:
+        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.assign", for_update=True)
+        if assignee_id is not None and row.subject_tag == ctx.subject_tag(assignee_id):
             raise Conflict("A report cannot be assigned to the person it is about.")
         if row.state == "closed":
             raise Conflict("A closed report cannot be reassigned.")

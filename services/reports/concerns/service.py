@@ -81,8 +81,9 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
 
     now = ctx.clock()
     report_id = new_id()
-    sealed = ctx.vault.seal_json(report_id, KIND_BODY, Body(text=data.text, session_id=data.session_id,
-                                                            person_id=data.person_id))
+    sealed = ctx.vault.seal_json(report_id, KIND_BODY, Body(
+        text=data.text, session_id=data.session_id, person_id=data.person_id,
+        reporter_id=None if anonymous else identity.sub))
     attachment_rows: list[dict[str, Any]] = []
     uploaded: list[str] = []
     try:
@@ -102,7 +103,8 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
         async with runtime.engine.begin() as conn:
             await conn.execute(sa.insert(reports).values(
                 id=report_id, category=data.category, urgent=data.urgent, anonymous=anonymous,
-                reporter_id=None if anonymous else identity.sub,
+                reporter_tag=None if anonymous else ctx.reporter_tag(identity.sub),
+                subject_tag=ctx.subject_tag(data.person_id) if data.person_id else None,
                 lookup_id=receipt.lookup_id if receipt else None, receipt_hash=receipt_hash,
                 state="received", assignee_id=None, kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek,
                 sealed_body=sealed.ciphertext, created_at=now,
@@ -141,16 +143,16 @@ async def own_reports(runtime: Runtime, ctx: ReportsContext, identity: Identity)
     sub = _reporter(ctx, identity)
     async with runtime.engine.connect() as conn:
         rows = (await conn.execute(
-            sa.select(reports).where(reports.c.reporter_id == sub, reports.c.anonymous.is_(False),
+            sa.select(reports).where(reports.c.reporter_tag == ctx.reporter_tag(sub), reports.c.anonymous.is_(False),
                                      reports.c.shredded_at.is_(None)).order_by(reports.c.created_at.desc()))).all()
     await runtime.auditor(sub, "report.list_own", "reports:own", "success")
     return [OwnReportSummary(id=r.id, category=r.category, state=r.state, urgent=r.urgent, created_at=r.created_at)
             for r in rows]
 
 
-async def _own_row(conn: Any, runtime: Runtime, sub: str, report_id: str) -> Any:
+async def _own_row(conn: Any, runtime: Runtime, ctx: ReportsContext, sub: str, report_id: str) -> Any:
     row = await load_report(conn, report_id)
-    if row is None or row.anonymous or row.reporter_id != sub:
+    if row is None or row.anonymous or row.reporter_tag != ctx.reporter_tag(sub):
         # Someone else's report and no report at all look the same.
         await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "denied")
         raise NotFound(NOT_FOUND)
@@ -170,7 +172,7 @@ async def _reporter_view(conn: Any, ctx: ReportsContext, row: Any, *, with_id: b
 async def own_report(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str) -> OwnReport:
     sub = _reporter(ctx, identity)
     async with runtime.engine.connect() as conn:
-        row = await _own_row(conn, runtime, sub, report_id)
+        row = await _own_row(conn, runtime, ctx, sub, report_id)
         view = await _reporter_view(conn, ctx, row, with_id=True)
     await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "success")
     return view
@@ -182,7 +184,7 @@ async def post_own_message(runtime: Runtime, ctx: ReportsContext, identity: Iden
     _check_text(text, ctx.settings.max_message_chars, "message")
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row = await _own_row(conn, runtime, sub, report_id)
+        row = await _own_row(conn, runtime, ctx, sub, report_id)
         entry_id = await add_entry(conn, ctx, report_id=row.id, kind="message", author_role="reporter",
                                    author_id=None, text=text, now=now)
     await runtime.auditor(sub, "report.message_from_reporter", f"report:{report_id}", "success")

@@ -51,7 +51,7 @@ async def shred(runtime: Runtime, ctx: ReportsContext, report_id: str, now: date
             reports.c.id == report_id, reports.c.state == "closed", reports.c.legal_hold.is_(False),
             reports.c.shredded_at.is_(None)).values(
             shredded_at=now, updated_at=now, wrapped_dek=None, sealed_body=None, kek_version=None,
-            reporter_id=None, lookup_id=None, receipt_hash=None, assignee_id=None))
+            reporter_tag=None, subject_tag=None, lookup_id=None, receipt_hash=None, assignee_id=None))
         if done.rowcount != 1:
             return False
         await conn.execute(sa.delete(entries).where(entries.c.report_id == report_id))

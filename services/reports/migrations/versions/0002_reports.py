@@ -22,7 +22,8 @@ def upgrade() -> None:
         sa.Column("category", sa.String(32), nullable=False),
         sa.Column("urgent", sa.Boolean, nullable=False),
         sa.Column("anonymous", sa.Boolean, nullable=False),
-        sa.Column("reporter_id", sa.String(128), nullable=True),
+        sa.Column("reporter_tag", sa.String(64), nullable=True),
+        sa.Column("subject_tag", sa.String(64), nullable=True),
         sa.Column("lookup_id", sa.String(32), nullable=True),
         sa.Column("receipt_hash", sa.String(256), nullable=True),
         sa.Column("state", sa.String(16), nullable=False),
@@ -41,7 +42,15 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.UniqueConstraint("lookup_id", name="uq_reports_lookup_id"),
     )
-    op.create_index("ix_reports_reporter_id", "reports", ["reporter_id"])
+    op.create_index("ix_reports_reporter_tag", "reports", ["reporter_tag"])
+    op.create_index("ix_reports_subject_tag", "reports", ["subject_tag"])
+    op.create_table(
+        "index_keys",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("kek_version", sa.Integer, nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
     op.create_index("ix_reports_state", "reports", ["state"])
     op.create_table(
         "report_entries",
@@ -91,4 +100,5 @@ def downgrade() -> None:
     op.drop_table("reveal_requests")
     op.drop_table("report_attachments")
     op.drop_table("report_entries")
+    op.drop_table("index_keys")
     op.drop_table("reports")
