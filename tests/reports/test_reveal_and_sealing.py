@@ -11,6 +11,7 @@ from minio import Minio
 from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
+from shared.crypto import DecryptionError
 from tests.reports.conftest import CANARY, Api
 from tests.reports.support import contains, db_dump, stream_events
 
@@ -103,3 +104,15 @@ async def test_plaintext_is_never_stored(api: Api, s3_server: S3Child) -> None:
     assert len(key) == 32 and all(c in "0123456789abcdef" for c in key)  # random, says nothing
     assert CANARY.encode() not in data and b"%PDF" not in data
     assert not any(k.lower().startswith("x-amz-meta") for k in meta)
+
+
+async def test_sealed_objects_only_open_as_what_they_were_sealed_as(lite_api: Api) -> None:
+    vault = lite_api.ctx.vault
+    sealed = vault.seal_json("report-a", "report.body", {"text": CANARY})
+    assert vault.open_bytes("report-a", "report.body", sealed.kek_version, sealed.wrapped_dek, sealed.ciphertext)
+    for object_id, kind in (("report-b", "report.body"), ("report-a", "report.note")):
+        with pytest.raises(DecryptionError):
+            vault.open_bytes(object_id, kind, sealed.kek_version, sealed.wrapped_dek, sealed.ciphertext)
+    with pytest.raises(DecryptionError):  # shredded: the wrapped key is gone
+        vault.open_bytes("report-a", "report.body", None, None, sealed.ciphertext)
+    assert vault.tag("subject", "u1") == vault.tag("subject", "u1") != vault.tag("reporter", "u1")

@@ -205,10 +205,9 @@ async def _by_receipt(conn: Any, runtime: Runtime, ctx: ReportsContext, raw: str
                                         settings.receipt_attempts_per_id_per_hour) and allowed
     if not allowed:
         raise TooManyRequests("Too many attempts. Please try again later.")
-    row = None
-    if receipt is not None:
-        row = (await conn.execute(sa.select(reports).where(
-            reports.c.lookup_id == receipt.lookup_id, reports.c.shredded_at.is_(None)))).first()
+    # A malformed receipt still runs the same query (for an id that cannot exist) and the same verification.
+    row = (await conn.execute(sa.select(reports).where(
+        reports.c.lookup_id == (receipt.lookup_id if receipt else "-"), reports.c.shredded_at.is_(None)))).first()
     ok = await ctx.receipts.verify(row.receipt_hash if row is not None else None,
                                    receipt.secret if receipt else "-" * 32)
     if not ok or row is None:
