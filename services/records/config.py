@@ -39,6 +39,11 @@ class Settings(ServiceSettings, ObjectStoreSettings):
     audit_checkpoint_interval_s: float = setting(
         300.0, "Seconds between checkpoint attempts when entries are pending (0 disables the background task).")
     audit_lock_days: int = setting(2557, "COMPLIANCE object-lock retention of each checkpoint object, in days.")
+    dispute_window_hours: int = setting(24, "Default access window an approved dispute grants, in hours.")
+    dispute_max_window_hours: int = setting(168, "Longest access window a dispute approval may grant, in hours.")
+    dispute_break_glass_hours: int = setting(4, "Access window of a break-glass grant, in hours.")
+    dispute_notify_accessor_id: bool = setting(
+        False, "Put the accessing admin's id in record.accessed (default: the role only).")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,3 +64,8 @@ class Settings(ServiceSettings, ObjectStoreSettings):
         check(self.audit_checkpoint_every >= 1, "RECORDS_AUDIT_CHECKPOINT_EVERY", "must be at least 1")
         check(self.audit_checkpoint_interval_s >= 0, "RECORDS_AUDIT_CHECKPOINT_INTERVAL_S", "must be >= 0")
         check(self.audit_lock_days >= 1, "RECORDS_AUDIT_LOCK_DAYS", "must be at least 1")
+        check(1 <= self.dispute_max_window_hours <= 168, "RECORDS_DISPUTE_MAX_WINDOW_HOURS", "must be 1..168")
+        check(1 <= self.dispute_window_hours <= self.dispute_max_window_hours, "RECORDS_DISPUTE_WINDOW_HOURS",
+              "must be 1..RECORDS_DISPUTE_MAX_WINDOW_HOURS")
+        check(1 <= self.dispute_break_glass_hours <= self.dispute_max_window_hours,
+              "RECORDS_DISPUTE_BREAK_GLASS_HOURS", "must be 1..RECORDS_DISPUTE_MAX_WINDOW_HOURS")
