@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy import configdoc, make_secrets, validate
+from deploy import make_secrets, validate
+from deploy.docs import SETTINGS
+from shared.config import describe
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -309,7 +311,7 @@ def test_production_overlay_shape() -> None:
 
 def test_k8s_config_sets_only_known_variables() -> None:
     """Every variable in the Kubernetes and Compose configuration is one the services read."""
-    known = configdoc.known_variables()
+    known = {row[0] for cls in SETTINGS.values() for row in describe(cls, cls.PREFIX)}
     for env_file in (DEPLOY / "k8s").rglob("*.env"):
         for line in env_file.read_text().splitlines():
             if line and not line.startswith("#"):
@@ -408,3 +410,32 @@ def test_healthcheck_reads_the_service_from_the_command_line() -> None:
     assert healthcheck.service_name(["python", "-m", "services.sessions"]) == "sessions"
     assert healthcheck.service_name(["python", "-m", "services.records", "migrate"]) == "records"
     assert healthcheck.service_name(["sh"]) is None
+
+
+# -- shared keys for Kubernetes ----------------------------------------------------------------------
+
+
+def test_bootstrapped_keys_match_what_the_pods_expect(tmp_path: Path) -> None:
+    from deploy import bootstrap_keys
+
+    secrets_files = bootstrap_keys.bootstrap(tmp_path / "keys")
+    contents = {p: p.read_bytes() for files in secrets_files.values() for p in files}
+    for path in contents:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    # A re-run never replaces a key (that would orphan every sealed object and break the ledger).
+    again = bootstrap_keys.bootstrap(tmp_path / "keys")
+    assert {p: p.read_bytes() for files in again.values() for p in files} == contents
+    assert not list((tmp_path / "keys").glob("*.lock"))
+    # The `keys` init containers copy exactly these files out of exactly these Secrets.
+    docs = [d for name in ("records", "reports")
+            for d in yaml.safe_load_all((DEPLOY / "k8s" / "base" / f"{name}.yaml").read_text()) if d]
+    expected: dict[str, set[str]] = {}
+    for dep in (d for d in docs if d["kind"] == "Deployment"):
+        pod = dep["spec"]["template"]["spec"]
+        script = next(c for c in pod["initContainers"] if c["name"] == "keys")["command"][-1]
+        for volume in pod["volumes"]:
+            secret = volume.get("secret", {}).get("secretName", "")
+            match = re.search(rf"for f in ([^;]+); do\n[^\n]*/etc/tandem/{volume['name']}/", script)
+            if match:
+                expected[secret] = set(match.group(1).split())
+    assert expected == {name: {p.name for p in files} for name, files in secrets_files.items()}
