@@ -12,7 +12,7 @@ import base64
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from minio.commonconfig import COMPLIANCE
@@ -66,9 +66,11 @@ class CheckpointArchive:
         if not self.locked:
             log.warning("audit.archive_unlocked", bucket=self.store.bucket)
 
-    def put(self, key: str, doc: CheckpointDoc, now: datetime) -> None:
+    def put(self, key: str, doc: CheckpointDoc) -> None:
         body = msgspec.json.encode(doc)
-        retention = Retention(COMPLIANCE, now + timedelta(days=self.lock_days)) if self.locked else None
+        # The store judges retention against its own clock, so this is wall-clock time on purpose.
+        until = datetime.now(UTC) + timedelta(days=self.lock_days)
+        retention = Retention(COMPLIANCE, until) if self.locked else None
         self.store.client.put_object(self.store.bucket, key, io.BytesIO(body), len(body),
                                      content_type="application/json", retention=retention)
 

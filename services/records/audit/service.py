@@ -197,9 +197,10 @@ class Ledger:
             doc = CheckpointDoc(seq=seq, hash=head_hash, signed_at=signed_at, key_id=self.keys.signing_key_id,
                                 signature=base64.b64encode(signature).decode())
             try:
-                await asyncio.to_thread(self.archive.put, key, doc, signed_at)
+                await asyncio.to_thread(self.archive.put, key, doc)
             except Exception as exc:  # noqa: BLE001 - the database copy still counts; the next one retries
-                log.warning("audit.checkpoint_archive_failed", seq=seq, exc_type=type(exc).__name__)
+                log.warning("audit.checkpoint_archive_failed", seq=seq, exc_type=type(exc).__name__,
+                            code=getattr(exc, "code", None))
                 key = None
         async with self.engine.begin() as conn:
             await conn.execute(sa.insert(audit_checkpoints).values(

@@ -57,6 +57,8 @@ class Report:
 
 def _check_signature(public_keys: Mapping[str, bytes], key_id: str, seq: int, head_hash: str,
                      signed_at: object, signature: bytes) -> str | None:
+    if not isinstance(signature, bytes):
+        return "malformed"
     public = public_keys.get(key_id)
     if public is None:
         return f"signed with unknown key {key_id}"
