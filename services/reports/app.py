@@ -22,11 +22,12 @@ from services.reports.cases.controllers import CasesController
 from services.reports.concerns.controllers import ConcernsController
 from services.reports.config import Settings
 from services.reports.domain import ReportsContext
+from services.reports.officers import service as officers
 from services.reports.retention.service import sweep
 from shared.crypto import LocalKeyring
 from shared.logging import get_logger
 from shared.objectstore import S3ObjectStore
-from shared.service import Runtime, build_app
+from shared.service import ConsumerSpec, Runtime, build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[ConcernsController, CasesController],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
+        consumers=[ConsumerSpec(officers.GROUP, officers.STREAMS, officers.handler)],
         readiness={"object_store": _check_store},
         setup=_resources,
         description=services.reports.__doc__ or "",

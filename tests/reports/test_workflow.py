@@ -54,6 +54,8 @@ async def test_identified_concern_round_trip(api: Api) -> None:
     # the person the report is about can never be its handler
     assert (await api.client.put(f"/cases/{rid}/assignee", json={"assignee_id": "mentor-7"},
                                  headers=sg)).status_code == 409
+    assert (await api.client.put(f"/cases/{rid}/assignee", json={"assignee_id": "stranger"},
+                                 headers=sg)).status_code == 409  # not a known safeguarding officer
     for illegal in ("investigating", "resolved", "closed", "received"):
         resp = await api.client.post(f"/cases/{rid}/transitions", json={"to": illegal}, headers=sg)
         assert resp.status_code == 409, illegal

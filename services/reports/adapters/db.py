@@ -79,6 +79,16 @@ index_keys = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# Projection of tandem.user, kept only for accounts that hold (or held) the safeguarding role:
+# assignment must go to an active officer. Nobody else's account id is recorded here.
+officers = sa.Table(
+    "officers", metadata,
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("safeguarding", sa.Boolean, nullable=False),
+    sa.Column("suspended", sa.Boolean, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
 # Internal notes (handlers only) and messages between handlers and the reporter.
 entries = sa.Table(
     "report_entries", metadata,

@@ -43,6 +43,7 @@ from services.reports.domain import (
     ReportsContext,
     RevealReasons,
 )
+from services.reports.officers.service import is_active_officer
 from shared.http import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from shared.identity import Identity
 from shared.service import Runtime
@@ -140,6 +141,9 @@ async def assign(runtime: Runtime, ctx: ReportsContext, identity: Identity, repo
             raise Conflict("A report cannot be assigned to the person it is about.")
         if row.state == "closed":
             raise Conflict("A closed report cannot be reassigned.")
+        # The caller's own role is proven by the assertion; anyone else must be a known, active officer.
+        if assignee_id is not None and assignee_id != identity.sub and not await is_active_officer(conn, assignee_id):
+            raise Conflict("Cases can only be assigned to an active safeguarding officer.")
         await conn.execute(sa.update(reports).where(reports.c.id == report_id)
                            .values(assignee_id=assignee_id, updated_at=now))
         await runtime.auditor(identity.sub, "report.assign", _target(report_id), "success")

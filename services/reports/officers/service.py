@@ -1,0 +1,68 @@
+"""Projection of safeguarding officers from `tandem.user`, applied exactly once per event.
+
+Only accounts that hold or held the safeguarding role get a row. Erasure requests are acknowledged
+and change nothing here: reports are kept for their retention period on a safeguarding basis, and no
+reporter or subject account id is stored in clear (see docs/reports.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.reports.adapters.db import inbox, officers
+from shared.db import claim_event
+from shared.events import Envelope, Event
+from shared.events import types as t
+from shared.logging import get_logger
+
+log = get_logger("tandem.reports.officers")
+GROUP = "reports"
+STREAMS = ("tandem.user",)
+CONSUMER = "reports.officers"
+
+
+async def is_active_officer(conn: AsyncConnection, user_id: str) -> bool:
+    row = (await conn.execute(sa.select(officers).where(officers.c.user_id == user_id))).first()
+    return row is not None and row.safeguarding and not row.suspended
+
+
+async def _apply(conn: AsyncConnection, payload: Event) -> None:
+    now = datetime.now(UTC)
+    match payload:
+        case t.UserCreated(user_id=uid, roles=roles) | t.UserRolesChanged(user_id=uid, roles=roles):
+            holds = "safeguarding" in roles
+            done = await conn.execute(sa.update(officers).where(officers.c.user_id == uid)
+                                      .values(safeguarding=holds, updated_at=now))
+            if not done.rowcount and holds:
+                await conn.execute(sa.insert(officers).values(user_id=uid, safeguarding=True, suspended=False,
+                                                              updated_at=now))
+        case t.UserSuspended(user_id=uid) | t.UserReactivated(user_id=uid):
+            await conn.execute(sa.update(officers).where(officers.c.user_id == uid).values(
+                suspended=isinstance(payload, t.UserSuspended), updated_at=now))
+
+
+async def apply_user_event(conn: AsyncConnection, envelope: Envelope) -> None:
+    try:
+        payload: Event = envelope.payload()
+    except LookupError:
+        return  # an event type this version does not know: nothing to project
+    if not await claim_event(conn, inbox, CONSUMER, envelope.id):
+        return
+    await _apply(conn, payload)
+
+
+def handler_for(engine: AsyncEngine) -> Callable[[Envelope], Awaitable[None]]:
+    async def handle(envelope: Envelope) -> None:
+        async with engine.begin() as conn:
+            await apply_user_event(conn, envelope)
+
+    return handle
+
+
+def handler(runtime: Any) -> Callable[[Envelope], Awaitable[None]]:
+    return handler_for(runtime.engine)
