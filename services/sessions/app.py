@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
+from aiortc import RTCIceServer
 from litestar import Litestar
 
 import services.sessions
@@ -13,10 +17,15 @@ from services.sessions.adapters.db import outbox
 from services.sessions.config import Settings
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.controllers import MeetingController
+from services.sessions.meetings.service import Room
 from services.sessions.pairings.controllers import PairingController
 from services.sessions.recorder.manager import Recorders
+from services.sessions.recorder.passthrough import check_aiortc
+from services.sessions.recorder.recording import Recording
+from services.sessions.recorder.sink import HttpRecordingSink, RecordingSink, static_headers
 from services.sessions.signalling.controllers import signal
 from services.sessions.signalling.hub import Hub
+from services.sessions.signalling.turn import ice_servers
 from services.sessions.users import service as users_svc
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
@@ -33,7 +42,22 @@ def _users_handler(runtime: Runtime) -> Handler:
     return users_svc.handler(runtime.engine, on_suspended)
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def _recording_factory(runtime: Runtime, settings: Settings, sink: RecordingSink) -> Any:
+    async def start(room: Room, recording_id: str, finished: Callable[[str], None]) -> Recording:
+        servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+                   for s in ice_servers(settings.ice_urls, settings.turn_secret, "recorder", time.time(),
+                                        settings.turn_ttl_s)]
+        recording = Recording(room=room, recording_id=recording_id, hub=runtime.extras["hub"], sink=sink,
+                              consent=runtime.extras["consent"], outbox=runtime.outbox, engine=runtime.engine,
+                              ice_servers=servers, on_finished=finished)
+        await recording.start()
+        return recording
+
+    return start
+
+
+def create_app(settings: Settings | None = None, *, recording_sink: RecordingSink | None = None) -> Litestar:
+    """`recording_sink` overrides the HTTP sink built from SESSIONS_RECORDING_SINK_URL."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -41,14 +65,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         runtime.extras["consent"] = ConsentStore(runtime.engine)
         hub = Hub(runtime.redis, grace_s=settings.reconnect_grace_s)
         runtime.extras["hub"] = hub
-        recorders = Recorders(max_recordings=settings.max_recordings)
-        runtime.extras["recorders"] = recorders
-        await hub.start()
-        try:
-            yield
-        finally:
-            await recorders.stop_all("shutdown")
-            await hub.stop()
+        async with contextlib.AsyncExitStack() as stack:
+            sink = recording_sink
+            if sink is None and settings.recording_sink_url:
+                client = await stack.enter_async_context(httpx.AsyncClient(
+                    timeout=httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=10.0)))
+                sink = HttpRecordingSink(settings.recording_sink_url, client,
+                                         static_headers(settings.recording_sink_token))
+            check_aiortc()
+            factory = _recording_factory(runtime, settings, sink) if sink is not None else None
+            recorders = Recorders(max_recordings=settings.max_recordings, factory=factory)
+            runtime.extras["recorders"] = recorders
+            await hub.start()
+            try:
+                yield
+            finally:
+                await recorders.stop_all("shutdown")
+                await hub.stop()
 
     return build_app(
         name="sessions",

@@ -66,11 +66,11 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Server]:
+async def serve(settings: Settings, **app_kwargs: Any) -> AsyncIterator[Server]:
     """The sessions app under a real uvicorn, in this event loop (so its recorder shares our loop)."""
     port = free_port()
     settings = Settings(**{**settings.__dict__, "port": port})
-    app = create_app(settings)
+    app = create_app(settings, **app_kwargs)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
                             ws_ping_interval=None)
     server = uvicorn.Server(config)
@@ -110,19 +110,22 @@ async def open_session(base: str, issuer: TestIssuer, mentor: str, mentee: str, 
 
 
 class CountingVideo(MediaStreamTrack):
-    """640x480@30 moving test pattern; counts frames handed to the encoder."""
+    """A moving test pattern at `fps`; counts frames handed to the encoder."""
 
     kind = "video"
 
-    def __init__(self, fps: int = 30, width: int = 320, height: int = 240) -> None:
+    def __init__(self, fps: int = 30, width: int = 160, height: int = 120) -> None:
         super().__init__()
         self.fps, self.width, self.height = fps, width, height
         self.sent = 0
         self.sent_at: list[float] = []
         self._start: float | None = None
         self._n = 0
+        # A smooth gradient with a little noise: cheap to encode (the test process encodes four streams),
+        # but still changing every frame.
         rng = random.Random(1)
-        self._luma = bytes(rng.randrange(256) for _ in range(width * height * 2))
+        self._luma = bytes(((i % width) + (i // width) * 2 + rng.randrange(4)) % 256
+                           for i in range(width * height * 2))
         self._chroma = bytes([128]) * (width * height // 4)
 
     async def recv(self) -> VideoFrame:
@@ -146,6 +149,10 @@ class CountingVideo(MediaStreamTrack):
         return frame
 
 
+# 400 Hz: exactly 8 periods per 20 ms frame, so one buffer repeats seamlessly.
+_TONE = array.array("h", (int(8000 * math.sin(2 * math.pi * 400 * i / 48000)) for i in range(960))).tobytes()
+
+
 class Tone(MediaStreamTrack):
     kind = "audio"
 
@@ -161,16 +168,33 @@ class Tone(MediaStreamTrack):
         delay = self._start + self._n * AUDIO_PTIME - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        base = self._n * samples
-        data = array.array("h", (int(8000 * math.sin(2 * math.pi * 440 * (base + i) / rate))
-                                 for i in range(samples)))
         frame = AudioFrame(format="s16", layout="mono", samples=samples)
-        frame.planes[0].update(data.tobytes())
+        frame.planes[0].update(_TONE)
         frame.sample_rate = rate
         frame.pts = self._n * samples
         frame.time_base = fractions.Fraction(1, rate)
         self._n += 1
         return frame
+
+
+class Counted(MediaStreamTrack):
+    """Passes frames through and notes when each was handed to the encoder."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.source = source
+        self.at: list[float] = []
+
+    async def recv(self) -> Any:
+        frame = await self.source.recv()
+        self.at.append(time.monotonic())
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()
 
 
 # -- a member: signalling socket + peer connection to the other member + one to the recorder ------------
@@ -192,6 +216,7 @@ class Member:
     relay: MediaRelay = field(default_factory=MediaRelay)
     closed: tuple[int, str] | None = None
     received_tracks: list[Any] = field(default_factory=list)
+    to_recorder: Counted | None = None
     _reader: asyncio.Task[None] | None = None
 
     async def connect(self, *, join: bool = True, server: Server | None = None) -> None:
@@ -279,7 +304,10 @@ class Member:
             self.received_tracks.append(track)
 
     async def _answer_recorder(self, sdp: str) -> None:
-        pc = self.new_pc()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTrack(self.relay.subscribe(self.audio))
+        self.to_recorder = Counted(self.relay.subscribe(self.video))
+        pc.addTrack(self.to_recorder)
         self.recorder_pcs.append(pc)
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())

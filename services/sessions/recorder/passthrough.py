@@ -9,6 +9,7 @@ buffer to mark frames assembled across a packet gap (JitterFrame carries no loss
 
 from __future__ import annotations
 
+import inspect
 import queue
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,15 @@ def check_internals(receiver: RTCRtpReceiver) -> None:
             raise InternalsChanged(f"aiortc RTCRtpReceiver has no {name}: pin aiortc==1.16.*")
     if not hasattr(receiver, "_send_rtcp_pli"):
         raise InternalsChanged("aiortc RTCRtpReceiver has no _send_rtcp_pli")
+
+
+def check_aiortc() -> None:
+    """At start-up: the private attributes the recorder relies on are still there."""
+    if not hasattr(RTCRtpReceiver, "_send_rtcp_pli"):
+        raise InternalsChanged("aiortc RTCRtpReceiver has no _send_rtcp_pli: pin aiortc==1.16.*")
+    source = inspect.getsource(RTCRtpReceiver.__init__)
+    if "self.__decoder_queue" not in source or "self.__jitter_buffer" not in source:
+        raise InternalsChanged("aiortc RTCRtpReceiver internals changed: pin aiortc==1.16.*")
 
 
 class _Tap(queue.Queue[Any]):

@@ -1,0 +1,205 @@
+"""One two-party recording: an extra aiortc peer per member (signalled as "recorder" over the room),
+receiving their encoded audio and video, muxed into one WebM streamed to the recording sink.
+
+It exists only while consent holds: it is created after the "started" transition and stopped as soon
+as the room's state says the recording id is no longer current (revoke, disconnect, pairing end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from services.sessions.consent import machine as cm
+from services.sessions.consent.service import ConsentStore
+from services.sessions.meetings.service import Room
+from services.sessions.recorder.muxer import WebmMuxer
+from services.sessions.recorder.passthrough import tap
+from services.sessions.recorder.sink import RecordingMeta, RecordingSink, Upload
+from services.sessions.signalling import messages as msg
+from services.sessions.signalling.controllers import publish_state
+from services.sessions.signalling.hub import RECORDER, Hub
+from shared.events import types as t
+from shared.logging import get_logger
+from shared.outbox import Outbox
+
+log = get_logger("tandem.sessions.recorder")
+PLI_INTERVAL_S = 0.3
+
+
+class Recording:
+    def __init__(self, *, room: Room, recording_id: str, hub: Hub, sink: RecordingSink, consent: ConsentStore,
+                 outbox: Outbox | None, engine: Any, ice_servers: list[RTCIceServer],
+                 on_finished: Callable[[str], None]) -> None:
+        self.room = room
+        self.recording_id = recording_id
+        self.hub = hub
+        self.sink = sink
+        self.consent = consent
+        self.outbox = outbox
+        self.engine = engine
+        self.ice_servers = ice_servers
+        self.on_finished = on_finished
+        self.pcs: dict[str, RTCPeerConnection] = {}
+        self.upload: Upload | None = None
+        self.muxer: WebmMuxer | None = None
+        self.record_id: str | None = None
+        self.stop_reason: str | None = None
+        self.stopped_at: float | None = None
+        self.done = asyncio.Event()
+        self._last_pli: dict[str, float] = {}
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- start ----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        evidence = await self.consent.ledger(self.room.session_id, self.recording_id)
+        meta = RecordingMeta(session_id=self.room.session_id, pairing_id=self.room.pairing_id,
+                             recording_id=self.recording_id, started_at=datetime.now(UTC),
+                             consent_evidence=evidence)
+        self.upload = await self.sink.open(meta)
+        self.muxer = WebmMuxer(self.room.members, self._chunk)
+        await self.hub.attach_recorder(self.room.session_id, self)
+        try:
+            for member in self.room.members:
+                await self._offer(member)
+        except Exception:
+            await self.stop("failed")
+            raise
+        await self._event(t.RecordingStarted(session_id=self.room.session_id, pairing_id=self.room.pairing_id,
+                                             recording_id=self.recording_id))
+        log.info("recording.started", session_id=self.room.session_id, recording_id=self.recording_id)
+
+    async def _offer(self, member: str) -> None:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        self.pcs[member] = pc
+        for kind in ("audio", "video"):
+            transceiver = pc.addTransceiver(kind, direction="recvonly")
+            receiver = transceiver.receiver
+            tap(receiver, kind, lambda codec, frame, k=kind, r=receiver: self._frame(member, k, r, frame))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed" and not self._stopping:
+                log.warning("recording.peer_failed", recording_id=self.recording_id, member=member)
+
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = msg.RelayedOffer(sdp=pc.localDescription.sdp, source="recorder")
+        await self.hub.send(self.room, member, msg.encode(offer), frm=RECORDER)
+
+    # -- media ------------------------------------------------------------------------------------------
+
+    def _frame(self, member: str, kind: str, receiver: Any, frame: Any) -> None:
+        """On the event loop, inside aiortc's RTP handler: mux inline (cheap), never block."""
+        if self.muxer is None or self._stopping:
+            return
+        intact = getattr(frame, "intact", True) and getattr(frame, "follows", True)
+        try:
+            ok = self.muxer.add(member, kind, frame.data, frame.timestamp, intact=intact)
+        except Exception as exc:  # noqa: BLE001 - surface muxer failures: stop rather than record garbage
+            log.error("recording.mux_failed", recording_id=self.recording_id, exc_type=type(exc).__name__)
+            self._spawn(self._fail("mux-failed"))
+            return
+        if not ok:
+            now = time.monotonic()
+            if now - self._last_pli.get(member, 0.0) >= PLI_INTERVAL_S and hasattr(frame, "ssrc"):
+                self._last_pli[member] = now
+                self._spawn(receiver._send_rtcp_pli(frame.ssrc))
+
+    def _chunk(self, chunk: bytes) -> None:
+        if self.upload is not None:
+            self.upload.write(chunk)
+            failed = getattr(self.upload, "failed", None)
+            if failed and not self._stopping:
+                self._spawn(self._fail(failed))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fail(self, code: str) -> None:
+        log.warning("recording.failed", recording_id=self.recording_id, code=code)
+        before, after, _ = await self.consent.transition(self.room.session_id, self.room.members, cm.Stop("failed"))
+        await publish_state(self.hub, self.room, before, after)
+
+    # -- signalling (RecorderEndpoint) ---------------------------------------------------------------------
+
+    async def on_signal(self, user_id: str, frame: bytes) -> None:
+        pc = self.pcs.get(user_id)
+        if pc is None or self._stopping:
+            return
+        try:
+            message = msg.decode_server(frame)
+            if isinstance(message, msg.RelayedAnswer):
+                await pc.setRemoteDescription(RTCSessionDescription(message.sdp, "answer"))
+            elif isinstance(message, msg.RelayedIceCandidate) and message.candidate:
+                cand = candidate_from_sdp(message.candidate.split(":", 1)[-1])
+                cand.sdpMid, cand.sdpMLineIndex = message.sdp_mid, message.sdp_mline_index
+                await pc.addIceCandidate(cand)
+        except Exception as exc:  # noqa: BLE001 - a bad answer from one client must not crash the room
+            log.warning("recording.bad_signal", recording_id=self.recording_id, exc_type=type(exc).__name__)
+
+    async def on_state(self, recording_id: str | None) -> None:
+        if recording_id != self.recording_id and not self._stopping:
+            self._spawn(self.stop("consent"))
+
+    # -- stop ---------------------------------------------------------------------------------------------
+
+    async def stop(self, reason: str) -> None:
+        """Stop taking media at once, then finalise the file and hand it to the sink."""
+        if self._stopping:
+            await self.done.wait()
+            return
+        self._stopping = True
+        self.stopped_at = time.monotonic()
+        try:
+            await self.hub.detach_recorder(self.room.session_id, self)
+            await asyncio.gather(*(pc.close() for pc in self.pcs.values()), return_exceptions=True)
+            if self.muxer is not None:
+                self.muxer.close()
+            if reason == "consent":
+                reason = await self._ledger_reason()
+            self.stop_reason = reason
+            if self.upload is not None:
+                if reason in ("failed", "mux-failed", "shutdown") or getattr(self.upload, "failed", None):
+                    await self.upload.abort()
+                else:
+                    self.record_id = await self.upload.finish()
+        except Exception as exc:  # noqa: BLE001 - the sink failed: say so in the event and the log
+            log.error("recording.finalise_failed", recording_id=self.recording_id, exc_type=type(exc).__name__)
+            self.stop_reason = "failed"
+            if self.upload is not None:
+                with contextlib.suppress(Exception):
+                    await self.upload.abort()
+        finally:
+            stats = {k: (s.received, s.muxed) for k, s in self.muxer.stats().items()} if self.muxer else {}
+            log.info("recording.stopped", session_id=self.room.session_id, recording_id=self.recording_id,
+                     reason=self.stop_reason, record_id=self.record_id, frames=str(stats))
+            with contextlib.suppress(Exception):
+                await self._event(t.RecordingStopped(session_id=self.room.session_id,
+                                                     pairing_id=self.room.pairing_id,
+                                                     recording_id=self.recording_id,
+                                                     reason=self.stop_reason or "failed"))
+            self.on_finished(self.recording_id)
+            self.done.set()
+
+    async def _ledger_reason(self) -> str:
+        entries = await self.consent.ledger(self.room.session_id, self.recording_id)
+        last = entries[-1] if entries else {}
+        reason = last.get("reason") if last.get("kind") == "stopped" else None
+        return str(reason) if reason in ("revoked", "disconnected", "ended", "failed") else "revoked"
+
+    async def _event(self, payload: t.Event) -> None:
+        if self.outbox is None:
+            return
+        async with self.engine.begin() as conn:
+            await self.outbox.add(conn, payload, subject=f"session:{self.room.session_id}")
