@@ -41,6 +41,9 @@ def generate() -> dict[str, str]:
     # Fernet key: urlsafe base64 of 32 random bytes.
     values["gateway_key_encryption_key"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     values["turn_secret"] = _token()
+    # Filled by the operator after the first start: a service-account access token for the recorder
+    # (docs/operations.md, "Deploy with Compose"). Empty: recordings are refused at the ingest.
+    values["sessions_recording_sink_token"] = ""
     return values
 
 
