@@ -1,0 +1,132 @@
+"""Two sessions instances (real uvicorn processes) sharing one Redis and one database: members on
+different instances find each other, their call connects, consent state reaches both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from deploy.local.children import free_port
+from services.sessions.signalling import messages as msg
+from tests.sessions.conftest import MENTEE, MENTOR, publish_users
+from tests.sessions.support import Member, loopback_host_addresses, open_session
+from tests.support.identity import TestIssuer
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Instance:
+    def __init__(self, port: int, proc: subprocess.Popen[bytes]) -> None:
+        self.port, self.proc = port, proc
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}"
+
+
+def start_instance(name: str, db_url: str, redis_url: str, issuer: TestIssuer, log: Path) -> Instance:
+    port = free_port()
+    env = {**os.environ, "SESSIONS_PORT": str(port), "SESSIONS_DATABASE_URL": db_url, "SESSIONS_REDIS_URL": redis_url,
+           "SESSIONS_JWKS_FILE": str(issuer.jwks_path), "SESSIONS_INSTANCE_ID": name, "SESSIONS_LOG_LEVEL": "warning",
+           "SESSIONS_BUS_CLAIM_IDLE_MS": "1000"}
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "services.sessions"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    return Instance(port, proc)
+
+
+async def wait_ready(inst: Instance) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            assert inst.proc.poll() is None, "instance exited"
+            try:
+                if (await client.get(f"{inst.url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("instance not ready")
+
+
+@pytest.fixture
+async def instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer
+                    ) -> AsyncIterator[tuple[Instance, Instance]]:
+    await publish_users(redis)
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    started: list[Instance] = []
+    try:
+        first = start_instance("one", db_url, redis_url, issuer, tmp_path / "one.log")
+        started.append(first)
+        await wait_ready(first)  # migrations run once, before the second instance starts
+        second = start_instance("two", db_url, redis_url, issuer, tmp_path / "two.log")
+        started.append(second)
+        await wait_ready(second)
+        yield first, second
+    finally:
+        for inst in started:
+            inst.proc.terminate()
+        for inst in started:
+            try:
+                inst.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                inst.proc.kill()
+
+
+@pytest.fixture
+def loopback() -> Iterator[None]:
+    with loopback_host_addresses():
+        yield
+
+
+class _Srv:
+    def __init__(self, inst: Instance) -> None:
+        self.url, self.ws = inst.url, inst.ws
+
+
+async def _open(one: Instance, issuer: TestIssuer) -> tuple[str, str]:
+    for _ in range(200):  # the projection fills asynchronously
+        try:
+            return await open_session(one.url, issuer, MENTOR, MENTEE)
+        except AssertionError:
+            await asyncio.sleep(0.05)
+    return await open_session(one.url, issuer, MENTOR, MENTEE)
+
+
+async def test_members_on_different_instances_connect(instances: tuple[Instance, Instance], issuer: TestIssuer,
+                                                      loopback: None) -> None:
+    one, two = instances
+    _pid, sid = await _open(one, issuer)
+    a = Member(_Srv(one), issuer, MENTOR, sid)  # type: ignore[arg-type]
+    b = Member(_Srv(two), issuer, MENTEE, sid)  # type: ignore[arg-type]
+    await a.connect()
+    await a.expect_type(msg.Joined)
+    await b.connect()
+    assert (await b.expect_type(msg.Joined)).peer_present
+    await a.expect_type(msg.PeerJoined)
+    await asyncio.gather(a.call(), b.answer_call())
+    await asyncio.gather(a.wait_connected(), b.wait_connected())
+    # Consent state is pushed to both, whichever instance handled the message.
+    await b.send(msg.ConsentRequest())
+    for m in (a, b):
+        assert (await m.expect_type(msg.RecordingState, phase="requested")).requested_by == MENTEE
+    await a.send(msg.ConsentRevoke())
+    for m in (a, b):
+        await m.expect_type(msg.RecordingState, phase="idle")
+    # A drop on one instance is seen on the other; the member resumes on the *other* instance.
+    b.ws.transport.abort()
+    await a.expect_type(msg.PeerAway)
+    await b.connect(server=_Srv(one))  # type: ignore[arg-type]
+    assert (await b.expect_type(msg.Joined)).resumed
+    assert (await a.expect_type(msg.PeerJoined)).resumed
+    await a.close()
+    await b.close()
+
+
