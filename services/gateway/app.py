@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -59,14 +60,18 @@ def build_gateway(runtime: Runtime, settings: Settings, clock: Callable[[], floa
     upstream = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.proxy_timeout_s, connect=5.0, pool=10.0),
         limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=30),
-        follow_redirects=False, trust_env=False)
+        follow_redirects=False, trust_env=False,
+        # No cookie jar: a Set-Cookie from one user's upstream response must never ride along on another's request.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
     return Gateway(settings=settings, clock=clock, redis=runtime.redis, keys=keys, accounts=accounts,
                    sessions=sessions, oauth=oauth,
                    limiter=RateLimiter(runtime.redis, window_s=settings.rate_limit_window_s, clock=clock),
                    upstream=upstream)
 
 
-def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Litestar:
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time,
+               run_consumers: bool = True) -> Litestar:
+    """`run_consumers=False` leaves the inbox consumer off (tests that do not need it stop faster)."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -92,7 +97,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         setup=resources,
-        consumers=[ConsumerSpec("gateway", INBOX_STREAMS, inbox_handler)],
+        consumers=[ConsumerSpec("gateway", INBOX_STREAMS, inbox_handler)] if run_consumers else [],
         dependencies=DEPENDENCIES,
         authenticate=False,
         description=services.gateway.__doc__ or "",

@@ -65,8 +65,8 @@ class App:
         return r.json()  # type: ignore[no-any-return]
 
     async def refresh(self, refresh_token: str) -> httpx.Response:
-        return await self.h.client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": self.client_id,
-                                                              "refresh_token": refresh_token})
+        return await self.h.client.post("/oauth/token", data={
+            "grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": refresh_token})
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ async def test_wrong_redirect_uri_is_never_followed(app: App) -> None:
     assert r.json()["error"] == "invalid_request"
     # At the token endpoint the redirect_uri must equal the one the code was issued for.
     async with app.oauth() as oauth:
-        location, state, verifier = await app.authorize(oauth)
+        location, _, verifier = await app.authorize(oauth)
         code = parse_qs(urlparse(location).query)["code"][0]
     r = await h.client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
                                                   "redirect_uri": REDIRECT + "?x=1", "client_id": app.client_id,
@@ -248,7 +248,7 @@ async def test_key_rotation_keeps_old_tokens_valid_until_expiry(app: App) -> Non
     old = await app.tokens()
     old_kid = jwt.decode(old["access_token"], KeySet.import_key_set(h.gw.keys.token.jwks()),
                          algorithms=["ES256"]).header["kid"]
-    r = await h.client.post(f"/admin/keys/token/rotate", headers=(await h.user("op@example.org", ["operator"]))
+    r = await h.client.post("/admin/keys/token/rotate", headers=(await h.user("op@example.org", ["operator"]))
                             .headers())
     assert r.status_code == 201
     new_kid = r.json()["kid"]

@@ -157,7 +157,8 @@ async def reactivate(gw: NamedDependency[Gateway], caller: NamedDependency[Calle
 
 
 @put("/admin/users/{user_id:str}/vetting/{item:str}", tags=["admin"])
-async def record_vetting(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str], item: FromPath[str],
+async def record_vetting(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+                         item: FromPath[str],
                          data: Annotated[VettingUpdate, Body()]) -> Vetting:
     """Record one mentor vetting check (professional_verification, references, interview, background_check)
     as pending, passed or failed; who and when are kept (admins)."""

@@ -35,7 +35,7 @@ DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-cs
                                                 "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                                 "x-real-ip", "sec-websocket-key", "sec-websocket-version",
                                                 "sec-websocket-extensions", "sec-websocket-protocol"}
-DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date"}
+DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"}  # ours is added
 WS_MAX_MESSAGE = 1 << 20
 
 
