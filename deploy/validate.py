@@ -284,6 +284,20 @@ def _check_container(container: dict[str, Any], at: str, report: Report, *, init
             report.add(at, problem)
 
 
+def _check_pod(pod: dict[str, Any], at: str, report: Report, *, serving: bool) -> None:
+    ctx = pod.get("securityContext") or {}
+    if ctx.get("runAsNonRoot") is not True:
+        report.add(at, "pod securityContext.runAsNonRoot must be true")
+    if (ctx.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        report.add(at, "pod securityContext.seccompProfile must be RuntimeDefault")
+    if pod.get("automountServiceAccountToken") is not False:
+        report.add(at, "automountServiceAccountToken must be false (the services never call the API)")
+    for container in pod.get("containers") or []:
+        _check_container(container, f"{at}: container {container.get('name')}", report, init=not serving)
+    for container in pod.get("initContainers") or []:
+        _check_container(container, f"{at}: initContainer {container.get('name')}", report, init=True)
+
+
 def k8s_rules(docs: list[dict[str, Any]], where: str) -> Report:
     report = Report()
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
@@ -300,20 +314,12 @@ def k8s_rules(docs: list[dict[str, Any]], where: str) -> Report:
     for svc in APP_SERVICES:
         if svc not in deployments:
             report.add(where, f"Deployment/{svc} is missing")
+    for name, job in by_kind.get("CronJob", {}).items():
+        pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        _check_pod(pod, f"{where}: CronJob/{name}", report, serving=False)
     for name, dep in deployments.items():
         at = f"{where}: Deployment/{name}"
-        pod = dep["spec"]["template"]["spec"]
-        ctx = pod.get("securityContext") or {}
-        if ctx.get("runAsNonRoot") is not True:
-            report.add(at, "pod securityContext.runAsNonRoot must be true")
-        if (ctx.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
-            report.add(at, "pod securityContext.seccompProfile must be RuntimeDefault")
-        if pod.get("automountServiceAccountToken") is not False:
-            report.add(at, "automountServiceAccountToken must be false (the services never call the API)")
-        for container in pod.get("containers") or []:
-            _check_container(container, f"{at}: container {container.get('name')}", report, init=False)
-        for container in pod.get("initContainers") or []:
-            _check_container(container, f"{at}: initContainer {container.get('name')}", report, init=True)
+        _check_pod(dep["spec"]["template"]["spec"], at, report, serving=True)
         if name not in by_kind.get("PodDisruptionBudget", {}):
             report.add(at, "has no PodDisruptionBudget")
         if name not in by_kind.get("HorizontalPodAutoscaler", {}):

@@ -246,6 +246,8 @@ def test_k8s_render_error_fails(deploy_copy: Path) -> None:
     [
         # a writable root filesystem (valid for the schema, refused by our rules)
         ("base/sessions.yaml", "          readOnlyRootFilesystem: true\n", "", "readOnlyRootFilesystem"),
+        # the audit job with a writable root filesystem
+        ("base/audit-verify.yaml", "                readOnlyRootFilesystem: true\n", "", "CronJob/audit-verify"),
         # a readiness probe on the liveness endpoint
         ("base/reports.yaml", "            path: /readyz", "            path: /healthz", "readinessProbe"),
         # the service account token mounted
