@@ -28,7 +28,6 @@ def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     configure_logging("debug", json=True, stream=stream, service="test")
     yield stream
-    configure_logging("info", json=True)
 
 
 class NoteIn(msgspec.Struct):
