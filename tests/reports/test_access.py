@@ -1,5 +1,8 @@
 """Route-by-role matrix: only safeguarding reads a case; everyone else gets the same answer whether or
-not the report exists, and the person a report is about cannot find it, even as an officer."""
+not the report exists, and the person a report is about cannot find it, even as an officer.
+
+Role checks happen before any query, so the matrix runs on SQLite only; the subject filter is SQL and
+runs on both databases."""
 
 from __future__ import annotations
 
@@ -60,7 +63,8 @@ async def _setup(api: Api) -> tuple[str, str, str]:
     return rid, case["attachments"][0]["id"], req["id"]
 
 
-async def test_only_safeguarding_reaches_cases(api: Api) -> None:
+async def test_only_safeguarding_reaches_cases(lite_api: Api) -> None:
+    api = lite_api
     rid, aid, qid = await _setup(api)
     for label, (sub, roles) in OUTSIDERS.items():
         headers = api.as_(sub, *roles)
@@ -76,7 +80,8 @@ async def test_only_safeguarding_reaches_cases(api: Api) -> None:
     assert case["case"]["state"] == "received" and case["notes"] == [] and case["case"]["assignee_id"] is None
 
 
-async def test_reporters_view_is_private(api: Api) -> None:
+async def test_reporters_view_is_private(lite_api: Api) -> None:
+    api = lite_api
     rid, _, _ = await _setup(api)
     assert (await api.client.get(f"/mine/{rid}", headers=api.as_(REPORTER, "mentee"))).status_code == 200
     for label, (sub, roles) in OUTSIDERS.items():
@@ -109,7 +114,8 @@ async def test_officer_who_is_the_subject_cannot_see_the_report(api: Api) -> Non
         assert _shape(existing) == _shape(missing), (method, template)
 
 
-async def test_safeguarding_reads_and_unknown_ids_are_404(api: Api) -> None:
+async def test_safeguarding_reads_and_unknown_ids_are_404(lite_api: Api) -> None:
+    api = lite_api
     rid, aid, _ = await _setup(api)
     sg = api.as_("officer-2", "safeguarding")
     assert (await api.client.get(f"/cases/{rid}", headers=sg)).status_code == 200
