@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -31,6 +32,7 @@ from services.gateway.oauth.service import OAuthServer
 from services.gateway.proxy.app import PROXIES
 from services.gateway.proxy.headers import add_security_headers
 from services.gateway.proxy.ratelimit import RateLimiter
+from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,11 +75,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                run_consumers: bool = True) -> Litestar:
     """`run_consumers=False` leaves the inbox consumer off (tests that do not need it stop faster)."""
     settings = settings or Settings()
+    # aiosqlite logs every statement with its parameters at DEBUG (e-mail addresses, sealed secrets):
+    # never let that through, whatever the configured level.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
     @contextlib.asynccontextmanager
     async def resources(runtime: Runtime) -> AsyncIterator[None]:
         gw = build_gateway(runtime, settings, clock)
         runtime.extras["gateway"] = gw
+        runtime.extras["inbox"] = Inbox(runtime.engine, clock)
         await gw.keys.start()
         try:
             yield
@@ -85,9 +91,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             await gw.keys.stop()
             await gw.upstream.aclose()
 
-    def inbox_handler(runtime: Runtime):  # type: ignore[no-untyped-def]
-        box = Inbox(runtime.engine, clock)
-        runtime.extras["inbox"] = box
+    def inbox_handler(runtime: Runtime) -> Handler:
+        box: Inbox = runtime.extras["inbox"]  # created by `resources`, which runs first
         return box.handler()
 
     return build_app(

@@ -1,0 +1,80 @@
+"""The inbox consumer turns other services' events into per-user notices, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from services.gateway.app import create_app
+from services.gateway.config import Settings
+from shared.bus import RedisStreamBus
+from shared.events import new_envelope
+from shared.events import types as t
+from tests.gateway.conftest import Browser, Clock, Harness, serve
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def live(gw_settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+    app = create_app(gw_settings, clock=clock)  # with the inbox consumer
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield Harness(app, client, clock, gw_settings, url=url)
+
+
+async def _inbox(h: Harness, browser: Browser, count: int) -> list[dict[str, object]]:
+    for _ in range(200):
+        r = await h.client.get("/me/inbox", headers=browser.headers(csrf=False))
+        assert r.status_code == 200
+        items = r.json()["items"]
+        if len(items) >= count:
+            return items  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"expected {count} items, got {items}")
+
+
+async def test_events_become_notices_for_the_right_people(live: Harness, redis: Redis) -> None:
+    h = live
+    mentor = await h.user("mentor@example.org", ["mentor"])
+    mentee = await h.user("mentee@example.org", ["mentee"])
+    officer = await h.user("officer@example.org", ["safeguarding"])
+    outsider = await h.user("other@example.org", ["mentee"])
+    sessions, records, reports = (RedisStreamBus(redis, s) for s in ("sessions", "records", "reports"))
+    proposed = new_envelope(t.PairingProposed(pairing_id="p1", mentor_id=mentor.user_id, mentee_id=mentee.user_id,
+                                              proposed_by="admin"), source="sessions")
+    await sessions.publish_envelope(proposed)
+    await sessions.publish_envelope(proposed)  # redelivered: no second notice
+    now = datetime.now(UTC)
+    await sessions.publish(t.SessionScheduled(session_id="s1", pairing_id="p1", starts_at=now, ends_at=now))
+    await records.publish(t.RecordAccessed(record_id="r1", dispute_id="d1", accessor_id="a1", accessor_role="admin",
+                                           member_ids=[mentor.user_id, mentee.user_id]))
+    await reports.publish(t.ReportUrgent(report_id="rep1", category="safety"))
+    for member in (mentor, mentee):
+        items = await _inbox(h, member, 3)
+        assert [i["kind"] for i in items] == ["record.accessed", "session.scheduled", "pairing.proposed"] or \
+            sorted(i["kind"] for i in items) == ["pairing.proposed", "record.accessed", "session.scheduled"]
+        accessed = next(i for i in items if i["kind"] == "record.accessed")
+        assert accessed["facts"] == {"record_id": "r1", "dispute_id": "d1", "accessor_role": "admin",
+                                     "break_glass": False}
+    urgent = await _inbox(h, officer, 1)
+    assert urgent[0]["kind"] == "report.urgent" and urgent[0]["subject_id"] == "rep1"
+    await asyncio.sleep(0.2)
+    assert (await h.client.get("/me/inbox", headers=outsider.headers(csrf=False))).json() == {"items": [],
+                                                                                               "unread": 0}
+    page = (await h.client.get("/me/inbox", headers=mentee.headers(csrf=False))).json()
+    assert page["unread"] == 3 and len(page["items"]) == 3
+    first = page["items"][0]["id"]
+    assert (await h.client.post(f"/me/inbox/{first}/read", headers=mentee.headers())).status_code == 200
+    assert (await h.client.get("/me/inbox", headers=mentee.headers(csrf=False))).json()["unread"] == 2
+    # Someone else's notice is not yours to mark.
+    assert (await h.client.post(f"/me/inbox/{first}/read", headers=mentor.headers())).status_code == 404
+    unread = (await h.client.get("/me/inbox", params={"unread_only": "true"},
+                                 headers=mentee.headers(csrf=False))).json()
+    assert len(unread["items"]) == 2
+    assert (await h.client.get("/me/inbox", params={"limit": "0"}, headers=mentee.headers(csrf=False))
+            ).status_code == 400

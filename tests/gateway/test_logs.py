@@ -1,0 +1,83 @@
+"""Passwords, TOTP codes, invitation tokens, authorization codes, tokens, cookies and CSRF tokens never
+reach log output, whatever the outcome of the request."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from shared.logging import configure_logging
+from tests.gateway.conftest import PASSWORD, Harness
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    out = io.StringIO()
+    configure_logging("debug", json=True, stream=out, service="gateway")
+    yield out
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+async def test_secrets_never_logged(harness: Harness, log_output: io.StringIO) -> None:
+    h = harness
+    secrets_seen: list[str] = [PASSWORD]
+    user_id, invite, _ = await h.gw.accounts.create_user("test", "admin@example.org", "Admin", ["admin", "mentor"])
+    secrets_seen.append(invite)
+    await h.client.post("/auth/invitations/accept", json={"token": invite, "password": "too short"})
+    r = await h.client.post("/auth/invitations/accept", json={"token": invite, "password": PASSWORD})
+    totp_uri = r.json()["totp_uri"]
+    secret = parse_qs(urlparse(totp_uri).query)["secret"][0]
+    secrets_seen.append(secret)
+    await h.client.post("/auth/login", json={"email": "admin@example.org", "password": "wrong-password-123"})
+    secrets_seen.append("wrong-password-123")
+    h.clock.advance(31)
+    import pyotp
+
+    code = pyotp.TOTP(secret).at(int(h.clock()))
+    r = await h.client.post("/auth/login", json={"email": "admin@example.org", "password": PASSWORD,
+                                                 "totp_code": code})
+    assert r.status_code == 200
+    cookie = r.cookies.get(h.settings.cookie_name) or r.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    csrf = r.json()["csrf_token"]
+    secrets_seen += [code, cookie, csrf]
+    client_id, _ = await h.gw.oauth.create_client(name="app", redirect_uris=["http://127.0.0.1:9/cb"],
+                                                  post_logout_redirect_uris=[],
+                                                  grant_types=["authorization_code", "refresh_token"],
+                                                  scope=["openid"], confidential=False)
+    verifier = "v" * 43 + "erifier"
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    r = await h.client.get("/oauth/authorize", headers={"cookie": f"{h.settings.cookie_name}={cookie}"},
+                           params={"response_type": "code", "client_id": client_id, "state": "st",
+                                   "redirect_uri": "http://127.0.0.1:9/cb",
+                                   "code_challenge": create_s256_code_challenge(verifier),
+                                   "code_challenge_method": "S256"})
+    auth_code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
+    tokens = (await h.client.post("/oauth/token", data={"grant_type": "authorization_code", "code": auth_code,
+                                                        "redirect_uri": "http://127.0.0.1:9/cb",
+                                                        "client_id": client_id, "code_verifier": verifier})).json()
+    refreshed = (await h.client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": client_id,
+                                                           "refresh_token": tokens["refresh_token"]})).json()
+    await h.client.post("/oauth/token", data={"grant_type": "authorization_code", "code": auth_code,
+                                              "redirect_uri": "http://127.0.0.1:9/cb", "client_id": client_id,
+                                              "code_verifier": verifier})  # replay: logged as an event
+    await h.client.get("/me", headers={"authorization": f"Bearer {tokens['access_token']}"})
+    await h.client.get("/me", headers={"authorization": "Bearer not.a.token"})
+    await h.client.post("/oauth/revoke", data={"token": refreshed["refresh_token"], "client_id": client_id})
+    secrets_seen += [verifier, auth_code, tokens["access_token"], tokens["refresh_token"], tokens["id_token"],
+                     refreshed["access_token"], refreshed["refresh_token"]]
+    output = log_output.getvalue()
+    assert '"http.request"' in output and "/oauth/token" in output
+    for value in secrets_seen:
+        assert value not in output, f"a secret ({len(value)} chars) reached the log"
+    assert "admin@example.org" not in output  # e-mail addresses are personal data
+    assert user_id  # ids are fine
