@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import sqlalchemy as sa
 
-from services.records.adapters.upload import SealedPipe, UploadAborted
+from services.records.adapters.upload import SealedPipe, UploadAborted, put_stream
 from services.records.core.access import not_found, object_ref, visible_record
 from services.records.core.context import Records, aware
 from services.records.core.tables import record_objects, records
@@ -66,8 +66,9 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
     del dek
     key = new_object_key()
     pipe = SealedPipe(rec.settings.upload_queue_chunks)
-    upload = asyncio.ensure_future(asyncio.to_thread(rec.store.put_stream, key, pipe,  # type: ignore[arg-type]
-                                                     part_size=rec.settings.upload_part_size))
+    upload = asyncio.ensure_future(asyncio.to_thread(put_stream, rec.store, key, pipe,
+                                                     part_size=rec.settings.upload_part_size,
+                                                     parallel=rec.settings.upload_parallel_parts))
     digest = hashlib.sha256()
     received = 0
     stored = False
