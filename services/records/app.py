@@ -14,6 +14,7 @@ from services.records.adapters.db import outbox
 from services.records.audit.wiring import AUDIT_CONSUMER, AUDIT_ROUTES, with_audit
 from services.records.config import Settings
 from services.records.core.context import build_records
+from services.records.disputes.controllers import DisputesController
 from services.records.notes.controllers import NotesController
 from services.records.pairings import consumer as records_consumer
 from services.records.recordings.controllers import IngestController, RecordingsController
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return build_app(
         name="records",
         settings=settings,
-        route_handlers=[NotesController, RecordingsController, IngestController, RetentionController, *AUDIT_ROUTES],
+        route_handlers=[NotesController, RecordingsController, IngestController, RetentionController, *AUDIT_ROUTES,
+                        DisputesController],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         readiness={"object_store": _check_store},
