@@ -60,11 +60,11 @@ def encode(domain: bytes, values: Sequence[Any]) -> bytes:
     return domain + b"".join(_item(v) for v in values)
 
 
-def canonical_entry(row: Mapping[str, Any]) -> bytes:
+def canonical_entry(row: Mapping[Any, Any]) -> bytes:
     return encode(ENTRY_DOMAIN, [row[name] for name in FIELDS])
 
 
-def entry_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+def entry_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
     """Hex SHA-256 of the previous hash (raw bytes) followed by the canonical entry."""
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_entry(row)).hexdigest()
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from services.records.audit.archive import CheckpointArchive
-from services.records.audit.keys import AuditKeys, load_public_keys
+from services.records.audit.keys import AuditKeys, KeyFileError, load_public_keys
 from services.records.audit.service import Ledger
 from services.records.audit.verify import Report, verify
 from services.records.config import Settings
@@ -59,7 +59,12 @@ async def _run(ns: argparse.Namespace, settings: Settings) -> int:
         if ns.command == "checkpoint":
             if archive is not None:
                 await asyncio.to_thread(archive.ensure)
-            ledger = Ledger(engine, AuditKeys.load_or_create(key_dir), archive=archive)
+            try:
+                keys = AuditKeys.load(key_dir)  # never mint a new signing key from an operator command
+            except KeyFileError as exc:
+                print(f"tandem audit: {exc}", file=sys.stderr)
+                return 2
+            ledger = Ledger(engine, keys, archive=archive)
             cp = await ledger.checkpoint(force=True)
             print(f"checkpoint seq {cp.seq} hash {cp.hash} archived={cp.object_key is not None}" if cp else
                   "nothing to checkpoint")

@@ -78,6 +78,14 @@ class AuditKeys:
         return cls(random(32), signing.new_seed(random(32)), random)
 
     @classmethod
+    def load(cls, directory: Path, random: RandomSource = os.urandom) -> AuditKeys:
+        """Load existing keys; KeyFileError if either private key is missing (never creates one)."""
+        for name in (LEDGER_KEY, SIGNING_KEY):
+            if not (directory / name).is_file():
+                raise KeyFileError(f"{name}: missing in the audit key directory")
+        return cls.load_or_create(directory, random)
+
+    @classmethod
     def load_or_create(cls, directory: Path, random: RandomSource = os.urandom) -> AuditKeys:
         """Load the keys, creating missing ones (first start). Never overwrites a key file."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -101,7 +101,8 @@ async def verify(engine: AsyncEngine, public_keys: Mapping[str, bytes], *,
     for a in anchors:
         by_seq.setdefault(a.seq, []).append(a)
 
-    expected, prev, prev_prev = 1, chain.GENESIS, None
+    expected, prev = 1, chain.GENESIS
+    prev_prev: str | None = None
     last_good_anchor = 0
     broken = False
     last_seq, last_hash = 0, chain.GENESIS
@@ -123,7 +124,8 @@ async def verify(engine: AsyncEngine, public_keys: Mapping[str, bytes], *,
                     broken = True
                     break
                 if row["prev_hash"] != prev:
-                    if row["prev_hash"] == prev_prev and chain.entry_hash(prev_prev, {**row, "seq": seq - 1}) \
+                    if prev_prev is not None and row["prev_hash"] == prev_prev \
+                            and chain.entry_hash(prev_prev, {**row, "seq": seq - 1}) \
                             == row["hash"]:
                         # A genuine entry renumbered by one that links past its predecessor.
                         report.bad(seq - 1, "inserted: the next entry links past it")

@@ -63,6 +63,10 @@ def test_verify_cannot_run_without_keys_or_database(tmp_path: Path, capsys: pyte
     assert main(["verify", "--database-url", f"sqlite:///{tmp_path}/none.db", "--key-dir", str(tmp_path / "k"),
                  "--no-archive"]) == 2
     assert "no checkpoint-signing" in capsys.readouterr().err
+    assert main(["checkpoint", "--database-url", f"sqlite:///{tmp_path}/none.db", "--key-dir", str(tmp_path / "k"),
+                 "--no-archive"]) == 2
+    assert "ledger.key: missing" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()  # no key was minted
     (tmp_path / "k").mkdir()
     AuditKeys.load_or_create(tmp_path / "k")
     assert main(["verify", "--database-url", "postgresql://127.0.0.1:1/none", "--key-dir", str(tmp_path / "k"),

@@ -253,3 +253,25 @@ async def test_sensitive_values_are_not_stored_in_clear(ledger: Ledger, engine: 
     assert [r.seq for r in await ledger.search(SearchFilter(actor=email))] == [1]
     assert [r.seq for r in await ledger.search(SearchFilter(target="jane@example.org"))] == [2]
     assert await ledger.search(SearchFilter(actor="Midwife.Jane@example.org")) == []
+
+
+async def test_checkpointer_signs_by_count_and_by_time(ledger: Ledger, engine: AsyncEngine, keys: AuditKeys) -> None:
+    from services.records.audit.service import Checkpointer
+
+    by_count = Checkpointer(ledger, every=3, interval_s=0)
+    for i in range(1, 7):
+        await by_count.after_append(await ledger.append(entry(i)))
+    async with engine.connect() as conn:
+        seqs = list((await conn.execute(sa.text("SELECT seq FROM audit_checkpoints ORDER BY id"))).scalars())
+    assert seqs == [3, 6]
+    await ledger.append(entry(7))
+    timed = Checkpointer(ledger, every=1000, interval_s=0.05)
+    timed.start()
+    try:
+        async with asyncio.timeout(10):
+            while ledger.last_checkpoint_seq != 7:
+                await asyncio.sleep(0.02)
+    finally:
+        await timed.stop()
+    report = await verify(engine, pub(keys))
+    assert report.ok and report.checkpoints == 3
