@@ -23,7 +23,7 @@ class Settings(ServiceSettings, ObjectStoreSettings):
     upload_queue_chunks: int = setting(32, "Sealed chunks buffered between the request and the S3 upload thread.")
     max_recording_bytes: int = setting(16 * 1024**3, "Largest recording accepted by the ingest endpoint.")
     max_note_bytes: int = setting(64 * 1024, "Largest note text in UTF-8 bytes.")
-    max_consent_header_bytes: int = setting(16 * 1024, "Largest recording metadata header (base64url JSON).")
+    max_consent_header_bytes: int = setting(8192, "Largest `tandem-recording` metadata header (base64url JSON).")
     recording_retention_days: int = setting(90, "Recordings are kept this many days from capture.")
     note_retention_days: int = setting(365, "Notes are kept this many days after their pairing ends.")
     playback_window_bytes: int = setting(1024 * 1024,

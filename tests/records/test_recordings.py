@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 from collections.abc import AsyncIterator
@@ -151,3 +152,36 @@ async def test_aborted_or_oversized_upload_leaves_no_object_and_no_record(harnes
     assert list(client._list_multipart_uploads(h.settings.s3_bucket).uploads) == []  # type: ignore[attr-defined]
     async with h.rec.engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(record_objects))).scalar_one() == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * 1024 * 1024 - 1, 5 * 1024 * 1024, 10 * 1024 * 1024 + 1])
+async def test_upload_adapter_part_boundaries(harness: Harness, size: int) -> None:
+    """The bounded multipart loop (private SDK calls) stores exactly the bytes it was fed."""
+    import asyncio
+
+    from services.records.adapters.upload import SealedPipe, put_stream
+
+    h = harness
+    data = os.urandom(size)
+    pipe = SealedPipe(4)
+    up = asyncio.ensure_future(asyncio.to_thread(put_stream, h.rec.store, "o/boundary", pipe,
+                                                 part_size=5 * 1024 * 1024, parallel=2))
+    for off in range(0, size, 70_000):
+        await pipe.write(data[off:off + 70_000], up)
+    await pipe.close(up)
+    await up
+    assert h.raw_objects() == {"o/boundary": data}
+
+
+async def test_tampered_object_fails_closed_without_details(harness: Harness, canary: str) -> None:
+    h = harness
+    await h.pair("p1", MENTOR, MENTEE)
+    resp = await h.client.post("/notes", headers=h.h(MENTEE, "mentee"), json={"pairing_id": "p1", "text": canary})
+    nid = resp.json()["id"]
+    (key, stored), = h.raw_objects().items()
+    flipped = bytearray(stored)
+    flipped[-20] ^= 1
+    h.minio().put_object(h.settings.s3_bucket, key, io.BytesIO(bytes(flipped)), len(flipped))
+    got = await h.client.get(f"/notes/{nid}", headers=h.h(MENTEE, "mentee"))
+    assert got.status_code == 500 and got.headers["content-type"].startswith("application/problem+json")
+    assert canary not in got.text and "Decryption" not in got.text

@@ -59,6 +59,6 @@ def build_records(settings: Settings, engine: AsyncEngine, outbox: Outbox | None
     keyring = Path(settings.keyring_path)
     provider = provider or LocalKeyring(keyring)
     store = store or S3ObjectStore.from_settings(settings, settings.s3_bucket)
-    signer = ReceiptSigner.load_or_create(keyring.with_name(keyring.stem + "-receipt-signing.jwk"))
+    signer = ReceiptSigner.load_or_create(keyring.with_name(keyring.stem + "-receipt-signing.json"))
     return Records(settings=settings, engine=engine, vault=Vault(provider, store, segment_size=settings.segment_size),
                    signer=signer, outbox=outbox, instance=settings.consumer_name, clock=clock)
