@@ -441,3 +441,62 @@ def test_bootstrapped_keys_match_what_the_pods_expect(tmp_path: Path) -> None:
             if match:
                 expected[secret] = set(match.group(1).split())
     assert expected == {name: {p.name for p in files} for name, files in secrets_files.items()}
+
+
+# -- the containers override every default that only suits one machine --------------------------------
+
+
+def _local_only_defaults() -> dict[str, set[str]]:
+    """Per service, the variables whose default points into the working tree (`var/...`) or at
+    loopback: inside a container they must be set, because the root filesystem is read-only and
+    each service runs in its own network namespace."""
+    out: dict[str, set[str]] = {}
+    for service, cls in SETTINGS.items():
+        names = set()
+        for name, default, _ in describe(cls, cls.PREFIX):
+            if default.startswith(("var/", "sqlite:///var", "./var")) or "127.0.0.1" in default:
+                names.add(name)
+        out[service] = names
+    return out
+
+
+def _compose_env(service: str) -> dict[str, str]:
+    model = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return {k: str(v) for k, v in model["services"][service]["environment"].items()}
+
+
+def _k8s_env(service: str) -> dict[str, str]:
+    lines = (DEPLOY / "k8s" / "base" / "config" / f"{service}.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("service", validate.APP_SERVICES)
+def test_containers_override_every_machine_local_default(service: str) -> None:
+    needed = _local_only_defaults()[service]
+    for source, env in (("compose.yaml", _compose_env(service)), ("k8s/base/config", _k8s_env(service))):
+        missing = sorted(n for n in needed if n not in env and f"{n}_FILE" not in env)
+        assert not missing, f"{source}: {service} must set {missing} (defaults only suit one machine)"
+
+
+@pytest.mark.parametrize("service", validate.APP_SERVICES)
+def test_container_paths_are_writable_mounts(service: str) -> None:
+    """Every file or folder setting points into the keys volume (compose) or the keys emptyDir (k8s)."""
+    for env in (_compose_env(service), _k8s_env(service)):
+        for name, value in env.items():
+            if name.endswith(("_PATH", "_DIR")):
+                assert value.startswith("/var/lib/tandem/keys/"), (name, value)
+    model = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    svc = model["services"][service]
+    if any(n.endswith(("_PATH", "_DIR")) for n in svc["environment"]):
+        assert any(str(v).endswith(":/var/lib/tandem/keys") for v in svc.get("volumes", [])), service
+
+
+@pytest.mark.parametrize("service", validate.APP_SERVICES)
+def test_compose_secret_files_are_mounted(service: str) -> None:
+    model = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    svc = model["services"][service]
+    for name, value in svc["environment"].items():
+        if name.endswith("_FILE"):
+            secret = value.removeprefix("/run/secrets/")
+            assert secret in svc["secrets"], f"{service}: {name} points at {secret}, which is not mounted"
+            assert secret in model["secrets"]
