@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from services.records.audit import signing
+from shared.crypto import signing
 from shared.crypto.errors import DecryptionError
 from shared.crypto.primitives import NONCE_SIZE, Aes256Gcm, hkdf_sha256
 from shared.logging import get_logger

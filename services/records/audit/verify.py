@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.records.audit import chain, signing
+from services.records.audit import chain
 from services.records.audit.archive import CheckpointArchive, signature_bytes
 from services.records.audit.tables import audit_checkpoints, audit_entries, audit_head
+from shared.crypto import signing
 
 
 @dataclass

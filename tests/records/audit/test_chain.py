@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.records.audit import chain, signing
+from services.records.audit import chain
+from shared.crypto import signing
 
 VECTOR = json.loads((Path(__file__).parent / "vectors" / "chain.json").read_text())
 
