@@ -215,3 +215,22 @@ def test_turn_credentials_follow_the_coturn_scheme() -> None:
     assert ice_servers((), "", "u1", 0, 60) == []
     servers = ice_servers(("turn:t:3478",), "s", "u1", 100, 60)
     assert servers[0].username == "160:u1"
+
+
+async def test_socket_without_a_valid_assertion_is_refused(server: Server, issuer: TestIssuer) -> None:
+    import websockets
+
+    _pid, sid = await open_session(server.url, issuer, MENTOR, MENTEE)
+    url = f"{server.ws}/sessions/{sid}/signal"
+    for headers in ({}, {"tandem-assertion": "forged"},
+                    {"tandem-assertion": issuer.token(MENTOR, ["mentor"], "records")}):
+        try:
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                await ws.send(msg.encode(msg.Join()).decode())
+                await ws.recv()
+        except websockets.InvalidStatus as refused:
+            assert refused.response.status_code in (401, 403)
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code in (4401, 4403, 1008), closed
+        else:
+            raise AssertionError(f"joined without a valid assertion: {headers.keys()}")

@@ -106,7 +106,7 @@ class Recording:
             ok = self.muxer.add(member, kind, frame.data, frame.timestamp, intact=intact)
         except Exception as exc:  # noqa: BLE001 - surface muxer failures: stop rather than record garbage
             log.error("recording.mux_failed", recording_id=self.recording_id, exc_type=type(exc).__name__)
-            self._spawn(self._fail("mux-failed"))
+            self._spawn(self.stop("mux-failed"))
             return
         if not ok:
             now = time.monotonic()
@@ -119,17 +119,13 @@ class Recording:
             self.upload.write(chunk)
             failed = getattr(self.upload, "failed", None)
             if failed and not self._stopping:
-                self._spawn(self._fail(failed))
+                log.warning("recording.sink_failed", recording_id=self.recording_id, code=failed)
+                self._spawn(self.stop("failed"))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _fail(self, code: str) -> None:
-        log.warning("recording.failed", recording_id=self.recording_id, code=code)
-        before, after, _ = await self.consent.transition(self.room.session_id, self.room.members, cm.Stop("failed"))
-        await publish_state(self.hub, self.room, before, after)
 
     # -- signalling (RecorderEndpoint) ---------------------------------------------------------------------
 
@@ -168,9 +164,17 @@ class Recording:
                 self.muxer.close()
             if reason == "consent":
                 reason = await self._ledger_reason()
+            else:
+                # Stopped from this side (failure, shutdown): the consent state must say so too,
+                # or both members would still be shown "recording".
+                before, after, _ = await self.consent.transition(self.room.session_id, self.room.members,
+                                                                 cm.Stop("failed"))
+                await publish_state(self.hub, self.room, before, after)
             self.stop_reason = reason
             if self.upload is not None:
-                if reason in ("failed", "mux-failed", "shutdown") or getattr(self.upload, "failed", None):
+                # Keep every consented second that was muxed cleanly (also on shutdown); discard only a
+                # file that may be corrupt (muxer error) or a body the sink already lost.
+                if reason == "mux-failed" or getattr(self.upload, "failed", None):
                     await self.upload.abort()
                 else:
                     self.record_id = await self.upload.finish()
@@ -188,7 +192,7 @@ class Recording:
                 await self._event(t.RecordingStopped(session_id=self.room.session_id,
                                                      pairing_id=self.room.pairing_id,
                                                      recording_id=self.recording_id,
-                                                     reason=self.stop_reason or "failed"))
+                                                     reason=_event_reason(self.stop_reason)))
             self.on_finished(self.recording_id)
             self.done.set()
 
@@ -203,3 +207,7 @@ class Recording:
             return
         async with self.engine.begin() as conn:
             await self.outbox.add(conn, payload, subject=f"session:{self.room.session_id}")
+
+
+def _event_reason(reason: str | None) -> str:
+    return reason if reason in ("revoked", "ended", "disconnected") else "failed"

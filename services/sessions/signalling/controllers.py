@@ -26,7 +26,7 @@ from shared.service import Runtime
 
 log = get_logger("tandem.sessions.signal")
 
-CLOSE_CODES = {"suspended": 4403, "pairing-ended": 4403, "replaced": 4409, "slow-consumer": 4408,
+CLOSE_CODES = {"suspended": 4403, "pairing-ended": 4403, "room-closed": 4410, "replaced": 4409, "slow-consumer": 4408,
                "shutdown": 1001, "left": 1000, "rate-limited": 4429}
 
 
@@ -159,6 +159,9 @@ class Signaller:
             return False
         self.room = room
         self.conn = Conn(self.user_id, room, self._close)
+        # The room closes at the scheduled end plus the overrun allowance: the socket goes with it.
+        closes_in = (room.ends_at + timedelta(seconds=self.settings.room_close_after_s) - now).total_seconds()
+        asyncio.get_running_loop().call_later(max(closes_in, 0.0), self.conn.kick, "room-closed")
         resumed, peer_present = await self.hub.register(self.conn)
         _, state, _ = await self.consent.transition(room.session_id, room.members, cm.Connect(self.user_id))
         servers = ice_servers(self.settings.ice_urls, self.settings.turn_secret, self.user_id, time.time(),
