@@ -348,9 +348,10 @@ def k8s_rules(docs: list[dict[str, Any]], where: str) -> Report:
     return report
 
 
-def validate_k8s(root: Path = K8S_DIR) -> Report:
+def validate_k8s(root: Path = K8S_DIR, only: Iterable[str] = ()) -> Report:
+    """Every kustomization under `root` (or just those at the relative paths in `only`)."""
     report = Report()
-    dirs = kustomizations(root)
+    dirs = [root / rel for rel in only] if only else kustomizations(root)
     if not dirs:
         report.add(str(root), "no kustomization.yaml found")
     for directory in dirs:
