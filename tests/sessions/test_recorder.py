@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +221,56 @@ async def test_recorders_are_capped_and_refuse_clearly() -> None:
     recorders._finished("r1")
     assert recorders.can_start() and started == ["r1"]
     assert not Recorders(max_recordings=5).can_start()  # no sink configured
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A real HTTP endpoint standing in for a records service that fails mid-upload."""
+
+    def do_POST(self) -> None:
+        self.send_response(503)
+        self.send_header("content-length", "0")
+        self.send_header("connection", "close")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+async def test_a_failing_sink_stops_the_recording_for_both(tmp_path: Path, redis_url: str, redis: Redis,
+                                                           issuer: TestIssuer) -> None:
+    await publish_users(redis)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    sink = HttpRecordingSink(f"http://127.0.0.1:{httpd.server_address[1]}/ingest", client)
+    settings = sessions_settings(f"sqlite:///{tmp_path / 's.db'}", redis_url, issuer)
+    try:
+        with loopback_host_addresses():
+            async with serve(settings, recording_sink=sink) as srv:
+                await wait_projected(srv.app, OTHER_MENTOR, vetted=True)
+                _pid, sid = await open_session(srv.url, issuer, MENTOR, MENTEE)
+                a, b = Member(srv, issuer, MENTOR, sid), Member(srv, issuer, MENTEE, sid)
+                await a.connect()
+                await b.connect()
+                await a.expect_type(msg.Joined)
+                await b.expect_type(msg.Joined)
+                await asyncio.gather(a.call(), b.answer_call())
+                await a.send(msg.ConsentRequest())
+                await a.send(msg.ConsentGrant())
+                await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
+                await b.send(msg.ConsentGrant())
+                for m in (a, b):  # the sink fails: both are told the truth
+                    await m.expect_type(msg.RecordingState, phase="idle", timeout=20)
+                ledger = (await http(srv.url, issuer, "GET", f"/sessions/{sid}/consent-ledger", MENTOR)).json()
+                assert (ledger[-1]["kind"], ledger[-1]["actor"], ledger[-1]["reason"]) == ("stopped", "system",
+                                                                                           "failed")
+                recorders: Recorders = srv.app.state.runtime.extras["recorders"]
+                await asyncio.wait_for(_until(lambda: not recorders.active), 10)
+                assert recorders.finished[-1].record_id is None
+                await a.close()
+                await b.close()
+    finally:
+        await client.aclose()
+        httpd.shutdown()
+        httpd.server_close()
