@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from deploy.local.children import S3Child, start_redis
+from services.records.app import create_app
 from services.records.audit.keys import load_public_keys
 from services.records.audit.service import LedgerUnavailable, record_access_or_fail
 from services.records.audit.tables import audit_entries
@@ -22,7 +25,8 @@ from services.records.audit.wiring import audit_handler
 from shared.events import new_envelope
 from shared.events.types import AuditEntry
 from tests.conftest import PG_ADMIN_DSN
-from tests.records.audit.conftest import T0, AuditApp, entry
+from tests.records.audit.conftest import T0, AuditApp, app_settings, entry
+from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
 
@@ -163,10 +167,11 @@ async def _take_database_away(db_url: str) -> None:
         await conn.close()
 
 
-async def test_fail_closed_helper_raises_when_the_database_is_down(audit_app: AuditApp, db_url: str) -> None:
+async def test_fail_closed_helper_raises_when_the_database_is_down(audit_app: AuditApp, db_url: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     runtime = audit_app.runtime
     receipt = await audit_app.run(record_access_or_fail, runtime, actor="admin-2", action="record.download",
-                                          target="record:5#bytes=0-1023", reason="dispute 7")
+                                  target="record:5#bytes=0-1023", reason=REASON)
     assert receipt.appended and receipt.seq == 1
     await audit_app.run(runtime.engine.dispose)  # drop pooled connections: the next write must reach the database
     await _take_database_away(db_url)
@@ -176,5 +181,27 @@ async def test_fail_closed_helper_raises_when_the_database_is_down(audit_app: Au
     resp = await audit_app.client.get("/audit/entries", headers=audit_app.h("admin-1", "admin"))
     assert resp.status_code == 503
     assert resp.json()["type"].endswith("/audit-unavailable")
+    out = capsys.readouterr()
+    assert "audit.ledger_write_failed" in out.out + out.err
+    assert "cut short" not in out.out + out.err
     if db_url.startswith("sqlite"):
         shutil.rmtree(db_url.split(":///", 1)[1])
+
+
+async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, sqlite_url: str, s3_server: S3Child,
+                                                     issuer: TestIssuer) -> None:
+    """Redis stops: bus-published audit events stall, but ledgered access still works (it writes directly)."""
+    redis_child = start_redis(tmp_path / "own-redis")
+    try:
+        settings = app_settings(tmp_path, sqlite_url, redis_child.url, s3_server, issuer)
+        app = create_app(settings)
+        async with AsyncTestClient(app) as client:
+            audit = AuditApp(client, app, settings, issuer)
+            redis_child.stop()
+            receipt = await audit.run(record_access_or_fail, audit.runtime, actor="admin-2", action="record.play",
+                                      target="record:5#bytes=0-99")
+            assert receipt.appended and receipt.seq == 1
+            resp = await client.get("/audit/entries", headers=audit.h("admin-1", "admin"))
+            assert resp.status_code == 200 and [e["seq"] for e in resp.json()["entries"]] == [2, 1]
+    finally:
+        redis_child.stop()
