@@ -177,6 +177,13 @@ def compose_rules(model: dict[str, Any], where: str) -> Report:
             command = " ".join(svc.get("command") or [])
             if f"services.{name}" not in command:
                 report.add(at, f"command must run `python -m services.{name}`")
+    redis_command = " ".join(str(part) for part in (services.get("redis") or {}).get("command") or [])
+    if "--appendonly yes" not in redis_command or "requirepass" not in redis_command:
+        report.add(f"{where}: services.redis", "needs AOF persistence and a password (requirepass)")
+    for name in APP_SERVICES:
+        needs = (services.get(name) or {}).get("depends_on") or {}
+        if (needs.get("minio-init") or {}).get("condition") != "service_completed_successfully":
+            report.add(f"{where}: services.{name}", "must wait for minio-init (buckets with object lock)")
     sessions = services.get("sessions", {})
     replicas = (sessions.get("deploy") or {}).get("replicas") or 1
     if replicas < 2:

@@ -103,6 +103,12 @@ def test_compose_unknown_key_fails(deploy_copy: Path) -> None:
         # a writable root filesystem for the app containers
         ("  read_only: true\n  tmpfs:\n    - /tmp:size=64m", "  read_only: false\n  tmpfs:\n    - /tmp:size=64m",
          "read_only"),
+        # Redis without its append-only file
+        ("exec redis-server /tmp/redis.conf --appendonly yes", "exec redis-server /tmp/redis.conf --appendonly no",
+         "AOF"),
+        # services starting before the buckets exist with object lock
+        ("    minio-init: {condition: service_completed_successfully}\n",
+         "    minio-init: {condition: service_started}\n", "minio-init"),
         # a single sessions instance cannot show cross-instance signalling
         ("      replicas: 2\n", "      replicas: 1\n", "2 replicas"),
     ],
