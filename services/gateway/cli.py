@@ -55,7 +55,6 @@ def parser() -> argparse.ArgumentParser:
 
 @contextlib.asynccontextmanager
 async def gateway(settings: Settings) -> AsyncIterator[Any]:
-    from services.gateway.accounts.tables import user_roles
     from services.gateway.adapters.db import outbox
     from services.gateway.app import build_gateway
 
@@ -67,7 +66,6 @@ async def gateway(settings: Settings) -> AsyncIterator[Any]:
         runtime = SimpleNamespace(engine=engine, redis=redis, auditor=Auditor(bus),
                                   outbox=Outbox(engine, outbox, bus, "gateway"))
         gw = build_gateway(runtime, settings, time.time)  # type: ignore[arg-type]
-        gw.user_roles = user_roles
         try:
             yield gw
         finally:
@@ -80,11 +78,13 @@ async def gateway(settings: Settings) -> AsyncIterator[Any]:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     import sqlalchemy as sa
 
+    from services.gateway.accounts.tables import user_roles
+
     async with gateway(settings) as gw:
         if args.command == "bootstrap-admin":
             async with gw.accounts.engine.connect() as conn:
-                admins = (await conn.execute(sa.select(sa.func.count()).select_from(gw.user_roles)
-                                             .where(gw.user_roles.c.role == "admin"))).scalar_one()
+                admins = (await conn.execute(sa.select(sa.func.count()).select_from(user_roles)
+                                             .where(user_roles.c.role == "admin"))).scalar_one()
             if admins and not args.force:
                 print("An admin exists already; use --force to add another.", file=sys.stderr)
                 return 1

@@ -81,7 +81,7 @@ class Gateway:
                 await self.sessions.delete(session)
                 session = None
             else:
-                verb = (method or connection.scope.get("method") or "GET").upper()
+                verb = str(method or connection.scope.get("method") or "GET").upper()
                 if verb not in SAFE_METHODS and not session.csrf_ok(headers.get(CSRF_HEADER)):
                     raise CsrfFailed("A valid CSRF token (x-csrf-token header) is required.")
                 return Caller(sub=state.user_id, roles=state.roles, sid=session.sid, via="cookie", session=session)

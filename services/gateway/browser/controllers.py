@@ -54,7 +54,7 @@ def _require_json(request: Request[Any, Any, Any]) -> None:
 def _set_cookie(gw: Gateway, response: Response[Any], value: str, max_age: int) -> None:
     s = gw.settings
     response.set_cookie(key=s.cookie_name, value=value, path="/", max_age=max_age, secure=s.cookie_secure,
-                        httponly=True, samesite=s.cookie_samesite)  # type: ignore[arg-type]
+                        httponly=True, samesite="strict" if s.cookie_samesite == "strict" else "lax")
 
 
 def _clear_cookie(gw: Gateway, response: Response[Any]) -> None:

@@ -21,7 +21,7 @@ from services.gateway.accounts.tables import user_roles, users
 from services.gateway.adapters.db import inbox
 from services.gateway.inbox.tables import inbox_items, pairing_members
 from shared.db import claim_event
-from shared.events import Envelope
+from shared.events import Envelope, Event
 from shared.events import types as t
 from shared.logging import get_logger
 
@@ -49,7 +49,7 @@ async def _safeguarding(conn: AsyncConnection) -> list[str]:
     return [r.user_id for r in rows]
 
 
-async def recipients(conn: AsyncConnection, payload: t.Event) -> tuple[list[str], str, dict[str, Any]]:
+async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], str, dict[str, Any]]:
     """(user ids, subject id, facts) for one event."""
     if isinstance(payload, t.PairingProposed | t.PairingActivated | t.PairingDeclined | t.PairingEnded):
         await _remember_pair(conn, payload.pairing_id, payload.mentor_id, payload.mentee_id)
@@ -92,7 +92,7 @@ class Inbox:
     def handler(self) -> Callable[[Envelope], Awaitable[None]]:
         async def handle(envelope: Envelope) -> None:
             try:
-                payload = envelope.payload()
+                payload: Event = envelope.payload()
             except LookupError:
                 log.info("inbox.unknown_event", event_type=envelope.type)
                 return

@@ -239,7 +239,7 @@ async def end_session(request: Request[Any, Any, Any], gw: NamedDependency[Gatew
     if session is not None and session.sid == sid:
         response.set_cookie(key=gw.settings.cookie_name, value="", path="/", max_age=0,
                             secure=gw.settings.cookie_secure, httponly=True,
-                            samesite=gw.settings.cookie_samesite)  # type: ignore[arg-type]
+                            samesite="strict" if gw.settings.cookie_samesite == "strict" else "lax")
     return response
 
 

@@ -47,6 +47,7 @@ SCOPES = frozenset({"openid", "profile", "email", "offline_access", "api"})
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
 _PKCE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLIENT_CACHE_S = 10.0
 
 
 class OAuthError(Exception):
@@ -120,6 +121,7 @@ class OAuthServer:
         self.settings = settings
         self.clock = clock
         self.issuer = settings.issuer
+        self._clients: dict[str, tuple[float, Client | None]] = {}
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -166,6 +168,18 @@ class OAuthServer:
                       redirect_uris=tuple(json.loads(row.redirect_uris)),
                       post_logout_redirect_uris=tuple(json.loads(row.post_logout_redirect_uris)),
                       grant_types=frozenset(json.loads(row.grant_types)), scope=frozenset(row.scope.split()))
+
+    async def _cached_client(self, client_id: str) -> Client | None:
+        # Per-request checks of service tokens: a disabled client's tokens stop within CLIENT_CACHE_S.
+        now = self.clock()
+        hit = self._clients.get(client_id)
+        if hit is not None and now - hit[0] < CLIENT_CACHE_S:
+            return hit[1]
+        client = await self.client(client_id)
+        if len(self._clients) > 1000:
+            self._clients.clear()
+        self._clients[client_id] = (now, client)
+        return client
 
     async def authenticate_client(self, form: Mapping[str, str], authorization: str | None) -> Client:
         """client_secret_basic, client_secret_post, or `none` (public clients, PKCE)."""
@@ -471,7 +485,7 @@ class OAuthServer:
         if revoked or family_revoked:
             return None
         if sub.startswith("service:"):
-            client = await self.client(sub.removeprefix("service:"))
+            client = await self._cached_client(sub.removeprefix("service:"))
             if client is None:
                 return None
             return AccessClaims(sub=sub, roles=("service",), sid=None, client_id=client.client_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,7 +17,9 @@ import httpx
 import websockets
 from litestar import Request, asgi
 from litestar.exceptions import HTTPException
-from litestar.types import Receive, Scope, Send
+from litestar.types import Receive as LitestarReceive
+from litestar.types import Scope as LitestarScope
+from litestar.types import Send as LitestarSend
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -37,6 +39,11 @@ DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-cs
                                                 "sec-websocket-extensions", "sec-websocket-protocol"}
 DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"}  # ours is added
 WS_MAX_MESSAGE = 1 << 20
+
+# Raw ASGI on purpose: a relay forwards messages Litestar's TypedDicts would only get in the way of.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _Problem(Exception):
@@ -65,7 +72,7 @@ def _client_ip(scope: Scope) -> str:
 
 
 async def _authorize(gw: Gateway, scope: Scope, receive: Receive) -> Caller:
-    request: Request[Any, Any, Any] = Request(scope, receive)
+    request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
     caller = await gw.caller(request, method=scope.get("method", "GET"))
     assert caller is not None  # noqa: S101 - required=True raises instead
     settings = gw.settings
@@ -105,7 +112,8 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
 async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int, detail: str, slug: str,
                         headers: dict[str, str] | None = None) -> None:
     response = problem_response(status, detail, slug=slug, headers=headers, instance=None)
-    await response.to_asgi_response(app=None, request=Request(scope, receive))(scope, receive, send)  # type: ignore[arg-type]
+    asgi_response = response.to_asgi_response(app=None, request=Request(scope, receive))  # type: ignore[arg-type]
+    await asgi_response(scope, receive, send)  # type: ignore[arg-type]
 
 
 async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,7 +156,7 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_raw():  # raw: relayed as the service encoded it
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except (httpx.HTTPError, OSError):
@@ -234,12 +242,13 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send) -> No
 
 def make_proxy(service: str) -> Any:
     @asgi(f"/api/{service}", is_mount=True, copy_scope=False)
-    async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
-        gw: Gateway = scope["app"].state.runtime.extras["gateway"]
-        if scope["type"] == "websocket":
-            await _proxy_ws(gw, scope, receive, send)
+    async def proxy(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
+        raw_scope: Scope = scope  # type: ignore[assignment]
+        gw: Gateway = raw_scope["app"].state.runtime.extras["gateway"]
+        if raw_scope["type"] == "websocket":
+            await _proxy_ws(gw, raw_scope, receive, send)  # type: ignore[arg-type]
         else:
-            await _proxy_http(gw, scope, receive, send)
+            await _proxy_http(gw, raw_scope, receive, send)  # type: ignore[arg-type]
 
     return proxy
 

@@ -34,4 +34,4 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     if path.startswith(NO_STORE_PREFIXES) and \
             not any(k.lower() == b"cache-control" for k, _ in headers):
         headers.append((b"cache-control", b"no-store"))
-    message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+    message["headers"] = headers

@@ -1,0 +1,195 @@
+"""Proxy overhead: an authenticated request through the gateway vs the same request sent directly to
+the internal service, in one run, on real uvicorn processes on loopback.
+
+    python bench/gateway.py [--requests N] [--concurrency C] [--seconds S]
+
+Processes: a private redis-server, the gateway (`python -m services.gateway`) and the sessions service
+(`python -m services.sessions`), one uvicorn worker each. The request is `GET /whoami` (sessions
+verifies the identity assertion and answers). Direct requests carry an assertion minted by the bench
+with its own Ed25519 key (the sessions service trusts it through a JWKS file that also holds the
+gateway's keys), so both paths pay the same verification cost. Proxied requests authenticate with a
+browser session cookie (BFF) and, separately, with an OAuth bearer token from client credentials.
+
+Latency: N sequential requests per path (after a warm-up), p50/p99. Throughput: C concurrent clients
+for S seconds per path. Target: proxied p50 <= 1.5 x direct p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import pyotp
+from joserfc import jwt
+from joserfc.jwk import OKPKey
+
+from deploy.local.children import free_port, start_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench password long enough"  # noqa: S105 - a throwaway account in a temp database
+
+
+def start(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", module], env=full, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited early (code {proc.returncode})")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{what} not ready")
+
+
+def cli(env: dict[str, str], *args: str) -> dict[str, str]:
+    out = subprocess.run([sys.executable, "-m", "services.gateway", *args], env={**os.environ, **env,
+                                                                                 "PYTHONPATH": str(ROOT)},
+                         cwd=ROOT, capture_output=True, check=True)
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+async def latency(client: httpx.AsyncClient, url: str, headers_fn: object, n: int) -> list[float]:
+    out = []
+    for i in range(n + 50):
+        headers = headers_fn() if callable(headers_fn) else headers_fn
+        t0 = time.perf_counter()
+        r = await client.get(url, headers=headers)
+        dt = time.perf_counter() - t0
+        if r.status_code != 200:
+            raise SystemExit(f"{url}: {r.status_code} {r.text[:200]}")
+        if i >= 50:
+            out.append(dt * 1000)
+    return out
+
+
+async def throughput(url: str, headers_fn: object, concurrency: int, seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            headers = headers_fn() if callable(headers_fn) else headers_fn
+            r = await client.get(url, headers=headers)
+            if r.status_code == 200:
+                done += 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return done / (time.perf_counter() - t0)
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="tandem-bench-gw-"))
+    redis = start_redis(tmp / "redis")
+    gw_port, ses_port = free_port(), free_port()
+    gw = f"http://127.0.0.1:{gw_port}"
+    ses = f"http://127.0.0.1:{ses_port}"
+    gw_env = {"GATEWAY_PORT": str(gw_port), "GATEWAY_DATABASE_URL": f"sqlite:///{tmp / 'gateway.db'}",
+              "GATEWAY_REDIS_URL": redis.url, "GATEWAY_SESSIONS_URL": ses, "GATEWAY_ISSUER": gw,
+              "GATEWAY_COOKIE_SECURE": "false", "GATEWAY_COOKIE_NAME": "tandem",
+              "GATEWAY_RATE_LIMIT_PER_IDENTITY": "100000000", "GATEWAY_RATE_LIMIT_PER_IP": "100000000",
+              "GATEWAY_ARGON2_MEMORY_KIB": "8192", "GATEWAY_ARGON2_TIME_COST": "1",
+              "GATEWAY_INSTANCE_ID": "bench", "GATEWAY_LOG_LEVEL": "info"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(start("services.gateway", gw_env, tmp / "gateway.log"))
+        wait_ready(f"{gw}/readyz", procs[-1], "gateway")
+        # sessions trusts the gateway's keys and the bench's own (for direct requests).
+        bench_key = OKPKey.generate_key("Ed25519", parameters={"kid": "bench"})
+        keys = httpx.get(f"{gw}/internal/assertion-jwks").json()["keys"] + [bench_key.as_dict(private=False)]
+        (tmp / "jwks.json").write_text(json.dumps({"keys": keys}))
+        procs.append(start("services.sessions", {
+            "SESSIONS_PORT": str(ses_port), "SESSIONS_DATABASE_URL": f"sqlite:///{tmp / 'sessions.db'}",
+            "SESSIONS_REDIS_URL": redis.url, "SESSIONS_JWKS_FILE": str(tmp / "jwks.json"),
+            "SESSIONS_INSTANCE_ID": "bench", "SESSIONS_LOG_LEVEL": "info"}, tmp / "sessions.log"))
+        wait_ready(f"{ses}/readyz", procs[-1], "sessions")
+
+        # A signed-in browser (admin, with TOTP) and a service account.
+        invite = cli(gw_env, "bootstrap-admin", "--email", "bench@example.org")["invitation_url"].split("#token=")[1]
+        uri = httpx.post(f"{gw}/auth/invitations/accept", json={"token": invite, "password": PASSWORD}).json()
+        secret = parse_qs(urlparse(uri["totp_uri"]).query)["secret"][0]
+        login = httpx.post(f"{gw}/auth/login", json={"email": "bench@example.org", "password": PASSWORD,
+                                                     "totp_code": pyotp.TOTP(secret).now()})
+        cookie = {"cookie": f"tandem={login.cookies['tandem']}"}
+        svc = cli(gw_env, "create-client", "--name", "bench", "--grant", "client_credentials", "--scope", "api")
+        token = httpx.post(f"{gw}/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(svc["client_id"], svc["client_secret"])).json()["access_token"]
+        bearer = {"authorization": f"Bearer {token}"}
+
+        def direct_headers() -> dict[str, str]:
+            now = int(time.time())
+            claims = {"iss": "tandem-gateway", "sub": login.json()["user_id"], "aud": "sessions",
+                      "roles": ["admin"], "iat": now, "exp": now + 30, "jti": uuid.uuid4().hex, "sid": "s"}
+            return {"tandem-assertion": jwt.encode({"alg": "Ed25519", "kid": "bench"}, claims, bench_key,
+                                                   algorithms=["Ed25519"])}
+
+        paths = {"direct": (f"{ses}/whoami", direct_headers),
+                 "proxied (cookie)": (f"{gw}/api/sessions/whoami", cookie),
+                 "proxied (bearer)": (f"{gw}/api/sessions/whoami", bearer)}
+        results: dict[str, dict[str, float]] = {}
+        async with httpx.AsyncClient(timeout=30) as client:
+            for name, (url, headers) in paths.items():
+                lat = await latency(client, url, headers, args.requests)
+                results[name] = {"p50_ms": round(statistics.median(lat), 3), "p99_ms": round(pct(lat, 0.99), 3)}
+        for name, (url, headers) in paths.items():
+            results[name]["req_per_s"] = round(await throughput(url, headers, args.concurrency, args.seconds), 1)
+        base = results["direct"]
+        for name in paths:
+            if name != "direct":
+                results[name]["p50_ratio"] = round(results[name]["p50_ms"] / base["p50_ms"], 2)
+                results[name]["rps_ratio"] = round(results[name]["req_per_s"] / base["req_per_s"], 2)
+        return {"benchmark": "gateway proxy overhead", "requests": args.requests,
+                "concurrency": args.concurrency, "seconds": args.seconds, "cpus": os.cpu_count(),
+                "target": "proxied p50 <= 1.5x direct p50", "results": results,
+                "target_met": all(r.get("p50_ratio", 0) <= 1.5 for n, r in results.items() if n != "direct")}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        redis.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()
