@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="large upload in MiB (1024 for 1 GiB)")
     parser.add_argument("--small", type=int, default=128, help="small upload in MiB (ratio runs)")
     parser.add_argument("--pairs", type=int, default=5, help="paired API/S3 runs for the ratio")
-    parser.add_argument("--malloc-arena-max", type=int, default=2,
-                        help="MALLOC_ARENA_MAX for the service (glibc; 0 = leave unset). See docs/records.md")
+    parser.add_argument("--no-malloc-tuning", action="store_true",
+                        help="run the service without MALLOC_ARENA_MAX=2 / MALLOC_MMAP_THRESHOLD_=262144")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-records-") as tmp:
@@ -114,8 +114,11 @@ def main() -> None:
                "RECORDS_S3_BUCKET": "bench-records", "RECORDS_KEYRING_PATH": str(root / "keyring.json"),
                "RECORDS_LOG_LEVEL": "warning", "RECORDS_SWEEP_INTERVAL_S": "0",
                "RECORDS_MAX_RECORDING_BYTES": str(8 * 1024 * MIB)}
-        if args.malloc_arena_max:
-            env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
+        if not args.no_malloc_tuning:
+            # Recommended for the records service in deployment (docs/records.md): few heap arenas for
+            # the upload threads, and 5 MiB parts always mmap-ed, so freed parts go back to the OS.
+            env.setdefault("MALLOC_ARENA_MAX", "2")
+            env.setdefault("MALLOC_MMAP_THRESHOLD_", "262144")
         service = subprocess.Popen([sys.executable, "-m", "services.records"], env=env,
                                    cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
         try:
