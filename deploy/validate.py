@@ -394,6 +394,12 @@ def validate_image(dockerfile: Path = DOCKERFILE, requirements: Path = REQUIREME
         report.add(str(dockerfile), "needs a HEALTHCHECK probing /healthz")
     if text.count("FROM ") < 2:
         report.add(str(dockerfile), "must be a multi-stage build")
+    # No .dockerignore: the build copies named paths only, so the whole tree (and deploy/secrets/) never
+    # enters the build.
+    for match in re.finditer(r"^(?:COPY|ADD)\s+(?!--from)(.+)$", text, re.MULTILINE):
+        sources = match.group(1).split()[:-1]
+        if any(src.rstrip("/") in (".", "deploy", "deploy/secrets", "*") for src in sources):
+            report.add(str(dockerfile), f"`{match.group(0).strip()}` copies the whole tree or deploy/ (secrets)")
     pins = [line for line in requirements.read_text().splitlines() if line and not line.startswith("#")]
     for line in pins:
         if "==" not in line:

@@ -354,13 +354,13 @@ def test_image_rules_and_pinned_requirements() -> None:
 def test_image_rules_catch_a_root_user(tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
     shutil.copy(DEPLOY / "container" / "healthcheck.py", tmp_path / "healthcheck.py")
-    dockerfile.write_text(re.sub(r"^USER .*$", "USER root", (DEPLOY / "container" / "Dockerfile").read_text(),
-                                 flags=re.MULTILINE))
+    text = re.sub(r"^USER .*$", "USER root", (DEPLOY / "container" / "Dockerfile").read_text(), flags=re.MULTILINE)
+    dockerfile.write_text(text.replace("COPY services/ /src/services/", "COPY . /src/"))
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("litestar==2.25.0\nseaweedfs-bin==4.0\nredis>=5\n")
     report = validate.validate_image(dockerfile, requirements, lint=False)
     text = "\n".join(report.problems)
-    assert "non-root USER" in text and "seaweedfs" in text and "not pinned" in text
+    assert "non-root USER" in text and "seaweedfs" in text and "not pinned" in text and "whole tree" in text
 
 
 @pytest.mark.skipif(validate.hadolint_binary() is None, reason="hadolint not installed")
