@@ -188,6 +188,21 @@ async def test_fail_closed_helper_raises_when_the_database_is_down(audit_app: Au
         shutil.rmtree(db_url.split(":///", 1)[1])
 
 
+async def consumers_set_up(app: AuditApp, url: str) -> None:
+    client = Redis.from_url(url)
+    try:
+        async with asyncio.timeout(10):
+            for consumer in app.runtime.consumers:
+                for stream in consumer.streams:
+                    while True:
+                        groups = await client.xinfo_groups(stream) if await client.exists(stream) else []
+                        if consumer.group.encode() in {g["name"] for g in groups}:
+                            break
+                        await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+
+
 async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, sqlite_url: str, s3_server: S3Child,
                                                      issuer: TestIssuer) -> None:
     """Redis stops: bus-published audit events stall, but ledgered access still works (it writes directly)."""
@@ -197,6 +212,7 @@ async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, sqlite_url
         app = create_app(settings)
         async with AsyncTestClient(app) as client:
             audit = AuditApp(client, app, settings, issuer)
+            await consumers_set_up(audit, redis_child.url)  # a consumer whose setup failed fails shutdown
             redis_child.stop()
             receipt = await audit.run(record_access_or_fail, audit.runtime, actor="admin-2", action="record.play",
                                       target="record:5#bytes=0-99")
