@@ -558,3 +558,18 @@ async def log_access(ctx: Ctx, actor: Identity, auth: Authorised, start: int, en
                                  slug="access-unrecorded") from None
     log.info("disputes.record_read", dispute_id=d.id, record_id=rid, start=start, end=end,
              break_glass=auth.break_glass)
+
+
+# -- hook for record creation ------------------------------------------------------------------------
+
+
+async def hold_if_disputed(conn: AsyncConnection, session_id: str | None) -> int:
+    """Called inside the transaction that creates a record: a record of a session under an open dispute
+    is held from its first moment (the dispute's own transitions re-apply holds too)."""
+    if not session_id:
+        return 0
+    disputed = sa.exists().where(disputes.c.session_id == session_id, disputes.c.state.in_(OPEN_STATES))
+    res = await conn.execute(sa.update(records).where(records.c.session_id == session_id, records.c.state == "active",
+                                                      records.c.legal_hold.is_(False), disputed)
+                             .values(legal_hold=True))
+    return int(res.rowcount or 0)

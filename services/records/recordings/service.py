@@ -20,6 +20,7 @@ from services.records.core.access import not_found, object_ref, visible_record
 from services.records.core.context import Records, aware
 from services.records.core.tables import record_objects, records
 from services.records.core.vault import ObjectRef, crypto_id, new_object_key
+from services.records.disputes.service import hold_if_disputed
 from services.records.pairings.service import get_pairing, session_pairing
 from services.records.recordings.schemas import Recording, RecordingMetadata, RecordingSummary
 from services.records.retention.service import recording_retain_until
@@ -104,6 +105,7 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
                 plaintext_size=sealer.plaintext_size, ciphertext_size=sealer.ciphertext_size,
                 segment_size=rec.settings.segment_size, content_hash=digest.hexdigest(),
                 kek_version=wrapped.kek_version, wrapped_dek=wrapped.blob, created_at=now))
+            await hold_if_disputed(conn, meta.session_id)  # a session under dispute holds its new recordings
             if rec.outbox is not None:
                 await rec.outbox.add(conn, RecordCreated(record_id=record_id, pairing_id=meta.pairing_id, kind=KIND,
                                                          session_id=meta.session_id), subject=record_id)

@@ -91,12 +91,18 @@ class World:
         async with self.h.rec.engine.connect() as conn:
             return {r.id: r.legal_hold for r in await conn.execute(sa.select(records.c.id, records.c.legal_hold))}
 
+    async def raw(self, stream: str) -> list[dict[bytes, bytes]]:
+        """The stream's entries as stored in Redis."""
+        entries: Any = await self.redis.xrange(stream)
+        return [fields for _, fields in entries]
+
     async def events(self, stream: str, kind: type[T], expect: int, timeout: float = 10.0) -> list[T]:
         """Events of `kind` published on `stream` (by the app's outbox relay), once `expect` arrived."""
         async with asyncio.timeout(timeout):
             while True:
-                found = [p for p in (decode_envelope(f[FIELD.encode()]).payload()
-                                     for _, f in await self.redis.xrange(stream)) if isinstance(p, kind)]
+                payloads: list[object] = [decode_envelope(f[FIELD.encode()]).payload()
+                                          for f in await self.raw(stream)]
+                found = [p for p in payloads if isinstance(p, kind)]
                 if len(found) >= expect:
                     return found
                 await asyncio.sleep(0.05)

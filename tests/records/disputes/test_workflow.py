@@ -14,6 +14,7 @@ from services.records.disputes.tables import dispute_accesses
 from services.records.retention.service import sweep_once
 from shared.events.types import DisputeChanged, RecordAccessed
 from tests.records.disputes.conftest import A1, A2, A3, MENTEE, MENTOR, REASON, World, problem
+from tests.records.test_recordings import meta_header
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +129,8 @@ async def test_whole_workflow(world: World, capsys: pytest.CaptureFixture[str],
     # The reason never reaches logs, events or the ledger in clear.
     out = capsys.readouterr()
     assert "CONFIDENTIAL" not in out.out + out.err + caplog.text
-    raw = await w.redis.xrange("tandem.dispute") + await w.redis.xrange("tandem.audit")
-    assert b"CONFIDENTIAL" not in b"".join(v for _, f in raw for v in f.values())
+    raw = await w.raw("tandem.dispute") + await w.raw("tandem.audit") + await w.raw("tandem.record")
+    assert raw and b"CONFIDENTIAL" not in b"".join(v for f in raw for v in f.values())
     async with w.h.rec.engine.connect() as conn:
         dump = repr([tuple(r) for r in await conn.execute(sa.select(audit_entries))])
     assert "CONFIDENTIAL" not in dump
@@ -139,13 +140,18 @@ async def test_holds_of_two_disputes_do_not_lift_each_other(world: World) -> Non
     w = world
     a, b = w.s1
     first, second = await w.open("s1"), await w.open("s1", who=w.admin(A1))
+    # A recording that arrives after the dispute opened is held from its first moment.
+    resp = await w.h.client.post("/internal/recordings", content=b"late" * 1000, headers={
+        **w.hdr("svc-sessions", "service"), "tandem-recording": meta_header(session_id="s1", recording_id="late")})
+    assert resp.status_code == 201 and resp.json()["legal_hold"] is True
+    late = resp.json()["id"]
     close = {"outcome": "withdrawn", "reason": "settled between the pair"}
     assert (await w.post(f"/disputes/{first}/close", w.admin(A2), **close)).status_code == 200
     assert (await w.holds())[a] and (await w.holds())[b]
     assert (await sweep_once(w.h.rec)).expired == w.s2
     assert (await w.post(f"/disputes/{second}/close", w.admin(A2), **close)).status_code == 200
-    assert not (await w.holds())[a]
-    assert sorted((await sweep_once(w.h.rec)).expired) == sorted([a, b])
+    assert not any((await w.holds()).values())
+    assert sorted((await sweep_once(w.h.rec)).expired) == sorted([a, b, late])
 
 
 async def test_break_glass_is_flagged_logged_and_reviewed(world: World) -> None:
