@@ -1,5 +1,5 @@
 """The `tandem` command: `run` (everything on one machine) and the operator commands that belong to
-a service (`keys`, `retention`, `audit` → records)."""
+a service (`keys`, `retention`, `audit` → records; `reports keys ...` → reports)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,21 @@ import os
 import sys
 from pathlib import Path
 
+# command -> (module with main(argv), whether the command word itself is passed on)
 DELEGATED = {
-    "keys": "services.records.cli",
-    "retention": "services.records.cli",
-    "audit": "services.records.audit.cli",
+    "keys": ("services.records.cli", True),
+    "retention": ("services.records.cli", True),
+    "audit": ("services.records.audit.cli", True),
+    "reports": ("services.reports.cli", False),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in DELEGATED:
-        module = importlib.import_module(DELEGATED[args[0]])
-        return int(module.main(args))
+        module_name, keep_word = DELEGATED[args[0]]
+        module = importlib.import_module(module_name)
+        return int(module.main(args if keep_word else args[1:]))
     parser = argparse.ArgumentParser(prog="tandem", description="Tandem: secure mentoring sessions and records.")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run every service on this machine with embedded defaults")
@@ -31,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--port-base", type=int, default=int(os.environ.get("TANDEM_PORT_BASE", "8000")),
                        help="gateway on this port, sessions/records/reports on the next three")
     run_p.add_argument("--check", action="store_true", help="start, wait until ready, print the URLs, stop")
-    for name in DELEGATED:
-        sub.add_parser(name, help=f"{name} commands (see `tandem {name} --help`)")
+    sub.add_parser("keys", help="records key-encryption keys: list, rotate, rewrap, retire VERSION")
+    sub.add_parser("retention", help="records retention: sweep (run the expiry sweeper once)")
+    sub.add_parser("audit", help="audit ledger: verify (recompute the hash chain and checkpoint signatures)")
+    sub.add_parser("reports", help="reports service commands, e.g. `tandem reports keys rotate`")
     ns = parser.parse_args(args)
     if ns.command == "run":
         from deploy.local.run import Options, run
