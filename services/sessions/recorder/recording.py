@@ -26,6 +26,7 @@ from services.sessions.recorder.sink import RecordingMeta, RecordingSink, Upload
 from services.sessions.signalling import messages as msg
 from services.sessions.signalling.controllers import publish_state
 from services.sessions.signalling.hub import RECORDER, Hub
+from shared.events import Event
 from shared.events import types as t
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -84,7 +85,7 @@ class Recording:
         for kind in ("audio", "video"):
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             receiver = transceiver.receiver
-            tap(receiver, kind, lambda codec, frame, k=kind, r=receiver: self._frame(member, k, r, frame))
+            tap(receiver, kind, self._on_frame(member, kind, receiver))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -96,6 +97,12 @@ class Recording:
         await self.hub.send(self.room, member, msg.encode(offer), frm=RECORDER)
 
     # -- media ------------------------------------------------------------------------------------------
+
+    def _on_frame(self, member: str, kind: str, receiver: Any) -> Callable[[Any, Any], None]:
+        def on_frame(_codec: Any, frame: Any) -> None:
+            self._frame(member, kind, receiver, frame)
+
+        return on_frame
 
     def _frame(self, member: str, kind: str, receiver: Any, frame: Any) -> None:
         """On the event loop, inside aiortc's RTP handler: mux inline (cheap), never block."""
@@ -202,7 +209,7 @@ class Recording:
         reason = last.get("reason") if last.get("kind") == "stopped" else None
         return str(reason) if reason in ("revoked", "disconnected", "ended", "failed") else "revoked"
 
-    async def _event(self, payload: t.Event) -> None:
+    async def _event(self, payload: Event) -> None:
         if self.outbox is None:
             return
         async with self.engine.begin() as conn:

@@ -121,7 +121,10 @@ class Signaller:
         if message["type"] == "websocket.disconnect":
             return None
         text = message.get("text")
-        return text if text is not None else message.get("bytes") or b""
+        if isinstance(text, str):
+            return text
+        data = message.get("bytes")
+        return data if isinstance(data, bytes) else b""
 
     async def _error(self, reason: str, detail: str = "") -> None:
         frame = msg.Error(reason=reason, detail=detail)

@@ -260,8 +260,8 @@ class Hub:
             recorder = self.recorders.get(session_id)
             if recorder is not None:
                 await recorder.on_signal(routed.frm, frame)
-        elif (conn := room.get(routed.to)) is not None:
-            conn.push(frame)
+        elif (member := room.get(routed.to)) is not None:
+            member.push(frame)
 
     # -- recorders ----------------------------------------------------------------------------------
 

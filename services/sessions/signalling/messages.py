@@ -162,7 +162,8 @@ def decode_client(raw: str | bytes, max_bytes: int) -> ClientMessage:
     if len(raw) > max_bytes:
         raise BadFrame("too-large", f"frames are limited to {max_bytes} bytes")
     try:
-        return _client.decode(raw)
+        message: ClientMessage = _client.decode(raw)
+        return message
     except msgspec.ValidationError as exc:
         # The validation message names the field, never echoes the value.
         raise BadFrame("invalid", str(exc)[:200]) from None
@@ -171,7 +172,8 @@ def decode_client(raw: str | bytes, max_bytes: int) -> ClientMessage:
 
 
 def decode_server(raw: str | bytes) -> ServerMessage:
-    return _server.decode(raw)
+    message: ServerMessage = _server.decode(raw)
+    return message
 
 
 def encode(frame: msgspec.Struct) -> bytes:

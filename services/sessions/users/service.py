@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.sessions.adapters.db import inbox, users
 from shared.db import claim_event
-from shared.events import Envelope
+from shared.events import Envelope, Event
 from shared.events import types as t
 from shared.logging import get_logger
 
@@ -45,7 +45,7 @@ async def _upsert(conn: AsyncConnection, user_id: str, **values: Any) -> None:
         await conn.execute(sa.insert(users).values(user_id=user_id, **values))
 
 
-def _changes(payload: t.Event) -> tuple[str, dict[str, Any]] | None:
+def _changes(payload: Event) -> tuple[str, dict[str, Any]] | None:
     match payload:
         case t.UserCreated(user_id=uid, roles=roles) | t.UserRolesChanged(user_id=uid, roles=roles):
             return uid, {"roles": ",".join(sorted(set(roles)))}
@@ -63,7 +63,7 @@ def _changes(payload: t.Event) -> tuple[str, dict[str, Any]] | None:
 async def apply_user_event(conn: AsyncConnection, envelope: Envelope) -> str | None:
     """Apply one event exactly once inside `conn`'s transaction; returns the suspended user id, if any."""
     try:
-        payload = envelope.payload()
+        payload: Event = envelope.payload()
     except LookupError:
         return None
     change = _changes(payload)
