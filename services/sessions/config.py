@@ -26,7 +26,8 @@ class Settings(ServiceSettings):
     recording_sink_url: str = setting(
         "", "Records ingest URL the recorder streams WebM to (empty: recording is refused).")
     recording_sink_token: str = setting(
-        "", "Static identity assertion header value for the sink (tests/operators); empty: none.", secret=True)
+        "", "Bearer token sent to the sink (a gateway service-account token); empty: no Authorization header.",
+        secret=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
