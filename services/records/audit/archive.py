@@ -85,10 +85,22 @@ class CheckpointArchive:
         return str(ret.mode), ret.retain_until_date
 
     def documents(self) -> Iterator[tuple[str, CheckpointDoc | None]]:
-        """Every archived checkpoint; None for an object that does not parse."""
-        for obj in self.store.client.list_objects(self.store.bucket, prefix=PREFIX, recursive=True):
-            name = obj.object_name or ""
+        """Every archived checkpoint version; None for one that does not parse.
+
+        Versions are listed, not just current objects: a delete marker (which the storage credentials
+        may place even under object lock) must not hide a locked checkpoint from `verify`."""
+        client, bucket = self.store.client, self.store.bucket
+        for obj in client.list_objects(bucket, prefix=PREFIX, recursive=True, include_version=True):
+            if obj.is_delete_marker or not obj.object_name:
+                continue
+            name = obj.object_name
+            resp = client.get_object(bucket, name, version_id=obj.version_id)
             try:
-                yield name, msgspec.json.decode(self.store.get(name), type=CheckpointDoc)
+                body = resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+            try:
+                yield name, msgspec.json.decode(body, type=CheckpointDoc)
             except msgspec.DecodeError:
                 yield name, None
