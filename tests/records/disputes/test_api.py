@@ -161,3 +161,32 @@ async def test_accessor_id_when_configured_and_shorter_default_window(naming_wor
     assert ev.accessor_id == A2 and set(ev.member_ids) == {MENTOR, MENTEE}
     w.clock.advance(hours=2)
     problem(await w.h.client.get(f"/disputes/{did}/records/{a}/content", headers=w.admin(A2)), 403)
+
+
+async def test_reasons_never_reach_logs_or_error_responses(sqlite_world: World, capsys: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    w, client = sqlite_world, sqlite_world.h.client
+    secret = "SECRET-REASON-d41d8c"
+    did = await w.open("s1")
+    bad_paths: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        ("/disputes", {"session_id": "s1", "reason": secret + "x" * 4000}, w.mentee),  # too long: 400
+        ("/disputes", {"session_id": "s1", "reason": secret, "unknown": secret}, w.mentee),  # 400
+        ("/disputes", {"session_id": "nope", "reason": secret}, w.admin(A1)),  # 404
+        (f"/disputes/{did}/approve", {"reason": secret}, w.admin(A3)),  # 409: nothing pending
+        (f"/disputes/{did}/review", {"verdict": "justified", "reason": secret}, w.admin(A3)),  # 409
+    ]
+    for path, body, headers in bad_paths:
+        resp = await client.post(path, headers=headers, json=body)
+        assert resp.status_code in (400, 404, 409) and secret not in resp.text, (path, resp.text)
+    for path, body, headers in [
+        (f"/disputes/{did}/request-access", {"admin_ids": [A2], "record_ids": [w.s1[0]], "reason": secret},
+         w.admin(A1)),
+        (f"/disputes/{did}/approve", {"reason": secret}, w.admin(A1)),  # 403 four-eyes
+        (f"/disputes/{did}/reject", {"reason": secret}, w.admin(A3)),
+        (f"/disputes/{did}/close", {"outcome": "withdrawn", "reason": secret}, w.admin(A3)),
+    ]:
+        resp = await client.post(path, headers=headers, json=body)
+        assert resp.status_code < 500 and secret not in resp.text
+    out = capsys.readouterr()
+    assert secret not in out.out + out.err + caplog.text
+    assert (await client.get(f"/disputes/{did}", headers=w.admin(A2))).text.count(secret) == 3  # admins read them
