@@ -187,10 +187,14 @@ class Consumer:
                     log.warning("bus.consumer_stop_timeout", group=self.group, consumer=self.name)
 
     async def run(self) -> None:
-        await self.setup()
+        """Consume until `stop()`; Redis being down (at start or later) means retrying, not dying."""
+        ready = False
         backoff = 0.1
         while not self._stopping.is_set():
             try:
+                if not ready:
+                    await self.setup()
+                    ready = True
                 await self.run_once()
                 backoff = 0.1
             except (RedisError, OSError) as exc:

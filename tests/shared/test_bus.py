@@ -262,3 +262,18 @@ async def test_two_consumers_share_the_load_and_handle_each_event_once(redis: Re
     assert sorted(everything) == sorted(f"u{i}" for i in range(200))
     assert len(set(everything)) == 200, "an event was handled twice"
     assert seen["a"] and seen["b"], "both consumers took a share"
+
+
+async def test_consumer_survives_redis_being_down_at_start(redis_url: str) -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.1)
+
+    async def handle(env: Envelope) -> None:
+        return None
+
+    c = Consumer(dead, group="sessions", name="x", streams=[USER], handler=handle, block_ms=10)
+    task = c.start()
+    await asyncio.sleep(0.3)
+    assert not task.done(), "the consumer must keep retrying, not die"
+    await c.stop(timeout=5)
+    assert task.done() and task.exception() is None
+    await dead.aclose()
