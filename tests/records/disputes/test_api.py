@@ -178,13 +178,14 @@ async def test_reasons_never_reach_logs_or_error_responses(sqlite_world: World, 
     for path, body, headers in bad_paths:
         resp = await client.post(path, headers=headers, json=body)
         assert resp.status_code in (400, 404, 409) and secret not in resp.text, (path, resp.text)
-    for path, body, headers in [
+    good_paths: list[tuple[str, dict[str, Any], dict[str, str]]] = [
         (f"/disputes/{did}/request-access", {"admin_ids": [A2], "record_ids": [w.s1[0]], "reason": secret},
          w.admin(A1)),
         (f"/disputes/{did}/approve", {"reason": secret}, w.admin(A1)),  # 403 four-eyes
         (f"/disputes/{did}/reject", {"reason": secret}, w.admin(A3)),
         (f"/disputes/{did}/close", {"outcome": "withdrawn", "reason": secret}, w.admin(A3)),
-    ]:
+    ]
+    for path, body, headers in good_paths:
         resp = await client.post(path, headers=headers, json=body)
         assert resp.status_code < 500 and secret not in resp.text
     out = capsys.readouterr()
