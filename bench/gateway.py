@@ -75,17 +75,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-async def latency(client: httpx.AsyncClient, url: str, headers_fn: object, n: int) -> list[float]:
-    out = []
+async def latency(client: httpx.AsyncClient, paths: dict[str, tuple[str, object]], n: int) -> dict[str, list[float]]:
+    """Interleaved (one request per path in turn), so load from other processes hits every path alike."""
+    out: dict[str, list[float]] = {name: [] for name in paths}
     for i in range(n + 50):
-        headers = headers_fn() if callable(headers_fn) else headers_fn
-        t0 = time.perf_counter()
-        r = await client.get(url, headers=headers)
-        dt = time.perf_counter() - t0
-        if r.status_code != 200:
-            raise SystemExit(f"{url}: {r.status_code} {r.text[:200]}")
-        if i >= 50:
-            out.append(dt * 1000)
+        for name, (url, headers_fn) in paths.items():
+            headers = headers_fn() if callable(headers_fn) else headers_fn
+            t0 = time.perf_counter()
+            r = await client.get(url, headers=headers)
+            dt = time.perf_counter() - t0
+            if r.status_code != 200:
+                raise SystemExit(f"{url}: {r.status_code} {r.text[:200]}")
+            if i >= 50:
+                out[name].append(dt * 1000)
     return out
 
 
@@ -158,8 +160,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                  "proxied (bearer)": (f"{gw}/api/sessions/whoami", bearer)}
         results: dict[str, dict[str, float]] = {}
         async with httpx.AsyncClient(timeout=30) as client:
-            for name, (url, headers) in paths.items():
-                lat = await latency(client, url, headers, args.requests)
+            for name, lat in (await latency(client, paths, args.requests)).items():
                 results[name] = {"p50_ms": round(statistics.median(lat), 3), "p99_ms": round(pct(lat, 0.99), 3)}
         for name, (url, headers) in paths.items():
             results[name]["req_per_s"] = round(await throughput(url, headers, args.concurrency, args.seconds), 1)

@@ -6,10 +6,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
-import httpx
+import httpcore
 from litestar import Litestar
 
 import services.gateway
@@ -30,8 +29,10 @@ from services.gateway.keys.service import KeyRing, Keys, Sealer
 from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
 from services.gateway.oauth.service import OAuthServer
 from services.gateway.proxy.app import PROXIES
+from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import add_security_headers
 from services.gateway.proxy.ratelimit import RateLimiter
+from services.gateway.web import ROUTES as WEB_ROUTES
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
 
@@ -59,12 +60,9 @@ def build_gateway(runtime: Runtime, settings: Settings, clock: Callable[[], floa
     oauth = OAuthServer(runtime.engine, runtime.redis, token, accounts, runtime.auditor, settings, clock)
     accounts.on_revoke.append(sessions.delete_all)
     accounts.on_revoke.append(oauth.revoke_user)
-    upstream = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.proxy_timeout_s, connect=5.0, pool=10.0),
-        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=30),
-        follow_redirects=False, trust_env=False,
-        # No cookie jar: a Set-Cookie from one user's upstream response must never ride along on another's request.
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    # A bare connection pool: no cookie jar (a Set-Cookie from one user's upstream response must never ride
+    # along on another's request), no redirects, no proxies from the environment.
+    upstream = httpcore.AsyncConnectionPool(max_connections=500, max_keepalive_connections=100, keepalive_expiry=30)
     return Gateway(settings=settings, clock=clock, redis=runtime.redis, keys=keys, accounts=accounts,
                    sessions=sessions, oauth=oauth,
                    limiter=RateLimiter(runtime.redis, window_s=settings.rate_limit_window_s, clock=clock),
@@ -84,6 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         gw = build_gateway(runtime, settings, clock)
         runtime.extras["gateway"] = gw
         runtime.extras["inbox"] = Inbox(runtime.engine, clock)
+        gw.extras["fastauth"] = FastAuth(gw, runtime.redis)
         await gw.keys.start()
         try:
             yield
@@ -98,7 +97,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     return build_app(
         name="gateway",
         settings=settings,
-        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PROXIES],
+        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PROXIES, *WEB_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         setup=resources,

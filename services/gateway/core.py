@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpcore
 from litestar.connection import ASGIConnection
 from redis.asyncio import Redis
 
@@ -54,7 +54,8 @@ class Gateway:
     sessions: BrowserSessions
     oauth: OAuthServer
     limiter: RateLimiter
-    upstream: httpx.AsyncClient
+    upstream: httpcore.AsyncConnectionPool
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def cookie_of(self, headers: Any) -> str | None:
         return _cookie(headers.get("cookie"), self.settings.cookie_name)

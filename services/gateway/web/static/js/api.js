@@ -1,0 +1,69 @@
+// Talks to the gateway (same origin). The browser holds an HttpOnly session cookie; we only ever see the
+// CSRF token, which every state-changing request carries in the x-csrf-token header.
+
+let csrfToken = null;
+
+export function setCsrf(token) {
+  csrfToken = token;
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.detail || body.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+export async function api(method, path, body, options = {}) {
+  const headers = { accept: 'application/json, application/problem+json', ...(options.headers || {}) };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (!['GET', 'HEAD'].includes(method) && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, { detail: 'network' });
+  }
+  if (response.status === 204) return null;
+  const type = response.headers.get('content-type') || '';
+  const data = type.includes('json') ? await response.json().catch(() => null) : null;
+  if (!response.ok) {
+    const err = new ApiError(response.status, data);
+    if (response.status === 401 && !options.allow401) window.dispatchEvent(new CustomEvent('tandem:signed-out'));
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path, options) => api('GET', path, undefined, options);
+export const post = (path, body, options) => api('POST', path, body === undefined ? {} : body, options);
+export const put = (path, body, options) => api('PUT', path, body, options);
+export const del = (path, options) => api('DELETE', path, undefined, options);
+
+/** A calm, readable sentence for any failure (problem+json detail when the service gave one). */
+export function problemMessage(err) {
+  if (!(err instanceof ApiError)) return 'Something went wrong. Please try again.';
+  const { status, body } = err;
+  if (status === 0) return 'We could not reach Tandem. Check your connection and try again.';
+  if (status === 401) return body.detail && body.detail !== 'Sign in first.' ? body.detail : 'Please sign in again.';
+  if (status === 403 && body.type && String(body.type).includes('csrf')) {
+    return 'Your page was open too long. Please reload it and try again.';
+  }
+  if (status === 429) return 'Too many attempts in a short time. Please wait a minute and try again.';
+  if (status >= 500) return 'Something went wrong on our side. Your data is safe; please try again in a moment.';
+  const parts = [];
+  if (body.detail) parts.push(body.detail);
+  if (Array.isArray(body.errors)) {
+    for (const e of body.errors) if (e && e.message) parts.push(`${e.key ? `${e.key}: ` : ''}${e.message}`);
+  }
+  if (parts.length) return parts.join(' ');
+  if (status === 403) return 'You do not have access to this.';
+  if (status === 404) return 'We could not find that. It may have been removed.';
+  if (status === 409) return 'This changed in the meantime. Please reload and try again.';
+  return 'That did not work. Please check what you entered and try again.';
+}

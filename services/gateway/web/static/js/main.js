@@ -1,0 +1,158 @@
+// Entry point: finds the browser session, gates on the programme agreements, routes `#/...` to pages.
+import { h, clear } from './dom.js';
+import { get, post, setCsrf, ApiError } from './api.js';
+import { signInPage, invitationPage, agreementsPage } from './pages/auth.js';
+import { homePage, noticesPage } from './pages/home.js';
+import { pairingPage, recordingPage } from './pages/pairings.js';
+import { concernPage, receiptPage, myReportsPage, myReportPage } from './pages/concerns.js';
+import * as admin from './pages/admin.js';
+import { casesPage, casePage } from './pages/safeguarding.js';
+import { callPage } from './pages/call.js';
+
+const PEOPLE = ['mentee', 'mentor'];
+
+// [pattern, page, roles allowed (empty: anyone signed in)]
+const ROUTES = [
+  [/^\/$/, homePage, []],
+  [/^\/notices$/, noticesPage, []],
+  [/^\/pairings\/([\w.:-]+)$/, pairingPage, [...PEOPLE, 'admin']],
+  [/^\/recordings\/([\w.:-]+)$/, recordingPage, PEOPLE],
+  [/^\/call\/([\w.:-]+)$/, callPage, PEOPLE],
+  [/^\/concern$/, concernPage, []],
+  [/^\/concern\/follow-up$/, receiptPage, []],
+  [/^\/concerns$/, myReportsPage, []],
+  [/^\/concerns\/([\w.:-]+)$/, myReportPage, []],
+  [/^\/admin\/users$/, admin.usersPage, ['admin']],
+  [/^\/admin\/users\/([\w-]+)$/, admin.userPage, ['admin']],
+  [/^\/admin\/agreements$/, admin.agreementsAdminPage, ['admin']],
+  [/^\/admin\/pairings$/, admin.pairingsAdminPage, ['admin']],
+  [/^\/admin\/disputes$/, admin.disputesPage, ['admin']],
+  [/^\/admin\/disputes\/([\w.:-]+)$/, admin.disputePage, ['admin']],
+  [/^\/admin\/audit$/, admin.auditPage, ['admin']],
+  [/^\/admin\/retention$/, admin.retentionPage, ['admin']],
+  [/^\/safeguarding$/, casesPage, ['safeguarding']],
+  [/^\/safeguarding\/([\w.:-]+)$/, casePage, ['safeguarding']],
+];
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+let ctx = null;
+let cleanup = null;
+
+function has(...roles) {
+  return Boolean(ctx) && roles.some((r) => ctx.roles.includes(r));
+}
+
+function currentPath() {
+  const hash = window.location.hash;
+  return hash.startsWith('#/') ? hash.slice(1).split('?')[0] : '/';
+}
+
+function navLink(href, text) {
+  const here = `#${currentPath()}` === href.replace(/^\//, '');
+  return h('li', {}, h('a', { href, 'aria-current': here ? 'page' : false }, text));
+}
+
+async function renderNav() {
+  clear(nav);
+  if (!ctx) return;
+  const items = [navLink('/#/', 'Home')];
+  const notices = navLink('/#/notices', 'Notices');
+  items.push(notices);
+  if (has(...PEOPLE)) items.push(navLink('/#/concern', 'Report a concern'));
+  if (has('admin')) items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/disputes', 'Disputes'));
+  if (has('safeguarding')) items.push(navLink('/#/safeguarding', 'Safeguarding'));
+  const out = h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, 'Sign out');
+  out.addEventListener('click', signOut);
+  items.push(h('li', {}, out));
+  nav.append(h('ul', {}, items));
+  try {
+    const inbox = await get('/me/inbox?unread_only=true&limit=1');
+    if (inbox.unread > 0) {
+      notices.querySelector('a').append(' ', h('span', { class: 'badge' }, String(inbox.unread),
+        h('span', { class: 'visually-hidden' }, ' unread')));
+    }
+  } catch { /* the badge is a nicety */ }
+}
+
+async function signOut() {
+  try { await post('/auth/logout'); } catch { /* the cookie goes either way */ }
+  ctx = null;
+  setCsrf(null);
+  window.location.hash = '#/';
+  await boot('You have signed out.');
+}
+
+async function route() {
+  if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
+  if (!ctx) return;
+  const path = currentPath();
+  for (const [pattern, pageFn, roles] of ROUTES) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    if (roles.length && !has(...roles)) break;
+    await renderNav();
+    try {
+      const result = await pageFn(ctx, main, ...match.slice(1));
+      if (typeof result === 'function') cleanup = result;
+    } catch (err) {
+      clear(main);
+      main.append(h('h1', { tabindex: '-1' }, 'Something went wrong'),
+        h('div', { class: 'alert error', role: 'alert' }, h('p', {}, err instanceof ApiError
+          ? (await import('./api.js')).problemMessage(err) : 'This page could not be shown. Please reload.')));
+    }
+    focusHeading();
+    return;
+  }
+  await renderNav();
+  clear(main);
+  main.append(h('h1', { tabindex: '-1' }, 'Page not found'),
+    h('p', {}, 'This page does not exist or is not part of your role. ', h('a', { href: '/#/' }, 'Go to your home page.')));
+  focusHeading();
+}
+
+function focusHeading() {
+  const heading = main.querySelector('h1');
+  if (heading) heading.focus();
+}
+
+async function boot(message) {
+  let session = null;
+  try {
+    session = await get('/auth/session', { allow401: true });
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) throw err;
+  }
+  if (!session) {
+    ctx = null;
+    await renderNav();
+    if (window.location.pathname === '/invitation') {
+      invitationPage(main, () => { window.history.replaceState(null, '', '/#/'); boot(); });
+    } else {
+      signInPage(main, message, () => boot());
+    }
+    focusHeading();
+    return;
+  }
+  setCsrf(session.csrf_token);
+  if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash || '#/'}`);
+  const me = await get('/me');
+  ctx = { session, me, roles: session.roles, has, refreshNav: renderNav, navigate: (hash) => { window.location.hash = hash; } };
+  if (!me.agreements_current) {
+    await renderNav();
+    await agreementsPage(ctx, main, () => boot());
+    focusHeading();
+    return;
+  }
+  await route();
+}
+
+window.addEventListener('hashchange', () => { if (window.location.hash.startsWith('#/') || window.location.hash === '') route(); });
+window.addEventListener('tandem:signed-out', () => {
+  if (ctx) { ctx = null; boot('Your session has ended. Please sign in again.'); }
+});
+document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
+boot().catch(() => {
+  clear(main);
+  main.append(h('h1', {}, 'Tandem is not available'), h('p', {}, 'Please try again in a few minutes.'));
+});

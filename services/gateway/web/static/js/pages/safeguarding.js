@@ -1,0 +1,121 @@
+// Safeguarding officers: the reports inbox (urgency, overdue) and one case.
+import { h, field, when, tag, shortId } from '../dom.js';
+import { get, post, put } from '../api.js';
+import { page, section, empty, busy, errorBox, showError } from '../ui.js';
+import { categoryWords, STATE_WORDS } from './concerns.js';
+
+const NEXT = {
+  received: ['acknowledged', 'closed'],
+  acknowledged: ['investigating', 'resolved', 'closed'],
+  investigating: ['resolved', 'closed'],
+  resolved: ['investigating', 'closed'],
+  closed: [],
+};
+
+export async function casesPage(ctx, main) {
+  page(main, 'Reports inbox', 'Urgent and overdue cases come first. Reading a case is recorded in the audit ledger.');
+  const cases = await get('/api/reports/cases/');
+  const rank = (c) => (['resolved', 'closed'].includes(c.state) ? 4 : 0) + (c.urgent ? 0 : 2) + (c.overdue ? 0 : 1);
+  cases.sort((a, b) => rank(a) - rank(b) || new Date(a.created_at) - new Date(b.created_at));
+  if (!cases.length) { main.append(h('div', { class: 'card' }, empty('No reports.'))); return; }
+  main.append(h('div', { class: 'table-wrap card' }, h('table', { id: 'cases' },
+    h('caption', { class: 'visually-hidden' }, 'Cases'),
+    h('thead', {}, h('tr', {}, ['Case', 'Concern', 'Status', 'Received', 'Acknowledge by', 'Reporter'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, cases.map((c) => h('tr', {},
+      h('td', {}, h('a', { href: `#/safeguarding/${encodeURIComponent(c.id)}` }, `Case ${shortId(c.id)}`),
+        c.urgent ? [' ', tag('Urgent', 'danger')] : null, c.overdue ? [' ', tag('Overdue', 'warn')] : null),
+      h('td', {}, categoryWords(c.category)),
+      h('td', {}, STATE_WORDS[c.state] || c.state, c.legal_hold ? [' ', tag('Legal hold', 'neutral')] : null),
+      h('td', {}, when(c.created_at)),
+      h('td', {}, c.acknowledged_at ? `Done ${when(c.acknowledged_at)}` : when(c.ack_due_at)),
+      h('td', {}, c.anonymous ? 'Anonymous' : 'Identified'))))))));
+}
+
+export async function casePage(ctx, main, reportId) {
+  const path = `/api/reports/cases/${encodeURIComponent(reportId)}`;
+  const d = await get(path);
+  const c = d.case;
+  const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+  page(main, `Case ${shortId(c.id)}: ${categoryWords(c.category)}`);
+  const box = errorBox();
+  main.append(box);
+  main.append(h('div', { class: 'card' },
+    h('p', {}, 'Status: ', tag(STATE_WORDS[c.state] || c.state, 'ok'), c.urgent ? [' ', tag('Urgent', 'danger')] : null,
+      c.overdue ? [' ', tag('Overdue', 'warn')] : null),
+    h('p', { class: 'muted' }, `Received ${when(c.created_at)} · acknowledge by ${when(c.ack_due_at)}`,
+      c.assignee_id ? ` · assigned to ${c.assignee_id === ctx.me.id ? 'you' : shortId(c.assignee_id)}` : ' · not assigned'),
+    h('h2', {}, 'Report'), h('p', { class: 'report-text' }, d.text),
+    d.session_id ? h('p', { class: 'muted' }, `About session ${shortId(d.session_id)}`) : null,
+    d.attachments.length ? h('ul', {}, d.attachments.map((a) => h('li', {},
+      h('a', { href: `${path}/attachments/${encodeURIComponent(a.id)}` }, a.filename)))) : null));
+
+  // Status and assignment.
+  const actions = h('div', { class: 'actions' });
+  for (const to of NEXT[c.state] || []) {
+    const b = h('button', { type: 'button', class: to === 'closed' ? 'secondary' : '', 'data-to': to }, `Mark as ${STATE_WORDS[to].toLowerCase()}`);
+    b.addEventListener('click', () => busy(b, box, async () => { await post(`${path}/transitions`, { to }); reload(); }));
+    actions.append(b);
+  }
+  if (c.assignee_id !== ctx.me.id) {
+    const mine = h('button', { type: 'button', class: 'secondary' }, 'Assign to me');
+    mine.addEventListener('click', () => busy(mine, box, async () => { await put(`${path}/assignee`, { assignee_id: ctx.me.id }); reload(); }));
+    actions.append(mine);
+  }
+  main.append(section('Next step', actions));
+
+  // Messages with the reporter.
+  const msgText = h('textarea', { required: true });
+  const send = h('button', { type: 'submit' }, 'Send to the reporter');
+  const msgForm = h('form', {}, field('Message to the reporter', msgText, 'The reporter reads this in their account, or with their receipt if anonymous.'), h('div', { class: 'actions' }, send));
+  msgForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!msgText.value.trim()) { showError(box, 'Write a message first.'); return; }
+    busy(send, box, async () => { await post(`${path}/messages`, { text: msgText.value }); reload(); });
+  });
+  main.append(section('Messages with the reporter', d.messages.length ? h('div', { id: 'messages' }, d.messages.map((m) => h('div', { class: `message from-${m.sender}` },
+    h('p', { class: 'meta' }, m.sender === 'reporter' ? 'Reporter' : 'Safeguarding', ` · ${when(m.created_at)}`), h('p', {}, m.text))))
+    : empty('No messages yet.'), msgForm));
+
+  // Internal notes.
+  const noteText = h('textarea', { required: true });
+  const addNote = h('button', { type: 'submit', class: 'secondary' }, 'Add note');
+  const noteForm = h('form', {}, field('Internal note', noteText, 'Never shown to the reporter.'), h('div', { class: 'actions' }, addNote));
+  noteForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!noteText.value.trim()) { showError(box, 'Write the note first.'); return; }
+    busy(addNote, box, async () => { await post(`${path}/notes`, { text: noteText.value }); reload(); });
+  });
+  main.append(section('Internal notes', d.notes.length ? h('ul', { class: 'plain' }, d.notes.map((n) => h('li', {},
+    h('p', { class: 'muted' }, `${n.author_id === ctx.me.id ? 'You' : shortId(n.author_id)} · ${when(n.created_at)}`), h('p', {}, n.text))))
+    : empty('No notes yet.'), noteForm));
+
+  // Reporter identity: hidden until a second officer approves a reveal.
+  const who = section('Reporter');
+  if (d.reporter.anonymous) who.append(h('p', {}, 'This report is anonymous. Nothing identifying the reporter was stored.'));
+  else if (d.reporter.revealed) who.append(h('p', {}, `Identity revealed: user ${d.reporter.reporter_id}.`));
+  else {
+    who.append(h('p', {}, 'The reporter’s identity is hidden. Revealing it needs a reason and a second safeguarding officer’s approval; both are recorded.'));
+    for (const r of d.reveal_requests) {
+      const line = h('p', {}, `Request by ${r.requested_by === ctx.me.id ? 'you' : shortId(r.requested_by)} on ${when(r.created_at)}: `, tag(r.state));
+      if (r.state === 'pending' && r.requested_by !== ctx.me.id) {
+        const reason = h('input', { type: 'text', required: true });
+        const ok = h('button', { type: 'button' }, 'Approve the reveal');
+        ok.addEventListener('click', () => {
+          if (!reason.value.trim()) { showError(box, 'Give a reason for approving.'); reason.focus(); return; }
+          busy(ok, box, async () => { await post(`${path}/reveal-requests/${encodeURIComponent(r.id)}/approve`, { reason: reason.value.trim() }); reload(); });
+        });
+        who.append(line, field('Reason for approving', reason), h('div', { class: 'actions' }, ok));
+      } else who.append(line);
+    }
+    if (!d.reveal_requests.some((r) => r.state === 'pending')) {
+      const reason = h('input', { type: 'text', required: true });
+      const ask = h('button', { type: 'button', class: 'secondary' }, 'Ask to reveal the identity');
+      ask.addEventListener('click', () => {
+        if (!reason.value.trim()) { showError(box, 'Give a reason for the request.'); reason.focus(); return; }
+        busy(ask, box, async () => { await post(`${path}/reveal-requests`, { reason: reason.value.trim() }); reload(); });
+      });
+      who.append(field('Why do you need to know who reported this?', reason), h('div', { class: 'actions' }, ask));
+    }
+  }
+  main.append(who);
+}
