@@ -4,20 +4,25 @@ different instances find each other, their call connects, consent state reaches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from litestar import Litestar, Request, post
 from redis.asyncio import Redis
 
 from deploy.local.children import free_port
 from services.sessions.signalling import messages as msg
 from tests.sessions.conftest import MENTEE, MENTOR, publish_users
 from tests.sessions.support import Member, loopback_host_addresses, open_session
+from tests.sessions.test_recorder import decode
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
@@ -32,9 +37,11 @@ class Instance:
         self.ws = f"ws://127.0.0.1:{port}"
 
 
-def start_instance(name: str, db_url: str, redis_url: str, issuer: TestIssuer, log: Path) -> Instance:
+def start_instance(name: str, db_url: str, redis_url: str, issuer: TestIssuer, log: Path,
+                   **extra: str) -> Instance:
     port = free_port()
-    env = {**os.environ, "SESSIONS_PORT": str(port), "SESSIONS_DATABASE_URL": db_url, "SESSIONS_REDIS_URL": redis_url,
+    env = {**os.environ, **extra, "SESSIONS_PORT": str(port), "SESSIONS_DATABASE_URL": db_url,
+           "SESSIONS_REDIS_URL": redis_url,
            "SESSIONS_JWKS_FILE": str(issuer.jwks_path), "SESSIONS_INSTANCE_ID": name, "SESSIONS_LOG_LEVEL": "warning",
            "SESSIONS_BUS_CLAIM_IDLE_MS": "1000"}
     with log.open("wb") as out:  # the child keeps its own descriptor
@@ -56,17 +63,17 @@ async def wait_ready(inst: Instance) -> None:
     raise AssertionError("instance not ready")
 
 
-@pytest.fixture
-async def instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer
-                    ) -> AsyncIterator[tuple[Instance, Instance]]:
+@contextlib.asynccontextmanager
+async def two_instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer,
+                        **extra: str) -> AsyncIterator[tuple[Instance, Instance]]:
     await publish_users(redis)
     db_url = f"sqlite:///{tmp_path / 'shared.db'}"
     started: list[Instance] = []
     try:
-        first = start_instance("one", db_url, redis_url, issuer, tmp_path / "one.log")
+        first = start_instance("one", db_url, redis_url, issuer, tmp_path / "one.log", **extra)
         started.append(first)
         await wait_ready(first)  # migrations run once, before the second instance starts
-        second = start_instance("two", db_url, redis_url, issuer, tmp_path / "two.log")
+        second = start_instance("two", db_url, redis_url, issuer, tmp_path / "two.log", **extra)
         started.append(second)
         await wait_ready(second)
         yield first, second
@@ -78,6 +85,13 @@ async def instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIs
                 inst.proc.wait(15)
             except subprocess.TimeoutExpired:
                 inst.proc.kill()
+
+
+@pytest.fixture
+async def instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer
+                    ) -> AsyncIterator[tuple[Instance, Instance]]:
+    async with two_instances(tmp_path, redis_url, redis, issuer) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -130,3 +144,59 @@ async def test_members_on_different_instances_connect(instances: tuple[Instance,
     await b.close()
 
 
+
+
+async def test_recording_across_instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer,
+                                          loopback: None) -> None:
+    """The recorder runs on one instance; the member on the other reaches it through Redis."""
+    stored: list[bytes] = []
+
+    @post("/ingest", status_code=201)
+    async def ingest(request: Request[Any, Any, Any]) -> dict[str, str]:
+        stored.append(b"".join([chunk async for chunk in request.stream()]))
+        return {"id": f"rec-{len(stored)}"}
+
+    port = free_port()
+    sink = uvicorn.Server(uvicorn.Config(Litestar([ingest]), host="127.0.0.1", port=port, log_config=None))
+    sink.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    sink_task = asyncio.create_task(sink.serve())
+    try:
+        async with two_instances(tmp_path, redis_url, redis, issuer,
+                                 SESSIONS_RECORDING_SINK_URL=f"http://127.0.0.1:{port}/ingest") as (one, two):
+            _pid, sid = await _open(one, issuer)
+            a = Member(_Srv(one), issuer, MENTOR, sid)  # type: ignore[arg-type]
+            b = Member(_Srv(two), issuer, MENTEE, sid)  # type: ignore[arg-type]
+            await a.connect()
+            await b.connect()
+            await a.expect_type(msg.Joined)
+            await b.expect_type(msg.Joined)
+            await asyncio.gather(a.call(), b.answer_call())
+            await a.send(msg.ConsentRequest())
+            await a.send(msg.ConsentGrant())
+            await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
+            await b.send(msg.ConsentGrant())  # instance two commits the start and hosts the recorder
+            for m in (a, b):
+                await m.expect_type(msg.RecordingState, phase="recording")
+            for m in (a, b):
+                for _ in range(500):
+                    if m.recorder_pcs:
+                        break
+                    await asyncio.sleep(0.02)
+                await m.wait_connected(m.recorder_pcs[0])
+            await asyncio.sleep(2.0)
+            await a.send(msg.ConsentRevoke())  # revoked on instance one: the recorder on two stops
+            for m in (a, b):
+                await m.expect_type(msg.RecordingState, phase="idle")
+            for _ in range(500):
+                if stored:
+                    break
+                await asyncio.sleep(0.02)
+            await a.close()
+            await b.close()
+    finally:
+        sink.should_exit = True
+        await asyncio.wait_for(sink_task, 10)
+    assert stored and stored[0]
+    streams = decode(stored[0])
+    assert sorted(streams) == sorted([f"{MENTOR} video", f"{MENTOR} audio", f"{MENTEE} video", f"{MENTEE} audio"])
+    assert all(entry["errors"] == 0 and entry["frames"] > 0 for entry in streams.values()), streams

@@ -38,7 +38,7 @@ PLI_INTERVAL_S = 0.3
 class Recording:
     def __init__(self, *, room: Room, recording_id: str, hub: Hub, sink: RecordingSink, consent: ConsentStore,
                  outbox: Outbox | None, engine: Any, ice_servers: list[RTCIceServer],
-                 on_finished: Callable[[str], None]) -> None:
+                 on_finished: Callable[[str], None], connect_timeout_s: float = 20.0) -> None:
         self.room = room
         self.recording_id = recording_id
         self.hub = hub
@@ -48,6 +48,7 @@ class Recording:
         self.engine = engine
         self.ice_servers = ice_servers
         self.on_finished = on_finished
+        self.connect_timeout_s = connect_timeout_s
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.upload: Upload | None = None
         self.muxer: WebmMuxer | None = None
@@ -58,6 +59,7 @@ class Recording:
         self._last_pli: dict[str, float] = {}
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._watch: asyncio.Future[None] | None = None
 
     # -- start ----------------------------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class Recording:
         except Exception:
             await self.stop("failed")
             raise
+        self._watch = asyncio.ensure_future(self._watchdog())
         await self._event(t.RecordingStarted(session_id=self.room.session_id, pairing_id=self.room.pairing_id,
                                              recording_id=self.recording_id))
         log.info("recording.started", session_id=self.room.session_id, recording_id=self.recording_id)
@@ -91,10 +94,19 @@ class Recording:
         async def on_state() -> None:
             if pc.connectionState == "failed" and not self._stopping:
                 log.warning("recording.peer_failed", recording_id=self.recording_id, member=member)
+                self._spawn(self.stop("failed"))
 
         await pc.setLocalDescription(await pc.createOffer())
         offer = msg.RelayedOffer(sdp=pc.localDescription.sdp, source="recorder")
         await self.hub.send(self.room, member, msg.encode(offer), frm=RECORDER)
+
+    async def _watchdog(self) -> None:
+        """Both members' recorder peers must connect in time; otherwise nobody should be shown
+        "recording" while nothing is captured."""
+        await asyncio.sleep(self.connect_timeout_s)
+        if not self._stopping and any(pc.connectionState != "connected" for pc in self.pcs.values()):
+            log.warning("recording.peers_not_connected", recording_id=self.recording_id)
+            await self.stop("failed")
 
     # -- media ------------------------------------------------------------------------------------------
 
@@ -164,6 +176,8 @@ class Recording:
             return
         self._stopping = True
         self.stopped_at = time.monotonic()
+        if self._watch is not None and self._watch is not asyncio.current_task():
+            self._watch.cancel()
         try:
             await self.hub.detach_recorder(self.room.session_id, self)
             await asyncio.gather(*(pc.close() for pc in self.pcs.values()), return_exceptions=True)
