@@ -17,7 +17,8 @@ class Settings(ServiceSettings):
     # -- public identity --------------------------------------------------------------------------
     issuer: str = setting("http://127.0.0.1:8000", "Public base URL of the gateway: OAuth/OIDC `iss` and links.")
     login_url: str = setting("/login", "Where the authorize endpoint sends a browser without a session.")
-    invitation_url: str = setting("/invitation", "Web page that accepts `?token=` to set a password.")
+    invitation_url: str = setting("/invitation",
+                                  "Web page that reads `#token=` (URL fragment) and posts it with the new password.")
 
     # -- internal services ------------------------------------------------------------------------
     sessions_url: str = setting("http://127.0.0.1:8001", "Base URL of the sessions service (HTTP; ws derived).")
@@ -27,7 +28,7 @@ class Settings(ServiceSettings):
 
     # -- keys ---------------------------------------------------------------------------------------
     key_encryption_key: str = setting(
-        "", "Fernet key (urlsafe base64, 32 bytes) sealing private signing keys in the database. "
+        "", "Fernet key (urlsafe base64, 32 bytes) sealing private signing keys and TOTP secrets in the database. "
             "Empty: keys are stored unsealed (development only; a warning is logged).", secret=True)
     assertion_lifetime_s: int = setting(30, "Lifetime of identity assertions forwarded to internal services.")
     assertion_rotate_s: int = setting(86_400, "Age after which the assertion signing key is replaced.")

@@ -235,3 +235,28 @@ async def test_login_needs_json(harness: Harness) -> None:
     h = harness
     r = await h.client.post("/auth/login", data={"email": "a@b.c", "password": "x"})
     assert r.status_code == 400
+
+
+async def test_security_events_are_audited(harness: Harness, redis: object) -> None:
+    from redis.asyncio import Redis
+
+    from shared.events import decode_envelope
+    from shared.events.types import AuditEntry
+
+    assert isinstance(redis, Redis)
+    h = harness
+    admin = await h.user("admin@example.org", ["admin"])
+    uid = await h.make_user("m@example.org", ["mentor"])
+    await h.client.post("/auth/login", json={"email": "m@example.org", "password": "wrong password 1"})
+    await h.client.post(f"/admin/users/{uid}/suspend", headers=admin.headers())
+    await h.client.put(f"/admin/users/{uid}/vetting/interview", headers=admin.headers(), json={"status": "passed"})
+    entries = []
+    for _id, fields in await redis.xrange("tandem.audit"):
+        entries.append(decode_envelope(fields[b"envelope"]).payload(AuditEntry))
+    actions = {(e.action, e.outcome) for e in entries}
+    for expected in [("auth.login", "success"), ("auth.mfa", "success"), ("auth.login", "failure"),
+                     ("user.suspend", "success"), ("user.vetting_change", "success"),
+                     ("user.invitation_accept", "success"), ("user.create", "success")]:
+        assert expected in actions, expected
+    # Targets are ids, never e-mail addresses or passwords.
+    assert not any("@" in e.target or "wrong password" in (e.reason or "") for e in entries)

@@ -195,7 +195,8 @@ class Accounts:
         return token, expires
 
     async def reissue_invitation(self, actor: str, user_id: str) -> tuple[str, float]:
-        """A fresh set-password link (also the credential reset: the old password and TOTP stop working)."""
+        """A fresh set-password link; older links die. Also the credential reset: once it is accepted the new
+        password and second factor replace the old ones and every session and token of the user ends."""
         async with self.engine.begin() as conn:
             if (await conn.execute(sa.select(users.c.id).where(users.c.id == user_id))).first() is None:
                 raise NotFound("No such user.")

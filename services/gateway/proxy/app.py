@@ -99,7 +99,7 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError("client went away")
+            raise ConnectionResetError("client went away")  # aborts the upstream request (an OSError)
         body = message.get("body", b"")
         if body:
             yield body

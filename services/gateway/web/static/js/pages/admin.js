@@ -1,0 +1,293 @@
+// Programme admins: people, invitations, roles, vetting, agreements, pairings, disputes, audit, retention.
+import { h, field, checkbox, when, tag, shortId, clear, bytes } from '../dom.js';
+import { get, post, put } from '../api.js';
+import { page, section, empty, busy, errorBox, showError, success, confirmDialog } from '../ui.js';
+
+const ROLES = [['mentee', 'Mentee'], ['mentor', 'Mentor'], ['admin', 'Programme admin'], ['safeguarding', 'Safeguarding officer'], ['operator', 'Operator']];
+const VETTING = [['professional_verification', 'Professional registration checked'], ['references', 'References'],
+  ['interview', 'Interview'], ['background_check', 'Background check']];
+const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+
+function roleBoxes(selected = []) {
+  const boxes = ROLES.map(([value, text]) => ({ value, ...checkbox(text, { value, checked: selected.includes(value), name: 'role' }) }));
+  return { boxes, el: h('fieldset', {}, h('legend', {}, 'Roles'), boxes.map((b) => b.el)), values: () => boxes.filter((b) => b.input.checked).map((b) => b.value) };
+}
+
+function invitationCard(inv) {
+  const link = h('p', { class: 'receipt', id: 'invitation-link' }, inv.invitation_url);
+  const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy the link');
+  const status = h('span', { role: 'status' });
+  copy.addEventListener('click', async () => {
+    try { await navigator.clipboard.writeText(inv.invitation_url); status.textContent = 'Copied.'; } catch { status.textContent = 'Select the link and copy it.'; }
+  });
+  return h('div', { class: 'alert success', role: 'status' }, h('p', {}, h('strong', {}, 'Invitation created. This link is shown only once.')),
+    h('p', {}, `Send it to the person through a trusted channel. It works once, until ${when(inv.expires_at * 1000)}.`), link,
+    h('div', { class: 'actions' }, copy, status));
+}
+
+export async function usersPage(ctx, main) {
+  page(main, 'People', 'Invite people, set their roles and record mentor vetting.');
+  const box = errorBox();
+  const email = h('input', { type: 'email', required: true, autocomplete: 'off' });
+  const name = h('input', { type: 'text', required: true, autocomplete: 'off' });
+  const roles = roleBoxes(['mentee']);
+  const submit = h('button', { type: 'submit' }, 'Create the invitation');
+  const out = h('div');
+  const form = h('form', { class: 'narrow', novalidate: true }, box, field('E-mail address', email), field('Name', name), roles.el,
+    h('div', { class: 'actions' }, submit), out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!email.value.trim() || !name.value.trim()) { showError(box, 'Enter the e-mail address and the name.'); return; }
+    if (!roles.values().length) { showError(box, 'Choose at least one role.'); return; }
+    busy(submit, box, async () => {
+      const inv = await post('/admin/users', { email: email.value.trim(), display_name: name.value.trim(), roles: roles.values() });
+      clear(out);
+      out.append(invitationCard(inv));
+      email.value = ''; name.value = '';
+      await renderList();
+    });
+  });
+  const listWrap = h('div', { class: 'table-wrap' });
+  const renderList = async () => {
+    const users = await get('/admin/users');
+    clear(listWrap);
+    listWrap.append(h('table', { id: 'users' }, h('caption', { class: 'visually-hidden' }, 'People'),
+      h('thead', {}, h('tr', {}, ['Name', 'E-mail', 'Roles', 'Status', 'Agreements', 'Vetting'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, users.map((u) => h('tr', {},
+        h('td', {}, h('a', { href: `#/admin/users/${u.id}` }, u.display_name)), h('td', {}, u.email), h('td', {}, u.roles.join(', ')),
+        h('td', {}, u.status === 'active' ? tag('Active', 'ok') : tag(u.status === 'invited' ? 'Invited' : u.status, u.status === 'suspended' ? 'danger' : 'warn')),
+        h('td', {}, u.agreements_current ? 'Accepted' : 'Not yet'),
+        h('td', {}, u.roles.includes('mentor') ? (u.vetted ? tag('Vetted', 'ok') : tag('Not vetted', 'warn')) : '—'))))));
+  };
+  main.append(section('Invite someone', form), section('Everyone', listWrap));
+  await renderList();
+}
+
+export async function userPage(ctx, main, userId) {
+  const u = await get(`/admin/users/${encodeURIComponent(userId)}`);
+  page(main, u.display_name, `${u.email} · ${u.status}`);
+  const box = errorBox();
+  main.append(box);
+  const roles = roleBoxes(u.roles);
+  const saveRoles = h('button', { type: 'button' }, 'Save roles');
+  saveRoles.addEventListener('click', () => busy(saveRoles, box, async () => {
+    await put(`/admin/users/${encodeURIComponent(userId)}/roles`, { roles: roles.values() });
+    reload();
+  }));
+  main.append(section('Roles', roles.el, h('div', { class: 'actions' }, saveRoles)));
+
+  if (u.roles.includes('mentor')) {
+    const list = h('ul', { class: 'plain', id: 'vetting' });
+    for (const [item, text] of VETTING) {
+      const current = (u.vetting || []).find((v) => v.item === item) || { status: 'pending' };
+      const select = h('select', { 'data-item': item }, ['pending', 'passed', 'failed'].map((s) => h('option', { value: s }, s[0].toUpperCase() + s.slice(1))));
+      select.value = current.status;
+      select.addEventListener('change', () => busy(null, box, async () => {
+        await put(`/admin/users/${encodeURIComponent(userId)}/vetting/${item}`, { status: select.value });
+        reload();
+      }));
+      list.append(h('li', {}, h('div', { class: 'row' }, h('div', {}, field(text, select)),
+        current.recorded_at ? h('span', { class: 'muted' }, `Recorded ${when(current.recorded_at)}`) : null)));
+    }
+    main.append(section('Mentor vetting', h('p', {}, 'Only vetted mentors can be matched. ', u.vetted ? tag('Vetted', 'ok') : tag('Not vetted yet', 'warn')), list));
+  }
+
+  const account = section('Account');
+  const reissue = h('button', { type: 'button', class: 'secondary' }, 'New set-password link');
+  const out = h('div');
+  reissue.addEventListener('click', () => busy(reissue, box, async () => {
+    const inv = await post(`/admin/users/${encodeURIComponent(userId)}/invitation`);
+    clear(out);
+    out.append(invitationCard(inv));
+  }));
+  const toggle = h('button', { type: 'button', class: u.status === 'suspended' ? '' : 'danger' }, u.status === 'suspended' ? 'Reactivate' : 'Suspend');
+  toggle.addEventListener('click', async () => {
+    if (u.status !== 'suspended' && !await confirmDialog('Suspend this account?', 'They are signed out everywhere at once and any call in progress ends.', 'Suspend', { danger: true })) return;
+    busy(toggle, box, async () => { await post(`/admin/users/${encodeURIComponent(userId)}/${u.status === 'suspended' ? 'reactivate' : 'suspend'}`); reload(); });
+  });
+  account.append(h('p', {}, `Second factor: ${u.mfa_enrolled ? 'set up' : 'not set up'} · agreements: ${u.agreements_current ? 'accepted' : 'not accepted'}`),
+    h('div', { class: 'actions' }, reissue, toggle), out);
+  main.append(account);
+}
+
+export async function agreementsAdminPage(ctx, main) {
+  page(main, 'Programme agreements', 'Publishing a new version asks everyone to accept it again.');
+  const current = await get('/agreements');
+  main.append(section('Current versions', current.length ? h('ul', { class: 'plain' }, current.map((a) => h('li', {},
+    h('strong', {}, a.title), ` · ${a.kind.replace(/_/g, ' ')} · version ${a.version} · published ${when(a.published_at)}`)))
+    : empty('No agreements published yet.')));
+  const box = errorBox();
+  const kind = h('select', {}, h('option', { value: 'code_of_practice' }, 'Code of practice'), h('option', { value: 'confidentiality' }, 'Confidentiality agreement'));
+  const title = h('input', { type: 'text', required: true });
+  const body = h('textarea', { required: true });
+  const submit = h('button', { type: 'submit' }, 'Publish');
+  const form = h('form', {}, box, field('Kind', kind), field('Title', title), field('Text', body), h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!title.value.trim() || !body.value.trim()) { showError(box, 'Enter a title and the text.'); return; }
+    busy(submit, box, async () => { await post('/admin/agreements', { kind: kind.value, title: title.value.trim(), body: body.value }); reload(); });
+  });
+  main.append(section('Publish a new version', form));
+}
+
+export async function pairingsAdminPage(ctx, main) {
+  page(main, 'Pairings', 'Propose a mentor and a mentee. Both must accept before the pairing starts.');
+  const [pairings, users] = await Promise.all([get('/api/sessions/pairings/'), get('/admin/users')]);
+  const byId = Object.fromEntries(users.map((u) => [u.id, u]));
+  const nameOf = (id) => (byId[id] ? byId[id].display_name : shortId(id));
+  const box = errorBox();
+  const mentors = users.filter((u) => u.roles.includes('mentor') && u.status === 'active');
+  const mentees = users.filter((u) => u.roles.includes('mentee') && u.status === 'active');
+  const mentor = h('select', { id: 'propose-mentor' }, mentors.map((u) => h('option', { value: u.id }, `${u.display_name}${u.vetted ? '' : ' (not vetted)'}`)));
+  const mentee = h('select', { id: 'propose-mentee' }, mentees.map((u) => h('option', { value: u.id }, u.display_name)));
+  const submit = h('button', { type: 'submit' }, 'Propose the match');
+  const form = h('form', { class: 'narrow' }, box, field('Mentor', mentor), field('Mentee', mentee), h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!mentor.value || !mentee.value) { showError(box, 'Choose a mentor and a mentee.'); return; }
+    busy(submit, box, async () => { await post('/api/sessions/pairings/', { mentor_id: mentor.value, mentee_id: mentee.value }); reload(); });
+  });
+  main.append(section('Propose a match', form));
+  main.append(section('All pairings', pairings.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'pairings' },
+    h('thead', {}, h('tr', {}, ['Mentor', 'Mentee', 'State', 'Proposed'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, pairings.map((p) => h('tr', {}, h('td', {}, nameOf(p.mentor_id), p.mentor_accepted ? ' ✓' : ''),
+      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, p.state), h('td', {}, when(p.created_at))))))))
+    : empty('No pairings yet.')));
+}
+
+const DISPUTE_WORDS = { open: 'Open', pending: 'Access requested', approved: 'Access approved', rejected: 'Access rejected', break_glass: 'Emergency access', closed: 'Closed' };
+
+export async function disputesPage(ctx, main) {
+  page(main, 'Disputes', 'Recordings and notes are reachable only through a dispute: a second admin approves access for a limited time, and every access is logged and told to the pair.');
+  const disputes = await get('/api/records/disputes/');
+  main.append(h('div', { class: 'card' }, disputes.length ? h('ul', { class: 'plain', id: 'disputes' }, disputes.map((d) => h('li', {}, h('div', { class: 'row' },
+    h('a', { href: `#/admin/disputes/${encodeURIComponent(d.id)}` }, `Dispute ${shortId(d.id)} · opened ${when(d.opened_at)} by ${d.opened_by_role}`),
+    h('span', {}, tag(DISPUTE_WORDS[d.state] || d.state, d.state === 'closed' ? 'neutral' : 'warn'), d.break_glass_unreviewed ? [' ', tag('Needs review', 'danger')] : null)))))
+    : empty('No disputes.')));
+}
+
+export async function disputePage(ctx, main, disputeId) {
+  const base = `/api/records/disputes/${encodeURIComponent(disputeId)}`;
+  const [d, records, users] = await Promise.all([get(base), get(`${base}/records`), get('/admin/users?role=admin')]);
+  const nameOf = (id) => { const u = users.find((x) => x.id === id); return u ? u.display_name : shortId(id); };
+  page(main, `Dispute ${shortId(d.id)}`, `${DISPUTE_WORDS[d.state] || d.state} · opened ${when(d.opened_at)} by ${d.opened_by === ctx.me.id ? 'you' : `a ${d.opened_by_role}`}`);
+  const box = errorBox();
+  main.append(box);
+
+  main.append(section('History', h('ol', {}, d.transitions.map((t) => h('li', {}, `${when(t.at)}: ${t.action.replace(/_/g, ' ')} by ${t.actor_id === ctx.me.id ? 'you' : nameOf(t.actor_id)}`,
+    t.reason ? h('span', { class: 'muted' }, ` — “${t.reason}”`) : null)))));
+
+  if (d.pending_request) {
+    const pr = d.pending_request;
+    const card = section('Access request', h('p', {}, `${nameOf(pr.requested_by)} asked on ${when(pr.requested_at)} for ${pr.admin_ids.map(nameOf).join(', ')} to read ${pr.record_ids.length} record(s) for ${pr.window_hours} hours.`));
+    if (pr.requested_by === ctx.me.id || d.opened_by === ctx.me.id) {
+      card.append(h('p', { class: 'muted' }, 'A different admin must decide (four-eyes rule).'));
+    } else {
+      const reason = h('textarea', { required: true });
+      const approve = h('button', { type: 'button' }, 'Approve access');
+      const reject = h('button', { type: 'button', class: 'secondary' }, 'Reject');
+      for (const [b, action] of [[approve, 'approve'], [reject, 'reject']]) {
+        b.addEventListener('click', () => {
+          if (reason.value.trim().length < 3) { showError(box, 'Give a reason for your decision.'); reason.focus(); return; }
+          busy(b, box, async () => { await post(`${base}/${action}`, { reason: reason.value.trim() }); reload(); });
+        });
+      }
+      card.append(field('Reason for your decision', reason), h('div', { class: 'actions' }, approve, reject));
+    }
+    main.append(card);
+  }
+
+  // Records of the session, and playback inside the granted window only.
+  const player = h('div');
+  main.append(section('Records of the session', records.length ? h('ul', { class: 'plain', id: 'dispute-records' }, records.map((r) => {
+    const open = r.readable_until && new Date(r.readable_until) > new Date();
+    const li = h('li', {}, h('div', { class: 'row' }, h('span', {}, `${r.kind} ${shortId(r.id)}${r.size ? ` · ${bytes(r.size)}` : ''}`),
+      open ? h('span', { class: 'muted' }, `You may read it until ${when(r.readable_until)}`) : tag('No access', 'neutral')));
+    if (open && r.kind === 'recording') {
+      const play = h('button', { type: 'button' }, 'Play (this is logged and the pair is told)');
+      play.addEventListener('click', () => {
+        clear(player);
+        player.append(h('video', { class: 'playback', controls: true, autoplay: true, src: `${base}/records/${encodeURIComponent(r.id)}/content` }));
+      });
+      li.append(h('div', { class: 'actions' }, play));
+    }
+    return li;
+  })) : empty('No records for this session.'), player));
+
+  if (['open', 'rejected', 'approved'].includes(d.state) && records.length) {
+    const admins = users.filter((u) => u.status === 'active');
+    const who = admins.map((u) => ({ id: u.id, ...checkbox(u.id === ctx.me.id ? `${u.display_name} (you)` : u.display_name, { checked: u.id === ctx.me.id }) }));
+    const which = records.map((r) => ({ id: r.id, ...checkbox(`${r.kind} ${shortId(r.id)}`, { checked: true }) }));
+    const hours = h('input', { type: 'number', min: '1', max: '168', value: '24' });
+    const reason = h('textarea', { required: true });
+    const submit = h('button', { type: 'submit' }, 'Request access');
+    const form = h('form', {}, h('fieldset', {}, h('legend', {}, 'Who may read'), who.map((x) => x.el)),
+      h('fieldset', {}, h('legend', {}, 'Which records'), which.map((x) => x.el)),
+      field('For how many hours', hours, 'At most 7 days (168 hours).'), field('Why is access necessary?', reason), h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const adminIds = who.filter((x) => x.input.checked).map((x) => x.id);
+      const recordIds = which.filter((x) => x.input.checked).map((x) => x.id);
+      if (!adminIds.length || !recordIds.length || reason.value.trim().length < 3) { showError(box, 'Choose who may read which records, and give a reason.'); return; }
+      busy(submit, box, async () => {
+        await post(`${base}/request-access`, { admin_ids: adminIds, record_ids: recordIds, reason: reason.value.trim(), window_hours: Number(hours.value) });
+        reload();
+      });
+    });
+    main.append(section('Ask for access', h('p', { class: 'muted' }, 'Another admin must approve the request.'), form));
+  }
+
+  if (d.state !== 'closed') {
+    const outcome = h('select', {}, [['upheld', 'Upheld'], ['not_upheld', 'Not upheld'], ['resolved', 'Resolved'], ['withdrawn', 'Withdrawn']].map(([v, t]) => h('option', { value: v }, t)));
+    const reason = h('textarea', { required: true });
+    const submit = h('button', { type: 'submit', class: 'secondary' }, 'Close the dispute');
+    const form = h('form', { class: 'narrow' }, field('Outcome', outcome), field('Reason', reason), h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (reason.value.trim().length < 3) { showError(box, 'Give a reason for closing.'); return; }
+      busy(submit, box, async () => { await post(`${base}/close`, { outcome: outcome.value, reason: reason.value.trim() }); reload(); });
+    });
+    main.append(section('Close', h('p', { class: 'muted' }, 'Closing lifts the hold; records past their retention date are then deleted.'), form));
+  }
+  if (d.accesses.length) {
+    main.append(section('Access log', h('ul', {}, d.accesses.map((a) => h('li', {}, `${when(a.at)}: ${nameOf(a.admin_id)} read ${shortId(a.record_id)} bytes ${a.range_start}–${a.range_end}${a.break_glass ? ' (emergency)' : ''}`)))));
+  }
+}
+
+export async function auditPage(ctx, main) {
+  page(main, 'Audit ledger', 'Search who did what and when. Content is never stored here. Every search is itself recorded.');
+  const box = errorBox();
+  const actor = h('input', { type: 'text', autocomplete: 'off' });
+  const target = h('input', { type: 'text', autocomplete: 'off' });
+  const action = h('input', { type: 'text', autocomplete: 'off' });
+  const submit = h('button', { type: 'submit' }, 'Search');
+  const out = h('div', { class: 'table-wrap' });
+  const form = h('form', { class: 'grid' }, field('Actor (user id or e-mail)', actor), field('Target', target), field('Action', action, 'For example auth.login or dispute.approved'),
+    h('div', { class: 'actions' }, submit));
+  const search = async () => {
+    const q = new URLSearchParams();
+    if (actor.value.trim()) q.set('actor', actor.value.trim());
+    if (target.value.trim()) q.set('target', target.value.trim());
+    if (action.value.trim()) q.set('action', action.value.trim());
+    q.set('limit', '100');
+    const result = await get(`/api/records/audit/entries?${q}`);
+    clear(out);
+    out.append(result.entries.length ? h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', {}, when(e.occurred_at)), h('td', {}, e.actor_protected ? '(protected)' : (e.actor || '')),
+        h('td', {}, e.action), h('td', {}, e.target_protected ? '(protected)' : (e.target || '')), h('td', {}, e.outcome), h('td', {}, e.reason || '')))))
+      : empty('Nothing matches.'));
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); busy(submit, box, search); });
+  main.append(h('div', { class: 'card' }, box, form), out);
+  await busy(null, box, search);
+}
+
+export function retentionPage(ctx, main) {
+  page(main, 'Retention', 'How long Tandem keeps things. These are set by your operators (read-only here).');
+  main.append(section('What is kept, and for how long', h('ul', {},
+    h('li', {}, 'Recordings: 90 days from capture by default (RECORDS_RECORDING_RETENTION_DAYS).'),
+    h('li', {}, 'Notes: while the pairing is active, then 365 days by default (RECORDS_NOTE_RETENTION_DAYS).'),
+    h('li', {}, 'Closed concern reports: 2 years by default (REPORTS_RETENTION_DAYS).'),
+    h('li', {}, 'Anything under a legal hold (an open dispute or a held case) is kept until the hold is lifted.')),
+  h('p', { class: 'muted' }, 'Expired items are destroyed by deleting their keys (crypto-shredding); a signed erasure receipt is kept. There is no API to read the live values yet, so the defaults are shown.')));
+}

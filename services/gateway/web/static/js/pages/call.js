@@ -1,0 +1,258 @@
+// The call page: peer-to-peer video with the other member, consent controls, and the recording indicator.
+// Signalling is the sessions service's protocol (services/sessions/signalling/messages.py) over the
+// gateway's WebSocket relay. The recording state shown is always the server's (recording-state frames).
+import { h, clear, announce, tag } from '../dom.js';
+import { get } from '../api.js';
+import { page, errorBox, showError } from '../ui.js';
+import { otherRole } from './home.js';
+
+const FINAL = new Set(['suspended', 'pairing-ended', 'room-closed', 'replaced', 'forbidden', 'not-found', 'not-member', 'not-open', 'closed']);
+const ERROR_WORDS = {
+  'recording-unavailable': 'Recording is not available right now. The call continues without recording.',
+  'rate-limited': 'Too many actions at once. Please wait a moment.',
+  'already-granted': 'You have already given your consent.',
+  'not-requested': 'Nobody has asked to record yet.',
+  'peer-absent': 'The other person must be in the call before recording can start.',
+};
+
+export async function callPage(ctx, main, sessionId) {
+  const session = await get(`/api/sessions/sessions/${encodeURIComponent(sessionId)}`);
+  const pairing = await get(`/api/sessions/pairings/${encodeURIComponent(session.pairing_id)}`);
+  const other = otherRole(ctx, pairing);
+  page(main, `Call with ${other}`);
+  const box = errorBox();
+  const status = h('p', { id: 'call-status', role: 'status' }, 'Starting your camera…');
+  const indicator = h('div', { class: 'rec-indicator', id: 'recording-indicator', role: 'status', 'aria-live': 'assertive' },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { id: 'recording-text' }, 'Not recording'));
+  const localVideo = h('video', { id: 'local-video', autoplay: true, muted: true, playsinline: true });
+  const remoteVideo = h('video', { id: 'remote-video', autoplay: true, playsinline: true });
+  const muteBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-mic', 'aria-pressed': 'false' }, 'Mute microphone');
+  const camBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-camera', 'aria-pressed': 'false' }, 'Turn camera off');
+  const leaveBtn = h('button', { type: 'button', class: 'danger', id: 'leave-call' }, 'Leave the call');
+  const askBtn = h('button', { type: 'button', id: 'ask-record' }, 'Ask to record');
+  const consentBtn = h('button', { type: 'button', id: 'consent-record', hidden: true }, 'I consent to recording');
+  const stopBtn = h('button', { type: 'button', class: 'danger', id: 'stop-record', hidden: true }, 'Stop recording');
+  const consentHelp = h('p', { class: 'muted', id: 'consent-help' }, 'Recording starts only when both of you consent. Either of you can stop it at any time.');
+  main.append(box, indicator, h('div', { class: 'call-grid' },
+    h('div', { class: 'video-box' }, remoteVideo, h('span', { class: 'caption' }, other)),
+    h('div', {}, h('div', { class: 'video-box' }, localVideo, h('span', { class: 'caption' }, 'You')),
+      h('div', { class: 'actions' }, muteBtn, camBtn))),
+  status, h('section', { class: 'card' }, h('h2', {}, 'Recording consent'), consentHelp, h('div', { class: 'actions' }, askBtn, consentBtn, stopBtn)),
+  h('div', { class: 'actions' }, leaveBtn));
+
+  let stream = null;
+  let ws = null;
+  let pc = null;
+  let recPc = null;
+  let iceServers = [];
+  let closed = false;
+  let retries = 0;
+  let retryTimer = null;
+  let pendingCandidates = [];
+
+  const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); };
+  const setStatus = (text) => { status.textContent = text; };
+
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    localVideo.srcObject = stream;
+  } catch {
+    showError(box, 'Tandem could not use your camera or microphone. Allow access in your browser and reload the page.');
+    setStatus('No camera or microphone.');
+    return () => {};
+  }
+
+  muteBtn.addEventListener('click', () => {
+    const track = stream.getAudioTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    muteBtn.textContent = track.enabled ? 'Mute microphone' : 'Unmute microphone';
+    muteBtn.setAttribute('aria-pressed', String(!track.enabled));
+    announce(track.enabled ? 'Microphone on' : 'Microphone muted');
+  });
+  camBtn.addEventListener('click', () => {
+    const track = stream.getVideoTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    camBtn.textContent = track.enabled ? 'Turn camera off' : 'Turn camera on';
+    camBtn.setAttribute('aria-pressed', String(!track.enabled));
+    announce(track.enabled ? 'Camera on' : 'Camera off');
+  });
+  askBtn.addEventListener('click', () => send({ type: 'consent-request' }));
+  consentBtn.addEventListener('click', () => send({ type: 'consent-grant' }));
+  stopBtn.addEventListener('click', () => send({ type: 'consent-revoke' }));
+
+  function showRecording(state) {
+    const phase = state.phase;
+    const mineGranted = (state.granted || []).includes(ctx.me.id);
+    indicator.className = `rec-indicator ${phase}`;
+    indicator.dataset.phase = phase;
+    const text = indicator.querySelector('#recording-text');
+    if (phase === 'recording') text.textContent = 'RECORDING — both of you consented';
+    else if (phase === 'requested') text.textContent = mineGranted ? 'Recording requested — waiting for the other person' : `Recording requested by ${state.requested_by === ctx.me.id ? 'you' : other} — not recording yet`;
+    else text.textContent = 'Not recording';
+    askBtn.hidden = phase !== 'idle';
+    consentBtn.hidden = !(phase === 'requested' && !mineGranted);
+    stopBtn.hidden = phase === 'idle';
+    stopBtn.textContent = phase === 'recording' ? 'Stop recording' : 'Withdraw / cancel request';
+    if (phase !== 'recording' && recPc) { recPc.close(); recPc = null; }
+  }
+
+  function newPeer() {
+    if (pc) pc.close();
+    pendingCandidates = [];
+    pc = new RTCPeerConnection({ iceServers });
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        send({ type: 'ice-candidate', candidate: e.candidate.candidate, sdp_mid: e.candidate.sdpMid, sdp_mline_index: e.candidate.sdpMLineIndex });
+      }
+    });
+    pc.addEventListener('track', (e) => {
+      if (remoteVideo.srcObject !== e.streams[0]) remoteVideo.srcObject = e.streams[0];
+    });
+    const mine = pc;
+    pc.addEventListener('connectionstatechange', () => {
+      if (mine !== pc) return;
+      if (pc.connectionState === 'connected') { setStatus(`Connected with ${other}.`); main.dataset.connected = 'true'; }
+      if (pc.connectionState === 'failed') { setStatus('The connection was lost. Trying again…'); send({ type: 'ice-restart' }); }
+    });
+    return pc;
+  }
+
+  async function makeOffer(iceRestart = false) {
+    if (!pc || !iceRestart) newPeer();
+    const offer = await pc.createOffer({ iceRestart });
+    await pc.setLocalDescription(offer);
+    send({ type: 'offer', sdp: pc.localDescription.sdp });
+  }
+
+  async function flushCandidates() {
+    for (const c of pendingCandidates) await pc.addIceCandidate(c).catch(() => {});
+    pendingCandidates = [];
+  }
+
+  async function onRecorderOffer(sdp) {
+    // The server's recorder joins as an extra receive-only peer: send it our tracks, nothing comes back.
+    if (recPc) recPc.close();
+    recPc = new RTCPeerConnection({ iceServers });
+    for (const track of stream.getTracks()) recPc.addTrack(track, stream);
+    await recPc.setRemoteDescription({ type: 'offer', sdp });
+    await recPc.setLocalDescription(await recPc.createAnswer());
+    const rp = recPc;
+    // aiortc does not trickle: answer once our candidates are gathered (bounded wait).
+    await new Promise((resolve) => {
+      if (rp.iceGatheringState === 'complete') { resolve(); return; }
+      const done = () => { if (rp.iceGatheringState === 'complete') resolve(); };
+      rp.addEventListener('icegatheringstatechange', done);
+      window.setTimeout(resolve, 2000);
+    });
+    if (rp === recPc) send({ type: 'answer', sdp: rp.localDescription.sdp, target: 'recorder' });
+  }
+
+  async function onFrame(frame) {
+    switch (frame.type) {
+      case 'joined':
+        retries = 0;
+        iceServers = (frame.ice_servers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
+        showRecording(frame.recording);
+        if (frame.peer_present) { setStatus(`Connecting to ${other}…`); await makeOffer(); } else setStatus(`Waiting for ${other} to join…`);
+        break;
+      case 'peer-joined':
+        setStatus(`${other[0].toUpperCase()}${other.slice(1)} joined. Connecting…`);
+        newPeer(); // they send the offer; a fresh connection avoids stale transports after a resume
+        break;
+      case 'peer-away':
+        setStatus(`${other[0].toUpperCase()}${other.slice(1)} lost their connection. Waiting for them to come back…`);
+        break;
+      case 'peer-left':
+        setStatus(`${other[0].toUpperCase()}${other.slice(1)} left the call.`);
+        remoteVideo.srcObject = null;
+        main.dataset.connected = 'false';
+        break;
+      case 'offer':
+        if (frame.source === 'recorder') { await onRecorderOffer(frame.sdp); break; }
+        if (!pc || pc.signalingState !== 'stable') newPeer();
+        await pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
+        await flushCandidates();
+        await pc.setLocalDescription(await pc.createAnswer());
+        send({ type: 'answer', sdp: pc.localDescription.sdp });
+        break;
+      case 'answer':
+        if (frame.source === 'peer' && pc) { await pc.setRemoteDescription({ type: 'answer', sdp: frame.sdp }); await flushCandidates(); }
+        break;
+      case 'ice-candidate': {
+        const target = frame.source === 'recorder' ? recPc : pc;
+        if (!target) break;
+        const c = { candidate: frame.candidate, sdpMid: frame.sdp_mid, sdpMLineIndex: frame.sdp_mline_index };
+        if (target === pc && !pc.remoteDescription) pendingCandidates.push(c);
+        else await target.addIceCandidate(c).catch(() => {});
+        break;
+      }
+      case 'ice-restart':
+        if (frame.source === 'peer' && pc) await makeOffer(true);
+        break;
+      case 'recording-state':
+        showRecording(frame);
+        announce(frame.phase === 'recording' ? 'Recording has started.' : frame.phase === 'requested' ? 'Recording was requested.' : 'Not recording.');
+        break;
+      case 'error':
+        showError(box, ERROR_WORDS[frame.reason] || `That did not work (${frame.reason}).`);
+        break;
+      case 'closing':
+        closed = FINAL.has(frame.reason) || closed;
+        setStatus(frame.reason === 'pairing-ended' ? 'The pairing has ended, so the call has ended.'
+          : frame.reason === 'room-closed' ? 'The session time is over; the call has ended.' : 'The call has ended.');
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+    ws = new WebSocket(`${scheme}://${window.location.host}/api/sessions/sessions/${encodeURIComponent(sessionId)}/signal`);
+    const socket = ws;
+    socket.addEventListener('open', () => send({ type: 'join' }));
+    socket.addEventListener('message', (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      onFrame(frame).catch(() => showError(box, 'The call hit a problem. If the video stops, leave and join again.'));
+    });
+    socket.addEventListener('close', (e) => {
+      if (socket !== ws) return;
+      if (closed || FINAL.has(e.reason) || e.code === 4403 || e.code === 4404 || e.code === 4410 || e.code === 1008) {
+        if (!closed && e.code !== 1000) setStatus(e.code === 4404 ? 'This session does not exist.' : e.code === 4410 ? 'The session time is over; the call has ended.' : 'You cannot join this call now.');
+        closed = true;
+        showRecording({ phase: 'idle', granted: [] });
+        return;
+      }
+      retries += 1;
+      const wait = Math.min(1000 * 2 ** (retries - 1), 8000);
+      setStatus(`Connection lost. Reconnecting (attempt ${retries})…`);
+      retryTimer = window.setTimeout(connect, wait);
+    });
+  }
+  connect();
+
+  const leave = () => {
+    closed = true;
+    window.clearTimeout(retryTimer);
+    send({ type: 'leave' });
+    if (ws) ws.close(1000);
+    if (pc) pc.close();
+    if (recPc) recPc.close();
+    if (stream) for (const t of stream.getTracks()) t.stop();
+  };
+  leaveBtn.addEventListener('click', () => {
+    leave();
+    clear(main);
+    page(main, 'You left the call');
+    main.append(h('p', {}, h('a', { href: '#/' }, 'Back to your home page')), h('p', {}, h('a', { href: `#/pairings/${encodeURIComponent(session.pairing_id)}` }, 'Back to the pairing')));
+    main.querySelector('h1').focus();
+  });
+  window.addEventListener('pagehide', leave, { once: true });
+  return leave;
+}
+
+export { tag };
