@@ -156,25 +156,40 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: object) -> None:
     meta = base64.urlsafe_b64encode(json.dumps({"session_id": "s-bench", "pairing_id": "p-bench",
                                                 "consent_evidence": []}).encode()).decode().rstrip("=")
 
+    cpu: dict[str, float] = {"api_service": 0.0, "api_client": 0.0, "s3_client": 0.0}
+    service_proc = psutil.Process(service_pid)
+    me = psutil.Process()
+
+    def cpu_of(proc: psutil.Process) -> float:
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+
     def api_upload(size: int) -> float:
+        s0, c0 = cpu_of(service_proc), cpu_of(me)
         start = time.perf_counter()
         resp = client.post(f"{base}/internal/recordings", content=chunks(size),
                            headers={"tandem-assertion": token(key), "tandem-recording": meta,
                                     "content-type": "video/webm"})
         elapsed = time.perf_counter() - start
+        cpu["api_service"] += cpu_of(service_proc) - s0
+        cpu["api_client"] += cpu_of(me) - c0
         if resp.status_code != 201:
             raise SystemExit(f"ingest failed: {resp.status_code} {resp.text[:200]}")
         return elapsed
 
     def plain_put(size: int) -> float:
+        c0 = cpu_of(me)
         start = time.perf_counter()
         minio.put_object("bench-plain", uuid.uuid4().hex, ChunkReader(size), length=-1, part_size=PART)  # type: ignore[arg-type]
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        cpu["s3_client"] += cpu_of(me) - c0
+        return elapsed
 
     idle = psutil.Process(service_pid).memory_info().rss
     small = args.small * MIB
     api_upload(16 * MIB)
     plain_put(16 * MIB)  # warm-up: connections, imports, bucket
+    cpu.update({k: 0.0 for k in cpu})
     ratios, api_times, s3_times = [], [], []
     for i in range(args.pairs):
         a, b = (api_upload(small), plain_put(small)) if i % 2 == 0 else (0.0, plain_put(small))
@@ -190,6 +205,10 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: object) -> None:
           f"{args.small / statistics.median(s3_times):7.1f} MiB/s")
     print(f"  ratio API/S3 median {statistics.median(ratios):.3f}x  (per pair: "
           + ", ".join(f"{r:.2f}" for r in ratios) + ")  target <= 1.10x")
+    total = args.small * args.pairs
+    print(f"  CPU seconds per GiB: records service {cpu['api_service'] / total * 1024:.2f} + its client "
+          f"{cpu['api_client'] / total * 1024:.2f} | plain S3 client {cpu['s3_client'] / total * 1024:.2f} "
+          f"(the S3 server's own CPU is the same in both)")
 
     print("peak RSS of the records service while ingesting (target < 150 MB, flat in size)")
     print(f"  idle, ready, before any upload: {idle / MIB:6.1f} MiB")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -74,6 +75,9 @@ async def test_ingest_then_play_with_ranges(harness: Harness, canary: str) -> No
     (key, stored), = raw.items()
     assert canary.encode() not in stored
     assert len(stored) == ciphertext_size(len(plaintext), h.settings.segment_size)
+    async with h.rec.engine.connect() as conn:
+        obj = (await conn.execute(sa.select(record_objects))).one()
+    assert obj.content_hash == hashlib.sha256(stored).hexdigest() and obj.object_key == key
     assert "s1" not in key and "p1" not in key
     stat = h.minio().stat_object(h.settings.s3_bucket, key)
     assert not {k.lower() for k in (stat.metadata or {})} & {"x-amz-meta-session", "x-amz-meta-pairing"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import queue
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,6 +35,9 @@ class SealedPipe:
         self._q: queue.Queue[object] = queue.Queue(max_chunks)
         self._buf = bytearray()
         self._eof = False
+        # SHA-256 of exactly the bytes handed to the uploader (= the stored object), computed on the
+        # upload thread so the event loop only receives and seals.
+        self.sha256 = hashlib.sha256()
 
     # -- reader side (upload thread) ----------------------------------------------------------------
     def read(self, n: int = -1) -> bytes:
@@ -50,11 +54,12 @@ class SealedPipe:
         if n < 0 or n >= len(buf):
             out = bytes(buf)
             buf.clear()
-            return out
-        # One copy out of the buffer; the remainder (less than one chunk) moves to the front.
-        with memoryview(buf) as view:
-            out = bytes(view[:n])
-        del buf[:n]
+        else:
+            # One copy out of the buffer; the remainder (less than one batch) moves to the front.
+            with memoryview(buf) as view:
+                out = bytes(view[:n])
+            del buf[:n]
+        self.sha256.update(out)
         return out
 
     # -- writer side (event loop) ------------------------------------------------------------------
