@@ -3,6 +3,7 @@ pair notified, close → hold lifted → sweep expires; holds of two disputes; b
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -211,3 +212,13 @@ async def test_window_is_bounded_and_configurable(world: World) -> None:
     w.clock.advance(minutes=1)
     assert (await w.h.client.get(f"/disputes/{did}/records/{a}/content", headers=w.admin(A2))).status_code == 403
     assert timedelta(hours=168) == timedelta(days=7)
+
+
+async def test_closing_two_disputes_at_once_lifts_the_hold_exactly_once(world: World) -> None:
+    w = world
+    first, second = await w.open("s1"), await w.open("s1", who=w.mentor)
+    close = {"outcome": "resolved", "reason": "both settled"}
+    results = await asyncio.gather(w.post(f"/disputes/{first}/close", w.admin(A1), **close),
+                                   w.post(f"/disputes/{second}/close", w.admin(A2), **close))
+    assert [r.status_code for r in results] == [200, 200]
+    assert not any((await w.holds()).values())  # neither close saw the other as still open forever
