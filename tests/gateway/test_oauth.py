@@ -96,6 +96,10 @@ async def test_discovery_and_jwks(app: App) -> None:
     assert doc["token_endpoint"] == f"{h.settings.issuer}/oauth/token"
     jwks = (await h.client.get("/oauth/jwks")).json()
     assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
+    schema = await h.client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    for path in ("/oauth/token", "/auth/login", "/admin/users", "/me/inbox", "/internal/assertion-jwks"):
+        assert path in schema.json()["paths"], path
     assertion_jwks = (await h.client.get("/internal/assertion-jwks")).json()
     assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and "d" not in k for k in assertion_jwks["keys"])
 

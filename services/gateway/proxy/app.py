@@ -250,6 +250,9 @@ def make_proxy(service: str) -> Any:
     @asgi(f"/api/{service}", is_mount=True, copy_scope=False)
     async def proxy(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
         raw_scope: Scope = scope  # type: ignore[assignment]
+        raw_path = raw_scope.get("raw_path")
+        if isinstance(raw_path, bytes):  # routing rewrote `path` for the mount; the request log wants the real one
+            raw_scope["path"] = unquote(raw_path.decode("latin-1"))
         gw: Gateway = raw_scope["app"].state.runtime.extras["gateway"]
         if raw_scope["type"] == "websocket":
             await _proxy_ws(gw, raw_scope, receive, send)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ REVALIDATE = CacheControlHeader(no_cache=True)
 @get(["/", "/login", "/invitation"], include_in_schema=False, cache_control=REVALIDATE)
 async def index() -> Response[bytes]:
     """The app's single page."""
-    return Response((STATIC / "index.html").read_bytes(), media_type="text/html; charset=utf-8")
+    return Response((STATIC / "index.html").read_bytes(), media_type="text/html")
 
 
 ROUTES = [index, create_static_files_router(path="/web", directories=[STATIC], cache_control=REVALIDATE,

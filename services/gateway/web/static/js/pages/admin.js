@@ -151,7 +151,7 @@ export async function pairingsAdminPage(ctx, main) {
   main.append(section('All pairings', pairings.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'pairings' },
     h('thead', {}, h('tr', {}, ['Mentor', 'Mentee', 'State', 'Proposed'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, pairings.map((p) => h('tr', {}, h('td', {}, nameOf(p.mentor_id), p.mentor_accepted ? ' ✓' : ''),
-      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, p.state), h('td', {}, when(p.created_at))))))))
+      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, p.state), h('td', {}, when(p.created_at)))))))
     : empty('No pairings yet.')));
 }
 

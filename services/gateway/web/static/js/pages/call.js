@@ -1,7 +1,7 @@
 // The call page: peer-to-peer video with the other member, consent controls, and the recording indicator.
 // Signalling is the sessions service's protocol (services/sessions/signalling/messages.py) over the
 // gateway's WebSocket relay. The recording state shown is always the server's (recording-state frames).
-import { h, clear, announce, tag } from '../dom.js';
+import { h, clear, announce } from '../dom.js';
 import { get } from '../api.js';
 import { page, errorBox, showError } from '../ui.js';
 import { otherRole } from './home.js';
@@ -255,4 +255,3 @@ export async function callPage(ctx, main, sessionId) {
   return leave;
 }
 
-export { tag };

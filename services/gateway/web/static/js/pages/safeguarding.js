@@ -28,7 +28,7 @@ export async function casesPage(ctx, main) {
       h('td', {}, STATE_WORDS[c.state] || c.state, c.legal_hold ? [' ', tag('Legal hold', 'neutral')] : null),
       h('td', {}, when(c.created_at)),
       h('td', {}, c.acknowledged_at ? `Done ${when(c.acknowledged_at)}` : when(c.ack_due_at)),
-      h('td', {}, c.anonymous ? 'Anonymous' : 'Identified'))))))));
+      h('td', {}, c.anonymous ? 'Anonymous' : 'Identified')))))));
 }
 
 export async function casePage(ctx, main, reportId) {
