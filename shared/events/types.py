@@ -159,7 +159,7 @@ class DisputeChanged(Event, frozen=True, kw_only=True):
     dispute_id: str
     session_id: str
     pairing_id: str
-    state: str  # opened | approved | rejected | closed | break_glass
+    state: str  # opened | access_requested | approved | rejected | break_glass | reviewed | closed
     actor_id: str
     member_ids: list[str]
 
