@@ -12,6 +12,8 @@ browser session cookie (BFF) and, separately, with an OAuth bearer token from cl
 
 Latency: N sequential requests per path (after a warm-up), p50/p99. Throughput: C concurrent clients
 for S seconds per path. Target: proxied p50 <= 1.5 x direct p50.
+
+BENCH_PROFILE_GATEWAY=/tmp/gw.prof runs the gateway under cProfile (read it with pstats).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,8 +47,10 @@ PASSWORD = "bench password long enough"  # noqa: S105 - a throwaway account in a
 
 def start(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    profile = os.environ.get("BENCH_PROFILE_GATEWAY") if module == "services.gateway" else None
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []  # where the gateway's time goes
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", module], env=full, cwd=ROOT, stdout=out,
+        return subprocess.Popen([sys.executable, *prefix, "-m", module], env=full, cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT)
 
 
@@ -175,7 +180,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "target_met": all(r.get("p50_ratio", 0) <= 1.5 for n, r in results.items() if n != "direct")}
     finally:
         for proc in procs:
-            proc.terminate()
+            # SIGINT: uvicorn re-raises the signal it caught, and only an interrupt lets cProfile write.
+            proc.send_signal(signal.SIGINT)
         for proc in procs:
             try:
                 proc.wait(10)
