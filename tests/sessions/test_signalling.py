@@ -234,3 +234,36 @@ async def test_socket_without_a_valid_assertion_is_refused(server: Server, issue
             assert closed.rcvd is not None and closed.rcvd.code in (4401, 4403, 1008), closed
         else:
             raise AssertionError(f"joined without a valid assertion: {headers.keys()}")
+
+
+async def test_a_member_lost_with_a_dead_instance_is_not_taken_for_consenting(server: Server, issuer: TestIssuer,
+                                                                             redis: Redis) -> None:
+    import time
+
+    import msgspec
+
+    from services.sessions.consent import machine as cm
+    from services.sessions.consent.service import ConsentStore
+    from services.sessions.signalling.hub import PRESENCE, Presence
+    from shared.db import create_engine
+
+    a, _b, _pid, sid = await members(server, issuer)
+    await a.connect()
+    await a.expect_type(msg.Joined)
+    # The mentee's socket lived on an instance that died without closing it: presence still says
+    # "here" and the consent state still has them connected with a grant, but no live instance keeps
+    # their alive key fresh.
+    engine = create_engine(server.settings.database_url)
+    store = ConsentStore(engine)
+    pair = (MENTOR, MENTEE)
+    for event in (cm.Connect(MENTEE), cm.Request(MENTEE), cm.Grant(MENTEE)):
+        await store.transition(sid, pair, event)
+    await redis.hset(PRESENCE + sid, MENTEE, msgspec.json.encode(Presence("dead-conn", "here", time.time())))
+    await a.send(msg.ConsentGrant())
+    state = await a.expect_type(msg.RecordingState, granted=[MENTOR])
+    assert state.phase == "requested" and state.recording_id is None
+    kinds = [(e["kind"], e["actor"], e["reason"]) for e in await store.ledger(sid)]
+    await engine.dispose()
+    assert kinds[-2:] == [("revoked", MENTEE, "disconnected"), ("granted", MENTOR, None)]
+    assert not [f for f in a.frames if isinstance(f, msg.RecordingState) and f.phase == "recording"]
+    await a.close()

@@ -203,11 +203,18 @@ class Signaller:
     async def consent_event(self, event: cm.Event) -> None:
         assert self.room is not None  # noqa: S101 - joined
         room = self.room
-        if isinstance(event, cm.Grant) and not self.recorders.can_start():
-            current = await self.consent.state(room.session_id, room.members)
-            if set(current.granted) | {event.actor} == set(room.members):
-                await self._error("recording-unavailable", "no recorder is available now; try again later")
-                return
+        current = await self.consent.state(room.session_id, room.members)
+        peer = self.hub.peer_of(room, self.user_id)
+        if peer in current.connected and not await self.hub.member_live(room.session_id, peer):
+            # The peer's socket died with its instance (no close was seen): they are not present, so
+            # they are not consenting. Record that before anything else.
+            before, after, _ = await self.consent.transition(room.session_id, room.members, cm.Disconnect(peer))
+            await publish_state(self.hub, room, before, after)
+            current = after
+        completes = isinstance(event, cm.Grant) and set(current.granted) | {event.actor} == set(room.members)
+        if completes and not self.recorders.can_start():
+            await self._error("recording-unavailable", "no recorder is available now; try again later")
+            return
         try:
             before, after, entries = await self.consent.transition(room.session_id, room.members, event)
         except cm.ConsentError as err:

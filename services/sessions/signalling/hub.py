@@ -32,6 +32,9 @@ PRESENCE = "tandem:sessions:presence:"
 CONTROL = "tandem:sessions:control"
 RECORDER = "recorder"
 PRESENCE_TTL_S = 12 * 3600
+ALIVE = "tandem:sessions:alive:"
+ALIVE_TTL_S = 15
+HEARTBEAT_S = 5.0
 OUTBOX_LIMIT = 256
 
 
@@ -104,6 +107,7 @@ class Hub:
         self.recorders: dict[str, RecorderEndpoint] = {}
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
         self._subscribed: set[str] = set()
         self._grace_tasks: set[asyncio.Task[None]] = set()
         self.on_state: list[Callable[[str, str | None], Awaitable[None]]] = []
@@ -114,6 +118,7 @@ class Hub:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(CONTROL)
         self._task = asyncio.create_task(self._listen(), name="sessions-hub")
+        self._beat = asyncio.create_task(self._heartbeat(), name="sessions-hub-heartbeat")
 
     async def stop(self) -> None:
         for room in list(self.rooms.values()):
@@ -121,10 +126,11 @@ class Hub:
                 conn.kick("shutdown")
         for task in list(self._grace_tasks):
             task.cancel()
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in [t for t in (self._task, self._beat) if t is not None]:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
@@ -173,6 +179,7 @@ class Hub:
         key = PRESENCE + sid
         old_raw = await self.redis.hget(key, uid)
         now = self.clock()
+        await self.redis.set(ALIVE + conn.conn_id, b"1", ex=ALIVE_TTL_S)
         await self.redis.hset(key, uid, _enc.encode(Presence(conn.conn_id, "here", now)))
         await self.redis.expire(key, PRESENCE_TTL_S)
         resumed = False
@@ -199,6 +206,7 @@ class Hub:
         if room.get(uid) is conn:
             del room[uid]
         key = PRESENCE + sid
+        await self.redis.delete(ALIVE + conn.conn_id)
         raw = await self.redis.hget(key, uid)
         holder = raw is not None and _presence.decode(raw).conn == conn.conn_id
         if holder:
@@ -293,6 +301,29 @@ class Hub:
                        or (control.kind == "kick" and conn.conn_id == control.target))
                 if hit:
                     conn.kick(control.reason)
+
+    async def _heartbeat(self) -> None:
+        """Keep `alive:<conn>` keys of this instance's sockets fresh; if the instance dies they expire,
+        so a member whose socket died with it is not taken for present (and consenting)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                conns = [c for room in self.rooms.values() for c in room.values()]
+                if conns:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for conn in conns:
+                            pipe.set(ALIVE + conn.conn_id, b"1", ex=ALIVE_TTL_S)
+                        await pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - Redis hiccup: the next beat retries
+                log.warning("hub.heartbeat_failed", exc_type=type(exc).__name__)
+
+    async def member_live(self, session_id: str, user_id: str) -> bool:
+        """Whether the member holds a live socket of the room on some instance right now."""
+        raw = await self.redis.hget(PRESENCE + session_id, user_id)
+        if raw is None:
+            return False
+        presence = _presence.decode(raw)
+        return presence.state == "here" and bool(await self.redis.exists(ALIVE + presence.conn))
 
     def local_sockets(self) -> int:
         return sum(len(r) for r in self.rooms.values())
