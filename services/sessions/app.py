@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from aiortc import RTCIceServer
 from litestar import Litestar
+from prometheus_client import Gauge
 
 import services.sessions
 from services.sessions.adapters.db import outbox
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
                 await recorders.stop_all("shutdown")
                 await hub.stop()
 
-    return build_app(
+    app = build_app(
         name="sessions",
         settings=settings,
         route_handlers=[PairingController, MeetingController, signal],
@@ -94,3 +95,27 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
         authenticate=True,
         description=services.sessions.__doc__ or "",
     )
+    _gauges(app)
+    return app
+
+
+def _gauges(app: Litestar) -> None:
+    """Live sockets and recordings of this instance, read at scrape time."""
+    registry = app.state.metrics.registry
+
+    def extras(name: str) -> Any:
+        runtime = getattr(app.state, "runtime", None)
+        return runtime.extras.get(name) if runtime is not None else None
+
+    def sockets() -> float:
+        hub = extras("hub")
+        return float(hub.local_sockets()) if hub is not None else 0.0
+
+    def recordings() -> float:
+        recorders = extras("recorders")
+        return float(len(recorders.active)) if recorders is not None else 0.0
+
+    Gauge("tandem_sessions_sockets", "Signalling sockets held by this instance",
+          registry=registry).set_function(sockets)
+    Gauge("tandem_sessions_recordings", "Recordings running on this instance",
+          registry=registry).set_function(recordings)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -75,6 +76,9 @@ async def test_two_members_connect_and_outsiders_cannot_join(server: Server, iss
     stray = Member(server, issuer, MENTOR, other_sid)
     await stray.connect()
     assert (await stray.expect_type(msg.Error)).reason == "not-found"
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{server.url}/metrics")).text
+    assert "tandem_sessions_sockets 2.0" in metrics and "tandem_sessions_recordings 0.0" in metrics
     # The intruders' attempts reached neither member.
     await a.send(msg.Ping())
     await a.expect_type(msg.Pong)
