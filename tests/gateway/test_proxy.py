@@ -199,6 +199,13 @@ async def test_authentication_csrf_and_bearer_on_the_proxy(stack: Stack) -> None
     assert r.json()["sub"] == f"service:{client_id}" and r.json()["roles"] == ["service"]
     assert "authorization" not in stack.up.seen_headers[-1]  # the bearer token stays at the gateway
     assert (await h.client.get("/api/records/echo", headers={"authorization": "Bearer bogus"})).status_code == 401
+    narrow_id, narrow_secret = await h.gw.oauth.create_client(
+        name="reader", redirect_uris=[], post_logout_redirect_uris=[], grant_types=["client_credentials"],
+        scope=["api", "profile"], confidential=True)
+    narrow = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "profile"},
+                                  auth=(narrow_id, narrow_secret or ""))).json()["access_token"]
+    r = await h.client.get("/api/records/echo", headers={"authorization": f"Bearer {narrow}"})
+    assert r.status_code == 403 and "insufficient_scope" in r.headers["www-authenticate"]
 
 
 async def test_streams_both_ways_without_buffering(stack: Stack) -> None:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from services.gateway.accounts.credentials import token_hash
 from services.gateway.browser.sessions import CSRF_HEADER, SAFE_METHODS, BrowserSession
 from services.gateway.core import Caller, CsrfFailed, Gateway
-from shared.http import TooManyRequests, Unauthorized
+from shared.http import Forbidden, TooManyRequests, Unauthorized
 
 # KEYS: 1 session key or "", 2 revoked-jti key or "", 3 revoked-family key or "", 4 per-IP counter
 # ARGV: 1 user id for bearer tokens or "", 2 window suffix, 3 counter ttl
@@ -82,6 +82,10 @@ class FastAuth:
             if revoked:
                 raise Unauthorized("The access token is invalid, expired or revoked.",
                                    headers={"www-authenticate": 'Bearer error="invalid_token"'})
+            if "api" not in str(claims.get("scope", "")).split():
+                # A token for sign-in only (openid, profile) does not open the services' API.
+                raise Forbidden("This token lacks the `api` scope.", slug="insufficient-scope",
+                                headers={"www-authenticate": 'Bearer error="insufficient_scope", scope="api"'})
             if sub.startswith("service:"):
                 client = await gw.oauth._cached_client(sub.removeprefix("service:"))
                 if client is None:

@@ -136,8 +136,8 @@ export async function pairingsAdminPage(ctx, main) {
   const byId = Object.fromEntries(users.map((u) => [u.id, u]));
   const nameOf = (id) => (byId[id] ? byId[id].display_name : shortId(id));
   const box = errorBox();
-  const mentors = users.filter((u) => u.roles.includes('mentor') && u.status === 'active');
-  const mentees = users.filter((u) => u.roles.includes('mentee') && u.status === 'active');
+  const mentors = users.filter((u) => u.roles.includes('mentor') && u.status !== 'suspended');
+  const mentees = users.filter((u) => u.roles.includes('mentee') && u.status !== 'suspended');
   const mentor = h('select', { id: 'propose-mentor' }, mentors.map((u) => h('option', { value: u.id }, `${u.display_name}${u.vetted ? '' : ' (not vetted)'}`)));
   const mentee = h('select', { id: 'propose-mentee' }, mentees.map((u) => h('option', { value: u.id }, u.display_name)));
   const submit = h('button', { type: 'submit' }, 'Propose the match');
