@@ -86,6 +86,7 @@ def make_settings(tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issu
         "database_url": db_url, "redis_url": redis_url, "jwks_file": str(issuer.jwks_path),
         "s3_endpoint": s3.endpoint, "s3_access_key": s3.access_key, "s3_secret_key": s3.secret_key,
         "s3_bucket": f"rec-{secrets.token_hex(6)}", "keyring_path": str(tmp_path / "keys" / "keyring.json"),
+        "audit_key_dir": str(tmp_path / "audit-keys"), "audit_bucket": f"audit-{secrets.token_hex(6)}",
         "sweep_interval_s": 0.0, "segment_size": 4096, "instance_id": f"t-{secrets.token_hex(3)}",
     }
     values.update(overrides)

@@ -32,9 +32,10 @@ def make_app(name: str, tmp_path: Path, redis_url: str, s3: S3Child, issuer: Tes
                               "jwks_file": str(issuer.jwks_path), "log_json": True}
     store = {"s3_endpoint": s3.endpoint, "s3_access_key": s3.access_key, "s3_secret_key": s3.secret_key}
     if name == "records":
-        return records_app(RecordsSettings(**common, **store))
+        return records_app(RecordsSettings(**common, **store, keyring_path=str(tmp_path / "rk.json"),
+                                           audit_key_dir=str(tmp_path / "audit")))
     if name == "reports":
-        return reports_app(ReportsSettings(**common, **store))
+        return reports_app(ReportsSettings(**common, **store, keyring_path=str(tmp_path / "pk.json")))
     if name == "sessions":
         return sessions_app(SessionsSettings(**common))
     return gateway_app(GatewaySettings(**common))
