@@ -116,7 +116,6 @@ class Hub:
 
     async def start(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(CONTROL)
         self._task = asyncio.create_task(self._listen(), name="sessions-hub")
         self._beat = asyncio.create_task(self._heartbeat(), name="sessions-hub-heartbeat")
 
@@ -135,6 +134,18 @@ class Hub:
             await self._pubsub.aclose()
 
     async def _listen(self) -> None:
+        # Subscribe here, not in start(): the service must come up (and report unready) while Redis is down.
+        backoff = 0.1
+        while True:
+            try:
+                await self._pubsub.subscribe(CONTROL)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis unreachable: retry with backoff
+                log.warning("hub.subscribe_failed", exc_type=type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
