@@ -10,12 +10,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 import msgspec
+from authlib.deprecate import AuthlibDeprecationWarning
+
+with warnings.catch_warnings():
+    # Authlib 1.9 nudges towards the `httpx2` package, which is not installed here; httpx works.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 METADATA_HEADER = "tandem-recording"
 
@@ -109,10 +117,32 @@ class HttpRecordingSink:
         return HttpUpload(self.client, self.url, headers, self.max_buffered)
 
 
-def static_headers(token: str) -> HeaderProvider:
-    """A bearer token for the gateway (service account) when the sink URL goes through it."""
+class ClientCredentials:
+    """Bearer tokens for a gateway service account (OAuth 2 client credentials, RFC 6749 §4.4, via
+    Authlib), fetched when needed and reused until shortly before they expire."""
 
-    async def provide() -> dict[str, str]:
-        return {"authorization": f"Bearer {token}"} if token else {}
+    def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: str = "api",
+                 clock: Callable[[], float] = time.monotonic, margin_s: float = 30.0) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.clock = clock
+        self.margin_s = margin_s
+        self._token: str | None = None
+        self._valid_until = 0.0
+        self._lock = asyncio.Lock()
 
-    return provide
+    async def __call__(self) -> dict[str, str]:
+        async with self._lock:
+            if self._token is None or self.clock() >= self._valid_until:
+                async with AsyncOAuth2Client(self.client_id, self.client_secret, scope=self.scope,
+                                             timeout=10.0) as oauth:
+                    try:
+                        token = await oauth.fetch_token(self.token_url, grant_type="client_credentials")
+                    except (httpx.HTTPError, OAuthError) as exc:
+                        raise SinkError(f"token: {type(exc).__name__}") from None
+                self._token = str(token["access_token"])
+                lifetime = float(token.get("expires_in") or 60)
+                self._valid_until = self.clock() + max(lifetime - self.margin_s, lifetime / 2)
+            return {"authorization": f"Bearer {self._token}"}
