@@ -25,10 +25,9 @@ class Settings(ServiceSettings):
     max_recordings: int = setting(8, "Concurrent recordings this instance accepts; beyond it refuses.")
     recording_sink_url: str = setting(
         "", "Records ingest URL the recorder streams WebM to (empty: recording is refused).")
-    recording_sink_token_url: str = setting(
-        "", "OAuth token endpoint (the gateway's /oauth/token) for the recorder's service account; empty: no token.")
-    recording_sink_client_id: str = setting("", "Client id of the recorder's service account (client credentials).")
-    recording_sink_client_secret: str = setting("", "Client secret of the recorder's service account.", secret=True)
+    recording_sink_token: str = setting(
+        "", "Bearer token sent to the sink (a gateway service-account token); empty: no Authorization header.",
+        secret=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -43,6 +42,4 @@ class Settings(ServiceSettings):
         check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
         check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")
         check(self.max_recordings >= 0, "SESSIONS_MAX_RECORDINGS", "must be >= 0")
-        check(not self.recording_sink_token_url or bool(self.recording_sink_client_id
-                                                        and self.recording_sink_client_secret),
-              "SESSIONS_RECORDING_SINK_CLIENT_ID", "client id and secret are required with a token URL")
+
