@@ -45,6 +45,15 @@ export const post = (path, body, options) => api('POST', path, body === undefine
 export const put = (path, body, options) => api('PUT', path, body, options);
 export const del = (path, options) => api('DELETE', path, undefined, options);
 
+// Machine-readable reasons some services add to a problem, in plain words.
+const REASONS = {
+  'mentor-not-vetted': 'The mentor has not passed every vetting check yet.',
+  'agreements-not-accepted': 'Both people must accept the current programme agreements first.',
+  'member-suspended': 'One of the two accounts is suspended.',
+  'mentor-unknown': 'This person is not (yet) known as a mentor. If you just invited them, wait until they have signed in once.',
+  'mentee-unknown': 'This person is not (yet) known as a mentee. If you just invited them, wait until they have signed in once.',
+};
+
 /** A calm, readable sentence for any failure (problem+json detail when the service gave one). */
 export function problemMessage(err) {
   if (!(err instanceof ApiError)) return 'Something went wrong. Please try again.';
@@ -58,6 +67,7 @@ export function problemMessage(err) {
   if (status >= 500) return 'Something went wrong on our side. Your data is safe; please try again in a moment.';
   const parts = [];
   if (body.detail) parts.push(body.detail);
+  if (typeof body.reason === 'string' && REASONS[body.reason]) parts.push(REASONS[body.reason]);
   if (Array.isArray(body.errors)) {
     for (const e of body.errors) if (e && e.message) parts.push(`${e.key ? `${e.key}: ` : ''}${e.message}`);
   }

@@ -111,7 +111,12 @@ async function route() {
   focusHeading();
 }
 
+let firstView = true;
+
+/** After a change of view, focus its heading (screen readers announce it); never on the first load,
+ * so the skip link stays the first stop of the Tab key. */
 function focusHeading() {
+  if (firstView) { firstView = false; return; }
   const heading = main.querySelector('h1');
   if (heading) heading.focus();
 }

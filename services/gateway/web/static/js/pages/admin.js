@@ -47,7 +47,7 @@ export async function usersPage(ctx, main) {
       await renderList();
     });
   });
-  const listWrap = h('div', { class: 'table-wrap' });
+  const listWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Everyone (table)' });
   const renderList = async () => {
     const users = await get('/admin/users');
     clear(listWrap);
@@ -148,13 +148,14 @@ export async function pairingsAdminPage(ctx, main) {
     busy(submit, box, async () => { await post('/api/sessions/pairings/', { mentor_id: mentor.value, mentee_id: mentee.value }); reload(); });
   });
   main.append(section('Propose a match', form));
-  main.append(section('All pairings', pairings.length ? h('div', { class: 'table-wrap' }, h('table', { id: 'pairings' },
+  main.append(section('All pairings', pairings.length ? h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'All pairings (table)' }, h('table', { id: 'pairings' },
     h('thead', {}, h('tr', {}, ['Mentor', 'Mentee', 'State', 'Proposed'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, pairings.map((p) => h('tr', {}, h('td', {}, nameOf(p.mentor_id), p.mentor_accepted ? ' ✓' : ''),
-      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, p.state), h('td', {}, when(p.created_at)))))))
+      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, PAIRING_WORDS[p.state] || p.state), h('td', {}, when(p.created_at)))))))
     : empty('No pairings yet.')));
 }
 
+const PAIRING_WORDS = { proposed: 'Waiting for acceptance', active: 'Active', declined: 'Declined', ended: 'Ended' };
 const DISPUTE_WORDS = { open: 'Open', pending: 'Access requested', approved: 'Access approved', rejected: 'Access rejected', break_glass: 'Emergency access', closed: 'Closed' };
 
 export async function disputesPage(ctx, main) {
@@ -261,7 +262,7 @@ export async function auditPage(ctx, main) {
   const target = h('input', { type: 'text', autocomplete: 'off' });
   const action = h('input', { type: 'text', autocomplete: 'off' });
   const submit = h('button', { type: 'submit' }, 'Search');
-  const out = h('div', { class: 'table-wrap' });
+  const out = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Search results' });
   const form = h('form', { class: 'grid' }, field('Actor (user id or e-mail)', actor), field('Target', target), field('Action', action, 'For example auth.login or dispute.approved'),
     h('div', { class: 'actions' }, submit));
   const search = async () => {

@@ -98,9 +98,9 @@ export function invitationPage(main, onDone) {
 }
 
 export async function agreementsPage(ctx, main, onDone) {
+  const agreements = await get('/agreements');
   page(main, 'Programme agreements',
     'Before you take part, please read and accept the current programme agreements.');
-  const agreements = await get('/agreements');
   const pending = agreements.filter((a) => !a.accepted_at);
   const box = errorBox();
   main.append(box);

@@ -22,9 +22,27 @@ export async function pairingPage(ctx, main, pairingId) {
   if (!member || p.state === 'proposed' || p.state === 'declined') return;
   const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
   main.append(sessionsCard(ctx, p, sessions));
-  main.append(await notesCard(ctx, p));
-  main.append(await recordingsCard(p));
-  main.append(await disputesCard(p, sessions));
+  // Each part loads on its own: one service being slow or not yet aware of a new pairing (facts travel
+  // between services as events) must not blank the whole page.
+  await Promise.all([
+    part(main, 'Notes', () => notesCard(ctx, p)),
+    part(main, 'Recordings', () => recordingsCard(p)),
+    part(main, 'Disputes', () => disputesCard(p, sessions)),
+  ]);
+}
+
+async function part(main, title, build) {
+  const slot = h('div', { class: 'part' });
+  main.append(slot);
+  try {
+    slot.replaceChildren(await build());
+  } catch (err) {
+    const retry = h('button', { type: 'button', class: 'secondary' }, 'Try again');
+    retry.addEventListener('click', () => { slot.remove(); window.dispatchEvent(new HashChangeEvent('hashchange')); });
+    slot.replaceChildren(section(title, h('p', { class: 'muted' },
+      err instanceof ApiError && err.status === 404 ? `${title} are not available yet for this pairing. Please try again in a moment.`
+        : `${title} could not be loaded just now.`), retry));
+  }
 }
 
 function statusCard(ctx, p, member, box) {

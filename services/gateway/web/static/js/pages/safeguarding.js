@@ -18,7 +18,7 @@ export async function casesPage(ctx, main) {
   const rank = (c) => (['resolved', 'closed'].includes(c.state) ? 4 : 0) + (c.urgent ? 0 : 2) + (c.overdue ? 0 : 1);
   cases.sort((a, b) => rank(a) - rank(b) || new Date(a.created_at) - new Date(b.created_at));
   if (!cases.length) { main.append(h('div', { class: 'card' }, empty('No reports.'))); return; }
-  main.append(h('div', { class: 'table-wrap card' }, h('table', { id: 'cases' },
+  main.append(h('div', { class: 'table-wrap card', tabindex: '0', role: 'region', 'aria-label': 'Cases (table)' }, h('table', { id: 'cases' },
     h('caption', { class: 'visually-hidden' }, 'Cases'),
     h('thead', {}, h('tr', {}, ['Case', 'Concern', 'Status', 'Received', 'Acknowledge by', 'Reporter'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, cases.map((c) => h('tr', {},

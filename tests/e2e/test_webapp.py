@@ -1,0 +1,415 @@
+"""The web app in headless Chromium against the whole stack (no WebRTC here: see test_webapp_call.py).
+
+One stack and one browser per module; the tests run in order and build on each other, like a
+programme starting up: the first admin, agreements, invitations, vetting, a pairing accepted by both,
+notes with the patient-identifier warning, an anonymous concern answered by safeguarding.
+Screenshots of each main page land in test-artifacts/webapp/; axe-core checks the main pages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.webapp_support import (
+    PASSWORD,
+    Browser,
+    RunningStack,
+    axe_source,
+    axe_violations,
+    chromium_missing,
+    shot,
+    start_stack,
+    totp_now,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser,
+              pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")]
+
+NHS_NUMBER = "943 476 5919"  # a valid-format NHS test number: modulus 11 check digit
+
+
+class World:
+    """What the ordered tests hand to each other."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.steps: dict[str, int] = {}
+        self.links: dict[str, str] = {}
+        self.pages: dict[str, Any] = {}
+        self.receipt = ""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    yield from start_stack(tmp_path_factory.mktemp("webapp") / "var")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    b = Browser()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    return axe_source()
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+def check_a11y(page: Any, axe: str, name: str) -> None:
+    bad = axe_violations(page, axe)
+    assert not bad, f"{name}: {bad}"
+
+
+def no_js_errors(page: Any) -> None:
+    assert not page.js_errors, page.js_errors
+
+
+def set_password(page: Any, link: str) -> str | None:
+    """Open an invitation link and set the password; returns the TOTP secret when one is shown."""
+    page.goto(link)
+    page.get_by_role("heading", name="Set your password").wait_for()
+    page.get_by_label("New password").fill(PASSWORD)
+    page.get_by_label("Type the password again").fill(PASSWORD)
+    page.get_by_role("button", name="Set password").click()
+    page.get_by_role("heading", name="Your password is set").wait_for()
+    secret = page.inner_text("#totp-secret") if page.locator("#totp-secret").count() else None
+    assert "token" not in page.url, "the spent token must leave the address bar"
+    page.get_by_role("button", name="Continue to sign in").click()
+    page.get_by_role("heading", name="Sign in to Tandem").wait_for()
+    return secret
+
+
+def sign_in(page: Any, world: World, who: str, email: str) -> None:
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if who in world.secrets:
+        code, step = totp_now(world.secrets[who], world.steps.get(who))
+        world.steps[who] = step
+        page.get_by_label("Authenticator code (if you have one)").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def accept_agreements(page: Any) -> None:
+    page.get_by_role("heading", name="Programme agreements").wait_for()
+    page.get_by_role("checkbox").first.wait_for()
+    for box in page.get_by_role("checkbox").all():
+        box.check()
+    for button in page.get_by_role("button", name="Accept").all():
+        button.click()
+
+
+def invite(page: Any, email: str, name: str, roles: list[str]) -> str:
+    page.goto("/#/admin/users")
+    page.get_by_role("heading", name="People", exact=True).wait_for()
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Name", exact=True).fill(name)
+    for label in ("Mentee", "Mentor", "Programme admin", "Safeguarding officer", "Operator"):
+        page.get_by_label(label, exact=True).set_checked(label in roles)
+    page.get_by_role("button", name="Create the invitation").click()
+    link = page.locator("#invitation-link")
+    link.wait_for()
+    page.locator("#users").get_by_text(email).wait_for()
+    return str(link.inner_text())
+
+
+def test_first_admin_sets_password_enrols_totp_and_signs_in(stack: RunningStack, browser: Browser, world: World,
+                                                            axe: str) -> None:
+    page = browser.page(stack.url)
+    world.pages["admin"] = page
+    page.goto("/")
+    page.get_by_role("heading", name="Sign in to Tandem").wait_for()
+    shot(page, "01-sign-in")
+    check_a11y(page, axe, "sign-in")
+    # Wrong password: a readable message, not a stack trace.
+    page.get_by_label("E-mail address").fill("nobody@example.org")
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").get_by_text("The e-mail address or password is not correct.").wait_for()
+
+    link = stack.bootstrap_admin("ada@example.org", "Ada Admin")
+    page.goto(link)
+    page.get_by_role("heading", name="Set your password").wait_for()
+    shot(page, "02-set-password")
+    check_a11y(page, axe, "set-password")
+    page.get_by_label("New password").fill(PASSWORD)
+    page.get_by_label("Type the password again").fill(PASSWORD)
+    page.get_by_role("button", name="Set password").click()
+    page.locator("#totp-secret").wait_for()
+    shot(page, "03-authenticator")
+    world.secrets["admin"] = page.inner_text("#totp-secret").strip()
+    page.get_by_role("button", name="Continue to sign in").click()
+    page.get_by_role("heading", name="Sign in to Tandem").wait_for()
+    # Admins cannot sign in without the second factor.
+    page.get_by_label("E-mail address").fill("ada@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").get_by_text("6-digit code").wait_for()
+    sign_in(page, world, "admin", "ada@example.org")
+    page.get_by_role("heading", name="Hello, Ada Admin").wait_for()
+    cookies = page.context.cookies()
+    assert all(c["httpOnly"] for c in cookies), "the session cookie must be HttpOnly"
+    assert page.evaluate("document.cookie") == ""
+    shot(page, "04-home-admin")
+    check_a11y(page, axe, "home-admin")
+    no_js_errors(page)
+
+
+def test_admin_publishes_agreement_invites_vets_and_proposes(stack: RunningStack, world: World, axe: str) -> None:
+    page = world.pages["admin"]
+    page.goto("/#/admin/agreements")
+    page.get_by_label("Title").fill("Code of practice")
+    page.get_by_label("Text").fill("Be kind. Keep patients anonymous. Either of you may end the pairing at any time.")
+    page.get_by_role("button", name="Publish").click()
+    page.locator("section li strong").get_by_text("Code of practice").wait_for()
+    # Publishing asks everyone, the admin included, to accept the new version.
+    page.goto("/#/")
+    page.reload()
+    accept_agreements(page)
+    page.get_by_role("heading", name="Hello, Ada Admin").wait_for()
+
+    world.links["mentee"] = invite(page, "mia@example.org", "Mia Mentee", ["Mentee"])
+    world.links["mentor"] = invite(page, "max@example.org", "Max Mentor", ["Mentor"])
+    world.links["safeguarding"] = invite(page, "sam@example.org", "Sam Safeguarding", ["Safeguarding officer"])
+    shot(page, "05-admin-people")
+    check_a11y(page, axe, "admin-people")
+
+    page.locator("#users").get_by_role("link", name="Max Mentor").click()
+    page.get_by_role("heading", name="Max Mentor").wait_for()
+    for item in ("professional_verification", "references", "interview", "background_check"):
+        page.locator(f"select[data-item={item}]").select_option("passed")
+        expect(page.locator(f"select[data-item={item}]")).to_have_value("passed")
+    page.get_by_text("Vetted", exact=True).wait_for()
+    shot(page, "06-admin-user-vetting")
+    check_a11y(page, axe, "admin-user")
+
+    no_js_errors(page)
+
+
+def _reload_until(page: Any, selector: str, tries: int = 40) -> None:
+    """Cross-service facts travel by events: reload until the page shows them."""
+    for _ in range(tries):
+        if page.locator(selector).count():
+            return
+        time.sleep(0.25)
+        page.reload()
+        page.locator("h1").wait_for()
+    page.locator(selector).wait_for()
+
+
+def test_both_members_onboard_and_see_their_dashboard(stack: RunningStack, browser: Browser, world: World,
+                                                      axe: str) -> None:
+    for who, email, name in (("mentee", "mia@example.org", "Mia Mentee"), ("mentor", "max@example.org", "Max Mentor")):
+        page = browser.page(stack.url)
+        world.pages[who] = page
+        assert set_password(page, world.links[who]) is None, "participants need no second factor"
+        sign_in(page, world, who, email)
+        if who == "mentee":
+            page.get_by_role("heading", name="Programme agreements").wait_for()
+            shot(page, "08-agreements")
+            check_a11y(page, axe, "agreements")
+        accept_agreements(page)
+        page.get_by_role("heading", name=f"Hello, {name}").wait_for()
+        page.get_by_text("You have no active pairing yet.").wait_for()
+    no_js_errors(world.pages["mentor"])
+
+
+def test_admin_proposes_and_both_members_accept(world: World, axe: str) -> None:
+    page = world.pages["admin"]
+    page.goto("/#/admin/pairings")
+    page.get_by_role("heading", name="Pairings", exact=True).wait_for()
+    page.get_by_label("Mentor").select_option(label="Max Mentor")
+    page.get_by_label("Mentee").select_option(label="Mia Mentee")
+    # Vetting and agreement acceptance reach the sessions service as events: retry while they travel.
+    for _ in range(40):
+        page.get_by_role("button", name="Propose the match").click()
+        page.locator("#pairings, .alert.error:not(:empty)").first.wait_for()
+        if page.locator("#pairings").count():
+            break
+        time.sleep(0.25)
+    page.locator("#pairings").get_by_role("cell", name="Waiting for acceptance").wait_for()
+    shot(page, "07-admin-pairings")
+    check_a11y(page, axe, "admin-pairings")
+    for who in ("mentee", "mentor"):
+        page = world.pages[who]
+        _reload_until(page, "#pairing-list a")
+        if who == "mentee":
+            shot(page, "09-home-mentee-proposed")
+            check_a11y(page, axe, "home-mentee")
+        page.locator("#pairing-list a").first.click()
+        page.get_by_role("button", name="Accept the match").wait_for()
+        if who == "mentee":
+            shot(page, "10-pairing-proposed")
+            check_a11y(page, axe, "pairing-proposed")
+        page.get_by_role("button", name="Accept the match").click()
+        page.locator("#pairing-state").get_by_text("Active" if who == "mentor" else "You have accepted").wait_for()
+    no_js_errors(world.pages["mentor"])
+
+
+def test_notes_warn_about_patient_identifiers_and_need_confirmation(world: World, axe: str) -> None:
+    page = world.pages["mentee"]
+    page.reload()
+    _reload_until(page, "form.note-editor")
+    editor = page.locator("form.note-editor").last
+    editor.get_by_label("New note").fill(f"Discussed a handover. Patient NHS number {NHS_NUMBER} was mentioned.")
+    editor.get_by_label("Who can read it").select_option("pair")
+    editor.get_by_role("button", name="Save note").click()
+    warning = editor.locator(".alert.warning")
+    warning.get_by_text("an NHS number").wait_for()
+    shot(page, "11-note-identifier-warning")
+    check_a11y(page, axe, "note-warning")
+    # Saving again without the explicit confirmation is refused in the page.
+    editor.get_by_role("button", name="Save note").click()
+    editor.locator(".alert.error").get_by_text("tick the box").wait_for()
+    editor.get_by_label("I confirm no patient can be identified from this note.").check()
+    editor.get_by_role("button", name="Save note").click()
+    page.locator("#note-list .note-body").get_by_text("Discussed a handover").wait_for()
+
+    # Schedule a session starting in a minute: the room is open, so "Join the call" appears.
+    page.get_by_role("button", name="Schedule").click()
+    page.locator("#session-list").get_by_role("link", name="Join the call").wait_for()
+    shot(page, "12-pairing-active")
+    check_a11y(page, axe, "pairing-active")
+
+    # The mentor sees the shared note (pair visibility), not editable by them.
+    mentor = world.pages["mentor"]
+    mentor.reload()
+    _reload_until(mentor, "#note-list .note-body")
+    assert "Discussed a handover" in mentor.inner_text("#note-list")
+    assert mentor.locator("#note-list").get_by_role("button", name="Edit").count() == 0
+    no_js_errors(page)
+
+
+def test_anonymous_concern_receipt_reply_and_follow_up(stack: RunningStack, browser: Browser, world: World,
+                                                       axe: str) -> None:
+    page = world.pages["mentee"]
+    page.goto("/#/concern")
+    page.get_by_role("heading", name="Report a concern").wait_for()
+    check_a11y(page, axe, "concern-form")
+    page.get_by_label("What is it about?").select_option("boundary")
+    page.get_by_label("What happened?").fill("My mentor asked me to meet outside the programme.")
+    page.get_by_label("Report anonymously", exact=False).check()
+    shot(page, "13-concern-form")
+    page.get_by_role("button", name="Send the report").click()
+    page.locator("#receipt").wait_for()
+    world.receipt = page.inner_text("#receipt").strip()
+    assert len(world.receipt) >= 22
+    page.get_by_text("Store this receipt now. It is shown only once.").wait_for()
+    page.get_by_role("button", name="Copy the receipt").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == world.receipt
+    shot(page, "14-concern-receipt")
+    check_a11y(page, axe, "concern-receipt")
+    # Shown once: going back does not show it again.
+    page.goto("/#/")
+    page.goto("/#/concern")
+    assert world.receipt not in page.inner_text("main")
+
+    officer = browser.page(stack.url)
+    world.pages["safeguarding"] = officer
+    secret = set_password(officer, world.links["safeguarding"])
+    assert secret, "safeguarding officers must enrol a second factor"
+    world.secrets["safeguarding"] = secret
+    sign_in(officer, world, "safeguarding", "sam@example.org")
+    accept_agreements(officer)
+    officer.get_by_role("heading", name="Hello, Sam Safeguarding").wait_for()
+    officer.goto("/#/safeguarding")
+    _reload_until(officer, "#cases a")
+    shot(officer, "15-safeguarding-inbox")
+    check_a11y(officer, axe, "safeguarding-inbox")
+    officer.locator("#cases a").first.click()
+    officer.get_by_text("My mentor asked me to meet outside the programme.").wait_for()
+    officer.get_by_role("button", name="Mark as acknowledged").click()
+    officer.get_by_role("button", name="Mark as being looked into").wait_for()
+    officer.get_by_label("Message to the reporter").fill("Thank you for telling us. We are looking into it.")
+    officer.get_by_role("button", name="Send to the reporter").click()
+    officer.locator("#messages").get_by_text("We are looking into it.").wait_for()
+    shot(officer, "16-safeguarding-case")
+    check_a11y(officer, axe, "safeguarding-case")
+
+    page.goto("/#/concern/follow-up")
+    page.get_by_label("Receipt").fill("not-a-real-receipt-at-all-000000")
+    page.get_by_role("button", name="Show my report").click()
+    page.get_by_role("alert").get_by_text("We could not find a report for this receipt").wait_for()
+    page.get_by_label("Receipt").fill(world.receipt)
+    page.get_by_role("button", name="Show my report").click()
+    page.locator("#messages").get_by_text("We are looking into it.").wait_for()
+    page.get_by_label("Message", exact=True).fill("Thank you. It happened twice.")
+    page.get_by_role("button", name="Send message").click()
+    page.locator("#messages").get_by_text("It happened twice.").wait_for()
+    shot(page, "17-concern-follow-up")
+    check_a11y(page, axe, "concern-follow-up")
+    no_js_errors(page)
+    no_js_errors(officer)
+
+
+def test_admin_pages_and_notices(world: World, axe: str) -> None:
+    page = world.pages["admin"]
+    for path, heading, name in (("/#/admin/disputes", "Disputes", "18-admin-disputes"),
+                                ("/#/admin/audit", "Audit ledger", "19-admin-audit"),
+                                ("/#/admin/retention", "Retention", "20-admin-retention")):
+        page.goto(path)
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        page.wait_for_load_state("networkidle")
+        shot(page, name)
+        check_a11y(page, axe, name)
+    page.goto("/#/admin/audit")
+    page.get_by_label("Action").fill("auth.login")
+    page.get_by_role("button", name="Search").click()
+    page.locator("#audit").get_by_text("auth.login").first.wait_for()
+
+    mentee = world.pages["mentee"]
+    mentee.goto("/#/notices")
+    mentee.locator(".notices").get_by_text("pairing is now active").first.wait_for()
+    shot(mentee, "21-notices")
+    check_a11y(mentee, axe, "notices")
+    no_js_errors(page)
+
+
+def test_phone_width_has_no_sideways_scrolling(stack: RunningStack, world: World, tmp_path: Path) -> None:
+    page = world.pages["mentee"]
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path, name in (("/#/", "22-phone-home"), ("/#/concern", "23-phone-concern")):
+        page.goto(path)
+        page.locator("h1").wait_for()
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        shot(page, name)
+
+
+def test_keyboard_only_sign_out(world: World) -> None:
+    page = world.pages["mentor"]
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto("/#/")
+    page.reload()
+    page.get_by_role("heading", name="Hello, Max Mentor").wait_for()
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.id") == "skip-link"
+    page.locator("#sign-out").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Sign in to Tandem").wait_for()
+    page.get_by_text("You have signed out.").wait_for()
+
+
+@pytest.fixture(autouse=True)
+def _screens_on_failure(request: pytest.FixtureRequest, world: World) -> Iterator[None]:
+    """After a failure, every open page is photographed (test-artifacts/webapp/failed-*.png)."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        for who, page in world.pages.items():
+            try:
+                shot(page, f"failed-{request.node.name}-{who}")
+            except Exception as exc:  # noqa: BLE001 - best effort after a failure
+                print(f"no screenshot of {who}: {exc}")

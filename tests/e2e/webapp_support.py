@@ -1,0 +1,200 @@
+"""Support for the web app's browser tests: the whole stack on free ports, headless Debian Chromium
+driven by Playwright, axe-core for accessibility, screenshots into test-artifacts/.
+
+WebRTC needs a network namespace holding only our own interfaces (RUNTIME.md): `run_isolated()`
+re-runs a test module under `unshare -n`, with loopback and a dummy interface (so aioice, which skips
+127.0.0.1, still finds a host address for the server-side recorder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyotp
+
+from deploy.local.children import S3_OFFSETS, free_port, free_port_block
+from deploy.local.run import Options, RunError, Stack, service_env
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "webapp"
+AXE_CACHE = ROOT / "test-artifacts" / "axe-core"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+                  "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run", "--disable-quic"]
+PASSWORD = "correct horse battery staple"
+ISOLATED_ENV = "TANDEM_WEBAPP_ISOLATED"
+
+
+def chromium_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return "Debian chromium is not installed (apt-get install -y chromium chromium-driver)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e .[dev])"
+    return None
+
+
+def in_private_netns() -> bool:
+    return os.environ.get(ISOLATED_ENV) == "1"
+
+
+def can_unshare() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None and shutil.which("ip") is not None
+
+
+def run_isolated(module: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run one pytest module inside a private network namespace; returns the finished process."""
+    script = ("ip link set lo up && ip link add tandem0 type dummy && ip addr add 10.203.0.1/24 dev tandem0 "
+              "&& ip link set tandem0 up && exec \"$0\" -m pytest -q -p no:cacheprovider -x \"$1\"")
+    env = {**os.environ, ISOLATED_ENV: "1"}
+    return subprocess.run(["unshare", "-n", "sh", "-c", script, sys.executable, str(module)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@dataclass
+class RunningStack:
+    stack: Stack
+    opts: Options
+
+    @property
+    def url(self) -> str:
+        return self.opts.url("gateway")
+
+    def gateway_env(self) -> dict[str, str]:
+        s = self.stack
+        return {**os.environ, **service_env("gateway", self.opts, s.redis_url, s.s3_endpoint, s.s3_keys)}
+
+    def bootstrap_admin(self, email: str, name: str, *, force: bool = False) -> str:
+        """A one-time set-password link for a new admin (the operator CLI)."""
+        cmd = [sys.executable, "-m", "services.gateway", "bootstrap-admin", "--email", email, "--name", name]
+        if force:
+            cmd.append("--force")
+        out = subprocess.run(cmd, env=self.gateway_env(), capture_output=True, text=True, check=True, cwd=ROOT,
+                             timeout=60)
+        return str(json.loads(out.stdout.strip().splitlines()[-1])["invitation_url"])
+
+
+def start_stack(var_dir: Path, attempts: int = 3) -> Iterator[RunningStack]:
+    """The whole stack on free ports (retried: a port picked free can be taken before a child binds it)."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("GATEWAY_", "SESSIONS_", "RECORDS_",
+                                                                             "REPORTS_"))}
+    try:
+        for attempt in range(attempts):
+            base = free_port_block((0, 1, 2, 3))
+            opts = Options(var_dir=var_dir / str(attempt), redis_url=None, redis_port=free_port(),
+                           s3_base_port=free_port_block(S3_OFFSETS), port_base=base, ready_timeout=90, extra_env={
+                               "GATEWAY_ISSUER": f"http://127.0.0.1:{base}",
+                               # Weakened for speed in tests only (insecure_fast_argon2): never in production.
+                               "GATEWAY_ARGON2_TIME_COST": "1", "GATEWAY_ARGON2_MEMORY_KIB": "8192",
+                               "GATEWAY_ARGON2_PARALLELISM": "1",
+                               "GATEWAY_AUTH_RATE_LIMIT_PER_IP": "1000",
+                           })
+            stack = Stack(opts)
+            try:
+                stack.start()
+            except RunError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            try:
+                yield RunningStack(stack, opts)
+            finally:
+                stack.stop()
+            return
+    finally:
+        os.environ.update(saved)
+
+
+def totp_now(secret: str, after: int | None = None) -> tuple[str, int]:
+    """The current code and its time step; waits for a later step than `after` (a code works once)."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        step = int(time.time()) // 30
+        if after is None or step > after:
+            return totp.now(), step
+        time.sleep(0.5)
+
+
+class Browser:
+    """One Chromium process; pages get their own contexts (separate cookie jars)."""
+
+    def __init__(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+
+    def page(self, base_url: str, *, width: int = 1200, height: int = 900) -> Any:
+        context = self.browser.new_context(base_url=base_url, viewport={"width": width, "height": height},
+                                           permissions=["camera", "microphone", "clipboard-read",
+                                                        "clipboard-write"])
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # CSP refusals show up as console errors: the app must never need an inline script or style.
+        page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+        page.js_errors = errors  # type: ignore[attr-defined]
+        return page
+
+    def close(self) -> None:
+        self.browser.close()
+        self._pw.stop()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_source() -> str:
+    """axe-core's browser bundle: AXE_CORE_JS, a cache under test-artifacts/, or `npm install` into it."""
+    given = os.environ.get("AXE_CORE_JS")
+    candidates = [Path(given)] if given else []
+    candidates += [AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js",
+                   Path("/tmp/axe/node_modules/axe-core/axe.min.js")]  # noqa: S108 - read-only dev cache
+    for path in candidates:
+        if path.exists():
+            return path.read_text()
+    if shutil.which("npm"):
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(AXE_CACHE),
+                        "axe-core@4"], check=True, timeout=180, capture_output=True)
+        return (AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js").read_text()
+    raise RuntimeError("axe-core not found: set AXE_CORE_JS or install npm")
+
+
+def axe_violations(page: Any, source: str) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the current page (WCAG 2.x A/AA rules)."""
+    # Evaluated through CDP, which the page's CSP (script-src 'self') does not apply to; a <script> tag
+    # would be refused, as it should be.
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(source + "\n;true")
+    result = page.evaluate("""async () => {
+        const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+        const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def token_of(invitation_url: str) -> str:
+    match = re.search(r"#token=([^&]+)", invitation_url)
+    assert match, invitation_url
+    return match.group(1)
