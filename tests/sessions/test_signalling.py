@@ -117,6 +117,9 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays(server: Server, 
         assert "v" * 100 not in err.detail
     await a.send(msg.Join())
     assert (await a.expect_type(msg.Error)).reason == "already-joined"
+    # Signalling meant for a recorder when nobody consented goes nowhere, and says so.
+    await a.send(msg.Offer(sdp="v=0", target="recorder"))
+    assert (await a.expect_type(msg.Error)).reason == "not-recording"
     # Consent messages that are not allowed now: a precise reason, never silence.
     await a.send(msg.ConsentGrant())
     assert (await a.expect_type(msg.Error)).reason == "no-request"

@@ -185,6 +185,12 @@ class Signaller:
         match message:
             case msg.Offer() | msg.Answer() | msg.IceCandidate() | msg.IceRestart():
                 target = getattr(message, "target", "peer")
+                if target == "recorder":
+                    state = await self.consent.state(room.session_id, room.members)
+                    if state.recording_id is None:
+                        # Nothing may reach a recorder unless both consented: say so, do not forward.
+                        await self._error("not-recording", "there is no recorder in this room now")
+                        return
                 to = RECORDER if target == "recorder" else self.hub.peer_of(room, self.user_id)
                 await self.hub.send(room, to, msg.encode(msg.relay_of(message)), frm=self.user_id)
             case msg.ConsentRequest():
