@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpcore
 from litestar import Litestar
 
 import services.gateway
@@ -32,6 +31,7 @@ from services.gateway.proxy.app import PROXIES
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import add_security_headers
 from services.gateway.proxy.ratelimit import RateLimiter
+from services.gateway.proxy.upstream import UpstreamPool
 from services.gateway.web import ROUTES as WEB_ROUTES
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
@@ -62,7 +62,8 @@ def build_gateway(runtime: Runtime, settings: Settings, clock: Callable[[], floa
     accounts.on_revoke.append(oauth.revoke_user)
     # A bare connection pool: no cookie jar (a Set-Cookie from one user's upstream response must never ride
     # along on another's request), no redirects, no proxies from the environment.
-    upstream = httpcore.AsyncConnectionPool(max_connections=500, max_keepalive_connections=100, keepalive_expiry=30)
+    # Idle connections are dropped before uvicorn's own keep-alive timeout (5 s) would close them under us.
+    upstream = UpstreamPool(max_idle_per_host=100, keepalive_s=4.0)
     return Gateway(settings=settings, clock=clock, redis=runtime.redis, keys=keys, accounts=accounts,
                    sessions=sessions, oauth=oauth,
                    limiter=RateLimiter(runtime.redis, window_s=settings.rate_limit_window_s, clock=clock),

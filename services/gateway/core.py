@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpcore
 from litestar.connection import ASGIConnection
 from redis.asyncio import Redis
 
@@ -19,6 +18,7 @@ from services.gateway.config import Settings
 from services.gateway.keys.service import Clock, Keys
 from services.gateway.oauth.service import OAuthServer
 from services.gateway.proxy.ratelimit import RateLimiter
+from services.gateway.proxy.upstream import UpstreamPool
 from shared.http import Forbidden, Unauthorized
 from shared.identity import ASSERTION_HEADER
 
@@ -54,7 +54,7 @@ class Gateway:
     sessions: BrowserSessions
     oauth: OAuthServer
     limiter: RateLimiter
-    upstream: httpcore.AsyncConnectionPool
+    upstream: UpstreamPool
     extras: dict[str, Any] = field(default_factory=dict)
 
     def cookie_of(self, headers: Any) -> str | None:

@@ -24,8 +24,6 @@ from litestar.params import FromQuery
 from litestar.response import Stream
 
 from services.gateway.app import create_app
-from services.sessions.app import create_app as sessions_app
-from services.sessions.config import Settings as SessionsSettings
 from shared.identity import Identity
 from shared.service import build_app
 from shared.settings import ServiceSettings
@@ -126,8 +124,11 @@ async def stack(tmp_path: Path, redis_url: str, migrated_template: Path, clock: 
         reports_url="http://127.0.0.1:9", issuer=gw_url, rate_limit_per_identity=40, rate_limit_per_ip=60)
     up = Upstream()
     gateway = create_app(settings, clock=clock, run_consumers=False)
-    ses = sessions_app(SessionsSettings(database_url=f"sqlite:///{tmp_path / 'sessions.db'}", redis_url=redis_url,
-                                        jwks_url=jwks))
+    # A second internal service: the bare shared skeleton every service is built on (probes, /whoami and the
+    # assertion wall), named "sessions" (the real sessions app has its own tests and moves fast).
+    ses = build_app(name="sessions", settings=ServiceSettings(
+        database_url=f"sqlite:///{tmp_path / 'sessions.db'}", redis_url=redis_url, jwks_url=jwks,
+        migrate_on_start=False), route_handlers=[], migrations_dir=tmp_path)
     async with serve(gateway, gw_port), serve(internal_app(tmp_path, redis_url, jwks, up), rec_port), \
             serve(ses, ses_port), httpx.AsyncClient(base_url=gw_url, timeout=30) as client:
         yield Stack(Harness(gateway, client, clock, settings, url=gw_url), f"http://127.0.0.1:{rec_port}",
@@ -153,7 +154,7 @@ async def test_fresh_assertion_replaces_forged_identity(stack: Stack) -> None:
                         algorithms=["Ed25519"]).claims
     assert claims["aud"] == "records" and claims["iss"] == "tandem-gateway"
     assert claims["exp"] - claims["iat"] == h.settings.assertion_lifetime_s and claims["jti"]
-    # The real sessions service verifies it the same way.
+    # Another service verifies it the same way.
     who = await h.client.get("/api/sessions/whoami", headers=mentee.headers(csrf=False))
     assert who.status_code == 200 and who.json()["sub"] == mentee.user_id
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-import httpcore
+import h11
 import websockets
 from litestar import Request, asgi
 from litestar.datastructures import Headers
@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
 from services.gateway.proxy.fastauth import FastAuth
+from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import problem_response
 from shared.identity import ASSERTION_HEADER
 from shared.logging import get_logger
@@ -135,21 +136,14 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         k in ("content-length", "transfer-encoding") for k, _ in headers)
     has_body = has_body and not any(k == "content-length" and v.strip() == "0" for k, v in headers)
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw_headers.append((b"host", url.split("://", 1)[1].split("/", 1)[0].encode("latin-1")))
-    if has_body and not any(k == "content-length" for k, _ in headers):
-        raw_headers.append((b"transfer-encoding", b"chunked"))  # httpcore frames, we must say so
-    timeout = gw.settings.proxy_timeout_s
-    # httpcore directly (not httpx): no cookie jar, no redirects, no content decoding, less per-request work.
-    request = httpcore.Request(method, url, headers=raw_headers,
-                               content=_request_body(receive) if has_body else None,
-                               extensions={"timeout": {"connect": 5.0, "read": timeout, "write": timeout,
-                                                       "pool": 10.0}})
     try:
-        response = await gw.upstream.handle_async_request(request)
-    except httpcore.TimeoutException:
+        response = await gw.upstream.request(method, url, raw_headers,
+                                             _request_body(receive) if has_body else None,
+                                             timeout=gw.settings.proxy_timeout_s)
+    except UpstreamTimeout:
         await _send_problem(scope, receive, send, 504, "The service did not answer in time.", "upstream-timeout")
         return
-    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.PoolTimeout, OSError):
+    except UpstreamError:
         log.warning("proxy.upstream_unreachable", service=service)
         await _send_problem(scope, receive, send, 502, "The service is unavailable.", "upstream-unavailable")
         return
@@ -162,10 +156,10 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        async for chunk in response.aiter_stream():
+        async for chunk in response.body():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException, OSError):
+    except (UpstreamError, OSError, h11.ProtocolError):
         # Headers are gone already: all we can do is cut the connection so the client sees a truncation.
         log.warning("proxy.upstream_broke", service=service)
         raise

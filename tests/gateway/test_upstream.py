@@ -1,0 +1,120 @@
+"""The proxy's HTTP/1.1 client against a raw server that misbehaves the ways real ones do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.gateway.proxy.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+
+
+async def _server(handler) -> tuple[asyncio.Server, str]:  # type: ignore[no-untyped-def]
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        body = b""
+        while True:
+            size = int((await reader.readline()).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                return body
+            body += chunk[:-2]
+    return b""
+
+
+async def _collect(pool: UpstreamPool, method: str, url: str, body: AsyncIterator[bytes] | None = None) -> bytes:
+    response = await pool.request(method, url, [], body, timeout=5)
+    try:
+        return b"".join([c async for c in response.body()])
+    finally:
+        await response.aclose()
+
+
+async def test_keepalive_reuse_and_silent_close_retry() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        finally:
+            writer.close()  # closes without saying so: the pooled connection is dead
+
+    server, url = await _server(handler)
+    pool = UpstreamPool()
+    try:
+        for _ in range(3):
+            assert await _collect(pool, "GET", url + "/x") == b"ok"
+        assert connections == 3
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
+        server.close()
+        await server.wait_closed()
+
+
+async def test_streamed_body_chunked_and_kept_alive() -> None:
+    seen: list[bytes] = []
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                seen.append(await _read_request(reader))
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def body() -> AsyncIterator[bytes]:
+        for part in (b"hello ", b"", b"world"):
+            yield part
+
+    server, url = await _server(handler)
+    pool = UpstreamPool()
+    try:
+        for _ in range(2):
+            assert await _collect(pool, "POST", url + "/u", body()) == b"abc"
+        assert seen == [b"hello world", b"hello world"] and connections == 1
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
+        server.close()
+        await server.wait_closed()
+
+
+async def test_timeouts_and_refusals() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read()  # never answers; returns when the client gives up and closes
+        finally:
+            writer.close()
+
+    server, url = await _server(silent)
+    pool = UpstreamPool()
+    try:
+        with pytest.raises(UpstreamTimeout):
+            await pool.request("GET", url + "/", [], None, timeout=0.2)
+        with pytest.raises(UpstreamError):
+            await pool.request("GET", "http://127.0.0.1:9/", [], None, timeout=1)
+        with pytest.raises(UpstreamError):
+            await pool.request("GET", "https://127.0.0.1/", [], None, timeout=1)
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
+        server.close()
+        await server.wait_closed()
