@@ -93,6 +93,20 @@ async def test_full_lifecycle_on_each_database(db_url: str, redis_url: str, redi
         raw = b"".join(f[b"envelope"] for _i, f in await redis.xrange("tandem.session"))
         assert b"CANARY" not in raw
 
+        async def audited() -> list[tuple[str, str]]:
+            out = []
+            for _i, fields in await redis.xrange("tandem.audit"):
+                entry = decode_envelope(fields[b"envelope"]).payload(t.AuditEntry)
+                out.append((entry.action, entry.actor))
+            return out
+
+        async def four() -> bool:
+            return len(await audited()) >= 4
+
+        await wait_for(four)
+        assert await audited() == [("pairing.propose", ADMIN), ("pairing.accept", MENTOR),
+                                   ("pairing.accept", MENTEE), ("pairing.end", MENTEE)]
+
 
 async def test_mentee_request_and_decline(api: Api) -> None:
     r = await api.req("POST", "/pairings", MENTEE, json={"mentor_id": MENTOR})

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from services.sessions.signalling import messages as msg
 from services.sessions.signalling.turn import ice_servers, turn_credential
 from shared.bus import RedisStreamBus
+from shared.events import decode_envelope
 from shared.events import types as t
 from tests.sessions.conftest import (
     ADMIN,
@@ -45,6 +46,10 @@ async def server(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssue
             yield srv
 
 
+def server_redis(server: Server) -> Redis:
+    return server.app.state.runtime.redis  # type: ignore[no-any-return]
+
+
 async def members(server: Server, issuer: TestIssuer) -> tuple[Member, Member, str, str]:
     pid, sid = await open_session(server.url, issuer, MENTOR, MENTEE)
     return Member(server, issuer, MENTOR, sid), Member(server, issuer, MENTEE, sid), pid, sid
@@ -72,6 +77,12 @@ async def test_two_members_connect_and_outsiders_cannot_join(server: Server, iss
         err = await intruder.expect_type(msg.Error)
         assert err.reason == "not-found"
         assert (await intruder.wait_closed())[0] == 4404
+    denied = []
+    for _i, fields in await server_redis(server).xrange("tandem.audit"):
+        entry = decode_envelope(fields[b"envelope"]).payload(t.AuditEntry)
+        if entry.action == "session.join":
+            denied.append((entry.actor, entry.outcome, entry.target))
+    assert {(who, "denied", f"session:{sid}") for who in (OTHER_MENTOR, OTHER_MENTEE, ADMIN)} <= set(denied)
     # A member of this pair cannot enter the other pair's room either.
     stray = Member(server, issuer, MENTOR, other_sid)
     await stray.connect()

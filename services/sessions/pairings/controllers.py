@@ -8,9 +8,11 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.sessions.pairings import service
 from services.sessions.pairings.schemas import PairingOut, ProposePairing
+from shared.events.types import AuditEntry
 from shared.http import ServiceUnavailable, require_roles
 from shared.identity import Identity
 from shared.outbox import Outbox
@@ -26,6 +28,13 @@ def _outbox(runtime: Runtime) -> Outbox:
     return runtime.outbox
 
 
+async def _audit(conn: AsyncConnection, runtime: Runtime, identity: Identity, action: str, pairing_id: str) -> None:
+    """Who changed which pairing (ids only), staged in the same transaction as the change."""
+    target = f"pairing:{pairing_id}"
+    await _outbox(runtime).add(conn, AuditEntry(actor=identity.sub, action=action, target=target,
+                                                outcome="success"), subject=target)
+
+
 class PairingController(Controller):
     path = "/pairings"
     tags = ["pairings"]
@@ -35,8 +44,10 @@ class PairingController(Controller):
                       data: JSONBody[ProposePairing]) -> PairingOut:
         """An admin proposes a mentor and a mentee, or a mentee requests a vetted mentor."""
         async with runtime.engine.begin() as conn:
-            return await service.propose(conn, _outbox(runtime), identity, data.mentor_id, data.mentee_id,
-                                         datetime.now(UTC))
+            out = await service.propose(conn, _outbox(runtime), identity, data.mentor_id, data.mentee_id,
+                                        datetime.now(UTC))
+            await _audit(conn, runtime, identity, "pairing.propose", out.pairing_id)
+        return out
 
     @get("/", guards=[require_roles(*PEOPLE)])
     async def list_pairings(
@@ -60,14 +71,18 @@ class PairingController(Controller):
                      pairing_id: FromPath[str]) -> PairingOut:
         """A member accepts; the pairing becomes active when both have."""
         async with runtime.engine.begin() as conn:
-            return await service.accept(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
+            out = await service.accept(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
+            await _audit(conn, runtime, identity, "pairing.accept", pairing_id)
+        return out
 
     @post("/{pairing_id:str}/decline", guards=[require_roles(*PEOPLE)], status_code=200)
     async def decline(self, runtime: NamedDependency[Runtime], identity: NamedDependency[Identity],
                       pairing_id: FromPath[str]) -> PairingOut:
         """A member declines a proposal; no reason is asked."""
         async with runtime.engine.begin() as conn:
-            return await service.decline(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
+            out = await service.decline(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
+            await _audit(conn, runtime, identity, "pairing.decline", pairing_id)
+        return out
 
     @post("/{pairing_id:str}/end", guards=[require_roles(*PEOPLE)], status_code=200)
     async def end(self, runtime: NamedDependency[Runtime], identity: NamedDependency[Identity],
@@ -75,6 +90,7 @@ class PairingController(Controller):
         """A member ends an active pairing at any time; no reason is asked. Live calls are cut."""
         async with runtime.engine.begin() as conn:
             out = await service.end(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
+            await _audit(conn, runtime, identity, "pairing.end", pairing_id)
         hub = runtime.extras.get("hub")
         if hub is not None:
             await hub.close_pairing(pairing_id)

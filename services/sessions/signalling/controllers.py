@@ -157,6 +157,9 @@ class Signaller:
                                    timedelta(seconds=self.settings.room_close_after_s))
         except RoomRefused as refused:
             log.info("signal.join_refused", session_id=self.session_id, user_id=self.user_id, code=refused.code)
+            with contextlib.suppress(Exception):  # the audit stream being down must not keep the socket open
+                await self.runtime.auditor(self.user_id, "session.join", f"session:{self.session_id}", "denied",
+                                           reason=refused.code)
             await self.send_now(msg.Error(reason=refused.code))
             await self.socket.close(code=4403 if refused.code != "not-found" else 4404, reason=refused.code)
             return False
