@@ -3,9 +3,11 @@ the internal service, in one run, on real uvicorn processes on loopback.
 
     python bench/gateway.py [--requests N] [--concurrency C] [--seconds S]
 
-Processes: a private redis-server, the gateway (`python -m services.gateway`) and the sessions service
-(`python -m services.sessions`), one uvicorn worker each. The request is `GET /whoami` (sessions
-verifies the identity assertion and answers). Direct requests carry an assertion minted by the bench
+Processes: a private redis-server, the gateway (`python -m services.gateway`) and an internal service
+named "sessions" built from the shared service skeleton (`shared.service.build_app`: probes, metrics,
+request logging and the assertion wall, which every real service has), one uvicorn worker each. The
+request is `GET /whoami` (the service verifies the identity assertion and answers). The skeleton keeps
+the baseline stable while the real services change. Direct requests carry an assertion minted by the bench
 with its own Ed25519 key (the sessions service trusts it through a JWKS file that also holds the
 gateway's keys), so both paths pay the same verification cost. Proxied requests authenticate with a
 browser session cookie (BFF) and, separately, with an OAuth bearer token from client credentials.
@@ -135,10 +137,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         bench_key = OKPKey.generate_key("Ed25519", parameters={"kid": "bench"})
         keys = httpx.get(f"{gw}/internal/assertion-jwks").json()["keys"] + [bench_key.as_dict(private=False)]
         (tmp / "jwks.json").write_text(json.dumps({"keys": keys}))
-        procs.append(start("services.sessions", {
-            "SESSIONS_PORT": str(ses_port), "SESSIONS_DATABASE_URL": f"sqlite:///{tmp / 'sessions.db'}",
-            "SESSIONS_REDIS_URL": redis.url, "SESSIONS_JWKS_FILE": str(tmp / "jwks.json"),
-            "SESSIONS_INSTANCE_ID": "bench", "SESSIONS_LOG_LEVEL": "info"}, tmp / "sessions.log"))
+        with (tmp / "sessions.log").open("wb") as out:
+            procs.append(subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--serve-internal", str(ses_port),
+                 str(tmp / "jwks.json"), f"sqlite:///{tmp / 'sessions.db'}", redis.url],
+                env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
         wait_ready(f"{ses}/readyz", procs[-1], "sessions")
 
         # A signed-in browser (admin, with TOTP) and a service account.
@@ -190,7 +193,24 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         redis.stop()
 
 
+def serve_internal(port: int, jwks_file: str, database_url: str, redis_url: str) -> None:
+    import uvicorn
+
+    from shared.logging import configure_logging
+    from shared.service import build_app
+    from shared.settings import ServiceSettings
+
+    configure_logging("info", service="sessions")
+    settings = ServiceSettings(port=port, database_url=database_url, redis_url=redis_url, jwks_file=jwks_file,
+                               migrate_on_start=False)
+    app = build_app(name="sessions", settings=settings, route_handlers=[], migrations_dir=Path(jwks_file).parent)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, server_header=False)
+
+
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--serve-internal":
+        serve_internal(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
