@@ -30,6 +30,7 @@ from services.gateway.oauth.service import OAuthServer
 from services.gateway.proxy.app import PROXIES
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import add_security_headers
+from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.ratelimit import RateLimiter
 from services.gateway.proxy.upstream import UpstreamPool
 from services.gateway.web import ROUTES as WEB_ROUTES
@@ -84,10 +85,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         runtime.extras["gateway"] = gw
         runtime.extras["inbox"] = Inbox(runtime.engine, clock)
         gw.extras["fastauth"] = FastAuth(gw, runtime.redis)
+        live = LiveSockets(runtime.redis)
+        gw.extras["live"] = live
+        gw.accounts.on_revoke.append(live.revoke_user)
         await gw.keys.start()
+        await live.start()
         try:
             yield
         finally:
+            await live.stop()
             await gw.keys.stop()
             await gw.upstream.aclose()
 

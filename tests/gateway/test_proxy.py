@@ -313,3 +313,28 @@ async def test_assertion_key_rotation_reaches_internal_services(stack: Stack) ->
     assert old_kid in {k["kid"] for k in h.gw.keys.assertion.jwks()["keys"]}
     h.clock.advance(h.settings.assertion_lifetime_s + 70)
     assert old_kid not in {k["kid"] for k in h.gw.keys.assertion.jwks()["keys"]}
+
+
+async def test_live_websockets_close_on_logout_and_suspension(stack: Stack) -> None:
+    h = stack.h
+    admin = await h.user("admin@example.org", ["admin"])
+    mentee = await h.user("m@example.org", ["mentee"])
+    other_tab = await h.login("m@example.org")
+    ws_url = h.url.replace("http://", "ws://") + "/api/records/ws"
+
+    async def closed_with(ws: websockets.ClientConnection) -> int:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        return closed.value.rcvd.code if closed.value.rcvd else -1
+
+    async with websockets.connect(ws_url, additional_headers=mentee.headers(csrf=False)) as first, \
+            websockets.connect(ws_url, additional_headers=other_tab.headers(csrf=False)) as second:
+        await first.recv(), await second.recv()
+        assert (await h.client.post("/auth/logout", headers=mentee.headers())).status_code == 200
+        assert await closed_with(first) == 1008  # this browser session's socket ends...
+        await second.send("still here")
+        assert await second.recv() == "echo:still here"  # ...the other session's socket does not
+        r = await h.client.post(f"/admin/users/{mentee.user_id}/suspend", headers=admin.headers())
+        assert r.status_code == 200
+        assert await closed_with(second) == 1008  # suspension ends every socket of the user

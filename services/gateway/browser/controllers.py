@@ -106,6 +106,7 @@ async def logout(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) 
     if caller.session is not None:
         await gw.sessions.delete(caller.session)
         await gw.oauth.revoke_sid(caller.session.sid)
+        await gw.extras["live"].revoke_sid(caller.session.sid)
         ended = 1
     await gw.accounts.audit(caller.sub, "auth.logout", f"user:{caller.sub}", "success")
     response = Response(LoggedOut(ended_sessions=ended), status_code=200)

@@ -230,6 +230,7 @@ async def end_session(request: Request[Any, Any, Any], gw: NamedDependency[Gatew
         await gw.sessions.delete(session)
     if isinstance(sid, str):
         await gw.oauth.revoke_sid(sid)
+        await gw.extras["live"].revoke_sid(sid)
     await gw.accounts.audit(str(claims.get("sub")), "auth.logout", f"client:{client_id}", "success", reason="rp")
     if target:
         extra = {"state": params["state"]} if "state" in params else {}

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
 from services.gateway.proxy.fastauth import FastAuth
+from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import problem_response
 from shared.identity import ASSERTION_HEADER
@@ -199,10 +200,12 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         await send({"type": "websocket.close", "code": 1008 if status in (401, 403) else 1011})
         return
     await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-    await _relay(upstream, receive, send)
+    live: LiveSockets = gw.extras["live"]
+    with live.track(caller.user_id, caller.sid) as revoked:
+        await _relay(upstream, receive, send, revoked)
 
 
-async def _relay(upstream: ClientConnection, receive: Receive, send: Send) -> None:
+async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revoked: asyncio.Event) -> None:
     async def client_to_upstream() -> None:
         while True:
             message = await receive()
@@ -228,7 +231,14 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send) -> No
         with contextlib.suppress(Exception):  # the client may be gone already
             await send({"type": "websocket.close", "code": code if code != 1006 else 1011, "reason": reason})
 
-    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
+    async def until_revoked() -> None:
+        await revoked.wait()
+        log.info("proxy.ws_revoked")
+        with contextlib.suppress(Exception):
+            await send({"type": "websocket.close", "code": 1008, "reason": "signed out"})
+
+    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client()),
+             asyncio.create_task(until_revoked())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -1,0 +1,84 @@
+"""Live proxied WebSockets, closed the moment their user or browser session is revoked.
+
+The internal services also cut sockets on `user.suspended`; this is the gateway's own guarantee, and it
+covers logout and logout-everywhere too. Revocations fan out to every gateway instance over Redis
+pub/sub (channel `gw:revoke`, messages `user:<id>` or `sid:<id>`), each closing its own relays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+from redis.asyncio import Redis
+
+from shared.logging import get_logger
+
+log = get_logger("tandem.gateway.live")
+CHANNEL = "gw:revoke"
+
+
+class LiveSockets:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._by_key: dict[str, set[asyncio.Event]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def track(self, user_id: str | None, sid: str | None) -> Iterator[asyncio.Event]:
+        """An event that fires when this socket's user or session is revoked."""
+        revoked = asyncio.Event()
+        keys = [k for k in (f"user:{user_id}" if user_id else "", f"sid:{sid}" if sid else "") if k]
+        for key in keys:
+            self._by_key.setdefault(key, set()).add(revoked)
+        try:
+            yield revoked
+        finally:
+            for key in keys:
+                members = self._by_key.get(key)
+                if members is not None:
+                    members.discard(revoked)
+                    if not members:
+                        del self._by_key[key]
+
+    async def revoke_user(self, user_id: str) -> None:
+        await self.redis.publish(CHANNEL, f"user:{user_id}")
+
+    async def revoke_sid(self, sid: str) -> None:
+        await self.redis.publish(CHANNEL, f"sid:{sid}")
+
+    def _fire(self, key: str) -> None:
+        for event in self._by_key.get(key, ()):
+            event.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="gateway-live-sockets")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 5)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._ready.set()
+                    backoff = 0.5
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            self._fire(data.decode() if isinstance(data, bytes) else str(data))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis away: retry; sockets stay until it is back
+                log.warning("live.subscribe_failed", exc_type=type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10)
