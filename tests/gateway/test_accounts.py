@@ -260,3 +260,28 @@ async def test_security_events_are_audited(harness: Harness, redis: object) -> N
         assert expected in actions, expected
     # Targets are ids, never e-mail addresses or passwords.
     assert not any("@" in e.target or "wrong password" in (e.reason or "") for e in entries)
+
+
+async def test_erasure_forgets_the_person_and_tells_the_services(harness: Harness) -> None:
+    h = harness
+    admin = await h.user("admin@example.org", ["admin"])
+    mentee = await h.user("m@example.org", ["mentee"])
+    r = await h.client.post(f"/admin/users/{mentee.user_id}/erasure", headers=admin.headers())
+    assert r.status_code == 202
+    request_id = r.json()["request_id"]
+    assert {"user_id": mentee.user_id, "request_id": request_id} in await _events(h, "user.erasure_requested")
+    assert {"user_id": mentee.user_id} in await _events(h, "user.suspended")
+    assert (await h.client.get("/me", headers=mentee.headers())).status_code == 401
+    assert (await h.client.post("/auth/login", json={"email": "m@example.org", "password": PASSWORD})
+            ).status_code == 401
+    user = (await h.client.get(f"/admin/users/{mentee.user_id}", headers=admin.headers())).json()
+    assert user["status"] == "erased" and "m@example.org" not in str(user) and user["display_name"] == "Erased user"
+    for path in ("erasure", "suspend", "invitation", "reactivate"):
+        again = await h.client.post(f"/admin/users/{mentee.user_id}/{path}", headers=admin.headers())
+        assert again.status_code == 409, (path, again.text)
+    own = await h.client.post(f"/admin/users/{admin.user_id}/erasure", headers=admin.headers())
+    assert own.status_code == 403
+    # The address is free again: the person may be invited afresh later.
+    assert (await h.client.post("/admin/users", headers=admin.headers(),
+                                json={"email": "m@example.org", "display_name": "M", "roles": ["mentee"]})
+            ).status_code == 201

@@ -39,6 +39,7 @@ async def test_authorization_matrix(harness: Harness) -> None:
         ("POST", f"/admin/users/{target}/invitation", None, {"admin"}),
         ("POST", f"/admin/users/{target}/suspend", None, {"admin"}),
         ("POST", f"/admin/users/{target}/reactivate", None, {"admin"}),
+        ("POST", "/admin/users/0123456789abcdef0123456789abcdef/erasure", None, {"admin"}),
         ("PUT", f"/admin/users/{target}/vetting/interview", {"status": "passed"}, {"admin"}),
         ("POST", "/admin/agreements", {"kind": "code_of_practice", "title": "x", "body": "y"}, {"admin"}),
         ("POST", "/admin/clients", client, {"admin", "operator"}),

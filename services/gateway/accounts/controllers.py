@@ -11,7 +11,7 @@ from litestar.params import Body, FromPath, QueryParameter
 
 from services.gateway.core import Caller, Gateway
 from services.gateway.deps import need, need_user
-from shared.http import NotFound
+from shared.http import Forbidden, NotFound
 
 Email = Annotated[str, msgspec.Meta(max_length=320)]
 Name = Annotated[str, msgspec.Meta(max_length=200)]
@@ -156,6 +156,21 @@ async def reactivate(gw: NamedDependency[Gateway], caller: NamedDependency[Calle
     return Done()
 
 
+class Erasure(msgspec.Struct):
+    request_id: str
+
+
+@post("/admin/users/{user_id:str}/erasure", tags=["admin"], status_code=202)
+async def request_erasure(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+                          user_id: FromPath[str]) -> Erasure:
+    """Right to erasure: the gateway forgets the person now (sign-in ends at once) and asks every service
+    to erase what it holds (`user.erasure_requested`) (admins)."""
+    need(caller, "admin")
+    if caller.sub == user_id:
+        raise Forbidden("Ask another admin to erase your own account.")
+    return Erasure(request_id=await gw.accounts.request_erasure(caller.sub, user_id))
+
+
 @put("/admin/users/{user_id:str}/vetting/{item:str}", tags=["admin"])
 async def record_vetting(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
                          item: FromPath[str],
@@ -199,5 +214,6 @@ async def me(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> U
     return msgspec.convert(await gw.accounts.get_user(need_user(caller)), User)
 
 
-ROUTES = [create_user, list_users, get_user, set_roles, reissue_invitation, suspend, reactivate, record_vetting,
+ROUTES = [create_user, list_users, get_user, set_roles, reissue_invitation, suspend, reactivate, request_erasure,
+          record_vetting,
           publish_agreement, current_agreements, accept_agreement, me]

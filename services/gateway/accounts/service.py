@@ -37,6 +37,7 @@ from services.gateway.keys.service import Clock, Sealer
 from shared.events.types import (
     UserAgreementsChanged,
     UserCreated,
+    UserErasureRequested,
     UserReactivated,
     UserRolesChanged,
     UserSuspended,
@@ -198,8 +199,11 @@ class Accounts:
         """A fresh set-password link; older links die. Also the credential reset: once it is accepted the new
         password and second factor replace the old ones and every session and token of the user ends."""
         async with self.engine.begin() as conn:
-            if (await conn.execute(sa.select(users.c.id).where(users.c.id == user_id))).first() is None:
+            row = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
+            if row is None:
                 raise NotFound("No such user.")
+            if row.status == "erased":
+                raise Conflict("This account has been erased.", slug="erased")
             token, expires = await self._new_invitation(conn, actor, user_id)
         await self.audit(actor, "user.invitation_issue", f"user:{user_id}", "success")
         return token, expires
@@ -303,6 +307,8 @@ class Accounts:
             row = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
             if row is None:
                 raise NotFound("No such user.")
+            if row.status == "erased":
+                raise Conflict("This account has been erased.", slug="erased")
             if row.status != "suspended":
                 await conn.execute(sa.update(users).where(users.c.id == user_id)
                                    .values(status="suspended", tokens_valid_after=now, updated_at=now))
@@ -326,6 +332,34 @@ class Accounts:
             await self.outbox.add(conn, UserReactivated(user_id=user_id), subject=f"user:{user_id}")
         await self._forget(user_id)
         await self.audit(actor, "user.reactivate", f"user:{user_id}", "success")
+
+    async def request_erasure(self, actor: str, user_id: str) -> str:
+        """Right to erasure: the gateway forgets the person (e-mail, name, credentials, notices) at once,
+        keeps only the id, and asks the other services to erase theirs (`user.erasure_requested`)."""
+        from services.gateway.inbox.tables import inbox_items
+
+        now = _now_dt(self.clock)
+        request_id = uuid.uuid4().hex
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
+            if row is None:
+                raise NotFound("No such user.")
+            if row.status == "erased":
+                raise Conflict("This account has been erased already.", slug="already-erased")
+            await conn.execute(sa.update(users).where(users.c.id == user_id).values(
+                status="erased", email=f"erased-{user_id}@erased.invalid", display_name="Erased user",
+                password_hash=None, totp_secret=None, tokens_valid_after=now, updated_at=now))
+            await conn.execute(sa.update(invitations).where(invitations.c.user_id == user_id,
+                                                            invitations.c.used_at.is_(None)).values(used_at=now))
+            await conn.execute(sa.delete(inbox_items).where(inbox_items.c.user_id == user_id))
+            if row.status != "suspended":  # live sessions elsewhere end on this event
+                await self.outbox.add(conn, UserSuspended(user_id=user_id), subject=f"user:{user_id}")
+            await self.outbox.add(conn, UserErasureRequested(user_id=user_id, request_id=request_id),
+                                  subject=f"user:{user_id}")
+        await self._forget(user_id)
+        await self._revoke_everything(user_id)
+        await self.audit(actor, "user.erasure_request", f"user:{user_id}", "success", reason=request_id)
+        return request_id
 
     async def revoke_all_tokens(self, user_id: str) -> None:
         """Logout everywhere: every token issued so far dies."""

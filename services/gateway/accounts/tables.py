@@ -7,7 +7,7 @@ users = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("display_name", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # invited | active | suspended
+    sa.Column("status", sa.String(16), nullable=False),  # invited | active | suspended | erased
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("totp_secret", sa.LargeBinary, nullable=True),  # sealed like private keys
     sa.Column("vetted", sa.Boolean, nullable=False, default=False),
