@@ -132,11 +132,15 @@ def sender_main(conn: Any) -> None:
                 pcs.append(pc)
                 tracks.append((a, v))
             conn.send(answers)
+            proc = psutil.Process()
+            c0, t0 = proc.cpu_times(), time.monotonic()
             await asyncio.to_thread(conn.recv)  # "stop"
+            c1, t1 = proc.cpu_times(), time.monotonic()
             for a, v in tracks:
                 a.stopping = v.stopping = True
             await asyncio.sleep(0.3)
-            conn.send([(a.sent, v.sent) for a, v in tracks])
+            sender_cores = ((c1.user + c1.system) - (c0.user + c0.system)) / (t1 - t0)
+            conn.send(([(a.sent, v.sent) for a, v in tracks], sender_cores))
             await asyncio.gather(*(pc.close() for pc in pcs))
 
     asyncio.run(run())
@@ -177,8 +181,19 @@ async def step(conn: Any, recordings: int, seconds: float) -> dict[str, Any]:
     await asyncio.sleep(seconds)
     c1, t1 = proc.cpu_times(), time.monotonic()
     conn.send("stop")
-    sent = await asyncio.to_thread(conn.recv)
-    await asyncio.sleep(0.5)
+    sent, sender_cores = await asyncio.to_thread(conn.recv)
+    # Drain: on a loaded machine the receive path may lag real time; wait until nothing more arrives
+    # (frames still queued are late, not lost; a real loss shows up as a gap or a missing frame).
+    def received() -> int:
+        return sum(s.received for mux in muxers for s in mux.stats().values())
+
+    last, stable_since, drain_start = -1, time.monotonic(), time.monotonic()
+    while time.monotonic() - stable_since < 1.0 and time.monotonic() - drain_start < 15:
+        now_received = received()
+        if now_received != last:
+            last, stable_since = now_received, time.monotonic()
+        await asyncio.sleep(0.1)
+    drained_s = time.monotonic() - drain_start - 1.0
     for mux in muxers:
         mux.close()
     await asyncio.gather(*(pc.close() for pc in pcs))
@@ -197,6 +212,8 @@ async def step(conn: Any, recordings: int, seconds: float) -> dict[str, Any]:
     streams = recordings * 2 * 2  # audio + video per member
     core = cpu / (t1 - t0)
     return {"recordings": recordings, "cpu_cores": round(core, 3),
+            "sender_process_cores_incl_setup": round(sender_cores, 3),
+            "drain_after_stop_s": round(max(drained_s, 0.0), 2),
             "cpu_per_av_stream_pair": round(core / (recordings * 2), 4),
             "cpu_per_stream": round(core / streams, 4),
             "video_frames_sent": sum(v for _a, v in sent), "video_frames_lost": lost_video,
@@ -217,24 +234,36 @@ def decode_baseline(video: list[bytes], seconds: float) -> float:
     return (time.process_time() - t0) / seconds
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--recordings", default="1,4,8")
-    parser.add_argument("--seconds", type=float, default=8.0)
-    args = parser.parse_args()
+async def one_step(recordings: int, seconds: float) -> dict[str, Any]:
     loopback()
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     sender = ctx.Process(target=sender_main, args=(child,), daemon=True)
     sender.start()
-    assert await asyncio.to_thread(parent.recv) == "ready"
-    results = []
     try:
-        for n in (int(x) for x in args.recordings.split(",")):
-            results.append(await step(parent, n, args.seconds))
+        assert await asyncio.to_thread(parent.recv) == "ready"
+        return await step(parent, recordings, seconds)
     finally:
         parent.send(None)
         sender.join(10)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recordings", default="1,4,8")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--single", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print(json.dumps(await one_step(args.single, args.seconds)))
+        return
+    results = []
+    for n in (int(x) for x in args.recordings.split(",")):
+        # Each step in fresh processes (recorder and senders): nothing left from a previous step competes.
+        proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--single", str(n), "--seconds",
+                                                    str(args.seconds), stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
     video, _audio = encode_clip()
     baseline = decode_baseline(video, 4.0)
     best = max((r for r in results if r["video_frames_lost"] == 0 and r["audio_frames_lost"] == 0),
