@@ -2,8 +2,8 @@
 driven by Playwright, axe-core for accessibility, screenshots into test-artifacts/.
 
 WebRTC needs a network namespace holding only our own interfaces (RUNTIME.md): `run_isolated()`
-re-runs a test module under `unshare -n`, with loopback and a dummy interface (so aioice, which skips
-127.0.0.1, still finds a host address for the server-side recorder).
+re-runs a test module under `unshare -n`, with loopback holding a second address (aioice skips
+127.0.0.1, so the server-side recorder needs another host address; no kernel module is needed).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def can_unshare() -> bool:
 
 def run_isolated(module: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run one pytest module inside a private network namespace; returns the finished process."""
-    script = ("ip link set lo up && ip link add tandem0 type dummy && ip addr add 10.203.0.1/24 dev tandem0 "
-              "&& ip link set tandem0 up && exec \"$0\" -m pytest -q -p no:cacheprovider -x \"$1\"")
+    script = ("ip link set lo up && ip addr add 10.203.0.1/32 dev lo "
+              "&& exec \"$0\" -m pytest -q -p no:cacheprovider -x \"$1\"")
     env = {**os.environ, ISOLATED_ENV: "1"}
     return subprocess.run(["unshare", "-n", "sh", "-c", script, sys.executable, str(module)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -87,7 +87,7 @@ class RunningStack:
         return str(json.loads(out.stdout.strip().splitlines()[-1])["invitation_url"])
 
 
-def start_stack(var_dir: Path, attempts: int = 3) -> Iterator[RunningStack]:
+def start_stack(var_dir: Path, attempts: int = 3, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """The whole stack on free ports (retried: a port picked free can be taken before a child binds it)."""
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("GATEWAY_", "SESSIONS_", "RECORDS_",
                                                                              "REPORTS_"))}
@@ -101,7 +101,7 @@ def start_stack(var_dir: Path, attempts: int = 3) -> Iterator[RunningStack]:
                                "GATEWAY_ARGON2_TIME_COST": "1", "GATEWAY_ARGON2_MEMORY_KIB": "8192",
                                "GATEWAY_ARGON2_PARALLELISM": "1",
                                "GATEWAY_AUTH_RATE_LIMIT_PER_IP": "1000",
-                           })
+                           } | (extra_env or {}))
             stack = Stack(opts)
             try:
                 stack.start()
