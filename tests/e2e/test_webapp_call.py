@@ -40,6 +40,7 @@ from tests.e2e.webapp_support import (
     shot,
     start_stack,
     token_of,
+    totp_now,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
@@ -53,7 +54,7 @@ def test_call_page_in_a_private_network_namespace() -> None:
     done = run_isolated(Path(__file__))
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, tail
-    assert "1 passed" in done.stdout, tail  # the call test itself ran (the wrapper skips itself inside)
+    assert "2 passed" in done.stdout, tail  # the tests themselves ran (the wrapper skips itself inside)
 
 
 # -- inside the namespace ---------------------------------------------------------------------------------
@@ -136,10 +137,17 @@ def session_id(stack: RunningStack) -> Iterator[str]:
             Api.opened.pop().close()
 
 
+STATE: dict[str, Any] = {}
+
+
 def set_up(stack: RunningStack) -> str:
     base = stack.url
     admin_secret = accept_invitation(base, stack.bootstrap_admin("ada@example.org", "Ada Admin"))
     admin = Api(base, "ada@example.org", admin_secret)
+    STATE["ada"] = (admin_secret, int(time.time()) // 30)  # this TOTP step is spent
+    second = admin.call("POST", "/admin/users", {"email": "bob@example.org", "display_name": "Bob Admin",
+                                                 "roles": ["admin"]})
+    STATE["bob"] = (accept_invitation(base, second["invitation_url"]), None)
     agreement = admin.call("POST", "/admin/agreements", {"kind": "code_of_practice", "title": "Code of practice",
                                                          "body": "Be kind."})
     ids = {}
@@ -174,12 +182,22 @@ def browser() -> Iterator[Browser]:
     b.close()
 
 
-def signed_in_page(browser: Browser, stack: RunningStack, email: str) -> Any:
+def signed_in_page(browser: Browser, stack: RunningStack, email: str, totp: tuple[str, int | None] | None = None
+                   ) -> Any:
     page = browser.page(stack.url)
     page.goto("/")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if totp:
+        page.get_by_label("Authenticator code (if you have one)").fill(totp_now(*totp)[0])
     page.get_by_role("button", name="Sign in").click()
+    page.locator("h1", has_text="Hello").or_(page.locator("h1", has_text="Programme agreements")).wait_for()
+    if page.locator("h1", has_text="Programme agreements").count():
+        page.get_by_role("checkbox").first.wait_for()
+        for box in page.get_by_role("checkbox").all():
+            box.check()
+        for button in page.get_by_role("button", name="Accept").all():
+            button.click()
     page.get_by_role("heading", name="Hello", exact=False).wait_for()
     return page
 
@@ -257,4 +275,57 @@ def test_two_members_call_consent_record_and_play_back(stack: RunningStack, sess
     assert mia.evaluate("() => document.querySelector('#playback').error") is None
     shot(mia, "33-recording-playback")
     for page in (mia, max_):
+        assert not page.js_errors, page.js_errors
+    STATE["mia"] = mia
+
+
+@inside
+def test_dispute_four_eyes_playback_and_member_notice(stack: RunningStack, session_id: str,
+                                                      browser: Browser) -> None:
+    mia = STATE["mia"]
+    mia.goto("/#/")
+    mia.locator("#pairing-list a").first.click()
+    mia.get_by_role("button", name="Open a dispute").wait_for()
+    mia.get_by_label("What is the disagreement?").fill("We remember the advice given differently.")
+    mia.get_by_role("button", name="Open a dispute").click()
+    mia.get_by_text("Your dispute is open.").wait_for()
+
+    ada = signed_in_page(browser, stack, "ada@example.org", STATE["ada"])
+    ada.goto("/#/admin/disputes")
+    eventually(lambda: ada.reload() or ada.locator("#disputes a").first.wait_for() or True, "the dispute")
+    ada.locator("#disputes a").first.click()
+    ada.get_by_role("button", name="Request access").wait_for()
+    # Nothing is readable before a second admin approves.
+    assert ada.get_by_role("button", name="Play (this is logged and the pair is told)").count() == 0
+    ada.get_by_label("Why is access necessary?").fill("To check what was said about the handover.")
+    ada.get_by_role("button", name="Request access").click()
+    ada.get_by_text("Another admin must decide").wait_for()
+    shot(ada, "34-dispute-requested")
+    dispute_url = ada.url
+
+    bob = signed_in_page(browser, stack, "bob@example.org", STATE["bob"])
+    bob.goto(dispute_url)
+    bob.get_by_label("Reason for your decision").fill("Necessary and proportionate for this dispute.")
+    bob.get_by_role("button", name="Approve access").click()
+    bob.get_by_text("Access approved").first.wait_for()
+
+    ada.reload()
+    play = ada.get_by_role("button", name="Play (this is logged and the pair is told)")
+    play.click()
+    eventually(lambda: ada.evaluate("() => { const v = document.querySelector('video.playback');"
+                                    " return !!v && v.readyState >= 1; }"), "dispute playback")
+    shot(ada, "35-dispute-playback")
+    bad = axe_violations(ada, axe_source())
+    assert not bad, bad
+
+    mia.goto("/#/notices")
+    for _ in range(60):
+        if mia.locator(".notices").get_by_text("accessed under dispute").count():
+            break
+        time.sleep(0.5)
+        mia.reload()
+        mia.locator("h1").wait_for()
+    mia.locator(".notices").get_by_text("accessed under dispute").first.wait_for()
+    shot(mia, "36-member-access-notice")
+    for page in (mia, ada, bob):
         assert not page.js_errors, page.js_errors

@@ -175,14 +175,14 @@ export async function disputePage(ctx, main, disputeId) {
   const box = errorBox();
   main.append(box);
 
-  main.append(section('History', h('ol', {}, d.transitions.map((t) => h('li', {}, `${when(t.at)}: ${t.action.replace(/_/g, ' ')} by ${t.actor_id === ctx.me.id ? 'you' : nameOf(t.actor_id)}`,
+  main.append(section('History', h('ol', {}, d.transitions.map((t) => h('li', {}, `${when(t.at)}: ${t.action.replace(/_/g, ' ')} by ${t.actor_id === ctx.me.id ? 'you' : users.some((u) => u.id === t.actor_id) ? nameOf(t.actor_id) : `a ${t.actor_role}`}`,
     t.reason ? h('span', { class: 'muted' }, ` — “${t.reason}”`) : null)))));
 
   if (d.pending_request) {
     const pr = d.pending_request;
     const card = section('Access request', h('p', {}, `${nameOf(pr.requested_by)} asked on ${when(pr.requested_at)} for ${pr.admin_ids.map(nameOf).join(', ')} to read ${pr.record_ids.length} record(s) for ${pr.window_hours} hours.`));
-    if (pr.requested_by === ctx.me.id || d.opened_by === ctx.me.id) {
-      card.append(h('p', { class: 'muted' }, 'A different admin must decide (four-eyes rule).'));
+    if (pr.requested_by === ctx.me.id || d.opened_by === ctx.me.id || pr.admin_ids.includes(ctx.me.id)) {
+      card.append(h('p', { class: 'muted' }, 'Another admin must decide: not whoever opened the dispute, asked for access or would receive it (four-eyes rule).'));
     } else {
       const reason = h('textarea', { required: true });
       const approve = h('button', { type: 'button' }, 'Approve access');

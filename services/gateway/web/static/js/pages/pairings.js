@@ -233,7 +233,7 @@ async function disputesCard(p, sessions) {
       h('p', {}, `Dispute ${shortId(d.id)} about the session of ${when((sessions.find((s) => s.session_id === d.session_id) || {}).starts_at)}: `, tag(d.state)),
       (d.accesses || []).length ? h('ul', {}, d.accesses.map((a) => h('li', {}, `Recording accessed ${when(a.at)} by ${a.accessor_role === 'admin' ? 'a programme admin' : a.accessor_role}${a.break_glass ? ' (emergency access)' : ''}.`))) : null))));
   }
-  const past = sessions.filter((s) => new Date(s.starts_at) <= new Date());
+  const past = sessions.filter((s) => s.state !== 'cancelled');
   if (!past.length) return card;
   const box = errorBox();
   const which = h('select', {}, past.map((s) => h('option', { value: s.session_id }, when(s.starts_at))));
