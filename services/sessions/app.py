@@ -23,7 +23,7 @@ from services.sessions.pairings.controllers import PairingController
 from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.passthrough import check_aiortc
 from services.sessions.recorder.recording import Recording
-from services.sessions.recorder.sink import HttpRecordingSink, RecordingSink, static_headers
+from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, RecordingSink
 from services.sessions.signalling.controllers import signal
 from services.sessions.signalling.hub import Hub
 from services.sessions.signalling.turn import ice_servers
@@ -71,10 +71,9 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
             if sink is None and settings.recording_sink_url:
                 client = await stack.enter_async_context(httpx.AsyncClient(
                     timeout=httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=10.0)))
-                # Settings carry a static token (deploy/ mounts it); `ClientCredentials` in recorder/sink.py
-                # fetches tokens itself and is what create_app should use once its settings are added.
-                sink = HttpRecordingSink(settings.recording_sink_url, client,
-                                         static_headers(settings.recording_sink_token))
+                tokens = ClientCredentials(settings.recording_token_url, settings.recording_client_id,
+                                           settings.recording_client_secret)
+                sink = HttpRecordingSink(settings.recording_sink_url, client, tokens)
             check_aiortc()
             factory = _recording_factory(runtime, settings, sink) if sink is not None else None
             recorders = Recorders(max_recordings=settings.max_recordings, factory=factory)

@@ -25,9 +25,10 @@ class Settings(ServiceSettings):
     max_recordings: int = setting(8, "Concurrent recordings this instance accepts; beyond it refuses.")
     recording_sink_url: str = setting(
         "", "Records ingest URL the recorder streams WebM to (empty: recording is refused).")
-    recording_sink_token: str = setting(
-        "", "Bearer token sent to the sink (a gateway service-account token); empty: no Authorization header.",
-        secret=True)
+    recording_token_url: str = setting(
+        "", "Gateway OAuth token endpoint the recorder gets service-account tokens from (client credentials).")
+    recording_client_id: str = setting("", "OAuth client id of the recorder's gateway service account.")
+    recording_client_secret: str = setting("", "OAuth client secret of that service account.", secret=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -38,6 +39,10 @@ class Settings(ServiceSettings):
         check(not any(u.startswith("turn") for u in self.ice_urls) or bool(self.turn_secret),
               "SESSIONS_TURN_SECRET", "required when a turn: URL is configured")
         check(60 <= self.turn_ttl_s <= 86400, "SESSIONS_TURN_TTL_S", "must be 60-86400")
+        if self.recording_sink_url:
+            for name in ("recording_token_url", "recording_client_id", "recording_client_secret"):
+                check(bool(getattr(self, name)), f"SESSIONS_{name.upper()}",
+                      "required when SESSIONS_RECORDING_SINK_URL is set (the recorder authenticates as a service)")
         check(1024 <= self.ws_max_message_bytes <= 1_048_576, "SESSIONS_WS_MAX_MESSAGE_BYTES", "must be 1 KiB-1 MiB")
         check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
         check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")

@@ -117,15 +117,6 @@ class HttpRecordingSink:
         return HttpUpload(self.client, self.url, headers, self.max_buffered)
 
 
-def static_headers(token: str) -> HeaderProvider:
-    """A fixed bearer token (SESSIONS_RECORDING_SINK_TOKEN); prefer `ClientCredentials`."""
-
-    async def provide() -> dict[str, str]:
-        return {"authorization": f"Bearer {token}"} if token else {}
-
-    return provide
-
-
 class ClientCredentials:
     """Bearer tokens for a gateway service account (OAuth 2 client credentials, RFC 6749 §4.4, via
     Authlib), fetched when needed and reused until shortly before they expire."""
