@@ -103,7 +103,9 @@ def configure_logging(level: str = "info", *, json: bool = True, stream: TextIO 
     root.setLevel(numeric)
     # Uvicorn's access log would print query strings; our middleware logs requests instead.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aioice", "aiortc", "asyncio", "httpx", "httpcore", "urllib3"):
+    # Loggers that would print SQL parameters, request URLs or media details at debug level.
+    for noisy in ("aioice", "aiortc", "asyncio", "httpx", "httpcore", "urllib3", "aiosqlite", "sqlalchemy",
+                  "asyncpg", "websockets", "multipart", "minio"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 
