@@ -21,6 +21,8 @@ from services.gateway.browser.sessions import BrowserSessions
 from services.gateway.config import Settings
 from services.gateway.core import Gateway
 from services.gateway.deps import DEPENDENCIES
+from services.gateway.federation.controllers import ROUTES as FEDERATION_ROUTES
+from services.gateway.federation.service import Federation
 from services.gateway.inbox.controllers import ROUTES as INBOX_ROUTES
 from services.gateway.inbox.service import STREAMS as INBOX_STREAMS
 from services.gateway.inbox.service import Inbox
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         runtime.extras["gateway"] = gw
         runtime.extras["inbox"] = Inbox(runtime.engine, clock)
         gw.extras["fastauth"] = FastAuth(gw, runtime.redis)
+        gw.extras["federation"] = Federation(settings, runtime.redis, gw.accounts)
         live = LiveSockets(runtime.redis)
         gw.extras["live"] = live
         gw.accounts.on_revoke.append(live.revoke_user)
@@ -104,7 +107,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     return build_app(
         name="gateway",
         settings=settings,
-        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PROXIES, *WEB_ROUTES],
+        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *FEDERATION_ROUTES, *PROXIES,
+                        *WEB_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         setup=resources,

@@ -60,6 +60,17 @@ class Settings(ServiceSettings):
     lockout_max_s: int = setting(3600, "Longest lockout.")
     totp_issuer: str = setting("Tandem", "Issuer name shown in authenticator apps.")
 
+    # -- upstream OIDC federation (optional) ------------------------------------------------------------
+    federation_issuer: str = setting("", "Issuer URL of an upstream OpenID provider (Entra ID, Keycloak, another "
+                                         "Tandem gateway); empty: federation off.")
+    federation_client_id: str = setting("", "Our client id at the upstream provider.")
+    federation_client_secret: str = setting("", "Our client secret at the upstream provider.", secret=True)
+    federation_roles_claim: str = setting("roles", "UserInfo/ID-token claim listing the upstream roles.")
+    federation_role_map: tuple[str, ...] = setting(
+        (), "Upstream role to Tandem role, `upstream=tandem` pairs (comma-separated); empty: same names.")
+    federation_provision: bool = setting(False, "Create unknown users on first federated sign-in (roles from "
+                                                "the map); false: only invited accounts may use it.")
+
     # -- rate limits --------------------------------------------------------------------------------
     rate_limit_window_s: int = setting(60, "Window of the per-identity and per-IP rate limits.")
     rate_limit_per_identity: int = setting(1200, "Requests per window for one signed-in identity.")

@@ -43,7 +43,7 @@ from shared.events.types import (
     UserSuspended,
     UserVettingChanged,
 )
-from shared.http import BadRequest, Conflict, NotFound, Problem, TooManyRequests, Unauthorized
+from shared.http import BadRequest, Conflict, Forbidden, NotFound, Problem, TooManyRequests, Unauthorized
 from shared.logging import get_logger
 from shared.outbox import Outbox
 
@@ -360,6 +360,42 @@ class Accounts:
         await self._revoke_everything(user_id)
         await self.audit(actor, "user.erasure_request", f"user:{user_id}", "success", reason=request_id)
         return request_id
+
+    async def federated_user(self, email: str, display_name: str, roles: list[str], *, provision: bool,
+                             strong_auth: bool) -> UserState:
+        """The active account for an upstream-verified e-mail address; roles follow the upstream's mapped
+        roles when it sends any. Unknown people are created only when provisioning is on. Roles that need a
+        second factor need `strong_auth` (the upstream says it used one); nothing changes otherwise."""
+        email = normalise_email(email)
+        now = _now_dt(self.clock)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.id, users.c.status).where(users.c.email == email))).first()
+            effective = roles or (await self._roles(conn, row.id) if row is not None else [])
+            if MFA_ROLES & set(effective) and not strong_auth:
+                raise Forbidden("Your role needs a second factor; the upstream sign-in did not use one.")
+            if row is None:
+                if not provision or not roles:
+                    raise LoginFailed("There is no Tandem account for this sign-in. Ask an admin for an invitation.")
+                user_id = uuid.uuid4().hex
+                await conn.execute(sa.insert(users).values(
+                    id=user_id, email=email, display_name=display_name[:200] or "Member", status="active",
+                    vetted=False, agreements_current=not await self._current_agreement_ids(conn), created_at=now,
+                    updated_at=now))
+                await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+                await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+            else:
+                user_id = row.id
+                if row.status != "active":
+                    raise LoginFailed("The e-mail address or password is not correct.")
+                if roles and roles != await self._roles(conn, user_id):
+                    await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
+                    await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+                    await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles),
+                                          subject=f"user:{user_id}")
+        await self._forget(user_id)
+        state = await self.state(user_id)
+        assert state is not None  # noqa: S101 - the row exists
+        return state
 
     async def revoke_all_tokens(self, user_id: str) -> None:
         """Logout everywhere: every token issued so far dies."""

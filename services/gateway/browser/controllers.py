@@ -51,14 +51,14 @@ def _require_json(request: Request[Any, Any, Any]) -> None:
         raise BadRequest("Send application/json.", slug="content-type")
 
 
-def _set_cookie(gw: Gateway, response: Response[Any], value: str, max_age: int) -> None:
+def set_session_cookie(gw: Gateway, response: Response[Any], value: str, max_age: int) -> None:
     s = gw.settings
     response.set_cookie(key=s.cookie_name, value=value, path="/", max_age=max_age, secure=s.cookie_secure,
                         httponly=True, samesite="strict" if s.cookie_samesite == "strict" else "lax")
 
 
 def _clear_cookie(gw: Gateway, response: Response[Any]) -> None:
-    _set_cookie(gw, response, "", 0)
+    set_session_cookie(gw, response, "", 0)
 
 
 async def _ip_limit(gw: Gateway, request: Request[Any, Any, Any], what: str) -> None:
@@ -81,7 +81,7 @@ async def login(request: Request[Any, Any, Any], gw: NamedDependency[Gateway],
     info = SessionInfo(user_id=state.user_id, roles=list(state.roles), csrf_token=session.csrf, sid=session.sid,
                        expires_at=int(session.created + gw.settings.session_absolute_s))
     response = Response(info, status_code=200)
-    _set_cookie(gw, response, cookie, gw.settings.session_absolute_s)
+    set_session_cookie(gw, response, cookie, gw.settings.session_absolute_s)
     return response
 
 

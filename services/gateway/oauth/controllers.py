@@ -136,7 +136,8 @@ async def authorize(request: Request[Any, Any, Any], gw: NamedDependency[Gateway
     if max_age is not None and max_age.isdigit() and gw.clock() - session.auth_time > int(max_age):
         return Redirect(_with_query(redirect_uri, {"error": "login_required",
                                                    "error_description": "Sign in again.", **back}), status_code=302)
-    code = await gw.oauth.issue_code(client, params, scope, session.user_id, session.sid, session.auth_time)
+    code = await gw.oauth.issue_code(client, params, scope, session.user_id, session.sid, session.auth_time,
+                                     session.amr)
     return Redirect(_with_query(redirect_uri, {"code": code, **back}), status_code=302,
                     headers={"cache-control": "no-store"})
 

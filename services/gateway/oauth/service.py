@@ -249,11 +249,12 @@ class OAuthServer:
         return scope
 
     async def issue_code(self, client: Client, params: Mapping[str, str], scope: list[str], user_id: str, sid: str,
-                         auth_time: float) -> str:
+                         auth_time: float, amr: list[str] | None = None) -> str:
         code = secrets.token_urlsafe(32)
         record = {"client_id": client.client_id, "redirect_uri": params["redirect_uri"], "user_id": user_id,
                   "sid": sid, "scope": scope, "challenge": params["code_challenge"], "nonce": params.get("nonce"),
-                  "auth_time": int(auth_time), "exp": self.clock() + self.settings.auth_code_lifetime_s}
+                  "auth_time": int(auth_time), "exp": self.clock() + self.settings.auth_code_lifetime_s,
+                  "amr": amr or []}
         await self.redis.set(f"gw:code:{token_hash(code)}", json.dumps(record),
                              ex=self.settings.auth_code_lifetime_s + 30)
         await self.audit(user_id, "oauth.code_issue", f"client:{client.client_id}", "success")
@@ -308,7 +309,8 @@ class OAuthServer:
         family = uuid.uuid4().hex
         await self.redis.set(f"gw:code-used:{code_key}", family, ex=600)
         response = await self._issue(client, state.user_id, state.roles, record["scope"], record["sid"], family,
-                                     record["auth_time"], nonce=record.get("nonce"), refresh=True)
+                                     record["auth_time"], nonce=record.get("nonce"), refresh=True,
+                                     amr=record.get("amr"))
         await self.audit(state.user_id, "oauth.token_issue", f"client:{client.client_id}", "success",
                          reason="authorization_code")
         return response
@@ -338,7 +340,7 @@ class OAuthServer:
 
     async def _issue(self, client: Client, user_id: str, roles: tuple[str, ...], scope: list[str], sid: str | None,
                      family: str, auth_time: int, *, nonce: str | None = None, refresh: bool = True,
-                     family_expires: float | None = None) -> dict[str, Any]:
+                     family_expires: float | None = None, amr: list[str] | None = None) -> dict[str, Any]:
         now = int(self.clock())
         access = self._access_token(user_id, roles, client.client_id, scope, sid, family, now)
         response: dict[str, Any] = {"access_token": access, "token_type": "Bearer",
@@ -360,6 +362,8 @@ class OAuthServer:
                                          "at_hash": _b64(digest[:16])}
             if nonce:
                 id_claims["nonce"] = nonce
+            if amr:  # how the person signed in (pwd, otp): relying parties may require a second factor
+                id_claims["amr"] = amr
             if sid:
                 id_claims["sid"] = sid
             response["id_token"] = self.keys.sign(id_claims)
