@@ -15,6 +15,7 @@ DELEGATED = {
     "retention": ("services.records.cli", True),
     "audit": ("services.records.audit.cli", True),
     "reports": ("services.reports.cli", False),
+    "gateway": ("services.gateway.cli", False),
 }
 
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("retention", help="records retention: sweep (run the expiry sweeper once)")
     sub.add_parser("audit", help="audit ledger: verify (recompute the hash chain and checkpoint signatures)")
     sub.add_parser("reports", help="reports service commands, e.g. `tandem reports keys rotate`")
+    sub.add_parser("gateway", help="gateway commands: bootstrap-admin, create-client, rotate-keys")
     ns = parser.parse_args(args)
     if ns.command == "run":
         from deploy.local.run import Options, run

@@ -41,6 +41,7 @@ class Options:
     host: str = "127.0.0.1"
     ready_timeout: float = 90.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    recorder_client: tuple[str, str] | None = None
 
     def port(self, name: str) -> int:
         return self.port_base + SERVICES[name]
@@ -87,12 +88,46 @@ def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_k
                 f"{p}_KEYRING_PATH": str(opts.var_dir / f"{name}-keyring.json")}
     if name == "records":
         env[f"{p}_AUDIT_KEY_DIR"] = str(opts.var_dir / "keys" / "audit")
+    if name == "records":
+        # glibc arenas otherwise keep upload buffers around: flat memory while streaming recordings.
+        env |= {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "262144"}
     if name == "gateway":
+        env["GATEWAY_ISSUER"] = opts.url("gateway")
         for svc in ("sessions", "records", "reports"):
             env[f"GATEWAY_{svc.upper()}_URL"] = opts.url(svc)
+    if name == "sessions" and opts.recorder_client:
+        client_id, secret = opts.recorder_client
+        env |= {"SESSIONS_RECORDING_SINK_URL": f"{opts.url('gateway')}/api/records/internal/recordings",
+                "SESSIONS_RECORDING_TOKEN_URL": f"{opts.url('gateway')}/oauth/token",
+                "SESSIONS_RECORDING_CLIENT_ID": client_id, "SESSIONS_RECORDING_CLIENT_SECRET": secret}
     # Variables the operator set explicitly win over these defaults (ports stay ours: we probe them).
     merged = {k: v if k.endswith("_PORT") else os.environ.get(k, v) for k, v in env.items()}
     return merged | {k: v for k, v in opts.extra_env.items() if k.startswith(p + "_")}
+
+
+RECORDER_CLIENT_ID = "tandem-recorder"
+
+
+def recorder_client(opts: Options, env: dict[str, str], log: Path) -> tuple[str, str] | None:
+    """The recorder's gateway service account (client credentials), created once and kept in var/."""
+    path = opts.var_dir / "recorder-client.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        return data["client_id"], data["client_secret"]
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.gateway", "create-client", "--name", "Sessions recorder",
+             "--client-id", RECORDER_CLIENT_ID, "--grant", "client_credentials", "--scope", "api"],
+            env=env, stdout=subprocess.PIPE, stderr=out, check=False, timeout=120)
+    if result.returncode != 0:
+        print(f"tandem: could not register the recorder's service account (see {log}); recording is off",
+              file=sys.stderr, flush=True)
+        return None
+    created = json.loads(result.stdout)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"client_id": created["client_id"], "client_secret": created["client_secret"]}, f)
+    return created["client_id"], created["client_secret"]
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: str, log: Path) -> None:
@@ -139,6 +174,8 @@ class Stack:
                                base=opts.s3_base_port)
             self.children.append(s3)
             self.s3_endpoint = s3.endpoint
+            gateway_env = {**os.environ, **service_env("gateway", opts, self.redis_url, s3.endpoint, self.s3_keys)}
+            opts.recorder_client = recorder_client(opts, gateway_env, self.logs / "gateway.log")
             for name in SERVICES:
                 env = {**os.environ, **service_env(name, opts, self.redis_url, s3.endpoint, self.s3_keys)}
                 with (self.logs / f"{name}.log").open("ab") as log:
@@ -190,6 +227,8 @@ def run(opts: Options, *, check_only: bool = False) -> int:
             print(f"  {name:<9} {opts.url(name)}  (readyz ok)", flush=True)
         print(f"  redis     {stack.redis_url}\n  s3        http://{stack.s3_endpoint}\n  logs      {stack.logs}",
               flush=True)
+        print("First time? `tandem gateway bootstrap-admin --email you@example.org` prints a one-time link to set "
+              "the first admin's password.", flush=True)
         if check_only:
             return 0
         print("Press Ctrl-C to stop.", flush=True)

@@ -44,6 +44,8 @@ def test_tandem_run_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 assert resp.status == 200
         assert (tmp_path / "var" / "redis" / "appendonlydir").exists(), "redis must run with AOF on"
         assert oct((tmp_path / "var" / "s3-credentials.json").stat().st_mode & 0o777) == "0o600"
+        # The recorder's service account was registered and its secret kept private.
+        assert oct((tmp_path / "var" / "recorder-client.json").stat().st_mode & 0o777) == "0o600"
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
