@@ -78,3 +78,27 @@ async def test_events_become_notices_for_the_right_people(live: Harness, redis: 
     assert len(unread["items"]) == 2
     assert (await h.client.get("/me/inbox", params={"limit": "0"}, headers=mentee.headers(csrf=False))
             ).status_code == 400
+
+
+async def test_break_glass_is_flagged_to_every_other_admin_and_the_pair(live: Harness, redis: Redis) -> None:
+    h = live
+    mentor = await h.user("m2@example.org", ["mentor"])
+    mentee = await h.user("e2@example.org", ["mentee"])
+    actor = await h.user("admin1@example.org", ["admin"])
+    colleague = await h.user("admin2@example.org", ["admin"])
+    records = RedisStreamBus(redis, "records")
+    await records.publish(t.DisputeChanged(dispute_id="d9", session_id="s9", pairing_id="p9", state="break_glass",
+                                           actor_id=actor.user_id, member_ids=[mentor.user_id, mentee.user_id]))
+    for person in (mentor, mentee, colleague):
+        items = await _inbox(h, person, 1)
+        assert items[0]["kind"] == "dispute.changed"
+        assert items[0]["facts"]["state"] == "break_glass" and items[0]["facts"]["break_glass"] is True
+    await asyncio.sleep(0.2)
+    mine = (await h.client.get("/me/inbox", headers=actor.headers(csrf=False))).json()
+    assert mine["items"] == [], "the admin who broke the glass is not notified of their own act"
+    # A decision other admins need not act on reaches only the pair.
+    await records.publish(t.DisputeChanged(dispute_id="d9", session_id="s9", pairing_id="p9", state="closed",
+                                           actor_id=colleague.user_id, member_ids=[mentor.user_id, mentee.user_id]))
+    assert len(await _inbox(h, mentor, 2)) == 2
+    await asyncio.sleep(0.2)
+    assert len((await h.client.get("/me/inbox", headers=colleague.headers(csrf=False))).json()["items"]) == 1

@@ -43,10 +43,18 @@ async def _remember_pair(conn: AsyncConnection, pairing_id: str, mentor_id: str,
     await conn.execute(insert(pairing_members).values(**values).on_conflict_do_nothing())
 
 
-async def _safeguarding(conn: AsyncConnection) -> list[str]:
+async def _with_role(conn: AsyncConnection, role: str) -> list[str]:
     rows = await conn.execute(sa.select(user_roles.c.user_id).join(users, users.c.id == user_roles.c.user_id)
-                              .where(user_roles.c.role == "safeguarding", users.c.status == "active"))
+                              .where(user_roles.c.role == role, users.c.status == "active"))
     return [r.user_id for r in rows]
+
+
+async def _safeguarding(conn: AsyncConnection) -> list[str]:
+    return await _with_role(conn, "safeguarding")
+
+
+# Dispute states another admin must act on (four-eyes decisions, break-glass review).
+ADMIN_DISPUTE_STATES = frozenset({"opened", "access_requested", "break_glass"})
 
 
 async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], str, dict[str, Any]]:
@@ -74,8 +82,12 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
                 {"record_id": payload.record_id, "dispute_id": payload.dispute_id,
                  "accessor_role": payload.accessor_role, "break_glass": payload.break_glass})
     if isinstance(payload, t.DisputeChanged):
-        return (list(payload.member_ids), payload.dispute_id,
-                {"dispute_id": payload.dispute_id, "session_id": payload.session_id, "state": payload.state})
+        people = list(payload.member_ids)
+        if payload.state in ADMIN_DISPUTE_STATES:
+            people += [u for u in await _with_role(conn, "admin") if u != payload.actor_id and u not in people]
+        return (people, payload.dispute_id,
+                {"dispute_id": payload.dispute_id, "session_id": payload.session_id, "state": payload.state,
+                 "break_glass": payload.state == "break_glass"})
     if isinstance(payload, SAFEGUARDING_EVENTS):
         facts = {"report_id": payload.report_id}
         if isinstance(payload, t.ReportFiled):
