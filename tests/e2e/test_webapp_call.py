@@ -10,7 +10,6 @@ pages themselves are covered in test_webapp.py.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -104,18 +103,15 @@ def wire_recorder(stack: RunningStack) -> None:
                           "--grant", "client_credentials", "--scope", "api"], env=stack.gateway_env(), cwd=ROOT,
                          capture_output=True, text=True, check=True, timeout=60)
     client = json.loads(out.stdout.strip().splitlines()[-1])
-    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    resp = httpx.post(f"{stack.url}/oauth/token", data={"grant_type": "client_credentials", "scope": "api"},
-                      headers={"authorization": f"Basic {basic}"})
-    resp.raise_for_status()
-    token = resp.json()["access_token"]
     s, opts = stack.stack, stack.opts
     old = s.procs["sessions"]
     old.terminate()
     old.wait(15)
     env = {**os.environ, **service_env("sessions", opts, s.redis_url, s.s3_endpoint, s.s3_keys),
            "SESSIONS_RECORDING_SINK_URL": f"{stack.url}/api/records/internal/recordings",
-           "SESSIONS_RECORDING_SINK_TOKEN": token}
+           "SESSIONS_RECORDING_TOKEN_URL": f"{stack.url}/oauth/token",
+           "SESSIONS_RECORDING_CLIENT_ID": client["client_id"],
+           "SESSIONS_RECORDING_CLIENT_SECRET": client["client_secret"]}
     with (s.logs / "sessions.log").open("ab") as log:
         s.procs["sessions"] = subprocess.Popen([sys.executable, "-m", "services.sessions"], env=env, stdout=log,
                                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -124,8 +120,7 @@ def wire_recorder(stack: RunningStack) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-call") / "var",
-                           extra_env={"GATEWAY_ACCESS_TOKEN_LIFETIME_S": "3600"})
+    yield from start_stack(tmp_path_factory.mktemp("webapp-call") / "var")
 
 
 @pytest.fixture(scope="module")
