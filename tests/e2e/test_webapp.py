@@ -354,6 +354,21 @@ def test_anonymous_concern_receipt_reply_and_follow_up(stack: RunningStack, brow
     no_js_errors(officer)
 
 
+def test_identified_concern_is_listed_under_my_reports(world: World) -> None:
+    page = world.pages["mentor"]
+    page.goto("/#/concern")
+    page.get_by_label("What is it about?").select_option("safety")
+    page.get_by_label("What happened?").fill("A fire door on ward 3 was blocked during my shift.")
+    page.get_by_role("button", name="Send the report").click()
+    page.get_by_role("heading", name="Thank you — your report was sent").wait_for()
+    assert page.locator("#receipt").count() == 0, "identified reports get no receipt"
+    page.get_by_role("link", name="See your report and replies").click()
+    page.get_by_text("A fire door on ward 3 was blocked during my shift.").wait_for()
+    page.goto("/#/concerns")
+    page.get_by_role("link", name="safety", exact=False).wait_for()
+    no_js_errors(page)
+
+
 def test_admin_pages_and_notices(world: World, axe: str) -> None:
     page = world.pages["admin"]
     for path, heading, name in (("/#/admin/disputes", "Disputes", "18-admin-disputes"),
