@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis.asyncio import Redis  # noqa: E402
+from redis.asyncio import Redis
 
-from deploy.local.children import start_redis  # noqa: E402
-from shared.bus import Consumer, RedisStreamBus  # noqa: E402
-from shared.events import Envelope, encode_envelope, new_envelope  # noqa: E402
-from shared.events.types import UserSuspended  # noqa: E402
+from deploy.local.children import start_redis
+from shared.bus import Consumer, RedisStreamBus
+from shared.events import Envelope, encode_envelope, new_envelope
+from shared.events.types import UserSuspended
 
 
 async def raw(redis: Redis, n: int) -> tuple[float, float]:

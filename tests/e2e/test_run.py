@@ -40,7 +40,7 @@ def test_tandem_run_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 break
         assert any("Tandem is running" in ln for ln in lines), "".join(lines)
         for offset in range(4):
-            with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as resp:
                 assert resp.status == 200
         assert (tmp_path / "var" / "redis" / "appendonlydir").exists(), "redis must run with AOF on"
         assert oct((tmp_path / "var" / "s3-credentials.json").stat().st_mode & 0o777) == "0o600"

@@ -9,7 +9,7 @@ from shared.config import ConfigError, load_settings
 
 
 def test_sink_without_service_account_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigError, match="^SESSIONS_RECORDING_TOKEN_URL"):
+    with pytest.raises(ConfigError, match=r"^SESSIONS_RECORDING_TOKEN_URL"):
         load_settings(Settings, "SESSIONS", {"SESSIONS_RECORDING_SINK_URL": "http://gw/api/records/internal/recordings"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from shared import db as dbmod
 from shared.bus import Consumer, RedisStreamBus, dead_letters, replay_dead_letter, safe_trim_point
 from shared.events import Envelope
 from shared.events.types import PairingEnded, UserSuspended
-from datetime import UTC, datetime
 
 pytestmark = pytest.mark.integration
 

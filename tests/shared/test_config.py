@@ -43,7 +43,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
 
 
 def test_unreadable_secret_file_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="^RECORDS_S3_SECRET_KEY_FILE: cannot read"):
+    with pytest.raises(ConfigError, match=r"^RECORDS_S3_SECRET_KEY_FILE: cannot read"):
         load_settings(RecordsSettings, "RECORDS", {"RECORDS_S3_SECRET_KEY_FILE": "/nonexistent/secret"})
 
 

@@ -24,7 +24,7 @@ class JwksServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 outer.hits += 1
                 body = json.dumps({"keys": outer.keys}).encode()
                 self.send_response(200)
