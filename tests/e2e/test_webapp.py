@@ -313,7 +313,9 @@ def test_anonymous_concern_receipt_reply_and_follow_up(stack: RunningStack, brow
     check_a11y(page, axe, "concern-receipt")
     # Shown once: going back does not show it again.
     page.goto("/#/")
+    page.get_by_role("heading", name="Hello, Mia Mentee").wait_for()
     page.goto("/#/concern")
+    page.get_by_role("button", name="Send the report").wait_for()
     assert world.receipt not in page.inner_text("main")
 
     officer = browser.page(stack.url)
