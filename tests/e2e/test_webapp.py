@@ -371,6 +371,38 @@ def test_identified_concern_is_listed_under_my_reports(world: World) -> None:
     no_js_errors(page)
 
 
+def test_identity_reveal_needs_a_second_officer(stack: RunningStack, browser: Browser, world: World) -> None:
+    admin = world.pages["admin"]
+    link = invite(admin, "sue@example.org", "Sue Safeguarding", ["Safeguarding officer"])
+    sam = world.pages["safeguarding"]
+    sam.goto("/#/safeguarding")
+    sam.get_by_role("heading", name="Reports inbox").wait_for()
+    _reload_until(sam, "#cases tr:has-text('Identified') a")
+    sam.locator("#cases tr:has-text('Identified') a").first.click()
+    sam.get_by_text("A fire door on ward 3").wait_for()
+    assert "max@example.org" not in sam.inner_text("main")
+    sam.get_by_label("Why do you need to know who reported this?").fill("We need to ask where exactly it was.")
+    sam.get_by_role("button", name="Ask to reveal the identity").click()
+    sam.get_by_text("Request by you").wait_for()
+    assert sam.get_by_role("button", name="Approve the reveal").count() == 0, "not by the officer who asked"
+    case_url = sam.url
+
+    sue = browser.page(stack.url)
+    world.pages["safeguarding2"] = sue
+    secret = set_password(sue, link)
+    assert secret
+    world.secrets["safeguarding2"] = secret
+    sign_in(sue, world, "safeguarding2", "sue@example.org")
+    accept_agreements(sue)
+    sue.get_by_role("heading", name="Hello, Sue Safeguarding").wait_for()
+    sue.goto(case_url)
+    sue.get_by_label("Reason for approving").fill("Needed to locate the hazard.")
+    sue.get_by_role("button", name="Approve the reveal").click()
+    sue.get_by_text("Identity revealed: user").wait_for()
+    shot(sue, "17b-safeguarding-identity-revealed")
+    no_js_errors(sue)
+
+
 def test_admin_pages_and_notices(world: World, axe: str) -> None:
     page = world.pages["admin"]
     for path, heading, name in (("/#/admin/disputes", "Disputes", "18-admin-disputes"),
