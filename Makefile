@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint typecheck bench clean
+.PHONY: install run test test-fast test-browser screenshots lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not integration and not browser" $(PYTEST_ARGS)
+
+test-browser: install
+	$(PY) -m pytest -q -p no:cacheprovider -m browser $(PYTEST_ARGS)
+
+# Browser tests save screenshots under test-artifacts/webapp/; this copies them into docs/screenshots/.
+screenshots: test-browser
+	$(PY) docs/screenshots/refresh.py
 
 lint: install
 	$(VENV)/bin/ruff check services shared deploy tests bench
