@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
                 client = await stack.enter_async_context(httpx.AsyncClient(
                     timeout=httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=10.0)))
                 tokens = ClientCredentials(settings.recording_token_url, settings.recording_client_id,
-                                           settings.recording_client_secret)
+                                           settings.recording_client_secret) if settings.recording_client_id else None
                 sink = HttpRecordingSink(settings.recording_sink_url, client, tokens)
             check_aiortc()
             factory = _recording_factory(runtime, settings, sink) if sink is not None else None

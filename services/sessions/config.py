@@ -39,10 +39,13 @@ class Settings(ServiceSettings):
         check(not any(u.startswith("turn") for u in self.ice_urls) or bool(self.turn_secret),
               "SESSIONS_TURN_SECRET", "required when a turn: URL is configured")
         check(60 <= self.turn_ttl_s <= 86400, "SESSIONS_TURN_TTL_S", "must be 60-86400")
-        if self.recording_sink_url:
-            for name in ("recording_token_url", "recording_client_id", "recording_client_secret"):
+        # The service account is all or nothing; without one the sink gets no Authorization header
+        # (only useful for a sink that authenticates otherwise: the gateway refuses such uploads).
+        account = ("recording_token_url", "recording_client_id", "recording_client_secret")
+        if any(getattr(self, name) for name in account):
+            for name in account:
                 check(bool(getattr(self, name)), f"SESSIONS_{name.upper()}",
-                      "required when SESSIONS_RECORDING_SINK_URL is set (the recorder authenticates as a service)")
+                      "set SESSIONS_RECORDING_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET together")
         check(1024 <= self.ws_max_message_bytes <= 1_048_576, "SESSIONS_WS_MAX_MESSAGE_BYTES", "must be 1 KiB-1 MiB")
         check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
         check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")

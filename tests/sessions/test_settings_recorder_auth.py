@@ -1,4 +1,4 @@
-"""The recorder authenticates to the gateway as a service account; a half-configured sink is refused."""
+"""The recorder authenticates to the gateway as a service account; a half-configured account is refused."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from services.sessions.config import Settings
 from shared.config import ConfigError, load_settings
 
 
-def test_sink_without_service_account_is_a_configuration_error() -> None:
+def test_half_a_service_account_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match=r"^SESSIONS_RECORDING_TOKEN_URL"):
-        load_settings(Settings, "SESSIONS", {"SESSIONS_RECORDING_SINK_URL": "http://gw/api/records/internal/recordings"})
+        load_settings(Settings, "SESSIONS", {"SESSIONS_RECORDING_SINK_URL": "http://gw/api/records/internal/recordings",
+                                             "SESSIONS_RECORDING_CLIENT_ID": "recorder"})
 
 
 def test_complete_service_account_is_accepted(tmp_path) -> None:  # type: ignore[no-untyped-def]
