@@ -28,7 +28,7 @@ class Caller:
     sub: str
     roles: tuple[str, ...]
     sid: str | None
-    via: str  # "cookie" | "bearer"
+    via: str  # "cookie" | "bearer" | "public" (anonymous reports routes)
     session: BrowserSession | None = None
     scope: str = ""
 

@@ -207,3 +207,24 @@ async def test_concern_reaches_safeguarding_only(stack: Stack, base: str, people
 
     await eventually(urgent_notice)
     await officer.client.aclose()
+
+
+async def test_anyone_can_raise_a_concern_without_an_account(base: str, people: dict[str, Person]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as public:
+        filed = await public.post("/api/reports/concerns", json={"category": "safety", "text": "Canary-public-1",
+                                                                 "anonymous": True, "urgent": False},
+                                  headers={"user-agent": "Identifying/1.0", "tandem-client-hash": "forged"})
+        assert filed.status_code == 201, filed.text
+        receipt = filed.json()["receipt"]
+        assert receipt and filed.json()["id"] is None
+        followed = await public.get("/api/reports/receipt", headers={"tandem-receipt": receipt})
+        assert followed.status_code == 200, followed.text
+        wrong = await public.get("/api/reports/receipt", headers={"tandem-receipt": receipt[:-2] + "xx"})
+        assert wrong.status_code == 404
+        # Only the filing and follow-up routes are public.
+        for path in ("/api/reports/cases", "/api/reports/mine", "/api/records/notes", "/api/sessions/pairings"):
+            assert (await public.get(path)).status_code == 401, path
+        # Invalid credentials are not quietly turned into an anonymous filing.
+        stale = await public.post("/api/reports/concerns", json={"category": "safety", "text": "x", "anonymous": True},
+                                  headers={"authorization": "Bearer expired-or-forged"})
+        assert stale.status_code == 401

@@ -8,7 +8,11 @@ fresh signed assertion for the authenticated caller instead.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -41,6 +45,15 @@ DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-cs
                                                 "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                                 "x-real-ip", "sec-websocket-key", "sec-websocket-version",
                                                 "sec-websocket-extensions", "sec-websocket-protocol"}
+# Reports may be filed without an account (seeds: anyone can raise a concern): these routes are forwarded
+# for a caller with no credentials at all as sub "anonymous" with no roles. Nothing identifying the
+# client reaches reports: no address, user agent or referrer; only a keyed, daily-rotating hash of the
+# address for its rate limits.
+PUBLIC_REPORT_ROUTES = frozenset({("POST", "/concerns"), ("GET", "/receipt"), ("POST", "/receipt/messages")})
+PUBLIC_SUBJECT = "anonymous"
+CLIENT_HASH_HEADER = "tandem-client-hash"
+REPORTS_DROP = frozenset({"user-agent", "referer", "origin", "x-forwarded-for", "via"})
+DROP_REQUEST = DROP_REQUEST | {CLIENT_HASH_HEADER}
 DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"}  # ours is added
 WS_MAX_MESSAGE = 1 << 20
 
@@ -81,9 +94,36 @@ async def _authorize(gw: Gateway, scope: Scope) -> Caller:
                              _client_ip(scope))
 
 
+def _has_credentials(scope: Scope, gw: Gateway) -> bool:
+    headers = Headers.from_scope(scope)  # type: ignore[arg-type]
+    return bool(headers.get("authorization")) or gw.cookie_of(headers) is not None
+
+
+async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str) -> Caller | None:
+    """The anonymous caller of a public reports route, or None when the route is not public."""
+    if service != "reports" or (scope["method"], path) not in PUBLIC_REPORT_ROUTES or _has_credentials(scope, gw):
+        return None
+    await gw.limiter.hit((f"public:{_client_ip(scope)}", gw.settings.auth_rate_limit_per_ip))
+    return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
+
+
+async def _client_hash(gw: Gateway, ip: str) -> str:
+    """HMAC of the client address under a key shared by all gateway instances for one UTC day."""
+    day = int(gw.clock() // 86_400)
+    key_name = f"gw:client-hash-key:{day}"
+    await gw.redis.set(key_name, secrets.token_bytes(32), nx=True, ex=2 * 86_400)
+    key = await gw.redis.get(key_name)
+    if not isinstance(key, bytes):
+        raise _Problem(503, "Please try again in a moment.", "unavailable")
+    digest = hmac.new(key, ip.encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -> list[tuple[str, str]]:
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
     out = [(k, v) for k, v in headers if k not in DROP_REQUEST and not k.startswith("x-user")]
+    if service == "reports":
+        out = [(k, v) for k, v in out if k not in REPORTS_DROP]
     length = next((v for k, v in headers if k == "content-length"), None)
     if length is not None:
         out.append(("content-length", length))
@@ -92,7 +132,8 @@ def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -
     if request_id:
         out = [(k, v) for k, v in out if k != "x-request-id"]
         out.append(("x-request-id", request_id))
-    out.append(("x-forwarded-for", _client_ip(scope)))
+    if service != "reports":
+        out.append(("x-forwarded-for", _client_ip(scope)))
     out.append(("x-forwarded-proto", "https" if gw.settings.issuer.startswith("https") else "http"))
     return out
 
@@ -119,7 +160,7 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int,
 async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         service, path = _split(scope)
-        caller = await _authorize(gw, scope)
+        caller = await _public_caller(gw, scope, service, path) or await _authorize(gw, scope)
     except _Problem as p:
         await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
         return
@@ -133,6 +174,12 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         url += "?" + query.decode("latin-1")
     method = scope["method"]
     headers = _upstream_headers(gw, scope, caller, service)
+    if service == "reports":
+        try:
+            headers.append((CLIENT_HASH_HEADER, await _client_hash(gw, _client_ip(scope))))
+        except _Problem as p:
+            await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
+            return
     has_body = method not in ("GET", "HEAD", "OPTIONS", "DELETE") or any(
         k in ("content-length", "transfer-encoding") for k, _ in headers)
     has_body = has_body and not any(k == "content-length" and v.strip() == "0" for k, v in headers)
