@@ -41,9 +41,9 @@ def generate() -> dict[str, str]:
     # Fernet key: urlsafe base64 of 32 random bytes.
     values["gateway_key_encryption_key"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     values["turn_secret"] = _token()
-    # Filled by the operator after the first start: a service-account access token for the recorder
-    # (docs/operations.md, "Deploy with Compose"). Empty: recordings are refused at the ingest.
-    values["sessions_recording_sink_token"] = ""
+    # The recorder's service-account secret: the gateway registers the client with this very value
+    # (`create-client --client-secret-file`, docs/operations.md), so nothing has to be copied back.
+    values["sessions_recording_client_secret"] = _token()
     return values
 
 

@@ -48,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     client.add_argument("--redirect-uri", action="append", dest="redirect_uris", default=[])
     client.add_argument("--post-logout-redirect-uri", action="append", dest="logout_uris", default=[])
     client.add_argument("--public", action="store_true", help="no secret (browser/mobile apps using PKCE)")
+    client.add_argument("--client-secret-file", type=Path,
+                        help="use the secret in this file (at least 32 characters) instead of generating one")
     rotate = sub.add_parser("rotate-keys", help="publish the next signing key now")
     rotate.add_argument("purpose", choices=["assertion", "token"])
     return p
@@ -95,15 +97,23 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                               "note": "one-time link; admins must enrol TOTP when setting the password"}))
             return 0
         if args.command == "create-client":
+            given = None
+            if args.client_secret_file is not None:
+                try:
+                    given = args.client_secret_file.read_text().strip()
+                except OSError as exc:
+                    print(f"error: cannot read {args.client_secret_file}: {exc.strerror}", file=sys.stderr)
+                    return 2
             try:
                 client_id, secret = await gw.oauth.create_client(
                     name=args.name, redirect_uris=args.redirect_uris, post_logout_redirect_uris=args.logout_uris,
                     grant_types=args.grants, scope=args.scopes, confidential=not args.public,
-                    client_id=args.client_id)
+                    client_id=args.client_id, secret=given)
             except ValueError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            print(json.dumps({"client_id": client_id, "client_secret": secret}))
+            # A secret the operator supplied is not echoed back.
+            print(json.dumps({"client_id": client_id, "client_secret": None if given else secret}))
             return 0
         ring = gw.keys.assertion if args.purpose == "assertion" else gw.keys.token
         await ring.load()

@@ -127,7 +127,9 @@ class OAuthServer:
 
     async def create_client(self, *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str],
                             grant_types: list[str], scope: list[str], confidential: bool,
-                            client_id: str | None = None) -> tuple[str, str | None]:
+                            client_id: str | None = None, secret: str | None = None) -> tuple[str, str | None]:
+        """Register a client; a confidential one gets a random secret unless the operator supplies one
+        (a deployment that provisions the secret file first, e.g. the recorder's)."""
         if not set(grant_types) <= GRANT_TYPES or not grant_types:
             raise ValueError("unknown grant type")
         if not set(scope) <= SCOPES:
@@ -143,7 +145,9 @@ class OAuthServer:
         client_id = client_id or uuid.uuid4().hex
         if not _CLIENT_ID.match(client_id):
             raise ValueError("client ids are 1-64 of A-Z a-z 0-9 . _ -")
-        secret = secrets.token_urlsafe(32) if confidential else None
+        if secret is not None and (not confidential or len(secret) < 32):
+            raise ValueError("a supplied client secret needs a confidential client and at least 32 characters")
+        secret = (secret or secrets.token_urlsafe(32)) if confidential else None
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(sa.insert(oauth_clients).values(
