@@ -344,7 +344,12 @@ class _RangePlan:
         self.end = min(offset + length, total)
         self.final_index = _segment_count(total, seg) - 1
         if offset >= self.end:
-            self.first, self.last = 0, -1  # empty range: nothing to read
+            if offset + length >= total:
+                # At or past the end: open the final segment anyway, since only its last-segment flag
+                # proves the object really ends there (a truncated object must not read as empty).
+                self.first = self.last = self.final_index
+            else:
+                self.first, self.last = 0, -1  # an empty range inside the object: nothing to read
         else:
             self.first, self.last = offset // seg, (self.end - 1) // seg
 
@@ -362,7 +367,8 @@ class _RangePlan:
             plain = self.opener.open(index, data[pos : pos + step], index == self.final_index)
             lo = max(self.offset - index * seg, 0)
             hi = min(self.end - index * seg, len(plain))
-            out.append(plain if (lo, hi) == (0, len(plain)) else plain[lo:hi])
+            if hi > lo:  # a final segment opened only to prove the end contributes nothing
+                out.append(plain if (lo, hi) == (0, len(plain)) else plain[lo:hi])
         return out
 
 

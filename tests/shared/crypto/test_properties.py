@@ -74,9 +74,12 @@ def test_random_ranges_match_slicing(case: tuple[int, bytes], data: st.DataObjec
         length = data.draw(st.integers(0, len(pt) + 2 * seg))
         reads.clear()
         assert open_range(DEK, CTX, read, len(ct), offset, length) == pt[offset : offset + length]
-        # Header plus at most the covering segments, never the whole object for a small range.
+        # Header plus at most the covering segments, never the whole object for a small range; a range
+        # at or past the end reads the final segment, whose flag proves where the object ends.
         end = min(len(pt), offset + length)
         covering = 0 if offset >= end else (end - 1) // seg - offset // seg + 1
+        if offset >= end and offset + length >= len(pt):
+            covering = 1
         assert sum(n for _, n in reads[1:]) <= covering * (seg + 16)
 
 
@@ -140,3 +143,20 @@ def test_any_single_edit_is_rejected(pos: int, edit: str, value: int) -> None:
     else:
         del data[pos:]
     _all_openers_reject(bytes(data))
+
+
+def test_truncated_to_an_empty_looking_object_is_rejected_by_range_reads() -> None:
+    """Found by the fuzz test: cut right after the first tag, the object's size claims an empty
+    plaintext; a range read must still prove the end (the final segment's flag), not return b""."""
+    import pytest
+
+    from shared.crypto import DecryptionError
+
+    cut = GOOD[: 76 + 16]
+    with pytest.raises(DecryptionError):
+        open_range(DEK, CTX, lambda s, n: cut[s : s + n], len(cut), 0, 1000)
+    with pytest.raises(DecryptionError):
+        b"".join(iter_range(DEK, CTX, lambda s, n: cut[s : s + n], len(cut), 0, 1000))
+    empty = seal(DEK, CTX, b"", segment_size=32)
+    assert open_range(DEK, CTX, lambda s, n: empty[s : s + n], len(empty), 0, 10) == b""
+    assert open_range(DEK, CTX, lambda s, n: GOOD[s : s + n], len(GOOD), 500, 10) == b""
