@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast test-browser screenshots lint typecheck bench clean
+.PHONY: install run test test-fast test-browser screenshots lint typecheck bench validate-deploy docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy
+
+# Compose, kustomize + strict Kubernetes schemas, hadolint and Tandem's own rules (static: no engine).
+validate-deploy: install
+	$(PY) -m deploy.validate
+
+# Regenerate the configuration tables and the event catalogue in README.md and docs/.
+docs: install
+	$(PY) -m deploy.docs
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -47,6 +47,9 @@ def main(name: str, settings_cls: type[S], create_app: Callable[[S], Any], migra
         return
     import uvicorn
 
+    # Behind an ingress the client address comes from X-Forwarded-For, but only from the proxies named
+    # in *_TRUSTED_PROXIES (rate limits and the reports' client hash depend on it).
+    trusted = ",".join(settings.trusted_proxies)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False, proxy_headers=False, lifespan="on",
-                timeout_graceful_shutdown=10)
+                access_log=False, server_header=False, proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None, lifespan="on", timeout_graceful_shutdown=10)

@@ -30,6 +30,8 @@ class ServiceSettings:
     jwks_file: str = setting("", "A JWKS file to use instead of fetching JWKS_URL (operators, tests).")
     assertion_issuer: str = setting("tandem-gateway", "Expected `iss` of identity assertions.")
     migrate_on_start: bool = setting(True, "Apply database migrations when the service starts.")
+    trusted_proxies: tuple[str, ...] = setting(
+        (), "Addresses of reverse proxies whose X-Forwarded-For is trusted for the client address (empty: none).")
     log_level: str = setting("info", "Log level: debug, info, warning, error.")
     log_json: bool = setting(True, "Emit JSON log lines (false: human-readable console lines).")
     instance_id: str = setting("", "Name of this instance in consumer groups (default: host-pid).")

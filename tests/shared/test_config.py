@@ -62,3 +62,9 @@ def test_describe_lists_every_variable() -> None:
     names = [row[0] for row in describe(RecordsSettings, "RECORDS")]
     assert "RECORDS_DATABASE_URL" in names and "RECORDS_S3_BUCKET" in names
     assert all(row[2] for row in describe(RecordsSettings, "RECORDS")), "every setting needs a help text"
+
+
+def test_trusted_proxies_are_a_list() -> None:
+    s = load_settings(SessionsSettings, "SESSIONS", {"SESSIONS_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2"})
+    assert s.trusted_proxies == ("10.0.0.1", "10.0.0.2")
+    assert load_settings(SessionsSettings, "SESSIONS", {}).trusted_proxies == ()
