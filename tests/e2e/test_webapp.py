@@ -341,10 +341,10 @@ def test_anonymous_concern_receipt_reply_and_follow_up(stack: RunningStack, brow
     check_a11y(officer, axe, "safeguarding-case")
 
     page.goto("/#/concern/follow-up")
-    page.get_by_label("Receipt").fill("not-a-real-receipt-at-all-000000")
+    page.get_by_label("Receipt", exact=True).fill("not-a-real-receipt-at-all-000000")
     page.get_by_role("button", name="Show my report").click()
     page.get_by_role("alert").get_by_text("We could not find a report for this receipt").wait_for()
-    page.get_by_label("Receipt").fill(world.receipt)
+    page.get_by_label("Receipt", exact=True).fill(world.receipt)
     page.get_by_role("button", name="Show my report").click()
     page.locator("#messages").get_by_text("We are looking into it.").wait_for()
     page.get_by_label("Message", exact=True).fill("Thank you. It happened twice.")

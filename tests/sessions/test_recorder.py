@@ -153,7 +153,10 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
         video = report[f"{who} video"]
         audio = report[f"{who} audio"]
         assert video["errors"] == 0 and audio["errors"] == 0
-        assert audio["frames"] > 0.8 * window * 50, (who, audio, window)
+        # Audio spans the consented window (20 ms Opus frames; a loaded machine's sender may produce
+        # fewer than 50/s, so density is checked loosely and coverage strictly).
+        assert audio["last"] - audio["first"] > window - 1.0, (who, audio, window)
+        assert audio["frames"] > 0.5 * (audio["last"] - audio["first"]) * 50, (who, audio, window)
         assert sender.to_recorder is not None and recording.stopped_at is not None
         # Frames the member's encoder took for the recorder while it was recording (less the last few
         # milliseconds still in flight at the stop).
