@@ -29,6 +29,7 @@ from services.gateway.inbox.service import Inbox
 from services.gateway.keys.service import KeyRing, Keys, Sealer
 from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
 from services.gateway.oauth.service import OAuthServer
+from services.gateway.people.controllers import ROUTES as PEOPLE_ROUTES
 from services.gateway.proxy.app import PROXIES
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import add_security_headers
@@ -107,8 +108,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     return build_app(
         name="gateway",
         settings=settings,
-        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *FEDERATION_ROUTES, *PROXIES,
-                        *WEB_ROUTES],
+        route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PEOPLE_ROUTES,
+                        *FEDERATION_ROUTES, *PROXIES, *WEB_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         setup=resources,
