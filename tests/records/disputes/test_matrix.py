@@ -22,7 +22,7 @@ TRANSITIONS = ("approve", "reject", "close", "break-glass", "review", "request-a
 # bookkeeping). Every other route must answer staff with 403/404.
 NO_CONTENT = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/whoami"),
-    ("GET", "/retention/receipt-jwks"), ("GET", "/audit/entries"),
+    ("GET", "/retention/receipt-jwks"), ("GET", "/retention/policy"), ("GET", "/audit/entries"),
     ("GET", "/disputes"), ("POST", "/disputes"), ("POST", "/disputes/break-glass"),
     ("GET", "/disputes/{dispute_id:str}"), ("GET", "/disputes/{dispute_id:str}/records"),
     *(("POST", f"/disputes/{{dispute_id:str}}/{t}") for t in TRANSITIONS),
