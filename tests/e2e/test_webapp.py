@@ -132,6 +132,8 @@ def test_first_admin_sets_password_enrols_totp_and_signs_in(stack: RunningStack,
     page.get_by_role("heading", name="Sign in to Tandem").wait_for()
     shot(page, "01-sign-in")
     check_a11y(page, axe, "sign-in")
+    assert page.get_attribute("#public-report-link", "href") == "/report", "reachable without an account"
+
     # Wrong password: a readable message, not a stack trace.
     page.get_by_label("E-mail address").fill("nobody@example.org")
     page.get_by_label("Password", exact=True).fill("not the password")
@@ -247,7 +249,16 @@ def test_admin_proposes_and_both_members_accept(world: World, axe: str) -> None:
         if who == "mentee":
             shot(page, "09-home-mentee-proposed")
             check_a11y(page, axe, "home-mentee")
+        other = "Max Mentor" if who == "mentee" else "Mia Mentee"
+        for _ in range(40):  # the gateway learns the pair from the pairing events a moment later
+            if page.locator("#pairing-list a", has_text=other).count():
+                break
+            time.sleep(0.25)
+            page.reload()
+            page.locator("#pairing-list a").first.wait_for()
+        page.locator("#pairing-list a", has_text=f"Pairing with {other}").wait_for()
         page.locator("#pairing-list a").first.click()
+        page.get_by_role("heading", name=f"Pairing with {other}").wait_for()
         page.get_by_role("button", name="Accept the match").wait_for()
         if who == "mentee":
             shot(page, "10-pairing-proposed")
@@ -281,6 +292,19 @@ def test_notes_warn_about_patient_identifiers_and_need_confirmation(world: World
     page.locator("#session-list").get_by_role("link", name="Join the call").wait_for()
     shot(page, "12-pairing-active")
     check_a11y(page, axe, "pairing-active")
+
+    # A second session next week, then cancelled (with a confirmation): it leaves the list.
+    later = time.strftime("%Y-%m-%dT10:00", time.localtime(time.time() + 7 * 86400))
+    page.get_by_label("Starts").fill(later)
+    page.get_by_role("button", name="Schedule").click()
+    sessions = page.locator("#session-list > li")
+    expect(sessions).to_have_count(2)
+    sessions.nth(1).get_by_role("button", name="Cancel", exact=False).click()
+    dialog = page.get_by_role("dialog", name="Cancel this session?")
+    dialog.get_by_role("button", name="Cancel the session").click()
+    expect(page.locator("#session-list > li")).to_have_count(1)
+    page.get_by_text("1 cancelled session not shown.").wait_for()
+    assert page.locator("#session-list").get_by_role("link", name="Join the call").count() == 1
 
     # The mentor sees the shared note (pair visibility), not editable by them.
     mentor = world.pages["mentor"]
@@ -356,6 +380,75 @@ def test_anonymous_concern_receipt_reply_and_follow_up(stack: RunningStack, brow
     no_js_errors(officer)
 
 
+ATTACHMENT = b"%PDF-1.4\n% a small stand-in for the reporter's document\n"
+
+
+def test_public_concern_without_an_account_with_attachment(stack: RunningStack, browser: Browser, world: World,
+                                                           axe: str) -> None:
+    # Someone without an account: from the sign-in page to the public form, no cookie anywhere.
+    page = browser.page(stack.url)
+    world.pages["public"] = page
+    page.goto("/")
+    page.get_by_role("link", name="Report a concern without signing in").click()
+    page.get_by_role("heading", name="Report a concern").wait_for()
+    assert page.url.endswith("/report")
+    page.get_by_text("You do not need an account.").wait_for()
+    assert page.get_by_label("Report anonymously", exact=False).count() == 0, "the public form is always anonymous"
+    check_a11y(page, axe, "public-concern")
+    page.get_by_label("What is it about?").select_option("confidentiality_breach")
+    page.get_by_label("What happened?").fill("A visitor saw session notes left open on a shared screen.")
+    page.get_by_label("Attachments (optional)").set_input_files(
+        [{"name": "screen-photo.pdf", "mimeType": "application/pdf", "buffer": ATTACHMENT}])
+    page.locator("#concern-file-list").get_by_text("screen-photo.pdf").wait_for()
+    shot(page, "13b-public-concern")
+    page.get_by_role("button", name="Send the report").click()
+    page.locator("#receipt").wait_for()
+    receipt = page.inner_text("#receipt").strip()
+    assert page.context.cookies() == [], "no session, no cookie"
+    shot(page, "13c-public-concern-receipt")
+    check_a11y(page, axe, "public-concern-receipt")
+
+    # Safeguarding sees the attachment, downloads it, places a legal hold, and replies.
+    officer = world.pages["safeguarding"]
+    officer.goto("/#/safeguarding")
+    officer.get_by_role("heading", name="Reports inbox").wait_for()
+    _reload_until(officer, "#cases tr:has-text('confidentiality') a")
+    officer.locator("#cases tr:has-text('confidentiality') a").first.click()
+    officer.get_by_text("A visitor saw session notes").wait_for()
+    attachments = officer.locator("#attachments")
+    attachments.get_by_text("screen-photo.pdf").first.wait_for()
+    with officer.expect_download() as download:
+        attachments.get_by_role("link", name="Download screen-photo.pdf").click()
+    saved = download.value
+    assert saved.suggested_filename == "screen-photo.pdf"
+    assert Path(saved.path()).read_bytes() == ATTACHMENT
+    officer.get_by_label("Why place a hold?").fill("Possible proceedings: keep the evidence.")
+    officer.get_by_role("button", name="Place a legal hold").click()
+    officer.get_by_role("button", name="Release the legal hold").wait_for()
+    officer.get_by_text("Legal hold", exact=True).first.wait_for()
+    officer.get_by_label("Message to the reporter").fill("Thank you. Which ward was it?")
+    officer.get_by_role("button", name="Send to the reporter").click()
+    officer.locator("#messages").get_by_text("Which ward was it?").wait_for()
+    shot(officer, "16b-safeguarding-case-attachment")
+    check_a11y(officer, axe, "safeguarding-case-attachment")
+
+    # Back without an account: the follow-up page reads the reply with the receipt.
+    page.goto("/report/follow-up")
+    page.get_by_role("heading", name="Follow up an anonymous report").wait_for()
+    page.get_by_label("Receipt", exact=True).fill(receipt)
+    page.get_by_role("button", name="Show my report").click()
+    page.locator("#messages").get_by_text("Which ward was it?").wait_for()
+    page.get_by_text("screen-photo.pdf").wait_for()
+    page.get_by_label("Message", exact=True).fill("Ward 5, on Tuesday.")
+    page.get_by_role("button", name="Send message").click()
+    page.locator("#messages").get_by_text("Ward 5, on Tuesday.").wait_for()
+    assert page.context.cookies() == []
+    shot(page, "17c-public-follow-up")
+    check_a11y(page, axe, "public-follow-up")
+    no_js_errors(page)
+    no_js_errors(officer)
+
+
 def test_identified_concern_is_listed_under_my_reports(world: World) -> None:
     page = world.pages["mentor"]
     page.goto("/#/concern")
@@ -398,9 +491,34 @@ def test_identity_reveal_needs_a_second_officer(stack: RunningStack, browser: Br
     sue.goto(case_url)
     sue.get_by_label("Reason for approving").fill("Needed to locate the hazard.")
     sue.get_by_role("button", name="Approve the reveal").click()
-    sue.get_by_text("Identity revealed: user").wait_for()
+    sue.get_by_text("Identity revealed: Max Mentor (user").wait_for()
     shot(sue, "17b-safeguarding-identity-revealed")
     no_js_errors(sue)
+
+
+def test_member_and_admin_open_disputes(world: World, axe: str) -> None:
+    mentee = world.pages["mentee"]
+    mentee.goto("/#/")
+    mentee.locator("#pairing-list a").first.click()
+    mentee.get_by_label("What is the disagreement?").fill("We remember the agreed actions differently.")
+    mentee.get_by_role("button", name="Open a dispute").click()
+    mentee.get_by_text("Your dispute is open.").wait_for()
+
+    page = world.pages["admin"]
+    page.goto("/#/admin/pairings")
+    page.locator("#pairings").get_by_role("link", name="Open the pairing of Max Mentor and Mia Mentee").click()
+    page.get_by_role("heading", name="Pairing of Max Mentor and Mia Mentee").wait_for()
+    page.locator("#session-list > li").first.wait_for()
+    assert "Cancelled" in page.inner_text("#session-list"), "admins see cancelled sessions too"
+    assert page.locator("#note-list").count() == 0, "admins never see notes here"
+    page.get_by_label("Why is a dispute needed?").fill("The mentee raised a complaint about this session.")
+    shot(page, "07b-admin-pairing")
+    check_a11y(page, axe, "admin-pairing")
+    page.get_by_role("button", name="Open a dispute as admin").click()
+    page.get_by_role("heading", name="Dispute", exact=False).wait_for()
+    page.get_by_text("About a session of Max Mentor (mentor) and Mia Mentee (mentee).").wait_for()
+    expect(page.locator("p.lead")).to_contain_text("by you")
+    no_js_errors(page)
 
 
 def test_admin_pages_and_notices(world: World, axe: str) -> None:

@@ -231,7 +231,7 @@ def test_two_members_call_consent_record_and_play_back(stack: RunningStack, sess
     mia.get_by_role("button", name="Ask to record").click()
     eventually(lambda: phase(max_) == "requested", "the request on the other page")
     mia.get_by_role("button", name="I consent to recording").click()
-    max_.get_by_text("Recording requested by your mentee").wait_for()
+    max_.get_by_text("Recording requested by Mia Mentee").wait_for()
     time.sleep(0.5)
     assert phase(mia) == "requested" and phase(max_) == "requested"
     shot(max_, "31-call-recording-requested")
@@ -278,18 +278,15 @@ def test_two_members_call_consent_record_and_play_back(stack: RunningStack, sess
 def test_dispute_four_eyes_playback_and_member_notice(stack: RunningStack, session_id: str,
                                                       browser: Browser) -> None:
     mia = STATE["mia"]
-    mia.goto("/#/")
-    mia.locator("#pairing-list a").first.click()
-    mia.get_by_role("button", name="Open a dispute").wait_for()
-    mia.get_by_label("What is the disagreement?").fill("We remember the advice given differently.")
-    mia.get_by_role("button", name="Open a dispute").click()
-    mia.get_by_text("Your dispute is open.").wait_for()
-
+    # An admin opens the dispute from the pairing's page (a member's own dispute form: test_webapp.py).
     ada = signed_in_page(browser, stack, "ada@example.org", STATE["ada"])
-    ada.goto("/#/admin/disputes")
-    eventually(lambda: ada.reload() or ada.locator("#disputes a").first.wait_for() or True, "the dispute")
-    ada.locator("#disputes a").first.click()
+    ada.goto("/#/admin/pairings")
+    ada.locator("#pairings").get_by_role("link", name="Open the pairing of Max Mentor and Mia Mentee").click()
+    ada.get_by_label("Why is a dispute needed?").fill("We need to check the advice given in this session.")
+    ada.get_by_role("button", name="Open a dispute as admin").click()
     ada.get_by_role("button", name="Request access").wait_for()
+    eventually(lambda: ada.reload() or ada.locator("#dispute-records li").first.wait_for() or True, "the records")
+    ada.locator("#dispute-records").get_by_text("Legal hold").first.wait_for()
     # Nothing is readable before a second admin approves.
     assert ada.get_by_role("button", name="Play (this is logged and the pair is told)").count() == 0
     ada.get_by_label("Why is access necessary?").fill("To check what was said about the handover.")
@@ -322,5 +319,28 @@ def test_dispute_four_eyes_playback_and_member_notice(stack: RunningStack, sessi
         mia.locator("h1").wait_for()
     mia.locator(".notices").get_by_text("accessed under dispute").first.wait_for()
     shot(mia, "36-member-access-notice")
+
+    # Break-glass by one admin, reviewed after the fact by another.
+    bob.reload()
+    bob.get_by_text("Emergency access (break-glass)").click()
+    bob.get_by_label("What is the emergency?").fill("A safety risk was reported in this session just now.")
+    bob.get_by_role("button", name="Use emergency access").click()
+    bob.get_by_role("dialog", name="Use emergency access?").get_by_role("button", name="Use emergency access").click()
+    bob.get_by_role("heading", name="Emergency access: review needed").wait_for()
+    bob.get_by_text("You used emergency (break-glass) access.").wait_for()
+    assert bob.get_by_role("button", name="Record the review").count() == 0, "not by the admin who broke the glass"
+    ada.goto("/#/admin/disputes")
+    ada.get_by_text("review by another admin", exact=False).wait_for()
+    ada.locator("#disputes").get_by_text("Needs review").wait_for()
+    ada.goto(dispute_url)
+    ada.get_by_role("heading", name="Emergency access: review needed").wait_for()
+    ada.get_by_label("Verdict").select_option("justified")
+    ada.get_by_label("Reason for the verdict").fill("The risk report justified immediate access.")
+    shot(ada, "37-break-glass-review")
+    bad = axe_violations(ada, axe_source())
+    assert not bad, bad
+    ada.get_by_role("button", name="Record the review").click()
+    ada.locator("ol").get_by_text("review by you").wait_for()
+    assert ada.get_by_role("heading", name="Emergency access: review needed").count() == 0
     for page in (mia, ada, bob):
         assert not page.js_errors, page.js_errors

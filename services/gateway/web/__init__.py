@@ -1,7 +1,9 @@
 """The web app: static files (plain HTML, CSS and ES modules; no build step) served by the gateway.
 
-`/`, `/login` and `/invitation` answer with index.html (the app routes inside the page with `#/...`);
-assets live under `/web/`. Nothing here is inline, so the gateway's strict CSP applies unchanged.
+`/`, `/login`, `/invitation`, and the public concern pages `/report` and `/report/follow-up` (anyone, no
+account: reports sees such callers as 'anonymous') answer with index.html (the app routes inside the page
+with `#/...`); assets live under `/web/`. Nothing here is inline, so the gateway's strict CSP applies
+unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ STATIC = Path(__file__).parent / "static"
 REVALIDATE = CacheControlHeader(no_cache=True)
 
 
-@get(["/", "/login", "/invitation"], include_in_schema=False, cache_control=REVALIDATE)
+@get(["/", "/login", "/invitation", "/report", "/report/follow-up"], include_in_schema=False, cache_control=REVALIDATE)
 async def index() -> Response[bytes]:
     """The app's single page."""
     return Response((STATIC / "index.html").read_bytes(), media_type="text/html")

@@ -8,6 +8,7 @@ import { concernPage, receiptPage, myReportsPage, myReportPage } from './pages/c
 import * as admin from './pages/admin.js';
 import { casesPage, casePage } from './pages/safeguarding.js';
 import { callPage } from './pages/call.js';
+import { forgetNames } from './people.js';
 
 const PEOPLE = ['mentee', 'mentor'];
 
@@ -111,6 +112,18 @@ async function route() {
   focusHeading();
 }
 
+// Pages for people without an account (the gateway serves them without a session; reports gets the
+// caller as 'anonymous').
+const PUBLIC_REPORT = '/report';
+const PUBLIC_FOLLOW_UP = '/report/follow-up';
+
+function publicNav() {
+  clear(nav);
+  nav.append(h('ul', {}, h('li', {}, h('a', { href: PUBLIC_REPORT, 'aria-current': window.location.pathname === PUBLIC_REPORT ? 'page' : false }, 'Report a concern')),
+    h('li', {}, h('a', { href: PUBLIC_FOLLOW_UP, 'aria-current': window.location.pathname === PUBLIC_FOLLOW_UP ? 'page' : false }, 'Follow up with a receipt')),
+    h('li', {}, h('a', { href: '/' }, 'Sign in'))));
+}
+
 let firstView = true;
 
 /** After a change of view, focus its heading (screen readers announce it); never on the first load,
@@ -128,10 +141,18 @@ async function boot(message) {
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err;
   }
+  forgetNames();  // names another account could see must not outlive it in this tab
+  const path = window.location.pathname.replace(/\/+$/, '');
   if (!session) {
     ctx = null;
     await renderNav();
-    if (window.location.pathname === '/invitation') {
+    if (path === PUBLIC_REPORT) {
+      publicNav();
+      concernPage(null, main, { publicForm: true });
+    } else if (path === PUBLIC_FOLLOW_UP) {
+      publicNav();
+      receiptPage(null, main, { publicForm: true });
+    } else if (window.location.pathname === '/invitation') {
       invitationPage(main, () => { window.history.replaceState(null, '', '/#/'); boot(); });
     } else {
       signInPage(main, message, () => boot());
@@ -140,7 +161,9 @@ async function boot(message) {
     return;
   }
   setCsrf(session.csrf_token);
-  if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${window.location.hash || '#/'}`);
+  // Signed in, the public report pages are the in-app ones (identified or anonymous, the choice is theirs).
+  const inApp = { [PUBLIC_REPORT]: '#/concern', [PUBLIC_FOLLOW_UP]: '#/concern/follow-up' }[path];
+  if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${inApp || window.location.hash || '#/'}`);
   const me = await get('/me');
   ctx = { session, me, roles: session.roles, has, refreshNav: renderNav, navigate: (hash) => { window.location.hash = hash; } };
   if (!me.agreements_current) {

@@ -2,6 +2,7 @@
 import { h, field, checkbox, when, tag, shortId, clear, bytes } from '../dom.js';
 import { get, post, put } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success, confirmDialog } from '../ui.js';
+import { loadNames } from '../people.js';
 
 const ROLES = [['mentee', 'Mentee'], ['mentor', 'Mentor'], ['admin', 'Programme admin'], ['safeguarding', 'Safeguarding officer'], ['operator', 'Operator']];
 const VETTING = [['professional_verification', 'Professional registration checked'], ['references', 'References'],
@@ -149,9 +150,11 @@ export async function pairingsAdminPage(ctx, main) {
   });
   main.append(section('Propose a match', form));
   main.append(section('All pairings', pairings.length ? h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'All pairings (table)' }, h('table', { id: 'pairings' },
-    h('thead', {}, h('tr', {}, ['Mentor', 'Mentee', 'State', 'Proposed'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ['Mentor', 'Mentee', 'State', 'Proposed', ''].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, pairings.map((p) => h('tr', {}, h('td', {}, nameOf(p.mentor_id), p.mentor_accepted ? ' ✓' : ''),
-      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, PAIRING_WORDS[p.state] || p.state), h('td', {}, when(p.created_at)))))))
+      h('td', {}, nameOf(p.mentee_id), p.mentee_accepted ? ' ✓' : ''), h('td', {}, PAIRING_WORDS[p.state] || p.state), h('td', {}, when(p.created_at)),
+      h('td', {}, h('a', { href: `#/pairings/${encodeURIComponent(p.pairing_id)}` }, 'Open',
+        h('span', { class: 'visually-hidden' }, ` the pairing of ${nameOf(p.mentor_id)} and ${nameOf(p.mentee_id)}`))))))))
     : empty('No pairings yet.')));
 }
 
@@ -160,9 +163,19 @@ const DISPUTE_WORDS = { open: 'Open', pending: 'Access requested', approved: 'Ac
 
 export async function disputesPage(ctx, main) {
   page(main, 'Disputes', 'Recordings and notes are reachable only through a dispute: a second admin approves access for a limited time, and every access is logged and told to the pair.');
-  const disputes = await get('/api/records/disputes/');
+  const [disputes, pairings] = await Promise.all([get('/api/records/disputes/'), get('/api/sessions/pairings/').catch(() => [])]);
+  const pairOf = Object.fromEntries(pairings.map((p) => [p.pairing_id, p]));
+  const nameOf = await loadNames(pairings.flatMap((p) => [p.mentor_id, p.mentee_id]).concat(disputes.map((d) => d.opened_by)));
+  const who = (id) => nameOf(id) || shortId(id);
+  const about = (d) => (pairOf[d.pairing_id] ? ` about ${who(pairOf[d.pairing_id].mentor_id)} and ${who(pairOf[d.pairing_id].mentee_id)}` : '');
+  const unreviewed = disputes.filter((d) => d.break_glass_unreviewed).length;
+  if (unreviewed) {
+    main.append(h('div', { class: 'alert warning', role: 'status' }, h('p', {}, h('strong', {}, `${unreviewed} emergency (break-glass) access${unreviewed === 1 ? '' : 'es'} need${unreviewed === 1 ? 's' : ''} review by another admin.`))));
+  }
+  disputes.sort((a, b) => Number(b.break_glass_unreviewed) - Number(a.break_glass_unreviewed));
+  main.append(h('p', {}, 'To open a dispute as an admin, open the pairing from ', h('a', { href: '#/admin/pairings' }, 'Pairings'), ' and choose the session.'));
   main.append(h('div', { class: 'card' }, disputes.length ? h('ul', { class: 'plain', id: 'disputes' }, disputes.map((d) => h('li', {}, h('div', { class: 'row' },
-    h('a', { href: `#/admin/disputes/${encodeURIComponent(d.id)}` }, `Dispute ${shortId(d.id)} · opened ${when(d.opened_at)} by ${d.opened_by_role}`),
+    h('a', { href: `#/admin/disputes/${encodeURIComponent(d.id)}` }, `Dispute ${shortId(d.id)}${about(d)} · opened ${when(d.opened_at)} by ${d.opened_by_role === 'admin' ? who(d.opened_by) : `the ${d.opened_by_role}`}`),
     h('span', {}, tag(DISPUTE_WORDS[d.state] || d.state, d.state === 'closed' ? 'neutral' : 'warn'), d.break_glass_unreviewed ? [' ', tag('Needs review', 'danger')] : null)))))
     : empty('No disputes.')));
 }
@@ -170,8 +183,14 @@ export async function disputesPage(ctx, main) {
 export async function disputePage(ctx, main, disputeId) {
   const base = `/api/records/disputes/${encodeURIComponent(disputeId)}`;
   const [d, records, users] = await Promise.all([get(base), get(`${base}/records`), get('/admin/users?role=admin')]);
-  const nameOf = (id) => { const u = users.find((x) => x.id === id); return u ? u.display_name : shortId(id); };
-  page(main, `Dispute ${shortId(d.id)}`, `${DISPUTE_WORDS[d.state] || d.state} · opened ${when(d.opened_at)} by ${d.opened_by === ctx.me.id ? 'you' : `a ${d.opened_by_role}`}`);
+  const pairing = await get(`/api/sessions/pairings/${encodeURIComponent(d.pairing_id)}`).catch(() => null);
+  const known = await loadNames([d.opened_by, ...(pairing ? [pairing.mentor_id, pairing.mentee_id] : [])]);
+  const nameOf = (id) => { const u = users.find((x) => x.id === id); return u ? u.display_name : (known(id) || shortId(id)); };
+  page(main, `Dispute ${shortId(d.id)}`, `${DISPUTE_WORDS[d.state] || d.state} · opened ${when(d.opened_at)} by ${d.opened_by === ctx.me.id ? 'you' : `${nameOf(d.opened_by)} (${d.opened_by_role})`}`);
+  if (pairing) {
+    main.append(h('p', {}, `About a session of ${nameOf(pairing.mentor_id)} (mentor) and ${nameOf(pairing.mentee_id)} (mentee). `,
+      h('a', { href: `#/pairings/${encodeURIComponent(pairing.pairing_id)}` }, 'Open the pairing')));
+  }
   const box = errorBox();
   main.append(box);
 
@@ -202,7 +221,8 @@ export async function disputePage(ctx, main, disputeId) {
   const player = h('div');
   main.append(section('Records of the session', records.length ? h('ul', { class: 'plain', id: 'dispute-records' }, records.map((r) => {
     const open = r.readable_until && new Date(r.readable_until) > new Date();
-    const li = h('li', {}, h('div', { class: 'row' }, h('span', {}, `${r.kind} ${shortId(r.id)}${r.size ? ` · ${bytes(r.size)}` : ''}`),
+    const li = h('li', {}, h('div', { class: 'row' }, h('span', {}, `${r.kind} ${shortId(r.id)}${r.size ? ` · ${bytes(r.size)}` : ''}`,
+      r.legal_hold ? [' ', tag('Legal hold', 'warn')] : null),
       open ? h('span', { class: 'muted' }, `You may read it until ${when(r.readable_until)}`) : tag('No access', 'neutral')));
     if (open && r.kind === 'recording') {
       const play = h('button', { type: 'button' }, 'Play (this is logged and the pair is told)');
@@ -213,7 +233,47 @@ export async function disputePage(ctx, main, disputeId) {
       li.append(h('div', { class: 'actions' }, play));
     }
     return li;
-  })) : empty('No records for this session.'), player));
+  })) : empty('No records for this session.'),
+  h('p', { class: 'muted' }, 'Legal hold: while this dispute (or another about the same session) is open, its records are kept past their retention date and cannot be erased. Closing the last open dispute lifts the hold.'),
+  player));
+
+  if (d.state === 'break_glass') {
+    const glass = [...d.transitions].reverse().find((t) => t.action.replace(/-/g, '_') === 'break_glass');
+    const glassBy = glass ? glass.actor_id : null;
+    const card = section('Emergency access: review needed', h('p', {}, glassBy === ctx.me.id
+      ? 'You used emergency (break-glass) access. Another admin must review it before the dispute can go on or close.'
+      : `${glassBy ? nameOf(glassBy) : 'An admin'} used emergency (break-glass) access${glass ? ` on ${when(glass.at)}` : ''}. Review whether it was justified: “unjustified” ends the emergency access at once.`));
+    if (glassBy !== ctx.me.id) {
+      const verdict = h('select', { id: 'review-verdict' }, h('option', { value: 'justified' }, 'Justified'), h('option', { value: 'unjustified' }, 'Unjustified: end the access now'));
+      const reason = h('textarea', { required: true, maxlength: '4000' });
+      const submit = h('button', { type: 'submit' }, 'Record the review');
+      const form = h('form', { class: 'narrow' }, field('Verdict', verdict), field('Reason for the verdict', reason), h('div', { class: 'actions' }, submit));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        if (reason.value.trim().length < 3) { showError(box, 'Give a reason for the verdict.'); reason.focus(); return; }
+        busy(submit, box, async () => { await post(`${base}/review`, { verdict: verdict.value, reason: reason.value.trim() }); reload(); });
+      });
+      card.append(form);
+    }
+    main.append(card);
+  }
+
+  if (['open', 'pending', 'rejected', 'approved'].includes(d.state) && records.length) {
+    const which = records.map((r) => ({ id: r.id, ...checkbox(`${r.kind} ${shortId(r.id)}`, { checked: true }) }));
+    const reason = h('textarea', { required: true, maxlength: '4000' });
+    const submit = h('button', { type: 'submit', class: 'danger' }, 'Use emergency access');
+    const form = h('form', {}, h('fieldset', {}, h('legend', {}, 'Records you need now'), which.map((x) => x.el)),
+      field('What is the emergency?', reason, 'Only for someone’s safety. Sealed in the audit ledger.'), h('div', { class: 'actions' }, submit));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const recordIds = which.filter((x) => x.input.checked).map((x) => x.id);
+      if (!recordIds.length || reason.value.trim().length < 3) { showError(box, 'Choose the records and say what the emergency is.'); return; }
+      if (!await confirmDialog('Use emergency access?', 'You alone can read the chosen records at once, for a few hours. The pair and every other admin are told, and another admin must review this afterwards.', 'Use emergency access', { danger: true })) return;
+      busy(submit, box, async () => { await post(`${base}/break-glass`, { record_ids: recordIds, reason: reason.value.trim() }); reload(); });
+    });
+    main.append(h('details', { class: 'card' }, h('summary', {}, 'Emergency access (break-glass)'),
+      h('p', { class: 'muted' }, 'For a safety emergency only, when waiting for a second admin could cause harm.'), form));
+  }
 
   if (['open', 'rejected', 'approved'].includes(d.state) && records.length) {
     const admins = users.filter((u) => u.status === 'active');
@@ -238,7 +298,7 @@ export async function disputePage(ctx, main, disputeId) {
     main.append(section('Ask for access', h('p', { class: 'muted' }, 'Another admin must approve the request.'), form));
   }
 
-  if (d.state !== 'closed') {
+  if (d.state !== 'closed' && d.state !== 'break_glass') {
     const outcome = h('select', {}, [['upheld', 'Upheld'], ['not_upheld', 'Not upheld'], ['resolved', 'Resolved'], ['withdrawn', 'Withdrawn']].map(([v, t]) => h('option', { value: v }, t)));
     const reason = h('textarea', { required: true });
     const submit = h('button', { type: 'submit', class: 'secondary' }, 'Close the dispute');
@@ -283,12 +343,32 @@ export async function auditPage(ctx, main) {
   await busy(null, box, search);
 }
 
-export function retentionPage(ctx, main) {
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export async function retentionPage(ctx, main) {
   page(main, 'Retention', 'How long Tandem keeps things. These are set by your operators (read-only here).');
-  main.append(section('What is kept, and for how long', h('ul', {},
-    h('li', {}, 'Recordings: 90 days from capture by default (RECORDS_RECORDING_RETENTION_DAYS).'),
-    h('li', {}, 'Notes: while the pairing is active, then 365 days by default (RECORDS_NOTE_RETENTION_DAYS).'),
-    h('li', {}, 'Closed concern reports: 2 years by default (REPORTS_RETENTION_DAYS).'),
-    h('li', {}, 'Anything under a legal hold (an open dispute or a held case) is kept until the hold is lifted.')),
-  h('p', { class: 'muted' }, 'Expired items are destroyed by deleting their keys (crypto-shredding); a signed erasure receipt is kept. There is no API to read the live values yet, so the defaults are shown.')));
+  let policy = null;
+  try {
+    policy = await get('/api/records/retention/policy');
+  } catch { /* an older records service: show the defaults */ }
+  const live = Boolean(policy);
+  const p = policy || { recording_retention_days: 90, note_retention_days: 365, sweep_interval_s: 300, lifecycle_backstop_days: 0,
+    dispute_window_hours: 24, dispute_max_window_hours: 168, dispute_break_glass_hours: 4 };
+  const rows = [
+    ['Recordings', `${plural(p.recording_retention_days, 'day')} from capture`, 'RECORDS_RECORDING_RETENTION_DAYS'],
+    ['Notes', `while the pairing is active, then ${plural(p.note_retention_days, 'day')}`, 'RECORDS_NOTE_RETENTION_DAYS'],
+    ['Expiry sweep', p.sweep_interval_s > 0 ? `every ${plural(Math.round(p.sweep_interval_s / 60), 'minute')}` : 'off (run by the operators’ schedule)', 'RECORDS_SWEEP_INTERVAL_S'],
+    ['Storage backstop', p.lifecycle_backstop_days > 0 ? `objects older than ${plural(p.lifecycle_backstop_days, 'day')} are removed by the storage itself` : 'none', 'RECORDS_LIFECYCLE_BACKSTOP_DAYS'],
+    ['Dispute access window', `${plural(p.dispute_window_hours, 'hour')} by default, at most ${plural(p.dispute_max_window_hours, 'hour')}`, 'RECORDS_DISPUTE_WINDOW_HOURS, _MAX_WINDOW_HOURS'],
+    ['Emergency (break-glass) access', plural(p.dispute_break_glass_hours, 'hour'), 'RECORDS_DISPUTE_BREAK_GLASS_HOURS'],
+  ];
+  main.append(section('Notes and recordings', live ? tag('Live values', 'ok') : tag('Defaults: live values unavailable', 'warn'),
+    h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Retention settings (table)' }, h('table', { id: 'retention' },
+      h('caption', { class: 'visually-hidden' }, 'Retention settings'),
+      h('thead', {}, h('tr', {}, ['What', 'Kept / applies', 'Setting'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, rows.map(([what, kept, setting]) => h('tr', {}, h('th', { scope: 'row' }, what), h('td', {}, kept), h('td', {}, h('code', {}, setting)))))))),
+  section('Concern reports', h('p', {}, 'Closed concern reports: 2 years by default (REPORTS_RETENTION_DAYS). Only safeguarding officers see reports, so their live value is not shown here.')),
+  section('Holds and erasure', h('ul', {},
+    h('li', {}, 'Anything under a legal hold (an open dispute, or a case a safeguarding officer holds) is kept until the hold is lifted.'),
+    h('li', {}, 'Expired items are destroyed by deleting their keys (crypto-shredding); a signed erasure receipt is kept.'))));
 }

@@ -37,7 +37,12 @@ export function signInPage(main, message, onSignedIn) {
     });
   });
   main.append(form, h('p', { class: 'muted narrow' },
-    'New to Tandem? Your programme admin sends you a personal link to set your password.'));
+    'New to Tandem? Your programme admin sends you a personal link to set your password.'),
+  h('section', { class: 'card narrow', 'aria-labelledby': 'no-account-heading' },
+    h('h2', { id: 'no-account-heading' }, 'Worried about someone’s safety or conduct?'),
+    h('p', {}, 'Anyone can tell the safeguarding team, with or without an account, anonymously.'),
+    h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '/report', id: 'public-report-link' }, 'Report a concern without signing in'),
+      h('a', { href: '/report/follow-up' }, 'Follow up with a receipt'))));
 }
 
 function secretOf(uri) {

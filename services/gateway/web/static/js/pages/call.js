@@ -4,7 +4,8 @@
 import { h, clear, announce } from '../dom.js';
 import { get } from '../api.js';
 import { page, errorBox, showError } from '../ui.js';
-import { otherRole } from './home.js';
+import { otherName, otherId } from './home.js';
+import { loadNames } from '../people.js';
 
 const FINAL = new Set(['suspended', 'pairing-ended', 'room-closed', 'replaced', 'forbidden', 'not-found', 'not-member', 'not-open', 'closed']);
 const ERROR_WORDS = {
@@ -18,7 +19,7 @@ const ERROR_WORDS = {
 export async function callPage(ctx, main, sessionId) {
   const session = await get(`/api/sessions/sessions/${encodeURIComponent(sessionId)}`);
   const pairing = await get(`/api/sessions/pairings/${encodeURIComponent(session.pairing_id)}`);
-  const other = otherRole(ctx, pairing);
+  const other = otherName(ctx, pairing, await loadNames([otherId(ctx, pairing)]));
   page(main, `Call with ${other}`);
   const box = errorBox();
   const status = h('p', { id: 'call-status', role: 'status' }, 'Starting your camera…');

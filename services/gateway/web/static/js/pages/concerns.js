@@ -1,5 +1,5 @@
 // Report a concern (identified or anonymous), the one-time receipt, follow-up by receipt, my reports.
-import { h, field, checkbox, when, tag, clear } from '../dom.js';
+import { h, field, checkbox, when, tag, clear, bytes } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success } from '../ui.js';
 
@@ -15,31 +15,67 @@ export const STATE_WORDS = {
   received: 'Received', acknowledged: 'Acknowledged', investigating: 'Being looked into', resolved: 'Resolved', closed: 'Closed',
 };
 
-export function concernPage(ctx, main) {
+// Defaults of REPORTS_MAX_ATTACHMENTS / REPORTS_MAX_ATTACHMENT_BYTES: checked here for a quick answer;
+// the reports service enforces its own configured limits either way (its message is shown).
+const MAX_FILES = 5;
+const MAX_FILE_BYTES = 5 * 1024 * 1024;
+
+/** A file as the reports API takes it: {filename, media_type, content (base64)}. */
+async function attachmentOf(file) {
+  const data = new Uint8Array(await file.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  const type = /^[\w.+-]+\/[\w.+-]+$/.test(file.type) ? file.type : 'application/octet-stream';
+  let name = file.name || 'attachment';
+  if (name.length > 200) { const dot = name.lastIndexOf('.'); const ext = dot > 0 ? name.slice(dot).slice(0, 20) : ''; name = name.slice(0, 200 - ext.length) + ext; }
+  return { filename: name, media_type: type, content: window.btoa(binary) };
+}
+
+/** Report a concern. Signed in: identified or anonymous. `publicForm`: no account, always anonymous. */
+export function concernPage(ctx, main, { publicForm = false } = {}) {
   page(main, 'Report a concern',
     'Tell the safeguarding team about anything that worries you. Only safeguarding officers can read reports — not programme admins, and never the person you report.');
+  if (publicForm) {
+    main.append(h('div', { class: 'alert', role: 'note' },
+      h('p', {}, h('strong', {}, 'You do not need an account.'), ' This report is anonymous: nothing about you is stored with it, not even your address. You get a receipt to read replies and write back.'),
+      h('p', {}, 'Have an account? ', h('a', { href: '/#/concern' }, 'Sign in to report'), ' to follow up in your account instead.')));
+  }
   const box = errorBox();
   const category = h('select', { required: true }, h('option', { value: '' }, 'Choose one'),
     CATEGORIES.map(([value, text]) => h('option', { value }, text)));
   const text = h('textarea', { required: true, maxlength: '20000' });
   const urgent = checkbox('This is urgent: someone may be at risk now.', { id: 'concern-urgent' });
-  const anonymous = checkbox('Report anonymously. Your name is not stored with the report; you follow up with a receipt instead.', { id: 'concern-anonymous' });
+  const anonymous = publicForm ? null
+    : checkbox('Report anonymously. Your name is not stored with the report; you follow up with a receipt instead.', { id: 'concern-anonymous' });
+  const files = h('input', { type: 'file', multiple: true, id: 'concern-files' });
+  const chosen = h('ul', { class: 'file-list', id: 'concern-file-list', 'aria-live': 'polite' });
+  files.addEventListener('change', () => {
+    clear(chosen);
+    for (const f of files.files) chosen.append(h('li', {}, `${f.name} (${bytes(f.size)})`));
+  });
   const submit = h('button', { type: 'submit' }, 'Send the report');
   const form = h('form', { class: 'card', novalidate: true }, box,
     field('What is it about?', category),
     field('What happened?', text, 'Say what happened, when, and who was involved, as far as you are comfortable. Please do not include patient details.'),
-    h('fieldset', {}, h('legend', {}, 'Options'), urgent.el, anonymous.el),
+    field('Attachments (optional)', files, `Up to ${MAX_FILES} files, ${bytes(MAX_FILE_BYTES)} each: for example a screenshot or a document. Only safeguarding officers can open them. Remove patient details first.`),
+    chosen,
+    h('fieldset', {}, h('legend', {}, 'Options'), urgent.el, anonymous ? anonymous.el : null),
     h('p', { class: 'muted' }, 'If someone is in immediate danger, call the emergency services first.'),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!category.value) { showError(box, 'Choose what the concern is about.'); category.focus(); return; }
     if (!text.value.trim()) { showError(box, 'Describe what happened.'); text.focus(); return; }
+    const picked = [...files.files];
+    if (picked.length > MAX_FILES) { showError(box, `Attach at most ${MAX_FILES} files.`); files.focus(); return; }
+    const big = picked.find((f) => f.size > MAX_FILE_BYTES);
+    if (big) { showError(box, `“${big.name}” is larger than ${bytes(MAX_FILE_BYTES)}. Attach a smaller file.`); files.focus(); return; }
     busy(submit, box, async () => {
+      const attachments = await Promise.all(picked.map(attachmentOf));
       const filed = await post('/api/reports/concerns', { category: category.value, text: text.value,
-        anonymous: anonymous.input.checked, urgent: urgent.input.checked });
+        anonymous: publicForm || anonymous.input.checked, urgent: urgent.input.checked, attachments });
       clear(main);
-      if (filed.receipt) showReceipt(main, filed);
+      if (filed.receipt) showReceipt(main, filed, publicForm);
       else {
         page(main, 'Thank you — your report was sent');
         main.append(success(`The safeguarding team will acknowledge it by ${when(filed.ack_due_at)}.`),
@@ -51,7 +87,7 @@ export function concernPage(ctx, main) {
   main.append(form);
 }
 
-function showReceipt(main, filed) {
+function showReceipt(main, filed, publicForm) {
   page(main, 'Your report was sent anonymously');
   const receipt = h('p', { class: 'receipt', id: 'receipt' }, filed.receipt);
   const copy = h('button', { type: 'button', id: 'copy-receipt' }, 'Copy the receipt');
@@ -74,7 +110,7 @@ function showReceipt(main, filed) {
   h('div', { class: 'card' }, h('p', { class: 'label' }, 'Your receipt'), receipt,
     h('div', { class: 'actions' }, copy, copied),
     h('p', {}, `The safeguarding team will acknowledge your report by ${when(filed.ack_due_at)}. `,
-      h('a', { href: '#/concern/follow-up' }, 'Follow up with your receipt'))));
+      h('a', { href: publicForm ? '/report/follow-up' : '#/concern/follow-up' }, 'Follow up with your receipt'))));
 }
 
 function messagesView(report) {
@@ -88,7 +124,9 @@ function reportView(report) {
     h('p', {}, 'Status: ', tag(STATE_WORDS[report.state] || report.state, report.state === 'received' ? 'warn' : 'ok'),
       report.urgent ? [' ', tag('Urgent', 'danger')] : null),
     h('p', { class: 'muted' }, `${categoryWords(report.category)} · sent ${when(report.created_at)}`),
-    h('h2', {}, 'What you reported'), h('p', { class: 'report-text' }, report.text)), messagesView(report));
+    h('h2', {}, 'What you reported'), h('p', { class: 'report-text' }, report.text),
+    report.attachments && report.attachments.length ? [h('h3', {}, 'Your attachments'), h('ul', {}, report.attachments.map((a) => h('li', {}, `${a.filename} (${bytes(a.size)})`))),
+      h('p', { class: 'muted' }, 'Only safeguarding officers can open them.')] : null), messagesView(report));
 }
 
 function replyForm(send) {
@@ -104,8 +142,9 @@ function replyForm(send) {
   return form;
 }
 
-export function receiptPage(ctx, main) {
+export function receiptPage(ctx, main, { publicForm = false } = {}) {
   page(main, 'Follow up an anonymous report', 'Enter the receipt you were given when you sent the report.');
+  if (publicForm) main.append(h('p', {}, 'No account is needed. ', h('a', { href: '/report' }, 'Report a new concern'), ' · ', h('a', { href: '/' }, 'Sign in')));
   const box = errorBox();
   const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', id: 'receipt-input' });
   const submit = h('button', { type: 'submit' }, 'Show my report');

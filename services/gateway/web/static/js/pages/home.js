@@ -2,6 +2,7 @@
 import { h, when, tag, clear } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox } from '../ui.js';
+import { loadNames } from '../people.js';
 
 const PEOPLE = ['mentee', 'mentor'];
 
@@ -69,6 +70,15 @@ export function otherRole(ctx, p) {
   return p.mentor_id === ctx.me.id ? 'your mentee' : 'your mentor';
 }
 
+export function otherId(ctx, p) {
+  return p.mentor_id === ctx.me.id ? p.mentee_id : p.mentor_id;
+}
+
+/** The other member's name when the gateway gives it (it may lag a new pairing), else their role. */
+export function otherName(ctx, p, nameOf) {
+  return (nameOf && nameOf(otherId(ctx, p))) || otherRole(ctx, p);
+}
+
 export async function homePage(ctx, main) {
   const name = ctx.me.display_name || 'there';
   page(main, `Hello, ${name}`, 'Here is what needs your attention.');
@@ -84,11 +94,12 @@ export async function homePage(ctx, main) {
   if (ctx.has(...PEOPLE)) {
     const pairings = await get('/api/sessions/pairings/');
     const live = pairings.filter((p) => p.state === 'active' || p.state === 'proposed');
+    const nameOf = await loadNames(live.map((p) => otherId(ctx, p)));
     grid.append(section('Your pairings', live.length ? h('ul', { class: 'plain', id: 'pairing-list' }, live.map((p) => {
       const mine = p.mentor_id === ctx.me.id ? p.mentor_accepted : p.mentee_accepted;
       return h('li', {}, h('div', { class: 'row' },
         h('div', {}, h('a', { href: `#/pairings/${encodeURIComponent(p.pairing_id)}` },
-          `Pairing with ${otherRole(ctx, p)}`), ' ', pairingState(p)),
+          `Pairing with ${otherName(ctx, p, nameOf)}`), ' ', pairingState(p)),
         p.state === 'proposed' && !mine ? tag('Your answer is needed', 'warn') : null));
     })) : empty('You have no active pairing yet. Your programme admin will propose a match.')));
 
@@ -101,7 +112,7 @@ export async function homePage(ctx, main) {
     grid.append(section('Upcoming sessions', upcoming.length ? h('ul', { class: 'plain' }, upcoming.map(([p, s]) => {
       const open = new Date(s.room_opens_at) <= new Date();
       return h('li', {}, h('div', { class: 'row' },
-        h('div', {}, h('strong', {}, when(s.starts_at)), ` with ${otherRole(ctx, p)}`),
+        h('div', {}, h('strong', {}, when(s.starts_at)), ` with ${otherName(ctx, p, nameOf)}`),
         open ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
           : h('span', { class: 'muted' }, `Room opens ${when(s.room_opens_at)}`)));
     })) : empty('No sessions scheduled. Open a pairing to schedule one.')));

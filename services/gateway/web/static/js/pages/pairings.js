@@ -2,7 +2,8 @@
 import { h, field, checkbox, when, tag, clear, bytes, shortId, announce } from '../dom.js';
 import { get, post, put, del, ApiError } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, confirmDialog, success } from '../ui.js';
-import { otherRole } from './home.js';
+import { otherName, otherRole } from './home.js';
+import { loadNames } from '../people.js';
 
 const KIND_WORDS = {
   nhs_number: 'an NHS number', ca_health_number: 'a Canadian health card number', uk_postcode: 'a full postcode',
@@ -16,10 +17,24 @@ export function kindWords(kind) {
 export async function pairingPage(ctx, main, pairingId) {
   const p = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}`);
   const member = p.mentor_id === ctx.me.id || p.mentee_id === ctx.me.id;
-  page(main, member ? `Pairing with ${otherRole(ctx, p)}` : 'Pairing', member ? null : `Mentor ${shortId(p.mentor_id)} and mentee ${shortId(p.mentee_id)}`);
+  const nameOf = await loadNames([p.mentor_id, p.mentee_id]);
+  const named = (id) => nameOf(id) || shortId(id);
+  if (member) {
+    const other = otherName(ctx, p, nameOf);
+    page(main, `Pairing with ${other}`, other === otherRole(ctx, p) ? null : `${other} is ${otherRole(ctx, p)}.`);
+  } else {
+    page(main, `Pairing of ${named(p.mentor_id)} and ${named(p.mentee_id)}`, `Mentor ${named(p.mentor_id)}, mentee ${named(p.mentee_id)}.`);
+  }
   const box = errorBox();
   main.append(box, statusCard(ctx, p, member, box));
-  if (!member || p.state === 'proposed' || p.state === 'declined') return;
+  if (!member) {
+    if (ctx.has('admin') && p.state !== 'proposed' && p.state !== 'declined') {
+      const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
+      main.append(adminSessionsCard(sessions));
+    }
+    return;
+  }
+  if (p.state === 'proposed' || p.state === 'declined') return;
   const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
   main.append(sessionsCard(ctx, p, sessions));
   // Each part loads on its own: one service being slow or not yet aware of a new pairing (facts travel
@@ -92,17 +107,35 @@ function localInput(date) {
 }
 
 function sessionsCard(ctx, p, sessions) {
-  const card = section('Sessions');
+  const cancelBox = errorBox();
+  const card = section('Sessions', cancelBox);
   const now = new Date();
   const list = sessions.filter((s) => s.state !== 'cancelled').sort((a, b) => new Date(a.starts_at) - new Date(b.starts_at));
   card.append(list.length ? h('ul', { class: 'plain', id: 'session-list' }, list.map((s) => {
     const open = new Date(s.room_opens_at) <= now && new Date(s.ends_at) > now;
     const past = new Date(s.ends_at) <= now;
+    const actions = h('div', { class: 'actions' },
+      open && p.state === 'active' ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
+        : tag(past ? 'Finished' : `Room opens ${when(s.room_opens_at)}`));
+    if (s.state === 'scheduled' && !past && p.state === 'active') {
+      const cancel = h('button', { type: 'button', class: 'secondary', 'data-session': s.session_id },
+        'Cancel', h('span', { class: 'visually-hidden' }, ` the session of ${when(s.starts_at)}`));
+      cancel.addEventListener('click', async () => {
+        if (!await confirmDialog('Cancel this session?', `The session of ${when(s.starts_at)} is cancelled for both of you. The other person is told.`, 'Cancel the session', { danger: true })) return;
+        busy(cancel, cancelBox, async () => {
+          await post(`/api/sessions/sessions/${encodeURIComponent(s.session_id)}/cancel`);
+          announce('The session was cancelled.');
+          window.dispatchEvent(new HashChangeEvent('hashchange'));
+        });
+      });
+      actions.append(cancel);
+    }
     return h('li', {}, h('div', { class: 'row' },
       h('div', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`, s.agenda ? h('p', { class: 'muted' }, `Agenda: ${s.agenda}`) : null),
-      open && p.state === 'active' ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
-        : tag(past ? 'Finished' : `Room opens ${when(s.room_opens_at)}`)));
+      actions));
   })) : empty('No sessions yet.'));
+  const cancelled = sessions.filter((s) => s.state === 'cancelled').length;
+  if (cancelled) card.append(h('p', { class: 'muted' }, `${cancelled} cancelled session${cancelled === 1 ? '' : 's'} not shown.`));
   if (p.state !== 'active') return card;
   const start = h('input', { type: 'datetime-local', required: true, value: localInput(new Date(Date.now() + 5 * 60000)) });
   const minutes = h('input', { type: 'number', min: '15', max: '240', step: '15', value: '60' });
@@ -122,6 +155,38 @@ function sessionsCard(ctx, p, sessions) {
       await post(`/api/sessions/pairings/${encodeURIComponent(p.pairing_id)}/sessions`,
         { starts_at: begins.toISOString(), ends_at: ends.toISOString(), agenda: agenda.value.trim() || null });
       window.dispatchEvent(new HashChangeEvent('hashchange'));
+    });
+  });
+  card.append(form);
+  return card;
+}
+
+function sessionWord(s) {
+  if (s.state === 'cancelled') return 'Cancelled';
+  return new Date(s.ends_at) <= new Date() ? 'Finished' : 'Scheduled';
+}
+
+/** Admins: the pairing's sessions (no agenda) and opening a dispute about one of them. */
+function adminSessionsCard(sessions) {
+  const card = section('Sessions');
+  card.append(sessions.length ? h('ul', { class: 'plain', id: 'session-list' }, sessions.map((s) => h('li', {}, h('div', { class: 'row' },
+    h('span', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`), tag(sessionWord(s))))))
+    : empty('No sessions yet.'));
+  if (!sessions.length) return card;
+  const box = errorBox();
+  const which = h('select', { id: 'dispute-session' }, sessions.map((s) => h('option', { value: s.session_id }, `${when(s.starts_at)} (${sessionWord(s)})`)));
+  const reason = h('textarea', { required: true, maxlength: '4000' });
+  const submit = h('button', { type: 'submit', class: 'secondary' }, 'Open a dispute as admin');
+  const form = h('form', { class: 'narrow' }, h('h3', {}, 'Open a dispute'), box,
+    h('p', { class: 'muted' }, 'The session’s records are placed on legal hold at once. Reading any of them still needs a second admin’s approval (or an emergency break-glass access that another admin reviews). The pair is told.'),
+    field('Session', which), field('Why is a dispute needed?', reason, 'Kept sealed in the audit ledger; only admins can read it.'),
+    h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (reason.value.trim().length < 3) { showError(box, 'Say briefly why a dispute is needed.'); reason.focus(); return; }
+    busy(submit, box, async () => {
+      const d = await post('/api/records/disputes/', { session_id: which.value, reason: reason.value.trim() });
+      window.location.hash = `#/admin/disputes/${encodeURIComponent(d.id)}`;
     });
   });
   card.append(form);
@@ -177,6 +242,7 @@ function noteEditor(ctx, p, note, onSaved) {
 }
 
 async function notesCard(ctx, p) {
+  const nameOf = await loadNames([p.mentor_id, p.mentee_id]);
   const card = section('Notes');
   card.append(h('p', { class: 'muted' }, 'Private notes are for you only. Shared notes are visible to both of you. Notes are encrypted and expire after the retention period.'));
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
@@ -187,7 +253,7 @@ async function notesCard(ctx, p) {
     const mine = note.author_id === ctx.me.id;
     const li = h('li', { class: 'note' });
     const body = h('p', { class: 'note-body' }, note.text);
-    const meta = h('p', { class: 'muted' }, mine ? 'You' : (p.mentor_id === note.author_id ? 'Your mentor' : 'Your mentee'),
+    const meta = h('p', { class: 'muted' }, mine ? 'You' : (nameOf(note.author_id) || (p.mentor_id === note.author_id ? 'Your mentor' : 'Your mentee')),
       ` · ${when(note.updated_at)} · `, note.visibility === 'pair' ? tag('Shared') : tag('Private'),
       note.legal_hold ? [' ', tag('On hold (dispute)', 'warn')] : null);
     li.append(meta, body);

@@ -1,8 +1,9 @@
 // Safeguarding officers: the reports inbox (urgency, overdue) and one case.
-import { h, field, when, tag, shortId } from '../dom.js';
+import { h, field, when, tag, shortId, bytes } from '../dom.js';
 import { get, post, put } from '../api.js';
 import { page, section, empty, busy, errorBox, showError } from '../ui.js';
 import { categoryWords, STATE_WORDS } from './concerns.js';
+import { loadNames } from '../people.js';
 
 const NEXT = {
   received: ['acknowledged', 'closed'],
@@ -36,6 +37,9 @@ export async function casePage(ctx, main, reportId) {
   const d = await get(path);
   const c = d.case;
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+  const nameOf = await loadNames([c.assignee_id, d.reporter.reporter_id, d.person_id,
+    ...d.notes.map((n) => n.author_id), ...d.reveal_requests.map((r) => r.requested_by)].filter(Boolean));
+  const who = (id) => (id === ctx.me.id ? 'you' : nameOf(id) || shortId(id));
   page(main, `Case ${shortId(c.id)}: ${categoryWords(c.category)}`);
   const box = errorBox();
   main.append(box);
@@ -43,11 +47,17 @@ export async function casePage(ctx, main, reportId) {
     h('p', {}, 'Status: ', tag(STATE_WORDS[c.state] || c.state, 'ok'), c.urgent ? [' ', tag('Urgent', 'danger')] : null,
       c.overdue ? [' ', tag('Overdue', 'warn')] : null),
     h('p', { class: 'muted' }, `Received ${when(c.created_at)} · acknowledge by ${when(c.ack_due_at)}`,
-      c.assignee_id ? ` · assigned to ${c.assignee_id === ctx.me.id ? 'you' : shortId(c.assignee_id)}` : ' · not assigned'),
+      c.assignee_id ? ` · assigned to ${who(c.assignee_id)}` : ' · not assigned'),
+    c.legal_hold ? h('p', {}, tag('Legal hold', 'warn'), ' Kept past its retention date until the hold is released.') : null,
     h('h2', {}, 'Report'), h('p', { class: 'report-text' }, d.text),
     d.session_id ? h('p', { class: 'muted' }, `About session ${shortId(d.session_id)}`) : null,
-    d.attachments.length ? h('ul', {}, d.attachments.map((a) => h('li', {},
-      h('a', { href: `${path}/attachments/${encodeURIComponent(a.id)}` }, a.filename)))) : null));
+    d.person_id ? h('p', { class: 'muted' }, `About ${nameOf(d.person_id) || `user ${shortId(d.person_id)}`}`) : null),
+  section('Attachments', d.attachments.length ? [h('ul', { class: 'plain', id: 'attachments' }, d.attachments.map((a) => h('li', {}, h('div', { class: 'row' },
+    h('span', {}, a.filename, h('span', { class: 'muted' }, ` · ${a.media_type} · ${bytes(a.size)}`)),
+    h('a', { class: 'button secondary', href: `${path}/attachments/${encodeURIComponent(a.id)}`, download: a.filename },
+      'Download', h('span', { class: 'visually-hidden' }, ` ${a.filename}`)))))),
+  h('p', { class: 'muted' }, 'Files are downloaded, never opened in the page. Each download is recorded in the audit ledger. Open them with care: they come from the reporter.')]
+    : empty('No attachments.')));
 
   // Status and assignment.
   const actions = h('div', { class: 'actions' });
@@ -86,17 +96,17 @@ export async function casePage(ctx, main, reportId) {
     busy(addNote, box, async () => { await post(`${path}/notes`, { text: noteText.value }); reload(); });
   });
   main.append(section('Internal notes', d.notes.length ? h('ul', { class: 'plain' }, d.notes.map((n) => h('li', {},
-    h('p', { class: 'muted' }, `${n.author_id === ctx.me.id ? 'You' : shortId(n.author_id)} · ${when(n.created_at)}`), h('p', {}, n.text))))
+    h('p', { class: 'muted' }, `${n.author_id === ctx.me.id ? 'You' : who(n.author_id)} · ${when(n.created_at)}`), h('p', {}, n.text))))
     : empty('No notes yet.'), noteForm));
 
   // Reporter identity: hidden until a second officer approves a reveal.
-  const who = section('Reporter');
-  if (d.reporter.anonymous) who.append(h('p', {}, 'This report is anonymous. Nothing identifying the reporter was stored.'));
-  else if (d.reporter.revealed) who.append(h('p', {}, `Identity revealed: user ${d.reporter.reporter_id}.`));
+  const reporterCard = section('Reporter');
+  if (d.reporter.anonymous) reporterCard.append(h('p', {}, 'This report is anonymous. Nothing identifying the reporter was stored.'));
+  else if (d.reporter.revealed) reporterCard.append(h('p', {}, `Identity revealed: ${nameOf(d.reporter.reporter_id) || 'user'} (user ${d.reporter.reporter_id}).`));
   else {
-    who.append(h('p', {}, 'The reporter’s identity is hidden. Revealing it needs a reason and a second safeguarding officer’s approval; both are recorded.'));
+    reporterCard.append(h('p', {}, 'The reporter’s identity is hidden. Revealing it needs a reason and a second safeguarding officer’s approval; both are recorded.'));
     for (const r of d.reveal_requests) {
-      const line = h('p', {}, `Request by ${r.requested_by === ctx.me.id ? 'you' : shortId(r.requested_by)} on ${when(r.created_at)}: `, tag(r.state));
+      const line = h('p', {}, `Request by ${who(r.requested_by)} on ${when(r.created_at)}: `, tag(r.state));
       if (r.state === 'pending' && r.requested_by !== ctx.me.id) {
         const reason = h('input', { type: 'text', required: true });
         const ok = h('button', { type: 'button' }, 'Approve the reveal');
@@ -104,8 +114,8 @@ export async function casePage(ctx, main, reportId) {
           if (!reason.value.trim()) { showError(box, 'Give a reason for approving.'); reason.focus(); return; }
           busy(ok, box, async () => { await post(`${path}/reveal-requests/${encodeURIComponent(r.id)}/approve`, { reason: reason.value.trim() }); reload(); });
         });
-        who.append(line, field('Reason for approving', reason), h('div', { class: 'actions' }, ok));
-      } else who.append(line);
+        reporterCard.append(line, field('Reason for approving', reason), h('div', { class: 'actions' }, ok));
+      } else reporterCard.append(line);
     }
     if (!d.reveal_requests.some((r) => r.state === 'pending')) {
       const reason = h('input', { type: 'text', required: true });
@@ -114,8 +124,20 @@ export async function casePage(ctx, main, reportId) {
         if (!reason.value.trim()) { showError(box, 'Give a reason for the request.'); reason.focus(); return; }
         busy(ask, box, async () => { await post(`${path}/reveal-requests`, { reason: reason.value.trim() }); reload(); });
       });
-      who.append(field('Why do you need to know who reported this?', reason), h('div', { class: 'actions' }, ask));
+      reporterCard.append(field('Why do you need to know who reported this?', reason), h('div', { class: 'actions' }, ask));
     }
   }
-  main.append(who);
+  main.append(reporterCard);
+
+  // Legal hold: keeps the case past its retention date (e.g. for proceedings); reason recorded.
+  const holdReason = h('input', { type: 'text', required: true, maxlength: '2000' });
+  const holdButton = h('button', { type: 'button', class: 'secondary', id: 'legal-hold-toggle' }, c.legal_hold ? 'Release the legal hold' : 'Place a legal hold');
+  holdButton.addEventListener('click', () => {
+    if (holdReason.value.trim().length < 3) { showError(box, 'Give a reason for the legal hold change.'); holdReason.focus(); return; }
+    busy(holdButton, box, async () => { await put(`${path}/legal-hold`, { hold: !c.legal_hold, reason: holdReason.value.trim() }); reload(); });
+  });
+  main.append(section('Legal hold', h('p', {}, c.legal_hold
+    ? 'This case is on legal hold: it is not deleted when its retention period ends.'
+    : 'Place a legal hold to keep this case past its retention period (for example for proceedings). The reason is recorded in the audit ledger.'),
+  field(c.legal_hold ? 'Why release the hold?' : 'Why place a hold?', holdReason), h('div', { class: 'actions' }, holdButton)));
 }
