@@ -118,7 +118,7 @@ class Recording:
 
     def _frame(self, member: str, kind: str, receiver: Any, frame: Any) -> None:
         """On the event loop, inside aiortc's RTP handler: mux inline (cheap), never block."""
-        if self.muxer is None or self._stopping:
+        if self.muxer is None or self.stopped_at is not None:
             return
         intact = getattr(frame, "intact", True) and getattr(frame, "follows", True)
         try:
@@ -165,7 +165,13 @@ class Recording:
 
     async def on_state(self, recording_id: str | None) -> None:
         if recording_id != self.recording_id and not self._stopping:
+            # The hub calls this before it tells the members: no frame is taken once they see "stopped".
+            self._close_intake()
             self._spawn(self.stop("consent"))
+
+    def _close_intake(self) -> None:
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
 
     # -- stop ---------------------------------------------------------------------------------------------
 
@@ -175,7 +181,7 @@ class Recording:
             await self.done.wait()
             return
         self._stopping = True
-        self.stopped_at = time.monotonic()
+        self._close_intake()
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         try:
