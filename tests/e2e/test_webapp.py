@@ -553,6 +553,12 @@ def test_phone_width_has_no_sideways_scrolling(stack: RunningStack, world: World
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
         shot(page, name)
+    public = world.pages["public"]
+    public.set_viewport_size({"width": 360, "height": 740})
+    public.goto("/report")
+    public.get_by_role("heading", name="Report a concern").wait_for()
+    assert public.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "/report"
+    shot(public, "24-phone-public-concern")
 
 
 def test_keyboard_only_sign_out(world: World) -> None:

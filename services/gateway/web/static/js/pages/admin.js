@@ -180,6 +180,9 @@ export async function disputesPage(ctx, main) {
     : empty('No disputes.')));
 }
 
+const ACTION_WORDS = { open: 'opened', request_access: 'access requested', approve: 'access approved', reject: 'access refused',
+  close: 'closed', break_glass: 'emergency access used', review: 'emergency access reviewed' };
+
 export async function disputePage(ctx, main, disputeId) {
   const base = `/api/records/disputes/${encodeURIComponent(disputeId)}`;
   const [d, records, users] = await Promise.all([get(base), get(`${base}/records`), get('/admin/users?role=admin')]);
@@ -194,7 +197,7 @@ export async function disputePage(ctx, main, disputeId) {
   const box = errorBox();
   main.append(box);
 
-  main.append(section('History', h('ol', {}, d.transitions.map((t) => h('li', {}, `${when(t.at)}: ${t.action.replace(/_/g, ' ')} by ${t.actor_id === ctx.me.id ? 'you' : users.some((u) => u.id === t.actor_id) ? nameOf(t.actor_id) : `a ${t.actor_role}`}`,
+  main.append(section('History', h('ol', {}, d.transitions.map((t) => h('li', {}, `${when(t.at)}: ${ACTION_WORDS[t.action] || t.action.replace(/_/g, ' ')}${t.detail ? ` (${t.detail.replace(/_/g, ' ')})` : ''} by ${t.actor_id === ctx.me.id ? 'you' : users.some((u) => u.id === t.actor_id) ? nameOf(t.actor_id) : `a ${t.actor_role}`}`,
     t.reason ? h('span', { class: 'muted' }, ` — “${t.reason}”`) : null)))));
 
   if (d.pending_request) {
@@ -238,7 +241,7 @@ export async function disputePage(ctx, main, disputeId) {
   player));
 
   if (d.state === 'break_glass') {
-    const glass = [...d.transitions].reverse().find((t) => t.action.replace(/-/g, '_') === 'break_glass');
+    const glass = [...d.transitions].reverse().find((t) => t.action === 'break_glass');
     const glassBy = glass ? glass.actor_id : null;
     const card = section('Emergency access: review needed', h('p', {}, glassBy === ctx.me.id
       ? 'You used emergency (break-glass) access. Another admin must review it before the dispute can go on or close.'

@@ -7,7 +7,18 @@ import { loadNames } from '../people.js';
 const PEOPLE = ['mentee', 'mentor'];
 
 /** What a notice says, in plain words, and where it leads. */
-export function describeNotice(item) {
+// dispute.changed, as a member of the pair reads it, and as an admin who must act on it.
+const DISPUTE_NOTICE = {
+  opened: ['A dispute was opened about one of your sessions. Its records are kept (legal hold) until it is closed.', 'A dispute was opened. It may need a second admin.'],
+  access_requested: ['An admin asked to review records of a disputed session. A second admin must decide.', 'An admin asked for access under a dispute: another admin must decide.'],
+  approved: ['A second admin approved time-limited access to records of a disputed session. You are told of every access.', 'Access under a dispute was approved.'],
+  rejected: ['A request to review records of a disputed session was refused.', 'Access under a dispute was refused.'],
+  break_glass: ['An admin used emergency access to records of one of your sessions. Another admin reviews it.', 'An admin used emergency (break-glass) access: another admin must review it.'],
+  reviewed: ['The emergency access to records of your session was reviewed by another admin.', 'An emergency access was reviewed.'],
+  closed: ['A dispute about one of your sessions was closed.', 'A dispute was closed.'],
+};
+
+export function describeNotice(item, ctx) {
   const f = item.facts || {};
   const pairing = f.pairing_id ? `#/pairings/${encodeURIComponent(f.pairing_id)}` : null;
   switch (item.kind) {
@@ -22,7 +33,12 @@ export function describeNotice(item) {
     case 'record.created': return [f.kind === 'recording' ? 'A new recording is ready to watch.' : 'A note was saved in your pairing.', pairing];
     case 'record.accessed':
       return [`Your recording was accessed under dispute ${String(f.dispute_id || '').slice(0, 8)} by ${f.accessor_role === 'admin' ? 'a programme admin' : `someone with the ${f.accessor_role} role`}${f.break_glass ? ' in an emergency (break-glass access)' : ''}. This access was logged.`, null];
-    case 'dispute.changed': return [`A dispute about one of your sessions is now “${f.state}”.`, null];
+    case 'dispute.changed': {
+      const staff = Boolean(ctx) && ctx.has('admin') && !ctx.has('mentee', 'mentor');
+      const words = DISPUTE_NOTICE[f.state];
+      const text = words ? words[staff ? 1 : 0] : `A dispute about one of your sessions is now “${f.state}”.`;
+      return [text, staff && f.dispute_id ? `#/admin/disputes/${encodeURIComponent(f.dispute_id)}` : null];
+    }
     case 'report.filed': return [f.urgent ? 'An URGENT concern was reported.' : 'A new concern was reported.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
     case 'report.urgent': return ['An urgent concern needs attention now.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
     case 'report.overdue': return ['A concern is overdue for acknowledgement.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
@@ -33,7 +49,7 @@ export function describeNotice(item) {
 export function noticeList(items, ctx) {
   if (!items.length) return empty('No notices. You are all caught up.');
   return h('ul', { class: 'plain notices' }, items.map((item) => {
-    const [text, link] = describeNotice(item);
+    const [text, link] = describeNotice(item, ctx);
     const li = h('li', { class: item.read ? 'notice read' : 'notice unread' });
     const mark = item.read ? null : h('button', { type: 'button', class: 'secondary' }, 'Mark as read');
     if (mark) {

@@ -290,13 +290,17 @@ async function recordingsCard(p) {
   return card;
 }
 
+const MEMBER_DISPUTE_WORDS = { open: 'Open', pending: 'Access requested', approved: 'Access approved', rejected: 'Access refused',
+  break_glass: 'Emergency access', closed: 'Closed' };
+
 async function disputesCard(p, sessions) {
   const card = section('Disputes');
   const mine = (await get('/api/records/disputes/mine')).filter((d) => d.pairing_id === p.pairing_id);
   card.append(h('p', { class: 'muted' }, 'If you disagree about what happened in a session, you can open a dispute. The session’s records are then kept (not deleted) and an admin can review them only with a second admin’s approval. You are told about every access.'));
   if (mine.length) {
     card.append(h('ul', { class: 'plain' }, mine.map((d) => h('li', {},
-      h('p', {}, `Dispute ${shortId(d.id)} about the session of ${when((sessions.find((s) => s.session_id === d.session_id) || {}).starts_at)}: `, tag(d.state)),
+      h('p', {}, `Dispute ${shortId(d.id)} about the session of ${when((sessions.find((s) => s.session_id === d.session_id) || {}).starts_at)}: `, tag(MEMBER_DISPUTE_WORDS[d.state] || d.state),
+        d.outcome ? ` · outcome: ${d.outcome.replace(/_/g, ' ')}` : null),
       (d.accesses || []).length ? h('ul', {}, d.accesses.map((a) => h('li', {}, `Recording accessed ${when(a.at)} by ${a.accessor_role === 'admin' ? 'a programme admin' : a.accessor_role}${a.break_glass ? ' (emergency access)' : ''}.`))) : null))));
   }
   const past = sessions.filter((s) => s.state !== 'cancelled');
