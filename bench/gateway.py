@@ -77,6 +77,12 @@ def cli(env: dict[str, str], *args: str) -> dict[str, str]:
     return json.loads(out.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (less noisy on a shared machine than wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
@@ -167,9 +173,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                  "proxied (cookie)": (f"{gw}/api/sessions/whoami", cookie),
                  "proxied (bearer)": (f"{gw}/api/sessions/whoami", bearer)}
         results: dict[str, dict[str, float]] = {}
+        cpu0 = {p.pid: cpu_s(p.pid) for p in procs}
         async with httpx.AsyncClient(timeout=30) as client:
             for name, lat in (await latency(client, paths, args.requests)).items():
                 results[name] = {"p50_ms": round(statistics.median(lat), 3), "p99_ms": round(pct(lat, 0.99), 3)}
+        requests = args.requests + 50  # the warm-up counts: CPU is read around the whole interleaved loop
+        gw_cpu = (cpu_s(procs[0].pid) - cpu0[procs[0].pid]) / (2 * requests) * 1000
+        ses_cpu = (cpu_s(procs[1].pid) - cpu0[procs[1].pid]) / (3 * requests) * 1000
         for name, (url, headers) in paths.items():
             results[name]["req_per_s"] = round(await throughput(url, headers, args.concurrency, args.seconds), 1)
         base = results["direct"]
@@ -178,6 +188,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 results[name]["p50_ratio"] = round(results[name]["p50_ms"] / base["p50_ms"], 2)
                 results[name]["rps_ratio"] = round(results[name]["req_per_s"] / base["req_per_s"], 2)
         return {"benchmark": "gateway proxy overhead", "requests": args.requests,
+                "cpu_ms_per_request": {"gateway (per proxied request)": round(gw_cpu, 3),
+                                       "service (per request)": round(ses_cpu, 3)},
                 "concurrency": args.concurrency, "seconds": args.seconds, "cpus": os.cpu_count(),
                 "target": "proxied p50 <= 1.5x direct p50", "results": results,
                 "target_met": all(r.get("p50_ratio", 0) <= 1.5 for n, r in results.items() if n != "direct")}

@@ -30,7 +30,7 @@ from services.gateway.keys.service import KeyRing, Keys, Sealer
 from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
 from services.gateway.oauth.service import OAuthServer
 from services.gateway.people.controllers import ROUTES as PEOPLE_ROUTES
-from services.gateway.proxy.app import PROXIES
+from services.gateway.proxy.app import ProxyFront
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import add_security_headers
 from services.gateway.proxy.live import LiveSockets
@@ -105,11 +105,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         box: Inbox = runtime.extras["inbox"]  # created by `resources`, which runs first
         return box.handler()
 
-    return build_app(
+    app = build_app(
         name="gateway",
         settings=settings,
         route_handlers=[*BROWSER_ROUTES, *ACCOUNT_ROUTES, *OAUTH_ROUTES, *INBOX_ROUTES, *PEOPLE_ROUTES,
-                        *FEDERATION_ROUTES, *PROXIES, *WEB_ROUTES],
+                        *FEDERATION_ROUTES, *WEB_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         setup=resources,
@@ -119,3 +119,5 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         description=services.gateway.__doc__ or "",
         before_send=[add_security_headers],
     )
+    app.asgi_handler = ProxyFront(app.asgi_handler, app.state.metrics)  # type: ignore[assignment]  # /api/...
+    return app

@@ -267,6 +267,8 @@ async def test_key_rotation_keeps_old_tokens_valid_until_expiry(app: App) -> Non
     await h.gw.keys.token.maintain()
     kids = {k["kid"] for k in (await h.client.get("/oauth/jwks")).json()["keys"]}
     assert old_kid not in kids and new_kid in kids
+    # A token whose signature was checked before is not trusted from memory once its key is gone.
+    assert h.gw.oauth.decode(old["access_token"], verify_exp=False) is None
 
 
 async def test_publish_ahead_new_key_published_before_it_signs(harness: Harness) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from services.gateway.app import create_app
 from shared.identity import Identity
 from shared.service import build_app
 from shared.settings import ServiceSettings
+from tests.conftest import Databases
 from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
 
 pytestmark = pytest.mark.integration
@@ -43,7 +44,7 @@ class Upstream:
     seen_headers: list[dict[str, str]] = field(default_factory=list)
 
 
-def internal_app(tmp_path: Path, redis_url: str, jwks_url: str, up: Upstream) -> Any:
+def internal_app(tmp_path: Path, database_url: str, redis_url: str, jwks_url: str, up: Upstream) -> Any:
     """A records-like internal service built on the shared skeleton (assertion wall included)."""
 
     @get("/echo", sync_to_thread=False)
@@ -95,7 +96,7 @@ def internal_app(tmp_path: Path, redis_url: str, jwks_url: str, up: Upstream) ->
     def teapot(identity: NamedDependency[Identity]) -> Response[dict[str, str]]:
         return Response({"short": "and stout"}, status_code=418, headers={"set-cookie": "evil=1", "x-custom": "y"})
 
-    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'internal.db'}", redis_url=redis_url,
+    settings = ServiceSettings(database_url=database_url, redis_url=redis_url,
                                jwks_url=jwks_url, migrate_on_start=False)
     return build_app(name="records", settings=settings, route_handlers=[echo, upload, download, ws, teapot],
                      migrations_dir=tmp_path)
@@ -110,26 +111,25 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, redis_url: str, migrated_template: Path, clock: Clock) -> AsyncIterator[Stack]:
-    import shutil
-
+async def stack(tmp_path: Path, redis_url: str, gateway_db: Callable[..., str], database_url: Databases,
+                clock: Clock) -> AsyncIterator[Stack]:
     from deploy.local.children import free_port
 
     gw_port, rec_port, ses_port = free_port(), free_port(), free_port()
     gw_url = f"http://127.0.0.1:{gw_port}"
     jwks = f"{gw_url}/internal/assertion-jwks"
-    shutil.copy(migrated_template, tmp_path / "gateway.db")
     settings = insecure_fast_argon2_settings(
-        tmp_path, redis_url, records_url=f"http://127.0.0.1:{rec_port}", sessions_url=f"http://127.0.0.1:{ses_port}",
+        gateway_db(), redis_url, records_url=f"http://127.0.0.1:{rec_port}", sessions_url=f"http://127.0.0.1:{ses_port}",
         reports_url="http://127.0.0.1:9", issuer=gw_url, rate_limit_per_identity=40, rate_limit_per_ip=60)
     up = Upstream()
     gateway = create_app(settings, clock=clock, run_consumers=False)
     # A second internal service: the bare shared skeleton every service is built on (probes, /whoami and the
     # assertion wall), named "sessions" (the real sessions app has its own tests and moves fast).
     ses = build_app(name="sessions", settings=ServiceSettings(
-        database_url=f"sqlite:///{tmp_path / 'sessions.db'}", redis_url=redis_url, jwks_url=jwks,
+        database_url=database_url("sessions"), redis_url=redis_url, jwks_url=jwks,
         migrate_on_start=False), route_handlers=[], migrations_dir=tmp_path)
-    async with serve(gateway, gw_port), serve(internal_app(tmp_path, redis_url, jwks, up), rec_port), \
+    internal = internal_app(tmp_path, database_url("internal"), redis_url, jwks, up)
+    async with serve(gateway, gw_port), serve(internal, rec_port), \
             serve(ses, ses_port), httpx.AsyncClient(base_url=gw_url, timeout=30) as client:
         yield Stack(Harness(gateway, client, clock, settings, url=gw_url), f"http://127.0.0.1:{rec_port}",
                     f"http://127.0.0.1:{ses_port}", up)
@@ -338,3 +338,26 @@ async def test_live_websockets_close_on_logout_and_suspension(stack: Stack) -> N
         r = await h.client.post(f"/admin/users/{mentee.user_id}/suspend", headers=admin.headers())
         assert r.status_code == 200
         assert await closed_with(second) == 1008  # suspension ends every socket of the user
+
+
+async def test_unexpected_failure_in_the_proxy_is_a_plain_500(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    h = stack.h
+    mentee = await h.user("m@example.org", ["mentee"])
+    canary = "canary-5ecret-in-an-exception"
+    fast = h.gw.extras["fastauth"]
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError(canary)
+
+    original = fast.caller
+    fast.caller = broken
+    try:
+        r = await h.client.get("/api/records/echo", headers={**mentee.headers(csrf=False), "x-request-id": "req-500"})
+    finally:
+        fast.caller = original
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+    assert canary not in r.text and r.json()["detail"] == "An unexpected error occurred. It has been logged."
+    assert r.headers["x-request-id"] == "req-500" and "content-security-policy" in r.headers
+    assert canary not in caplog.text
+    # The proxy keeps working afterwards.
+    assert (await h.client.get("/api/records/echo", headers=mentee.headers(csrf=False))).status_code == 200

@@ -136,6 +136,11 @@ class KeyRing:
         now = self.clock()
         return {"keys": [{**k.key.as_dict(private=False), "alg": k.alg, "use": "sig"} for k in self._published(now)]}
 
+    def publishes(self, kid: str) -> bool:
+        """Whether the key `kid` is still published (a token it signed may still be accepted)."""
+        now = self.clock()
+        return any(k.kid == kid for k in self._published(now))
+
     def verification_keys(self) -> KeySet:
         self._rebuild()
         return self._public

@@ -19,6 +19,7 @@ import json
 import re
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credenti
 _PKCE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CLIENT_CACHE_S = 10.0
+VERIFIED_CACHE_SIZE = 4096  # access tokens whose signature was checked once (see `decode`)
 
 
 class OAuthError(Exception):
@@ -122,6 +124,7 @@ class OAuthServer:
         self.clock = clock
         self.issuer = settings.issuer
         self._clients: dict[str, tuple[float, Client | None]] = {}
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -470,13 +473,23 @@ class OAuthServer:
         """Signature, issuer and (optionally) expiry of a token this gateway signed; None if bad."""
         if not token or len(token) > 4096 or token.count(".") != 2:
             return None
-        try:
-            decoded = jwt.decode(token, self.keys.verification_keys(), algorithms=["ES256"])
-        except (JoseError, ValueError):
-            return None
-        claims = decoded.claims
-        if claims.get("iss") != self.issuer or not isinstance(claims.get("exp"), int):
-            return None
+        # A token presented again (every API call of a client) skips the ECDSA check it already passed,
+        # as long as the key that signed it is still published; expiry is checked on every call.
+        hit = self._verified.get(token)
+        if hit is not None and self.keys.publishes(hit[0]):
+            self._verified.move_to_end(token)
+            claims = hit[1]
+        else:
+            try:
+                decoded = jwt.decode(token, self.keys.verification_keys(), algorithms=["ES256"])
+            except (JoseError, ValueError):
+                return None
+            claims = decoded.claims
+            if claims.get("iss") != self.issuer or not isinstance(claims.get("exp"), int):
+                return None
+            self._verified[token] = (str(decoded.header.get("kid", "")), dict(claims))
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
         if verify_exp and claims["exp"] <= self.clock():
             return None
         return dict(claims)

@@ -19,12 +19,8 @@ from urllib.parse import unquote
 
 import h11
 import websockets
-from litestar import Request, asgi
-from litestar.datastructures import Headers
+from litestar import Request
 from litestar.exceptions import HTTPException
-from litestar.types import Receive as LitestarReceive
-from litestar.types import Scope as LitestarScope
-from litestar.types import Send as LitestarSend
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -32,7 +28,7 @@ from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
-from shared.http import problem_response
+from shared.http import Metrics, ObservabilityMiddleware, problem_response
 from shared.identity import ASSERTION_HEADER
 from shared.logging import get_logger
 
@@ -88,21 +84,35 @@ def _client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def _authorize(gw: Gateway, scope: Scope) -> Caller:
+_AUTH_HEADERS = frozenset({b"authorization", b"cookie", b"x-csrf-token"})
+
+
+def _auth_headers(scope: Scope) -> dict[str, str]:
+    """The few request headers authentication reads (several Cookie headers are joined, per RFC 6265)."""
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        name = name.lower()
+        if name in _AUTH_HEADERS:
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            if key == "cookie" and key in out:
+                out[key] += "; " + text
+            else:
+                out.setdefault(key, text)
+    return out
+
+
+async def _authorize(gw: Gateway, scope: Scope, headers: dict[str, str]) -> Caller:
     fast: FastAuth = gw.extras["fastauth"]
-    return await fast.caller(Headers.from_scope(scope), str(scope.get("method", "GET")),  # type: ignore[arg-type]
-                             _client_ip(scope))
+    return await fast.caller(headers, str(scope.get("method", "GET")), _client_ip(scope))
 
 
-def _has_credentials(scope: Scope, gw: Gateway) -> bool:
-    headers = Headers.from_scope(scope)  # type: ignore[arg-type]
-    return bool(headers.get("authorization")) or gw.cookie_of(headers) is not None
-
-
-async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str) -> Caller | None:
+async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str,
+                         headers: dict[str, str]) -> Caller | None:
     """The anonymous caller of a public reports route, or None when the route is not public."""
-    if service != "reports" or (scope["method"], path) not in PUBLIC_REPORT_ROUTES or _has_credentials(scope, gw):
+    if service != "reports" or (scope["method"], path) not in PUBLIC_REPORT_ROUTES:
         return None
+    if headers.get("authorization") or gw.cookie_of(headers) is not None:
+        return None  # a signed-in caller files as themselves
     await gw.limiter.hit((f"public:{_client_ip(scope)}", gw.settings.auth_rate_limit_per_ip))
     return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
 
@@ -160,7 +170,8 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int,
 async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         service, path = _split(scope)
-        caller = await _public_caller(gw, scope, service, path) or await _authorize(gw, scope)
+        auth = _auth_headers(scope)
+        caller = await _public_caller(gw, scope, service, path, auth) or await _authorize(gw, scope, auth)
     except _Problem as p:
         await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
         return
@@ -225,7 +236,7 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         origin = dict(scope.get("headers", [])).get(b"origin")
         if origin is not None and origin.decode("latin-1") != gw.settings.issuer:
             raise _Problem(403, "Cross-origin WebSocket refused.", "origin")
-        caller = await _authorize(gw, scope)
+        caller = await _authorize(gw, scope, _auth_headers(scope))
     except (_Problem, HTTPException) as exc:
         log.info("proxy.ws_refused", status=getattr(exc, "status", getattr(exc, "status_code", 0)))
         await send({"type": "websocket.close", "code": 1008})
@@ -297,20 +308,44 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revok
         await upstream.close()
 
 
-def make_proxy(service: str) -> Any:
-    @asgi(f"/api/{service}", is_mount=True, copy_scope=False)
-    async def proxy(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
-        raw_scope: Scope = scope  # type: ignore[assignment]
-        raw_path = raw_scope.get("raw_path")
-        if isinstance(raw_path, bytes):  # routing rewrote `path` for the mount; the request log wants the real one
-            raw_scope["path"] = unquote(raw_path.decode("latin-1"))
-        gw: Gateway = raw_scope["app"].state.runtime.extras["gateway"]
-        if raw_scope["type"] == "websocket":
-            await _proxy_ws(gw, raw_scope, receive, send)  # type: ignore[arg-type]
+class ProxyFront:
+    """The gateway's ASGI entry for `/api/...`, ahead of Litestar's router and per-route middleware.
+
+    Installed as the app's `asgi_handler`, so Litestar's `before_send` hooks (security headers) still wrap
+    every response; everything that is not `/api/...` goes on to Litestar unchanged. The proxy is raw ASGI
+    anyway, and a relay that is paid on every request should not also pay for routing and dependency
+    machinery it never uses. Request ids, the request log line and metrics come from the same
+    `ObservabilityMiddleware` every service uses; an unexpected failure before the response has started
+    becomes a 500 problem (type only in the log, as `shared.http` does).
+    """
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.observed = ObservabilityMiddleware(self._proxy, metrics)  # type: ignore[arg-type]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith("/api/"):
+            await self.observed(scope, receive, send)  # type: ignore[arg-type]
         else:
-            await _proxy_http(gw, raw_scope, receive, send)  # type: ignore[arg-type]
+            await self.app(scope, receive, send)
 
-    return proxy
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gw: Gateway = scope["app"].state.runtime.extras["gateway"]
+        started = False
 
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
 
-PROXIES = [make_proxy(s) for s in SERVICES]
+        try:
+            if scope["type"] == "websocket":
+                await _proxy_ws(gw, scope, receive, tracked)
+            else:
+                await _proxy_http(gw, scope, receive, tracked)
+        except Exception as exc:
+            if started or scope["type"] != "http":
+                raise  # mid-stream: only cutting the connection is left (the server does that)
+            log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=scope.get("path"))
+            await _send_problem(scope, receive, send, 500, "An unexpected error occurred. It has been logged.",
+                                "internal-error")
