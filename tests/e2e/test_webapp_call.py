@@ -329,8 +329,10 @@ def test_dispute_four_eyes_playback_and_member_notice(stack: RunningStack, sessi
     bob.get_by_role("heading", name="Emergency access: review needed").wait_for()
     bob.get_by_text("You used emergency (break-glass) access.").wait_for()
     assert bob.get_by_role("button", name="Record the review").count() == 0, "not by the admin who broke the glass"
-    ada.goto("/#/admin/disputes")
-    ada.get_by_text("review by another admin", exact=False).wait_for()
+    ada.goto("/#/")
+    ada.get_by_role("link", name="1 emergency (break-glass) access awaiting review by another admin").click()
+    ada.get_by_role("heading", name="Disputes", exact=True).wait_for()
+    ada.get_by_text("review by another admin", exact=False).first.wait_for()
     ada.locator("#disputes").get_by_text("Needs review").wait_for()
     ada.goto(dispute_url)
     ada.get_by_role("heading", name="Emergency access: review needed").wait_for()

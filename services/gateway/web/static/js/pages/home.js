@@ -140,7 +140,15 @@ export async function homePage(ctx, main) {
   }
 
   if (ctx.has('admin')) {
-    grid.append(section('Programme administration', h('ul', {},
+    let review = null;
+    try {
+      const unreviewed = await get('/api/records/disputes/?unreviewed=true&limit=50');
+      if (unreviewed.length) {
+        review = h('div', { class: 'alert warning', role: 'status' }, h('p', {},
+          h('a', { href: '#/admin/disputes' }, `${unreviewed.length} emergency (break-glass) access${unreviewed.length === 1 ? '' : 'es'} awaiting review by another admin`)));
+      }
+    } catch { /* the list below still leads there */ }
+    grid.append(section('Programme administration', review, h('ul', {},
       h('li', {}, h('a', { href: '#/admin/users' }, 'People, invitations, roles and vetting')),
       h('li', {}, h('a', { href: '#/admin/pairings' }, 'Pairings')),
       h('li', {}, h('a', { href: '#/admin/agreements' }, 'Programme agreements')),
