@@ -1,10 +1,14 @@
 """Recording ingest through the records API vs a plain S3 put of the same bytes, and the service's
 peak RSS while uploading, measured in one run against a private SeaweedFS.
 
-Run: `.venv/bin/python bench/records.py` (about a minute) or `--size 1024` for a 1 GiB upload.
+Run: `.venv/bin/python bench/records.py` (about a minute) or `--size 1024` for a 1 GiB upload;
+`--json` prints one JSON document instead of the text report.
 - Throughput: paired runs (API upload, then a plain MinIO-SDK multipart put of the same stream,
   same part size, same endpoint), `--pairs` times at `--small` MiB; the median of the per-pair
   ratios is reported (target <= 1.10x). Single runs on a shared 2-core machine vary by 15-20%.
+- CPU per GiB of each side, and of the S3 server while serving each side (same bytes, so it should
+  match: if it does not, the comparison is not like for like). The service's CPU is split into its
+  event loop thread (receive + seal) and the rest (upload threads: hash + send).
 - Memory: the records service runs as its own uvicorn process; its RSS is sampled every 20 ms
   while it ingests `--small` MiB and `--size` MiB. Peak RSS should stay < 150 MB and flat in size.
 """
@@ -33,7 +37,7 @@ from minio import Minio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deploy.local.children import free_port, start_redis, start_seaweed
+from deploy.local.children import S3Child, free_port, start_redis, start_seaweed
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(8 * MIB)  # the "media": one random block repeated (incompressible)
@@ -96,8 +100,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="large upload in MiB (1024 for 1 GiB)")
     parser.add_argument("--small", type=int, default=128, help="small upload in MiB (ratio runs)")
     parser.add_argument("--pairs", type=int, default=5, help="paired API/S3 runs for the ratio")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the records service only (repeatable), e.g. glibc tuning")
     parser.add_argument("--no-malloc-tuning", action="store_true",
-                        help="run the service without MALLOC_ARENA_MAX=2 / MALLOC_MMAP_THRESHOLD_=262144")
+                        help="run the service without MALLOC_ARENA_MAX=2")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-records-") as tmp:
@@ -115,10 +122,10 @@ def main() -> None:
                "RECORDS_LOG_LEVEL": "warning", "RECORDS_SWEEP_INTERVAL_S": "0",
                "RECORDS_MAX_RECORDING_BYTES": str(8 * 1024 * MIB)}
         if not args.no_malloc_tuning:
-            # Recommended for the records service in deployment (docs/records.md): few heap arenas for
-            # the upload threads, and 5 MiB parts always mmap-ed, so freed parts go back to the OS.
+            # Recommended for the records service in deployment (docs/records.md): few heap arenas.
+            # (The part buffers are mmap-ed by the upload adapter itself, whatever malloc does.)
             env.setdefault("MALLOC_ARENA_MAX", "2")
-            env.setdefault("MALLOC_MMAP_THRESHOLD_", "262144")
+        env.update(item.split("=", 1) for item in args.service_env)
         service = subprocess.Popen([sys.executable, "-m", "services.records"], env=env,
                                    cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
         try:
@@ -137,7 +144,7 @@ def token(key: OKPKey) -> str:
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
 
-def run(args: argparse.Namespace, port: int, key: OKPKey, s3: object) -> None:
+def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child) -> None:
     base = f"http://127.0.0.1:{port}"
     client = httpx.Client(timeout=600)
     for _ in range(300):
@@ -150,46 +157,60 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: object) -> None:
     else:
         raise SystemExit("records service did not become ready")
     service_pid = next(p.pid for p in psutil.Process().children() if "services.records" in " ".join(p.cmdline()))
-    minio = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)  # type: ignore[attr-defined]
+    minio = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
     if not minio.bucket_exists("bench-plain"):
         minio.make_bucket("bench-plain")
     meta = base64.urlsafe_b64encode(json.dumps({"session_id": "s-bench", "pairing_id": "p-bench",
                                                 "consent_evidence": []}).encode()).decode().rstrip("=")
 
-    cpu: dict[str, float] = {"api_service": 0.0, "api_client": 0.0, "s3_client": 0.0}
     service_proc = psutil.Process(service_pid)
+    s3_proc = psutil.Process(s3.proc.pid)
     me = psutil.Process()
+    cpu: dict[str, float] = {}
 
     def cpu_of(proc: psutil.Process) -> float:
         t = proc.cpu_times()
         return float(t.user + t.system)
 
+    def loop_cpu() -> float:  # the service's main thread runs the event loop
+        return next(float(t.user_time + t.system_time) for t in service_proc.threads() if t.id == service_pid)
+
+    def add(name: str, value: float) -> None:
+        cpu[name] = cpu.get(name, 0.0) + value
+
     def api_upload(size: int) -> float:
-        s0, c0 = cpu_of(service_proc), cpu_of(me)
+        s0, l0, c0, w0 = cpu_of(service_proc), loop_cpu(), cpu_of(me), cpu_of(s3_proc)
+        st0 = service_proc.cpu_times()
         start = time.perf_counter()
         resp = client.post(f"{base}/internal/recordings", content=chunks(size),
                            headers={"tandem-assertion": token(key), "tandem-recording": meta,
                                     "content-type": "video/webm"})
         elapsed = time.perf_counter() - start
-        cpu["api_service"] += cpu_of(service_proc) - s0
-        cpu["api_client"] += cpu_of(me) - c0
+        st1 = service_proc.cpu_times()
+        add("api_service", cpu_of(service_proc) - s0)
+        add("api_service_loop", loop_cpu() - l0)
+        add("api_service_user", st1.user - st0.user)
+        add("api_service_system", st1.system - st0.system)
+        add("api_client", cpu_of(me) - c0)
+        add("s3_server_api", cpu_of(s3_proc) - w0)
         if resp.status_code != 201:
             raise SystemExit(f"ingest failed: {resp.status_code} {resp.text[:200]}")
         return elapsed
 
     def plain_put(size: int) -> float:
-        c0 = cpu_of(me)
+        c0, w0 = cpu_of(me), cpu_of(s3_proc)
         start = time.perf_counter()
         minio.put_object("bench-plain", uuid.uuid4().hex, ChunkReader(size), length=-1, part_size=PART)  # type: ignore[arg-type]
         elapsed = time.perf_counter() - start
-        cpu["s3_client"] += cpu_of(me) - c0
+        add("s3_client", cpu_of(me) - c0)
+        add("s3_server_plain", cpu_of(s3_proc) - w0)
         return elapsed
 
     idle = psutil.Process(service_pid).memory_info().rss
     small = args.small * MIB
     api_upload(16 * MIB)
     plain_put(16 * MIB)  # warm-up: connections, imports, bucket
-    cpu.update({k: 0.0 for k in cpu})
+    cpu.clear()
     ratios, api_times, s3_times = [], [], []
     for i in range(args.pairs):
         a, b = (api_upload(small), plain_put(small)) if i % 2 == 0 else (0.0, plain_put(small))
@@ -198,27 +219,46 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: object) -> None:
         api_times.append(a)
         s3_times.append(b)
         ratios.append(a / b)
-    print(f"upload {args.small} MiB, {args.pairs} paired runs (records API: seal + multipart to S3 | plain S3 put)")
-    print(f"  records API  median {statistics.median(api_times):6.2f} s  "
-          f"{args.small / statistics.median(api_times):7.1f} MiB/s")
-    print(f"  plain S3 put median {statistics.median(s3_times):6.2f} s  "
-          f"{args.small / statistics.median(s3_times):7.1f} MiB/s")
-    print(f"  ratio API/S3 median {statistics.median(ratios):.3f}x  (per pair: "
-          + ", ".join(f"{r:.2f}" for r in ratios) + ")  target <= 1.10x")
-    total = args.small * args.pairs
-    print(f"  CPU seconds per GiB: records service {cpu['api_service'] / total * 1024:.2f} + its client "
-          f"{cpu['api_client'] / total * 1024:.2f} | plain S3 client {cpu['s3_client'] / total * 1024:.2f} "
-          f"(the S3 server's own CPU is the same in both)")
-
-    print("peak RSS of the records service while ingesting (target < 150 MB, flat in size)")
-    print(f"  idle, ready, before any upload: {idle / MIB:6.1f} MiB")
+    total_gib = args.small * args.pairs / 1024
+    per_gib = {k: round(v / total_gib, 2) for k, v in sorted(cpu.items())}
+    memory = []
     for size_mib in (args.small, args.size):
         sampler = RssSampler(service_pid)
         sampler.start()
         t = api_upload(size_mib * MIB)
         peak = sampler.stop()
-        print(f"  {size_mib:5d} MiB upload: peak RSS {peak / MIB:6.1f} MiB ({peak / 1e6:6.1f} MB), "
-              f"{size_mib / t:6.1f} MiB/s")
+        memory.append({"upload_mib": size_mib, "peak_rss_mib": round(peak / MIB, 1),
+                       "peak_rss_mb": round(peak / 1e6, 1), "mib_per_s": round(size_mib / t, 1)})
+    result = {
+        "upload_mib": args.small, "pairs": args.pairs, "part_mib": PART // MIB,
+        "malloc_tuning": not args.no_malloc_tuning, "load_average": [round(x, 2) for x in os.getloadavg()],
+        "api_s_median": round(statistics.median(api_times), 3), "s3_s_median": round(statistics.median(s3_times), 3),
+        "api_mib_per_s": round(args.small / statistics.median(api_times), 1),
+        "s3_mib_per_s": round(args.small / statistics.median(s3_times), 1),
+        "ratio_median": round(statistics.median(ratios), 3), "ratio_target": 1.10,
+        "ratios": [round(r, 3) for r in ratios], "api_s": [round(t, 3) for t in api_times],
+        "s3_s": [round(t, 3) for t in s3_times], "cpu_s_per_gib": per_gib,
+        "idle_rss_mib": round(idle / MIB, 1), "memory": memory, "rss_target_mb": 150,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"upload {args.small} MiB, {args.pairs} paired runs (records API: seal + multipart to S3 | plain S3 put)")
+    print(f"  records API  median {result['api_s_median']:6.2f} s  {result['api_mib_per_s']:7.1f} MiB/s")
+    print(f"  plain S3 put median {result['s3_s_median']:6.2f} s  {result['s3_mib_per_s']:7.1f} MiB/s")
+    print(f"  ratio API/S3 median {result['ratio_median']:.3f}x  (per pair: "
+          + ", ".join(f"{r:.2f}" for r in ratios) + ")  target <= 1.10x")
+    g = per_gib
+    print(f"  CPU seconds per GiB: records service {g['api_service']:.2f} (event loop {g['api_service_loop']:.2f}, "
+          f"user {g['api_service_user']:.2f}, system {g['api_service_system']:.2f}) + its client "
+          f"{g['api_client']:.2f} | plain S3 client {g['s3_client']:.2f}")
+    print(f"  CPU seconds per GiB of the S3 server: serving the API {g['s3_server_api']:.2f} | "
+          f"serving the plain put {g['s3_server_plain']:.2f}")
+    print("peak RSS of the records service while ingesting (target < 150 MB, flat in size)")
+    print(f"  idle, ready, before any upload: {idle / MIB:6.1f} MiB")
+    for m in memory:
+        print(f"  {m['upload_mib']:5d} MiB upload: peak RSS {m['peak_rss_mib']:6.1f} MiB ({m['peak_rss_mb']:6.1f} MB), "
+              f"{m['mib_per_s']:6.1f} MiB/s")
 
 
 if __name__ == "__main__":

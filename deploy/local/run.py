@@ -89,8 +89,8 @@ def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_k
     if name == "records":
         env[f"{p}_AUDIT_KEY_DIR"] = str(opts.var_dir / "keys" / "audit")
     if name == "records":
-        # glibc arenas otherwise keep upload buffers around: flat memory while streaming recordings.
-        env |= {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "262144"}
+        # Few glibc arenas: flat memory while streaming recordings (docs/records.md, Performance).
+        env |= {"MALLOC_ARENA_MAX": "2"}
     if name == "gateway":
         env["GATEWAY_ISSUER"] = opts.url("gateway")
         for svc in ("sessions", "records", "reports"):

@@ -158,26 +158,6 @@ async def test_aborted_or_oversized_upload_leaves_no_object_and_no_record(harnes
         assert (await conn.execute(sa.select(sa.func.count()).select_from(record_objects))).scalar_one() == 0
 
 
-async def test_upload_adapter_part_boundaries(harness: Harness) -> None:
-    """The bounded multipart loop (private SDK calls) stores exactly the bytes it was fed."""
-    import asyncio
-
-    from services.records.adapters.upload import SealedPipe, put_stream
-
-    h = harness
-    part = 5 * 1024 * 1024
-    for size in (0, 1, part - 1, part, 2 * part + 1):
-        data = os.urandom(size)
-        pipe = SealedPipe(4)
-        key = f"o/boundary-{size}"
-        up = asyncio.ensure_future(asyncio.to_thread(put_stream, h.rec.store, key, pipe, part_size=part, parallel=2))
-        for off in range(0, size, 70_000):
-            await pipe.write(data[off:off + 70_000], up)
-        await pipe.close(up)
-        await up
-        assert h.raw_objects()[key] == data, size
-
-
 async def test_tampered_object_fails_closed_without_details(harness: Harness, canary: str) -> None:
     h = harness
     await h.pair("p1", MENTOR, MENTEE)

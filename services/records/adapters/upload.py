@@ -1,8 +1,16 @@
-"""Streaming sealed bytes from the event loop into the MinIO SDK's multipart upload (a thread).
+"""Sealed recording bytes from the event loop into an S3 multipart upload, in constant memory.
 
-The SDK's part reader calls `read(n)` until it has n bytes and assumes it never gets more than n
-(RUNTIME.md): `SealedPipe.read(n)` returns exactly n bytes except at EOF. A bounded queue between
-the request handler and the upload thread keeps memory constant whatever the size.
+The request handler `write()`s sealed output; it is copied once into a part buffer, and every full
+part goes to a small thread pool that hashes it (the object's SHA-256, in order) and uploads it while
+the handler goes on sealing the next one. At most `parallel` parts are in flight and one is being
+filled: the `parallel + 1` buffers are mapped once per upload and reused, so memory is flat whatever
+the size, and back-pressure is simply waiting for a buffer to come back. They are anonymous mmaps,
+not heap memory: returned to the OS when the upload ends whatever glibc's malloc settings, and the
+heap never sees part-sized allocations come and go (which, with a low `MALLOC_MMAP_THRESHOLD_`,
+cost ~2 CPU-s/GiB in page faults here).
+
+Part uploads are signed with `UNSIGNED-PAYLOAD` (see `_upload_part`), so each byte is hashed once
+(for the content hash), not twice.
 """
 
 from __future__ import annotations
@@ -11,126 +19,226 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import queue
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import mmap
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlunsplit
 
+from minio import Minio
 from minio.datatypes import Part
+from minio.error import S3Error, ServerError
+from minio.signer import sign_v4_s3
+from minio.time import to_amz_date, utcnow
 
+from shared.crypto.primitives import Buffer
+from shared.logging import get_logger
 from shared.objectstore import ObjectStore, S3ObjectStore
+
+log = get_logger("tandem.records.upload")
+
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
 class UploadAborted(Exception):
-    """The producer gave up (client went away, size limit, error): the upload must fail."""
+    """The object store failed (or the upload was already aborted): nothing is stored."""
 
 
-_EOF = object()
-_ABORT = object()
+class SealedUpload:
+    """One object written sequentially by the event loop; `finish()` stores it, `abort()` removes it.
 
+    Only `S3ObjectStore` is supported: the loop drives the SDK's multipart calls itself (minio pinned
+    `<8`; tests/records/test_upload.py is the contract test). The SDK's own `put_object(length=-1)`
+    copies each part two or three times and keeps up to four parts alive (~45 MB more RSS here).
+    """
 
-class SealedPipe:
-    """A file-like with a bounded queue in front of it; the writer side is async."""
+    def __init__(self, store: ObjectStore, key: str, *, part_size: int, parallel: int) -> None:
+        if not isinstance(store, S3ObjectStore):
+            raise TypeError("recording uploads need an S3ObjectStore")
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
+        self._client: Minio = store.client
+        self._bucket = store.bucket
+        self._key = key
+        self._part_size = part_size
+        self._parallel = parallel
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="records-upload")
+        self._buffers: list[mmap.mmap] = []  # free buffers; at most parallel + 1 ever exist
+        self._made = 0
+        self._part: mmap.mmap | None = None
+        self._pos = 0
+        self._number = 0
+        self._inflight: dict[asyncio.Future[str], tuple[int, mmap.mmap]] = {}
+        self._etags: dict[int, str] = {}
+        self._upload_id: str | None = None
+        # Parts are hashed on the pool, each after its predecessor (`_hashed` is the last part's turn).
+        self._sha256 = hashlib.sha256()
+        self._hashed: Future[None] | None = None
+        self._size = 0
+        self._closed = False
 
-    def __init__(self, max_chunks: int) -> None:
-        self._q: queue.Queue[object] = queue.Queue(max_chunks)
-        self._buf = bytearray()
-        self._eof = False
-        # SHA-256 of exactly the bytes handed to the uploader (= the stored object), computed on the
-        # upload thread so the event loop only receives and seals.
-        self.sha256 = hashlib.sha256()
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._size
 
-    # -- reader side (upload thread) ----------------------------------------------------------------
-    def read(self, n: int = -1) -> bytes:
-        buf = self._buf
-        while (n < 0 or len(buf) < n) and not self._eof:
-            item = self._q.get()
-            if item is _EOF:
-                self._eof = True
-            elif item is _ABORT:
-                raise UploadAborted
-            else:
-                assert isinstance(item, bytes)  # noqa: S101 - only bytes are queued
-                buf += item
-        if n < 0 or n >= len(buf):
-            out = bytes(buf)
-            buf.clear()
-        else:
-            # One copy out of the buffer; the remainder (less than one batch) moves to the front.
-            with memoryview(buf) as view:
-                out = bytes(view[:n])
-            del buf[:n]
-        self.sha256.update(out)
-        return out
+    async def write(self, data: Buffer) -> None:
+        """Copy `data` into the current part; hand off full parts, waiting while `parallel` are in flight."""
+        if self._closed:
+            raise UploadAborted
+        view = memoryview(data).cast("B")
+        n = len(view)
+        self._size += n
+        done = 0
+        part_size = self._part_size
+        while done < n:
+            if self._part is None:
+                self._part = await self._free_buffer()
+                self._pos = 0
+            take = min(n - done, part_size - self._pos)
+            self._part[self._pos:self._pos + take] = view[done:done + take]
+            self._pos += take
+            done += take
+            if self._pos == part_size:
+                part, self._part = self._part, None
+                await self._submit(part, part_size)
 
-    # -- writer side (event loop) ------------------------------------------------------------------
-    async def write(self, data: bytes, upload: asyncio.Future[Any]) -> None:
-        if data:
-            await self._put(data, upload)
-
-    async def close(self, upload: asyncio.Future[Any]) -> None:
-        await self._put(_EOF, upload)
-
-    def abort(self) -> None:
-        """Make the reader fail at its next read; never blocks (drops queued data to make room)."""
-        while True:
-            try:
-                self._q.put_nowait(_ABORT)
-                return
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._q.get_nowait()
-
-    async def _put(self, item: object, upload: asyncio.Future[Any]) -> None:
+    async def finish(self) -> str:
+        """Upload what is left, complete the object; returns the SHA-256 (hex) of exactly the stored bytes."""
+        if self._closed:
+            raise UploadAborted
         try:
-            self._q.put_nowait(item)
+            part, length = self._part, self._pos
+            self._part = None
+            if self._upload_id is None:  # smaller than one part: a single PUT
+                data = memoryview(part)[:length] if part is not None else memoryview(b"")
+                await self._run(self._put_single, data)
+            else:
+                if part is not None and length:
+                    await self._submit(part, length)
+                while self._inflight:
+                    await self._reap()
+                parts = [Part(n, self._etags[n]) for n in sorted(self._etags)]
+                await self._run(self._client._complete_multipart_upload, self._bucket, self._key,
+                                self._upload_id, parts)
+        except BaseException:
+            await self.abort()
+            raise
+        self._closed = True
+        self._pool.shutdown(wait=False)
+        self._buffers.clear()
+        return self._sha256.hexdigest()
+
+    async def abort(self) -> None:
+        """Stop: drop queued parts, let running ones end, abort the multipart upload. Never raises
+        (the caller deletes the key afterwards, in case a single PUT got through)."""
+        if self._closed:
             return
-        except queue.Full:
-            pass
-        # Back-pressure: S3 is slower than the client. Wait in a thread, checking the uploader lives.
-        while True:
-            if upload.done():
-                raise UploadAborted
-            try:
-                await asyncio.to_thread(self._q.put, item, True, 0.5)
-                return
-            except queue.Full:
-                continue
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._inflight:
+            await asyncio.wait(self._inflight)  # collects failures and cancellations without raising
+        self._inflight.clear()
+        if self._upload_id is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._client._abort_multipart_upload, self._bucket, self._key,
+                                        self._upload_id)
+        self._buffers.clear()
+        self._part = None
+
+    # -- internals (event loop) ----------------------------------------------------------------------
+    async def _free_buffer(self) -> mmap.mmap:
+        while not self._buffers:
+            if self._made <= self._parallel:
+                self._made += 1
+                return mmap.mmap(-1, self._part_size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            await self._reap()
+        return self._buffers.pop()
+
+    async def _submit(self, part: mmap.mmap, length: int) -> None:
+        if self._upload_id is None:
+            self._upload_id = await self._run(self._client._create_multipart_upload, self._bucket, self._key,
+                                              {"Content-Type": "application/octet-stream"})
+        while len(self._inflight) >= self._parallel:
+            await self._reap()
+        self._number += 1
+        prev, mine = self._hashed, Future[None]()
+        self._hashed = mine
+        fut = self._pool.submit(self._hash_and_upload, self._number, memoryview(part)[:length], prev, mine)
+        self._inflight[asyncio.wrap_future(fut)] = (self._number, part)
+
+    async def _reap(self) -> None:
+        """Wait for one part upload to end; its buffer becomes free. A failed part fails the upload."""
+        done, _ = await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+        for fut in done:
+            number, part = self._inflight.pop(fut)
+            self._etags[number] = _stored(fut.result)
+            self._buffers.append(part)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        fut = asyncio.wrap_future(self._pool.submit(fn, *args))
+        await asyncio.wait([fut])
+        return _stored(fut.result)
+
+    # -- internals (pool threads) --------------------------------------------------------------------
+    def _put_single(self, data: memoryview) -> None:
+        self._sha256.update(data)
+        self._client.put_object(self._bucket, self._key, io.BytesIO(data), len(data))
+
+    def _hash_and_upload(self, number: int, data: memoryview, prev: Future[None] | None,
+                         mine: Future[None]) -> str:
+        # The pool runs tasks in submission order, so the predecessor has started and will hash first.
+        try:
+            if prev is not None:
+                prev.result()
+            self._sha256.update(data)  # hashlib releases the GIL for large buffers
+        except BaseException as exc:
+            mine.set_exception(exc)  # never leave the next part waiting
+            raise
+        mine.set_result(None)
+        return self._upload_part(number, data)
+
+    def _upload_part(self, number: int, data: memoryview) -> str:
+        """S3 UploadPart signed with UNSIGNED-PAYLOAD (SigV4 without a body digest).
+
+        Over plain HTTP the SDK puts the SHA-256 of every part in the signature, which hashes every
+        byte a second time (the content hash above is the first) and cannot be turned off per call.
+        The payload digest adds nothing for us: the bytes are AES-GCM segments, each authenticated
+        and bound to the object header, so a part altered on the way fails to open at playback
+        (fail closed), and the record keeps the SHA-256 of what was sent. The request itself (method,
+        key, part number, upload id, date) stays signed. This is what the SDK sends over HTTPS too
+        (where it adds a Content-MD5 instead: a hash all the same). Built with the SDK's own signer
+        and connection pool (private attributes, minio pinned `<8`; the contract test covers it).
+        """
+        client = self._client
+        creds = client._provider.retrieve() if client._provider else None
+        region = client._get_region(self._bucket)
+        url = client._base_url.build(method="PUT", region=region, bucket_name=self._bucket,
+                                     object_name=self._key,
+                                     query_params={"partNumber": str(number), "uploadId": str(self._upload_id)})
+        date = utcnow()
+        headers: dict[str, Any] = {"Host": url.netloc, "User-Agent": client._user_agent,
+                                   "Content-Length": str(len(data)), "x-amz-date": to_amz_date(date)}
+        if creds is not None:
+            headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
+            if creds.session_token:
+                headers["X-Amz-Security-Token"] = creds.session_token
+            headers = sign_v4_s3(method="PUT", url=url, region=region, headers=headers, credentials=creds,
+                                 content_sha256=UNSIGNED_PAYLOAD, date=date)
+        resp = client._http.urlopen("PUT", urlunsplit(url), body=data, headers=headers)
+        if resp.status != 200:
+            if "xml" in (resp.headers.get("content-type") or "") and resp.data:
+                raise S3Error.fromxml(resp)
+            raise ServerError(f"upload part failed with HTTP status {resp.status}", resp.status)
+        return str(resp.headers.get("etag", "")).replace('"', "")
 
 
-def put_stream(store: ObjectStore, key: str, reader: SealedPipe, *, part_size: int, parallel: int) -> None:
-    """Multipart upload of unknown length with at most `parallel` parts in flight.
-
-    With the S3 adapter this drives the SDK's multipart calls itself: `put_object(length=-1)` copies
-    each part two or three times and keeps up to four parts alive, which alone cost ~45 MB of RSS
-    here; this loop holds (parallel + 1) parts and no copies. Other stores use their `put_stream`."""
-    if not isinstance(store, S3ObjectStore):
-        store.put_stream(key, reader, part_size=part_size)  # type: ignore[arg-type]
-        return
-    client, bucket = store.client, store.bucket
-    data = reader.read(part_size)
-    if len(data) < part_size:  # small object: one plain PUT
-        client.put_object(bucket, key, io.BytesIO(data), len(data))
-        return
-    # Private SDK calls (minio 7.2, pinned <8); the contract test in tests/records covers them.
-    upload_id = client._create_multipart_upload(bucket, key, {"Content-Type": "application/octet-stream"})
+def _stored(result: Any) -> Any:
+    """The result of a store call; any failure of the store becomes UploadAborted (cause logged by type)."""
     try:
-        with ThreadPoolExecutor(parallel, thread_name_prefix="records-upload") as pool:
-            inflight: dict[Future[str], int] = {}
-            etags: dict[int, str] = {}
-            number = 0
-            while data:
-                number += 1
-                inflight[pool.submit(client._upload_part, bucket, key, data, None, upload_id, number)] = number
-                del data  # the pool holds the part now; keep no second reference
-                while len(inflight) >= parallel:
-                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        etags[inflight.pop(fut)] = fut.result()  # raises the part's error
-                data = reader.read(part_size)
-            for fut in list(inflight):
-                etags[inflight.pop(fut)] = fut.result()
-        client._complete_multipart_upload(bucket, key, upload_id, [Part(n, etags[n]) for n in sorted(etags)])
-    except BaseException:
-        with contextlib.suppress(Exception):
-            client._abort_multipart_upload(bucket, key, upload_id)
+        return result()
+    except UploadAborted:
         raise
+    except Exception as exc:
+        # Type and S3 code only: messages can carry URLs, and nothing here needs the object key.
+        log.warning("records.upload_failed", exc_type=type(exc).__name__, code=getattr(exc, "code", None))
+        raise UploadAborted from exc

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import sqlalchemy as sa
 
-from services.records.adapters.upload import SealedPipe, UploadAborted, put_stream
+from services.records.adapters.upload import SealedUpload, UploadAborted
 from services.records.core.access import not_found, object_ref, visible_record
 from services.records.core.context import Records, aware
 from services.records.core.tables import record_objects, records
@@ -32,7 +32,6 @@ log = get_logger("tandem.records.recordings")
 KIND = "recording"
 MEDIA_TYPE = "video/webm"
 METADATA_HEADER = "tandem-recording"
-BATCH = 256 * 1024
 
 
 def parse_metadata(raw: str | None, limit: int) -> RecordingMetadata:
@@ -66,42 +65,27 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
     sealer = StreamSealer(dek, StreamContext(record_id=cid, kind=KIND), segment_size=rec.settings.segment_size)
     del dek
     key = new_object_key()
-    pipe = SealedPipe(rec.settings.upload_queue_chunks)
-    upload = asyncio.ensure_future(asyncio.to_thread(put_stream, rec.store, key, pipe,
-                                                     part_size=rec.settings.upload_part_size,
-                                                     parallel=rec.settings.upload_parallel_parts))
+    upload = SealedUpload(rec.store, key, part_size=rec.settings.upload_part_size,
+                          parallel=rec.settings.upload_parallel_parts)
     received = 0
     chunks_in = 0
     stored = False
-
-    pending: list[bytes] = []
-    pending_size = 0
-
-    async def emit(chunk: bytes, *, flush: bool = False) -> None:
-        # Batch sealed output into ~256 KiB queue items: fewer hand-offs to the upload thread.
-        nonlocal pending_size
-        if chunk:
-            pending.append(chunk)
-            pending_size += len(chunk)
-        if pending and (flush or pending_size >= BATCH):
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending.clear()
-            pending_size = 0
-            await pipe.write(data, upload)
+    content_hash = ""
 
     try:
-        await emit(sealer.header)
+        await upload.write(sealer.header)
         async for chunk in body:
             received += len(chunk)
             chunks_in += 1
             if received > limit:
                 raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
-            await emit(sealer.update(chunk))
+            sealed = sealer.update(chunk)
+            if sealed:
+                await upload.write(sealed)
         if received == 0:
             raise BadRequest("The recording is empty.", slug="recording-empty")
-        await emit(sealer.finalize(), flush=True)
-        await pipe.close(upload)
-        await upload
+        await upload.write(sealer.finalize())
+        content_hash = await upload.finish()
         stored = True
         now = rec.clock()
         captured = meta.started_at or now
@@ -114,7 +98,7 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
             await conn.execute(sa.insert(record_objects).values(
                 id=secrets.token_hex(16), record_id=record_id, version=1, object_key=key, crypto_id=cid,
                 plaintext_size=sealer.plaintext_size, ciphertext_size=sealer.ciphertext_size,
-                segment_size=rec.settings.segment_size, content_hash=pipe.sha256.hexdigest(),
+                segment_size=rec.settings.segment_size, content_hash=content_hash,
                 kek_version=wrapped.kek_version, wrapped_dek=wrapped.blob, created_at=now))
             await hold_if_disputed(conn, meta.session_id)  # a session under dispute holds its new recordings
             if rec.outbox is not None:
@@ -124,10 +108,8 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
                                                       target=f"record:{record_id}", outcome="success"))
             row = (await conn.execute(sa.select(records).where(records.c.id == record_id))).one()
     except BaseException as exc:
-        pipe.abort()
-        with contextlib.suppress(BaseException):
-            await upload
-        # Whatever got stored is useless without a record: remove it (the SDK already aborted the multipart).
+        await upload.abort()
+        # Whatever got stored is useless without a record: remove it (the multipart upload is aborted).
         with contextlib.suppress(Exception):
             await asyncio.to_thread(rec.store.delete, key)
         log.warning("records.ingest_failed", session_id=meta.session_id, received=received, stored=stored,

@@ -1,0 +1,137 @@
+"""Contract test of the recording upload adapter against SeaweedFS: it drives private MinIO SDK calls and
+signs part uploads itself (UNSIGNED-PAYLOAD), so these tests pin what it must keep doing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import minio.api
+import minio.helpers
+import pytest
+from minio import Minio
+
+from deploy.local.children import S3Child
+from services.records.adapters.upload import SealedUpload, UploadAborted
+from shared.objectstore import S3ObjectStore
+
+pytestmark = pytest.mark.integration
+
+PART = 5 * 1024 * 1024
+
+
+def _minio(s3: S3Child, secret: str | None = None) -> Minio:
+    return Minio(s3.endpoint, access_key=s3.access_key, secret_key=secret or s3.secret_key, secure=False)
+
+
+@pytest.fixture
+def store(s3_server: S3Child) -> Iterator[S3ObjectStore]:
+    st = S3ObjectStore(_minio(s3_server), f"upload-{secrets.token_hex(4)}")
+    st.ensure_bucket()
+    yield st
+    for obj in st.client.list_objects(st.bucket, recursive=True):
+        st.client.remove_object(st.bucket, obj.object_name)
+    st.client.remove_bucket(st.bucket)
+
+
+def _stored(store: S3ObjectStore) -> dict[str, bytes]:
+    return {o.object_name: store.get(o.object_name) for o in store.client.list_objects(store.bucket, recursive=True)}
+
+
+def _open_uploads(store: S3ObjectStore) -> list[Any]:
+    return list(store.client._list_multipart_uploads(store.bucket).uploads)
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+async def test_part_boundaries_and_content_hash(store: S3ObjectStore, parallel: int) -> None:
+    """Exactly the bytes written are stored, across part boundaries, and the hash is theirs."""
+    for size in (0, 1, PART - 1, PART, PART + 1, 2 * PART + 1, 3 * PART):
+        data = os.urandom(size)
+        up = SealedUpload(store, f"o/b-{size}", part_size=PART, parallel=parallel)
+        step = 70_000 if size < 2 * PART else PART + 12_345  # small writes, and writes spanning parts
+        for off in range(0, size, step):
+            await up.write(data[off:off + step])
+        assert up.size == size
+        assert await up.finish() == hashlib.sha256(data).hexdigest(), size
+        assert store.get(f"o/b-{size}") == data, size
+        assert up._made <= parallel + 1  # the part buffers are reused: memory is flat in size
+    assert _open_uploads(store) == []
+
+
+async def test_parts_are_not_hashed_by_the_sdk(store: S3ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Part uploads go out with UNSIGNED-PAYLOAD: the SDK's SHA-256 never sees a part body."""
+    hashed: list[int] = []
+    real = minio.helpers.sha256_hash
+
+    def counting(data: Any) -> str:
+        hashed.append(len(data or b""))
+        return real(data)
+
+    monkeypatch.setattr(minio.api, "sha256_hash", counting)
+    data = os.urandom(3 * PART + 5)
+    up = SealedUpload(store, "o/unsigned", part_size=PART, parallel=2)
+    await up.write(data)
+    await up.finish()
+    assert store.get("o/unsigned") == data
+    assert hashed and max(hashed) < 64 * 1024  # only the small create/complete request bodies
+
+
+async def test_part_requests_stay_authenticated(store: S3ObjectStore, s3_server: S3Child) -> None:
+    """Without a payload digest the part request is still signed: a wrong secret is refused."""
+    from minio.error import S3Error
+
+    upload_id = store.client._create_multipart_upload(store.bucket, "o/signed", {})
+    try:
+        bad = S3ObjectStore(_minio(s3_server, secret="wrong-" + secrets.token_hex(8)), store.bucket)
+        for target, ok in ((bad, False), (store, True)):
+            up = SealedUpload(target, "o/signed", part_size=PART, parallel=1)
+            up._upload_id = upload_id
+            if ok:
+                assert up._upload_part(1, memoryview(os.urandom(PART)))
+            else:
+                with pytest.raises(S3Error):
+                    up._upload_part(1, memoryview(os.urandom(PART)))
+            up._pool.shutdown()  # not abort(): that would abort the multipart upload under test
+        parts = store.client._list_parts(store.bucket, "o/signed", upload_id).parts
+        assert [p.part_number for p in parts] == [1]
+    finally:
+        store.client._abort_multipart_upload(store.bucket, "o/signed", upload_id)
+    assert _stored(store) == {}
+
+
+async def test_failed_part_aborts_everything(store: S3ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    up = SealedUpload(store, "o/fails", part_size=PART, parallel=2)
+    real = up._upload_part
+
+    def third_fails(number: int, data: memoryview) -> str:
+        if number == 3:
+            raise OSError("connection reset")
+        return real(number, data)
+
+    monkeypatch.setattr(up, "_upload_part", third_fails)
+    with pytest.raises(UploadAborted):
+        for _ in range(6):
+            await up.write(os.urandom(PART // 2 + 1))
+        await up.finish()
+    await up.abort()
+    assert _open_uploads(store) == [] and _stored(store) == {}
+    with pytest.raises(UploadAborted):
+        await up.write(b"more")
+
+
+async def test_abort_midway_leaves_nothing(store: S3ObjectStore) -> None:
+    up = SealedUpload(store, "o/aborted", part_size=PART, parallel=2)
+    await up.write(os.urandom(2 * PART + 100))
+    await up.abort()
+    await up.abort()  # idempotent
+    assert _open_uploads(store) == [] and _stored(store) == {}
+    with pytest.raises(UploadAborted):
+        await up.finish()
+
+
+def test_only_s3_stores() -> None:
+    with pytest.raises(TypeError):
+        SealedUpload(object(), "o/x", part_size=PART, parallel=2)  # type: ignore[arg-type]
