@@ -429,6 +429,7 @@ def test_public_concern_without_an_account_with_attachment(stack: RunningStack, 
     officer.get_by_label("Message to the reporter").fill("Thank you. Which ward was it?")
     officer.get_by_role("button", name="Send to the reporter").click()
     officer.locator("#messages").get_by_text("Which ward was it?").wait_for()
+    world.links["case"] = officer.url
     shot(officer, "16b-safeguarding-case-attachment")
     check_a11y(officer, axe, "safeguarding-case-attachment")
 
@@ -518,6 +519,9 @@ def test_member_and_admin_open_disputes(world: World, axe: str) -> None:
     page.get_by_role("heading", name="Dispute", exact=False).wait_for()
     page.get_by_text("About a session of Max Mentor (mentor) and Mia Mentee (mentee).").wait_for()
     expect(page.locator("p.lead")).to_contain_text("by you")
+    page.locator("ol").get_by_text("opened by you").wait_for()
+    world.links["dispute"] = page.url
+    check_a11y(page, axe, "admin-dispute")
     no_js_errors(page)
 
 
@@ -559,6 +563,16 @@ def test_phone_width_has_no_sideways_scrolling(stack: RunningStack, world: World
     public.get_by_role("heading", name="Report a concern").wait_for()
     assert public.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "/report"
     shot(public, "24-phone-public-concern")
+    for who, path, heading, name in (("safeguarding", world.links["case"], "Case ", "25-phone-safeguarding-case"),
+                                     ("admin", world.links["dispute"], "Dispute ", "26-phone-admin-dispute")):
+        page = world.pages[who]
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.goto(path)
+        page.locator("h1", has_text=heading).wait_for()
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        shot(page, name)
+        page.set_viewport_size({"width": 1200, "height": 900})
 
 
 def test_keyboard_only_sign_out(world: World) -> None:
