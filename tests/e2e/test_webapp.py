@@ -539,6 +539,7 @@ def test_admin_pages_and_notices(world: World, axe: str) -> None:
     page.get_by_label("Action").fill("auth.login")
     page.get_by_role("button", name="Search").click()
     page.locator("#audit").get_by_text("auth.login").first.wait_for()
+    page.locator("#audit").get_by_text("Ada Admin (").first.wait_for()  # actors named for admins
 
     mentee = world.pages["mentee"]
     mentee.goto("/#/notices")

@@ -335,9 +335,15 @@ export async function auditPage(ctx, main) {
     if (action.value.trim()) q.set('action', action.value.trim());
     q.set('limit', '100');
     const result = await get(`/api/records/audit/entries?${q}`);
+    const nameOf = await loadNames(result.entries.filter((e) => !e.actor_protected && /^[0-9a-f]{32}$/.test(e.actor || '')).map((e) => e.actor));
+    const actorText = (e) => {
+      if (e.actor_protected) return '(protected)';
+      const name = e.actor && nameOf(e.actor);
+      return name ? `${name} (${e.actor.slice(0, 8)}…)` : (e.actor || '');
+    };
     clear(out);
     out.append(result.entries.length ? h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', {}, when(e.occurred_at)), h('td', {}, e.actor_protected ? '(protected)' : (e.actor || '')),
+      h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', {}, when(e.occurred_at)), h('td', {}, actorText(e)),
         h('td', {}, e.action), h('td', {}, e.target_protected ? '(protected)' : (e.target || '')), h('td', {}, e.outcome), h('td', {}, e.reason || '')))))
       : empty('Nothing matches.'));
   };
