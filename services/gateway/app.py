@@ -36,6 +36,7 @@ from services.gateway.proxy.headers import add_security_headers
 from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.ratelimit import RateLimiter
 from services.gateway.proxy.upstream import UpstreamPool
+from services.gateway.revocation import AuthCache
 from services.gateway.web import ROUTES as WEB_ROUTES
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
@@ -87,16 +88,27 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         gw = build_gateway(runtime, settings, clock)
         runtime.extras["gateway"] = gw
         runtime.extras["inbox"] = Inbox(runtime.engine, clock)
-        gw.extras["fastauth"] = FastAuth(gw, runtime.redis)
         gw.extras["federation"] = Federation(settings, runtime.redis, gw.accounts)
         live = LiveSockets(runtime.redis)
         gw.extras["live"] = live
         gw.accounts.on_revoke.append(live.revoke_user)
+        # The proxy's memory of checked credentials forgets a user on every change, here and elsewhere.
+        cache = AuthCache(runtime.redis, settings.auth_cache_s)
+        live.on_message.append(cache.on_message)
+        live.on_subscription.append(cache.on_subscription)
+        gw.accounts.on_change.append(cache.changed)
+        gw.accounts.on_revoke.append(cache.changed)
+        gw.sessions.on_end.append(cache.changed)
+        gw.oauth.on_token_revoked.append(cache.changed)
+        fast = FastAuth(gw, runtime.redis, cache)
+        gw.extras["fastauth"] = fast
         await gw.keys.start()
         await live.start()
+        fast.start()
         try:
             yield
         finally:
+            await fast.stop()
             await live.stop()
             await gw.keys.stop()
             await gw.upstream.aclose()

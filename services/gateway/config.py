@@ -76,6 +76,8 @@ class Settings(ServiceSettings):
     rate_limit_per_identity: int = setting(1200, "Requests per window for one signed-in identity.")
     rate_limit_per_ip: int = setting(2400, "Requests per window from one client address.")
     auth_rate_limit_per_ip: int = setting(30, "Sign-in / token / invitation attempts per window per address.")
+    auth_cache_s: float = setting(2.0, "How long the proxy may answer a repeated request's credentials from memory "
+                                       "(changes reach every instance at once over Redis pub/sub); 0: never.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,6 +101,7 @@ class Settings(ServiceSettings):
         check(self.lockout_threshold >= 1, "GATEWAY_LOCKOUT_THRESHOLD", "must be at least 1")
         check(self.key_publish_ahead_s >= 0, "GATEWAY_KEY_PUBLISH_AHEAD_S", "must be >= 0")
         check(self.rate_limit_window_s >= 1, "GATEWAY_RATE_LIMIT_WINDOW_S", "must be at least 1")
+        check(0 <= self.auth_cache_s <= 30, "GATEWAY_AUTH_CACHE_S", "must be 0-30")
 
     def upstream(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")

@@ -5,6 +5,7 @@ internal services' refusal of anything that bypasses the gateway."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import time
@@ -96,9 +97,14 @@ def internal_app(tmp_path: Path, database_url: str, redis_url: str, jwks_url: st
     def teapot(identity: NamedDependency[Identity]) -> Response[dict[str, str]]:
         return Response({"short": "and stout"}, status_code=418, headers={"set-cookie": "evil=1", "x-custom": "y"})
 
+    @get("/empty", sync_to_thread=False)
+    def empty(identity: NamedDependency[Identity], status: FromQuery[int] = 200) -> Response[bytes]:
+        return Response(b"", status_code=status, media_type="application/octet-stream")
+
     settings = ServiceSettings(database_url=database_url, redis_url=redis_url,
                                jwks_url=jwks_url, migrate_on_start=False)
-    return build_app(name="records", settings=settings, route_handlers=[echo, upload, download, ws, teapot],
+    return build_app(name="records", settings=settings,
+                     route_handlers=[echo, upload, download, ws, teapot, empty],
                      migrations_dir=tmp_path)
 
 
@@ -361,3 +367,73 @@ async def test_unexpected_failure_in_the_proxy_is_a_plain_500(stack: Stack, capl
     assert canary not in caplog.text
     # The proxy keeps working afterwards.
     assert (await h.client.get("/api/records/echo", headers=mentee.headers(csrf=False))).status_code == 200
+
+
+async def test_empty_bodies_complete_and_keep_the_connection(stack: Stack) -> None:
+    h = stack.h
+    mentee = await h.user("m@example.org", ["mentee"])
+    for _ in range(3):  # the upstream connection goes back to the pool each time
+        for status in (200, 204):
+            r = await h.client.get(f"/api/records/empty?status={status}", headers=mentee.headers(csrf=False))
+            assert r.status_code == status and r.content == b""
+    assert sum(len(idle) for idle in h.gw.upstream._idle.values()) >= 1
+
+
+async def test_remembered_sign_ins_follow_every_change_on_this_instance(stack: Stack) -> None:
+    """The proxy answers repeated credentials from memory; changes must show on the very next request."""
+    h = stack.h
+    admin = await h.user("admin@example.org", ["admin"])
+    mentee = await h.user("m@example.org", ["mentee"])
+    assert h.gw.extras["fastauth"].cache.ttl_s > 0
+
+    async def whoami(browser: Any) -> httpx.Response:
+        return await h.client.get("/api/sessions/whoami", headers=browser.headers(csrf=False))
+
+    assert (await whoami(mentee)).json()["roles"] == ["mentee"]
+    assert (await whoami(mentee)).json()["roles"] == ["mentee"]  # remembered
+    r = await h.client.put(f"/admin/users/{mentee.user_id}/roles", json={"roles": ["mentee", "mentor"]},
+                           headers=admin.headers())
+    assert r.status_code == 200
+    assert (await whoami(mentee)).json()["roles"] == ["mentee", "mentor"]
+    # CSRF is checked on every request, remembered or not.
+    assert (await h.client.post("/api/records/upload", content=b"x", headers=mentee.headers(csrf=False))
+            ).status_code == 403
+    assert (await h.client.post("/auth/logout", headers=mentee.headers())).status_code == 200
+    assert (await whoami(mentee)).status_code == 401
+    # A bearer token revoked (RFC 7009) stops at once too.
+    client_id, secret = await h.gw.oauth.create_client(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
+                                                       grant_types=["client_credentials"], scope=["api"],
+                                                       confidential=True)
+    tok = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client_id, secret or ""))).json()["access_token"]
+    bearer = {"authorization": f"Bearer {tok}"}
+    assert (await h.client.get("/api/sessions/whoami", headers=bearer)).status_code == 200
+    assert (await h.client.get("/api/sessions/whoami", headers=bearer)).status_code == 200
+    assert (await h.client.post("/oauth/revoke", data={"token": tok},
+                                auth=(client_id, secret or ""))).status_code == 200
+    assert (await h.client.get("/api/sessions/whoami", headers=bearer)).status_code == 401
+
+
+async def test_changes_reach_other_gateway_instances_over_pub_sub(stack: Stack) -> None:
+    """A second gateway instance (same database and Redis) that remembers for 30 s still refuses a suspended
+    user within moments: only the announcement can explain that, not the memory running out."""
+    from deploy.local.children import free_port
+
+    h = stack.h
+    admin = await h.user("admin@example.org", ["admin"])
+    mentee = await h.user("m@example.org", ["mentee"])
+    port = free_port()
+    other = create_app(dataclasses.replace(h.settings, port=port, auth_cache_s=30.0), clock=h.clock,
+                       run_consumers=False)
+    async with serve(other, port), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for _ in range(2):
+            r = await client.get("/api/sessions/whoami", headers=mentee.headers(csrf=False))
+            assert r.status_code == 200
+        assert other.state.runtime.extras["gateway"].extras["fastauth"].cache._entries, "nothing remembered"
+        assert (await h.client.post(f"/admin/users/{mentee.user_id}/suspend", headers=admin.headers())
+                ).status_code == 200
+        deadline = asyncio.get_running_loop().time() + 5
+        while (status := (await client.get("/api/sessions/whoami", headers=mentee.headers(csrf=False))
+                          ).status_code) == 200 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert status == 401

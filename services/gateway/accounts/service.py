@@ -128,6 +128,7 @@ class Accounts:
         self.settings = settings
         self.clock = clock
         self.on_revoke: list[Callable[[str], Awaitable[Any]]] = []  # browser sessions, refresh tokens
+        self.on_change: list[Callable[[str], Awaitable[Any]]] = []  # roles, status: the proxy forgets sign-ins
 
     # -- cached state ------------------------------------------------------------------------------
 
@@ -152,6 +153,8 @@ class Accounts:
 
     async def _forget(self, user_id: str) -> None:
         await self.redis.delete(f"gw:u:{user_id}")
+        for changed in self.on_change:
+            await changed(user_id)
 
     @staticmethod
     async def _roles(conn: AsyncConnection, user_id: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ class BrowserSessions:
         self.absolute_s = absolute_s
         self.clock = clock
         self.touch_s = min(touch_s, idle_s / 4)
+        self.on_end: list[Callable[[str], Awaitable[Any]]] = []  # called with the user id once a session ended
 
     async def create(self, user_id: str, amr: list[str]) -> tuple[str, BrowserSession]:
         cookie = secrets.token_urlsafe(32)
@@ -90,12 +92,16 @@ class BrowserSessions:
             pipe.delete(f"gw:s:{session.key}", f"gw:sid:{session.sid}")
             pipe.srem(f"gw:us:{session.user_id}", session.key)
             await pipe.execute()
+        for ended in self.on_end:
+            await ended(session.user_id)
 
     async def delete_all(self, user_id: str) -> int:
         keys = [k.decode() if isinstance(k, bytes) else k for k in await self.redis.smembers(f"gw:us:{user_id}")]
         if keys:
             await self.redis.delete(*[f"gw:s:{k}" for k in keys])
         await self.redis.delete(f"gw:us:{user_id}")
+        for ended in self.on_end:
+            await ended(user_id)
         return len(keys)
 
     async def by_sid(self, sid: str) -> bool:

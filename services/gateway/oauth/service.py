@@ -20,7 +20,7 @@ import re
 import secrets
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +125,7 @@ class OAuthServer:
         self.issuer = settings.issuer
         self._clients: dict[str, tuple[float, Client | None]] = {}
         self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self.on_token_revoked: list[Callable[[str], Awaitable[Any]]] = []  # called with the token's subject
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -441,9 +442,17 @@ class OAuthServer:
             await conn.execute(sa.update(refresh_tokens).where(refresh_tokens.c.family_id == family,
                                                                refresh_tokens.c.revoked_at.is_(None))
                                .values(revoked_at=datetime.fromtimestamp(self.clock(), UTC)))
+            owner = (await conn.execute(sa.select(refresh_tokens.c.user_id)
+                                        .where(refresh_tokens.c.family_id == family).limit(1))).scalar()
         # Access tokens of the family die too (they live at most access_token_lifetime_s).
         await self.redis.set(f"gw:fam-rev:{family}", reason, ex=self.settings.access_token_lifetime_s + 120)
+        if owner is not None:
+            await self._token_revoked(str(owner))
         log.info("oauth.family_revoked", family=family, cause=reason)
+
+    async def _token_revoked(self, subject: str) -> None:
+        for revoked in self.on_token_revoked:
+            await revoked(subject)
 
     async def revoke_user(self, user_id: str) -> None:
         """Suspension and logout everywhere: every refresh token of the user dies now."""
@@ -534,6 +543,7 @@ class OAuthServer:
         if claims is not None and claims.get("client_id") == client.client_id:
             ttl = max(1, int(claims["exp"] - self.clock()) + 60)
             await self.redis.set(f"gw:rev:{claims.get('jti')}", "1", ex=ttl)
+            await self._token_revoked(str(claims.get("sub")))
             await self.audit(str(claims.get("sub")), "oauth.token_revoke", f"client:{client.client_id}", "success")
 
     async def introspect(self, client: Client, token: str) -> dict[str, Any]:

@@ -215,9 +215,15 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
+        # With a known length the chunk that completes it goes out marked as the last (one send fewer).
+        left = int(length) if length is not None and length.isdigit() else -1
+        finished = False
         async for chunk in response.body():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            left -= len(chunk) if left >= 0 else 0
+            finished = left == 0
+            await send({"type": "http.response.body", "body": chunk, "more_body": not finished})
+        if not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
     except (UpstreamError, OSError, h11.ProtocolError):
         # Headers are gone already: all we can do is cut the connection so the client sees a truncation.
         log.warning("proxy.upstream_broke", service=service)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from redis.asyncio import Redis
 
+from services.gateway.revocation import CHANNEL
 from shared.logging import get_logger
 
 log = get_logger("tandem.gateway.live")
-CHANNEL = "gw:revoke"
 
 
 class LiveSockets:
@@ -25,6 +25,10 @@ class LiveSockets:
         self._by_key: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Others that act on the same announcements (the proxy's AuthCache): each message, and the
+        # subscription going up (True) or down (False).
+        self.on_message: list[Callable[[str], None]] = []
+        self.on_subscription: list[Callable[[bool], None]] = []
 
     @contextlib.contextmanager
     def track(self, user_id: str | None, sid: str | None) -> Iterator[asyncio.Event]:
@@ -49,6 +53,13 @@ class LiveSockets:
     async def revoke_sid(self, sid: str) -> None:
         await self.redis.publish(CHANNEL, f"sid:{sid}")
 
+    async def _reconnected(self, _connection: object) -> None:
+        self._subscription(True)
+
+    def _subscription(self, up: bool) -> None:
+        for listener in self.on_subscription:
+            listener(up)
+
     def _fire(self, key: str) -> None:
         for event in self._by_key.get(key, ()):
             event.set()
@@ -70,15 +81,25 @@ class LiveSockets:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
+                    if pubsub.connection is not None:
+                        # redis-py reconnects and re-subscribes by itself: whatever was announced in
+                        # between is lost, so listeners start over then too.
+                        pubsub.connection.register_connect_callback(self._reconnected)
+                    self._subscription(True)
                     self._ready.set()
                     backoff = 0.5
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             data = message["data"]
-                            self._fire(data.decode() if isinstance(data, bytes) else str(data))
+                            text = data.decode() if isinstance(data, bytes) else str(data)
+                            self._fire(text)
+                            for listener in self.on_message:
+                                listener(text)
             except asyncio.CancelledError:
+                self._subscription(False)
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis away: retry; sockets stay until it is back
+                self._subscription(False)
                 log.warning("live.subscribe_failed", exc_type=type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10)
