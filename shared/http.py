@@ -121,7 +121,20 @@ def _http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException)
                             instance=request.scope.get("path"))
 
 
+# PostgreSQL refuses text holding NUL (SQLSTATE 22021; 22P05 in JSON) where SQLite stores it: the
+# request's input is at fault (e.g. a path id `%00`), so it is a 400 on every backend, never a 500.
+_BAD_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+def _is_bad_text(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _BAD_TEXT_SQLSTATES
+
+
 def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _is_bad_text(exc):
+        log.info("http.bad_text_input", path=request.scope.get("path"))
+        return problem_response(400, "Text must not contain NUL characters.", slug="invalid-text",
+                                instance=request.scope.get("path"))
     # The exception text may quote plaintext or keys: only its type reaches the log.
     log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=request.scope.get("path"))
     return problem_response(500, "An unexpected error occurred. It has been logged.", slug="internal-error")
