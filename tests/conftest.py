@@ -1,14 +1,26 @@
 """Real servers for the whole suite: a private redis-server and a SeaweedFS S3 endpoint (session
-scope, free loopback ports), PostgreSQL at 127.0.0.1:5432 when reachable (required when CI=true)."""
+scope, free loopback ports), and the services' databases on the backend the run chose.
+
+`--database=sqlite|postgresql` (or TANDEM_TEST_DATABASE; default sqlite) picks the backend for the whole
+run. `database_url(name)` hands out fresh databases on it: a SQLite file under tmp_path, or a freshly
+created PostgreSQL database at 127.0.0.1:5432 (TANDEM_TEST_PG) dropped at teardown. Tests that reach a
+database through these fixtures are marked `database` at collection; a PostgreSQL run deselects the rest
+(crypto vectors, property tests, bus-only tests: they would repeat identical work), and skips tests
+marked `sqlite_pass_only` (their database use is incidental and they are slow).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_sync
@@ -18,6 +30,55 @@ from deploy.local.children import RedisChild, S3Child, start_redis, start_seawee
 from tests.support.identity import TestIssuer
 
 PG_ADMIN_DSN = os.environ.get("TANDEM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgresql")
+# Fixtures that hand out a database on the chosen backend: a test whose fixture closure holds one of
+# these "uses a database" (marker `database`) and runs in the PostgreSQL pass.
+DATABASE_FIXTURES = frozenset({"database_url", "module_database_url", "session_database_url", "db_url"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database", choices=BACKENDS, default=os.environ.get("TANDEM_TEST_DATABASE") or "sqlite",
+                     help="database backend for the services' databases in this run (default: sqlite, or "
+                          "TANDEM_TEST_DATABASE); with postgresql only tests that use a database run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--database") not in BACKENDS:  # an unknown TANDEM_TEST_DATABASE value
+        raise pytest.UsageError(f"--database / TANDEM_TEST_DATABASE must be one of {', '.join(BACKENDS)}")
+    config.addinivalue_line("markers", "database: uses a database on the run's backend (set at collection)")
+    config.addinivalue_line("markers", "sqlite_pass_only(reason): uses a database only incidentally and is slow; "
+                                       "not repeated in the PostgreSQL pass")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    backend = config.getoption("--database")
+    extra = " (tests that use no database are deselected)" if backend == "postgresql" else ""
+    return f"tandem database backend: {backend}{extra}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    postgresql = config.getoption("--database") == "postgresql"
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        # `fixturenames` is the test's whole fixture closure, so indirect use counts too.
+        if DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
+            only = item.get_closest_marker("sqlite_pass_only")
+            if postgresql and only is not None:
+                reason = only.kwargs.get("reason") or (only.args[0] if only.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"SQLite pass only: {reason}"))
+            kept.append(item)
+        elif postgresql:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    if postgresql and kept and not _pg_reachable():
+        pytest.exit(f"--database=postgresql but PostgreSQL is not reachable at {PG_ADMIN_DSN} "
+                    "(start it, or set TANDEM_TEST_PG to an admin DSN)", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(autouse=True)
@@ -84,20 +145,12 @@ def _pg_reachable() -> bool:
     return asyncio.run(probe())
 
 
-@pytest.fixture(scope="session")
-def pg_available() -> bool:
-    ok = _pg_reachable()
-    if not ok and os.environ.get("CI") == "true":
-        pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 but CI expects it")
-    return ok
-
-
-async def _create_pg_db(name: str) -> None:
+async def _create_pg_db(name: str, template: str | None = None) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
 
@@ -112,24 +165,101 @@ async def _drop_pg_db(name: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> AsyncIterator[str]:
-    """A fresh, empty database: SQLite file, and PostgreSQL when reachable."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    if not pg_available:
-        pytest.skip("PostgreSQL not reachable")
-    name = f"tandem_test_{secrets.token_hex(6)}"
-    await _create_pg_db(name)
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion from sync or async code (the caller's loop, if any, is left alone)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+class Databases:
+    """Fresh databases on one backend; `__call__(name)` returns a new URL each time (two services in one
+    test get two databases), `close()` drops the PostgreSQL ones."""
+
+    def __init__(self, backend: str, directory: Path) -> None:
+        self.backend, self.directory = backend, directory
+        self.created: list[str] = []
+
+    def __call__(self, name: str = "db", *, template: str | None = None) -> str:
+        """A new database; `template` (a URL from the same backend) makes it a copy of that one."""
+        slug = re.sub(r"[^a-z0-9_]", "_", name.lower())[:30] or "db"
+        if self.backend == "sqlite":
+            path = self.directory / f"{slug}.db"
+            n = 1
+            while path.exists() or str(path) in self.created:
+                n += 1
+                path = self.directory / f"{slug}-{n}.db"
+            self.created.append(str(path))
+            if template is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(template.split(":///", 1)[1], path)
+            return f"sqlite:///{path}"
+        db = f"tandem_test_{slug}_{secrets.token_hex(5)}"
+        _run(_create_pg_db(db, template.rsplit("/", 1)[1] if template else None))
+        self.created.append(db)
+        return PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{db}"
+
+    def close(self) -> None:
+        if self.backend == "postgresql":
+            for db in self.created:
+                _run(_drop_pg_db(db))
+        self.created.clear()
+
+
+def service_databases(dbs: Databases, services: tuple[str, ...] = ("gateway", "sessions", "records", "reports")
+                      ) -> dict[str, str]:
+    """`<SERVICE>_DATABASE_URL` for each service, one fresh database each: for `tandem run` (its environment
+    wins over the var/ SQLite defaults) and `Stack` (`Options.extra_env`)."""
+    return {f"{name.upper()}_DATABASE_URL": dbs(name) for name in services}
+
+
+@pytest.fixture(scope="session")
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """The run's backend; a PostgreSQL run fails at once when the server is not reachable."""
+    backend: str = request.config.getoption("--database")
+    if backend == "postgresql" and not _pg_reachable():
+        pytest.fail(f"--database=postgresql but PostgreSQL is not reachable at {PG_ADMIN_DSN}")
+    return backend
+
+
+@pytest.fixture
+def database_url(database_backend: str, tmp_path: Path) -> Iterator[Databases]:
+    """A factory of fresh databases on the run's backend: `database_url("records")` → URL."""
+    dbs = Databases(database_backend, tmp_path)
     try:
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+        yield dbs
     finally:
-        await _drop_pg_db(name)
+        dbs.close()
+
+
+@pytest.fixture(scope="module")
+def module_database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """The same for module-scoped fixtures (a whole stack shared by a module's tests)."""
+    dbs = Databases(database_backend, tmp_path_factory.mktemp("db"))
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+@pytest.fixture(scope="session")
+def session_database_url(database_backend: str, tmp_root: Path) -> Iterator[Databases]:
+    """The same for session-scoped fixtures (e.g. a migrated template that tests copy)."""
+    dbs = Databases(database_backend, tmp_root / "db")
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+@pytest.fixture
+def db_url(database_url: Databases) -> str:
+    """One fresh, empty database on the run's backend."""
+    return database_url("test")
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file whatever the backend: only for tests of SQLite behaviour itself."""
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 

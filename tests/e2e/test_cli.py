@@ -7,15 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import Databases
+
 
 def tandem(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "deploy.cli", *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_keys_rotate_and_list_through_tandem(tmp_path: Path) -> None:
+def test_keys_rotate_and_list_through_tandem(tmp_path: Path, database_url: Databases) -> None:
     env = {"RECORDS_KEYRING_PATH": str(tmp_path / "records-keyring.json"),
-           "RECORDS_DATABASE_URL": f"sqlite:///{tmp_path / 'records.db'}"}
+           "RECORDS_DATABASE_URL": database_url("records")}
     assert tandem(["keys", "rotate"], env).returncode == 0
     listed = tandem(["keys", "list"], env)
     assert listed.returncode == 0, listed.stderr
@@ -23,9 +25,9 @@ def test_keys_rotate_and_list_through_tandem(tmp_path: Path) -> None:
     assert oct((tmp_path / "records-keyring.json").stat().st_mode & 0o777) == "0o600"
 
 
-def test_reports_keys_through_tandem(tmp_path: Path) -> None:
+def test_reports_keys_through_tandem(tmp_path: Path, database_url: Databases) -> None:
     env = {"REPORTS_KEYRING_PATH": str(tmp_path / "reports-keyring.json"),
-           "REPORTS_DATABASE_URL": f"sqlite:///{tmp_path / 'reports.db'}"}
+           "REPORTS_DATABASE_URL": database_url("reports")}
     listed = tandem(["reports", "keys", "list"], env)
     assert listed.returncode == 0, listed.stderr
     assert "primary" in listed.stdout

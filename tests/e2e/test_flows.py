@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
 from deploy.local.run import Options, Stack, service_env
+from tests.conftest import Databases, service_databases
 
 # One stack and one set of accounts for the module: every test shares the module's event loop.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -28,13 +29,15 @@ PASSWORD = "correct horse battery staple 42"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, module_database_url: Databases) -> Iterator[Stack]:
     var = tmp_path_factory.mktemp("stack")
     opts = Options(var_dir=var, redis_url=None, redis_port=free_port(), s3_base_port=free_port_block(S3_OFFSETS),
                    port_base=free_port_block((0, 1, 2, 3)),
                    # Fast password hashing for test accounts only; production keeps the defaults.
                    extra_env={"GATEWAY_ARGON2_TIME_COST": "1", "GATEWAY_ARGON2_MEMORY_KIB": "8192",
-                              "GATEWAY_COOKIE_SECURE": "false", "GATEWAY_COOKIE_NAME": "tandem"})
+                              "GATEWAY_COOKIE_SECURE": "false", "GATEWAY_COOKIE_NAME": "tandem",
+                              # One database per service on the run's backend.
+                              **service_databases(module_database_url)})
     s = Stack(opts)
     s.start()
     try:
@@ -228,3 +231,8 @@ async def test_anyone_can_raise_a_concern_without_an_account(base: str, people: 
         stale = await public.post("/api/reports/concerns", json={"category": "safety", "text": "x", "anonymous": True},
                                   headers={"authorization": "Bearer expired-or-forged"})
         assert stale.status_code == 401
+        # A browser whose session ended (a cookie that opens nothing) is simply a member of the public.
+        left_open = await public.post("/api/reports/concerns", json={"category": "safety", "text": "Canary-public-2",
+                                                                     "anonymous": True, "urgent": False},
+                                      headers={"cookie": "__Host-tandem=ended-session-cookie; tandem=ended"})
+        assert left_open.status_code == 201 and left_open.json()["receipt"], left_open.text

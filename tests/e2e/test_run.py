@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
+from tests.conftest import Databases, service_databases
 
 pytestmark = pytest.mark.integration
 
 
-def test_tandem_run_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
+def test_tandem_run_starts_everything_and_stops_cleanly(tmp_path: Path, database_url: Databases) -> None:
     base = free_port_block((0, 1, 2, 3))
     s3_base = free_port_block(S3_OFFSETS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "SESSIONS_", "RECORDS_", "REPORTS_"))}
     env.pop("REDIS_URL", None)
+    # Each service's database on the run's backend (the operator's variables win over var/*.db).
+    env |= service_databases(database_url)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deploy.cli", "run", "--var-dir", str(tmp_path / "var"), "--port-base", str(base),
          "--redis-port", str(free_port()), "--s3-base-port", str(s3_base)],

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from deploy.local.children import free_port
 from services.gateway.app import create_app
 from services.gateway.config import Settings
 from services.gateway.core import Gateway
+from tests.conftest import Databases
 
 PASSWORD = "correct horse battery staple"
 
@@ -45,10 +45,10 @@ def clock() -> Clock:
     return Clock()
 
 
-def insecure_fast_argon2_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+def insecure_fast_argon2_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     """Weakened argon2 (tests only: production defaults are 3 passes, 64 MiB)."""
     values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path / 'gateway.db'}", "redis_url": redis_url,
+        "database_url": database_url, "redis_url": redis_url,
         "argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_parallelism": 1,
         "key_publish_ahead_s": 0, "key_check_interval_s": 3600.0, "issuer": "http://gateway.test",
         "log_json": True, "bus_claim_idle_ms": 200,
@@ -58,27 +58,35 @@ def insecure_fast_argon2_settings(tmp_path: Path, redis_url: str, **overrides: A
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_root: Path) -> Path:
-    """A gateway SQLite database migrated once; each test starts from a copy (saves ~0.5 s a test)."""
+def migrated_template(session_database_url: Databases) -> str:
+    """A gateway database migrated once on the run's backend; each test starts from a copy (saves ~0.5 s a
+    test): `gateway_db()`."""
     from shared import db as dbmod
 
-    path = tmp_root / "gateway-template.db"
+    url = session_database_url("gateway_template")
 
     async def _migrate() -> None:
-        engine = dbmod.create_engine(f"sqlite:///{path}")
+        engine = dbmod.create_engine(url)
         try:
             await dbmod.upgrade(engine, Path(create_app.__code__.co_filename).parent / "migrations")
         finally:
             await engine.dispose()
 
     asyncio.run(_migrate())
-    return path
+    return url
 
 
 @pytest.fixture
-def gw_settings(tmp_path: Path, redis_url: str, migrated_template: Path) -> Settings:
-    shutil.copy(migrated_template, tmp_path / "gateway.db")
-    return insecure_fast_argon2_settings(tmp_path, redis_url)
+def gateway_db(database_url: Databases, migrated_template: str) -> Callable[..., str]:
+    """A factory of migrated gateway databases (copies of the template): `gateway_db("up")` → URL."""
+    def make(name: str = "gateway") -> str:
+        return database_url(name, template=migrated_template)
+    return make
+
+
+@pytest.fixture
+def gw_settings(redis_url: str, gateway_db: Callable[..., str]) -> Settings:
+    return insecure_fast_argon2_settings(gateway_db(), redis_url)
 
 
 @dataclass

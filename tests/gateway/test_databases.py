@@ -4,7 +4,6 @@ vetting, agreements, the code flow with refresh rotation and reuse detection, su
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -22,8 +21,8 @@ REDIRECT = "http://127.0.0.1:9/cb"
 
 
 @pytest.fixture
-async def on_db(db_url: str, tmp_path: Path, redis_url: str, clock: Clock) -> AsyncIterator[Harness]:
-    settings = insecure_fast_argon2_settings(tmp_path, redis_url, database_url=db_url)
+async def on_db(db_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Harness]:
+    settings = insecure_fast_argon2_settings(db_url, redis_url)
     app = create_app(settings, clock=clock)  # migrates the empty database on start
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         yield Harness(app, client, clock, settings, url=url)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,14 +22,10 @@ class Pair:
 
 
 @pytest.fixture
-async def pair(tmp_path: Path, redis_url: str, migrated_template: Path, clock: Clock) -> AsyncIterator[Pair]:
+async def pair(redis_url: str, gateway_db: Callable[..., str], clock: Clock) -> AsyncIterator[Pair]:
     up_port, local_port = free_port(), free_port()
     up_url, local_url = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{local_port}"
-    (tmp_path / "up").mkdir()
-    (tmp_path / "local").mkdir()
-    shutil.copy(migrated_template, tmp_path / "up" / "gateway.db")
-    shutil.copy(migrated_template, tmp_path / "local" / "gateway.db")
-    up_settings = insecure_fast_argon2_settings(tmp_path / "up", redis_url, issuer=up_url)
+    up_settings = insecure_fast_argon2_settings(gateway_db("up"), redis_url, issuer=up_url)
     upstream_app = create_app(up_settings, clock=clock, run_consumers=False)
     async with serve(upstream_app, up_port), httpx.AsyncClient(base_url=up_url, timeout=30) as up_client:
         upstream = Harness(upstream_app, up_client, clock, up_settings, url=up_url)
@@ -39,7 +33,7 @@ async def pair(tmp_path: Path, redis_url: str, migrated_template: Path, clock: C
             name="tandem", redirect_uris=[f"{local_url}/auth/federated/callback"], post_logout_redirect_uris=[],
             grant_types=["authorization_code"], scope=["openid", "email", "profile"], confidential=True)
         local_settings = insecure_fast_argon2_settings(
-            tmp_path / "local", redis_url, issuer=local_url, federation_issuer=up_url, federation_client_id=client_id,
+            gateway_db("local"), redis_url, issuer=local_url, federation_issuer=up_url, federation_client_id=client_id,
             federation_client_secret=secret or "", federation_role_map=("operator=admin",))
         local_app = create_app(local_settings, clock=clock, run_consumers=False)
         async with serve(local_app, local_port), httpx.AsyncClient(base_url=local_url, timeout=30) as client:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -26,11 +26,8 @@ def test_sealer_round_trip_and_opaque_failure() -> None:
     assert Sealer(kek).open(Sealer("").seal(b"legacy")) == b"legacy"  # rows written before a KEK was set
 
 
-async def test_private_keys_sealed_in_the_database(tmp_path: Path, migrated_template: Path) -> None:
-    import shutil
-
-    shutil.copy(migrated_template, tmp_path / "g.db")
-    engine = dbmod.create_engine(f"sqlite:///{tmp_path / 'g.db'}")
+async def test_private_keys_sealed_in_the_database(gateway_db: Callable[..., str]) -> None:
+    engine = dbmod.create_engine(gateway_db("g"))
     try:
         kek = Fernet.generate_key().decode()
         ring = KeyRing(engine, "assertion", Sealer(kek), clock=lambda: 1_800_000_000.0, rotate_s=86_400,

@@ -146,11 +146,11 @@ async def test_erasure_request_over_the_bus(harness: Harness) -> None:
     assert (await h.client.get(f"/recordings/{kept}", headers=member)).status_code == 200
 
 
-async def test_background_sweeper_and_lifecycle_backstop(settings_factory: Any, sqlite_url: str,
+async def test_background_sweeper_and_lifecycle_backstop(settings_factory: Any, db_url: str,
                                                          issuer: Any, s3_server: Any) -> None:
     from tests.records.conftest import _harness
 
-    settings = settings_factory(sqlite_url, sweep_interval_s=0.2, lifecycle_backstop_days=3650)
+    settings = settings_factory(db_url, sweep_interval_s=0.2, lifecycle_backstop_days=3650)
     async for h in _harness(settings, issuer, s3_server):
         await h.pair("p1", MENTOR, MENTEE)
         nid = await _note(h, "soon gone")

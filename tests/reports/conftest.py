@@ -104,16 +104,7 @@ def make_settings(tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issu
 @pytest.fixture
 async def api(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child, issuer: TestIssuer,
               insecure_fast_argon2: dict[str, int]) -> AsyncIterator[Api]:
-    """The app on SQLite and on PostgreSQL."""
+    """The app on the run's database backend."""
     settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, **insecure_fast_argon2)
-    async with AsyncTestClient(create_app(settings)) as client:
-        yield Api(client, issuer, settings)
-
-
-@pytest.fixture
-async def lite_api(tmp_path: Path, sqlite_url: str, redis_url: str, s3_server: S3Child, issuer: TestIssuer,
-                   insecure_fast_argon2: dict[str, int]) -> AsyncIterator[Api]:
-    """The app on SQLite only, for tests whose subject is not the database."""
-    settings = make_settings(tmp_path, sqlite_url, redis_url, s3_server, issuer, **insecure_fast_argon2)
     async with AsyncTestClient(create_app(settings)) as client:
         yield Api(client, issuer, settings)

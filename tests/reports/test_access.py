@@ -63,8 +63,7 @@ async def _setup(api: Api) -> tuple[str, str, str]:
     return rid, case["attachments"][0]["id"], req["id"]
 
 
-async def test_only_safeguarding_reaches_cases(lite_api: Api) -> None:
-    api = lite_api
+async def test_only_safeguarding_reaches_cases(api: Api) -> None:
     rid, aid, qid = await _setup(api)
     for label, (sub, roles) in OUTSIDERS.items():
         headers = api.as_(sub, *roles)
@@ -80,8 +79,7 @@ async def test_only_safeguarding_reaches_cases(lite_api: Api) -> None:
     assert case["case"]["state"] == "received" and case["notes"] == [] and case["case"]["assignee_id"] is None
 
 
-async def test_reporters_view_is_private(lite_api: Api) -> None:
-    api = lite_api
+async def test_reporters_view_is_private(api: Api) -> None:
     rid, _, _ = await _setup(api)
     assert (await api.client.get(f"/mine/{rid}", headers=api.as_(REPORTER, "mentee"))).status_code == 200
     for label, (sub, roles) in OUTSIDERS.items():
@@ -114,8 +112,7 @@ async def test_officer_who_is_the_subject_cannot_see_the_report(api: Api) -> Non
         assert _shape(existing) == _shape(missing), (method, template)
 
 
-async def test_safeguarding_reads_and_unknown_ids_are_404(lite_api: Api) -> None:
-    api = lite_api
+async def test_safeguarding_reads_and_unknown_ids_are_404(api: Api) -> None:
     rid, aid, _ = await _setup(api)
     sg = api.as_("officer-2", "safeguarding")
     assert (await api.client.get(f"/cases/{rid}", headers=sg)).status_code == 200

@@ -69,9 +69,9 @@ async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.S
     assert {e.payload().actor for e in audit} <= {"anonymous", "receipt-holder"}
 
 
-async def test_identified_filing_is_linked_to_the_account(lite_api: Api) -> None:
-    filed = await lite_api.file(lite_api.as_(ACCOUNT, "mentee", **browser_headers()))
-    rows = await db_dump(lite_api.settings.database_url)
+async def test_identified_filing_is_linked_to_the_account(api: Api) -> None:
+    filed = await api.file(api.as_(ACCOUNT, "mentee", **browser_headers()))
+    rows = await db_dump(api.settings.database_url)
     report = next(r for t, r in rows if t == "reports")
     assert report["reporter_tag"] and len(report["reporter_tag"]) == 64  # a keyed tag, not the id
     for needle in (ACCOUNT, IP, UA, CLIENT_HASH):
@@ -91,8 +91,7 @@ class CountingHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
-async def test_wrong_receipts_run_the_same_verification_and_fail_alike(lite_api: Api) -> None:
-    api = lite_api
+async def test_wrong_receipts_run_the_same_verification_and_fail_alike(api: Api) -> None:
     receipts = api.ctx.receipts
     spy = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
     receipts.hasher = spy
@@ -124,8 +123,7 @@ async def test_wrong_receipts_run_the_same_verification_and_fail_alike(lite_api:
     assert ok.status_code == 200 and spy.verified == [stored]
 
 
-async def test_receipt_guessing_is_rate_limited(lite_api: Api) -> None:
-    api = lite_api
+async def test_receipt_guessing_is_rate_limited(api: Api) -> None:
     lookup = (await api.file(api.public()))["receipt"].split(".")[0]
     statuses = []
     for i in range(api.settings.receipt_attempts_per_id_per_hour + 1):
@@ -137,8 +135,7 @@ async def test_receipt_guessing_is_rate_limited(lite_api: Api) -> None:
     assert statuses[:-1] == [404] * api.settings.receipt_attempts_per_id_per_hour and statuses[-1] == 429
 
 
-async def test_report_text_never_reaches_the_logs(log_stream: io.StringIO, lite_api: Api) -> None:
-    api = lite_api
+async def test_report_text_never_reaches_the_logs(log_stream: io.StringIO, api: Api) -> None:
     sg = api.as_("officer-1", "safeguarding")
     filed = await api.file(api.as_("mentee-1", "mentee"), person_id="mentor-7")
     rid = filed["id"]

@@ -21,8 +21,7 @@ async def _cli(api: Api, *argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-async def test_rotate_rewrap_retire(lite_api: Api) -> None:
-    api = lite_api
+async def test_rotate_rewrap_retire(api: Api) -> None:
     sg1, sg2 = api.as_("officer-1", "safeguarding"), api.as_("officer-2", "safeguarding")
     rid = (await api.file(api.as_("mentee-1", "mentee"), person_id="mentor-7", attachments=[
         {"filename": "a.txt", "media_type": "text/plain", "content": base64.b64encode(b"evidence").decode()}]))["id"]

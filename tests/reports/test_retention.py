@@ -32,8 +32,7 @@ async def _wait_types(redis: Redis, stream: str, n: int) -> list[str]:
     raise AssertionError(f"expected {n} events on {stream}")
 
 
-async def test_overdue_acknowledgement_raises_an_event_once(lite_api: Api, redis: Redis) -> None:
-    api = lite_api
+async def test_overdue_acknowledgement_raises_an_event_once(api: Api, redis: Redis) -> None:
     api.ctx.clock = lambda: FRIDAY
     late = (await api.file(api.as_("mentee-1", "mentee")))["id"]
     acked = (await api.file(api.as_("mentee-2", "mentee"), urgent=True))["id"]

@@ -106,8 +106,8 @@ async def test_plaintext_is_never_stored(api: Api, s3_server: S3Child) -> None:
     assert not any(k.lower().startswith("x-amz-meta") for k in meta)
 
 
-async def test_sealed_objects_only_open_as_what_they_were_sealed_as(lite_api: Api) -> None:
-    vault = lite_api.ctx.vault
+async def test_sealed_objects_only_open_as_what_they_were_sealed_as(api: Api) -> None:
+    vault = api.ctx.vault
     sealed = vault.seal_json("report-a", "report.body", {"text": CANARY})
     assert vault.open_bytes("report-a", "report.body", sealed.kek_version, sealed.wrapped_dek, sealed.ciphertext)
     for object_id, kind in (("report-b", "report.body"), ("report-a", "report.note")):

@@ -85,8 +85,7 @@ async def test_identified_concern_round_trip(api: Api) -> None:
     assert (await api.client.post(f"/cases/{rid}/messages", json={"text": "late"}, headers=sg)).status_code == 409
 
 
-async def test_anonymous_follow_up_by_receipt(lite_api: Api) -> None:
-    api = lite_api
+async def test_anonymous_follow_up_by_receipt(api: Api) -> None:
     filed = await api.file(api.public(), category="harassment_discrimination")
     assert filed["anonymous"] is True and filed["id"] is None
     receipt = filed["receipt"]
@@ -115,8 +114,7 @@ async def test_anonymous_follow_up_by_receipt(lite_api: Api) -> None:
     assert resp.status_code == 409
 
 
-async def test_size_caps_and_validation(lite_api: Api) -> None:
-    api = lite_api
+async def test_size_caps_and_validation(api: Api) -> None:
     headers = api.as_("mentee-1", "mentee")
     too_long = await api.client.post("/concerns", json={"category": "other", "text": "x" * 20_001}, headers=headers)
     assert too_long.status_code == 413
@@ -136,8 +134,7 @@ async def test_size_caps_and_validation(lite_api: Api) -> None:
                                   headers=headers)).status_code == 400
 
 
-async def test_public_form_is_rate_limited_per_client_hash(lite_api: Api, redis: Redis) -> None:
-    api = lite_api
+async def test_public_form_is_rate_limited_per_client_hash(api: Api, redis: Redis) -> None:
     for _ in range(api.settings.filings_per_hour):
         await api.file(api.public(**{"tandem-client-hash": "a" * 32}))
     resp = await api.client.post("/concerns", json={"category": "other", "text": "x"},
@@ -157,8 +154,7 @@ def test_working_days_skip_weekends() -> None:
     assert add_working_days(monday, 2) == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-async def test_oversized_request_is_413_problem(lite_api: Api) -> None:
-    api = lite_api
+async def test_oversized_request_is_413_problem(api: Api) -> None:
     huge = "x" * api.settings.request_max_body_size
     resp = await api.client.post("/concerns", json={"category": "other", "text": huge},
                                  headers=api.as_("mentee-1", "mentee"))
@@ -176,10 +172,10 @@ def test_settings_are_validated(tmp_path: Path) -> None:
     assert loaded.retention_days == 30 and loaded.ack_working_days == 3
 
 
-async def test_sweeper_runs_in_the_background(tmp_path: Path, sqlite_url: str, redis_url: str, s3_server: S3Child,
+async def test_sweeper_runs_in_the_background(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child,
                                               issuer: TestIssuer, insecure_fast_argon2: dict[str, int],
                                               redis: Redis) -> None:
-    settings = make_settings(tmp_path, sqlite_url, redis_url, s3_server, issuer, sweep_interval_s=0.1,
+    settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, sweep_interval_s=0.1,
                              **insecure_fast_argon2)
     async with AsyncTestClient(create_app(settings)) as client:
         api = Api(client, issuer, settings)

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from deploy.local.children import free_port
 from services.sessions.signalling import messages as msg
-from tests.sessions.conftest import MENTEE, MENTOR, publish_users
+from tests.sessions.conftest import MEDIA_ONLY, MENTEE, MENTOR, publish_users
 from tests.sessions.support import Member, loopback_host_addresses, open_session
 from tests.sessions.test_recorder import decode
 from tests.support.identity import TestIssuer
@@ -64,10 +64,10 @@ async def wait_ready(inst: Instance) -> None:
 
 
 @contextlib.asynccontextmanager
-async def two_instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer,
+async def two_instances(tmp_path: Path, db_url: str, redis_url: str, redis: Redis, issuer: TestIssuer,
                         **extra: str) -> AsyncIterator[tuple[Instance, Instance]]:
+    """Both instances share `db_url` (one sessions database, as in a scaled-out deployment)."""
     await publish_users(redis)
-    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
     started: list[Instance] = []
     try:
         first = start_instance("one", db_url, redis_url, issuer, tmp_path / "one.log", **extra)
@@ -88,9 +88,9 @@ async def two_instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: Te
 
 
 @pytest.fixture
-async def instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer
+async def instances(tmp_path: Path, db_url: str, redis_url: str, redis: Redis, issuer: TestIssuer
                     ) -> AsyncIterator[tuple[Instance, Instance]]:
-    async with two_instances(tmp_path, redis_url, redis, issuer) as pair:
+    async with two_instances(tmp_path, db_url, redis_url, redis, issuer) as pair:
         yield pair
 
 
@@ -146,8 +146,9 @@ async def test_members_on_different_instances_connect(instances: tuple[Instance,
 
 
 
-async def test_recording_across_instances(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer,
-                                          loopback: None) -> None:
+@pytest.mark.sqlite_pass_only(reason=MEDIA_ONLY)
+async def test_recording_across_instances(tmp_path: Path, db_url: str, redis_url: str, redis: Redis,
+                                          issuer: TestIssuer, loopback: None) -> None:
     """The recorder runs on one instance; the member on the other reaches it through Redis."""
     stored: list[bytes] = []
 
@@ -161,7 +162,7 @@ async def test_recording_across_instances(tmp_path: Path, redis_url: str, redis:
     sink.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     sink_task = asyncio.create_task(sink.serve())
     try:
-        async with two_instances(tmp_path, redis_url, redis, issuer,
+        async with two_instances(tmp_path, db_url, redis_url, redis, issuer,
                                  SESSIONS_RECORDING_SINK_URL=f"http://127.0.0.1:{port}/ingest") as (one, two):
             _pid, sid = await _open(one, issuer)
             a = Member(_Srv(one), issuer, MENTOR, sid)  # type: ignore[arg-type]

@@ -28,7 +28,15 @@ from services.sessions.recorder.manager import Recorders, RecordingUnavailable
 from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
 from tests.conftest import Databases
-from tests.sessions.conftest import MENTEE, MENTOR, OTHER_MENTOR, publish_users, sessions_settings, wait_projected
+from tests.sessions.conftest import (
+    MEDIA_ONLY,
+    MENTEE,
+    MENTOR,
+    OTHER_MENTOR,
+    publish_users,
+    sessions_settings,
+    wait_projected,
+)
 from tests.sessions.support import Member, Server, http, loopback_host_addresses, open_session, serve
 from tests.support.identity import TestIssuer
 
@@ -82,6 +90,7 @@ async def stack(tmp_path: Path, database_url: Databases, redis_url: str, redis: 
         await asyncio.wait_for(rtask, 15)
 
 
+@pytest.mark.sqlite_pass_only(reason=MEDIA_ONLY)
 async def test_consented_recording_end_to_end(stack: Stack) -> None:
     srv, issuer = stack.sessions, stack.issuer
     pid, sid = await open_session(srv.url, issuer, MENTOR, MENTEE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,29 +22,39 @@ from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.signalling import messages as msg
 from shared.db import create_engine
+from tests.conftest import Databases
+from tests.gateway.conftest import gateway_db as gateway_db
 from tests.gateway.conftest import insecure_fast_argon2_settings
 from tests.gateway.conftest import migrated_template as migrated_template
 from tests.gateway.conftest import serve as serve_app
-from tests.sessions.conftest import MENTEE, MENTOR, OTHER_MENTOR, publish_users, sessions_settings, wait_projected
+from tests.sessions.conftest import (
+    MEDIA_ONLY,
+    MENTEE,
+    MENTOR,
+    OTHER_MENTOR,
+    publish_users,
+    sessions_settings,
+    wait_projected,
+)
 from tests.sessions.support import Member, loopback_host_addresses, open_session, serve
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.sqlite_pass_only(reason=MEDIA_ONLY)
 async def test_recording_goes_through_the_gateway_with_client_credentials(
         tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer, s3_server: S3Child,
-        migrated_template: Path) -> None:
+        gateway_db: Callable[..., str], database_url: Databases) -> None:
     await publish_users(redis)
     gw_port, rec_port = free_port(), free_port()
     gw_url = f"http://127.0.0.1:{gw_port}"
-    shutil.copy(migrated_template, tmp_path / "gateway.db")
-    gw_settings = insecure_fast_argon2_settings(tmp_path, redis_url, records_url=f"http://127.0.0.1:{rec_port}",
+    gw_settings = insecure_fast_argon2_settings(gateway_db(), redis_url, records_url=f"http://127.0.0.1:{rec_port}",
                                                 sessions_url="http://127.0.0.1:9", reports_url="http://127.0.0.1:9",
                                                 issuer=gw_url)
     gateway = gateway_app(gw_settings, run_consumers=False)
     rsettings = RecordsSettings(
-        database_url=f"sqlite:///{tmp_path / 'records.db'}", redis_url=redis_url,
+        database_url=database_url("records"), redis_url=redis_url,
         jwks_url=f"{gw_url}/internal/assertion-jwks", s3_endpoint=s3_server.endpoint,
         s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key,
         s3_bucket=f"rec-{secrets.token_hex(6)}", keyring_path=str(tmp_path / "keys" / "keyring.json"),
@@ -62,7 +72,7 @@ async def test_recording_goes_through_the_gateway_with_client_credentials(
         with pytest.raises(SinkError):
             await bad()
         sink = HttpRecordingSink(f"{gw_url}/api/records/internal/recordings", client, auth)
-        settings = sessions_settings(f"sqlite:///{tmp_path / 'sessions.db'}", redis_url, issuer)
+        settings = sessions_settings(database_url("sessions"), redis_url, issuer)
         with loopback_host_addresses():
             async with serve(settings, recording_sink=sink) as srv:
                 await wait_projected(srv.app, OTHER_MENTOR, vetted=True)

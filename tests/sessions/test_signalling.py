@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -34,9 +33,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def server(tmp_path: Path, redis_url: str, redis: Redis, issuer: TestIssuer) -> AsyncIterator[Server]:
+async def server(db_url: str, redis_url: str, redis: Redis, issuer: TestIssuer) -> AsyncIterator[Server]:
     await publish_users(redis)
-    settings = sessions_settings(f"sqlite:///{tmp_path / 's.db'}", redis_url, issuer, reconnect_grace_s=5.0,
+    settings = sessions_settings(db_url, redis_url, issuer, reconnect_grace_s=5.0,
                                  ws_rate_per_s=5.0, ws_burst=20, ws_max_message_bytes=40_000,
                                  ice_urls=("stun:stun.example.org:3478", "turn:turn.example.org:3478"),
                                  turn_secret="turn-test-secret")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -51,9 +50,9 @@ async def test_publish_creates_declared_groups_and_consumer_reads(redis: Redis) 
     assert (await redis.xpending(USER, "sessions"))["pending"] == 0
 
 
-async def test_crash_mid_message_redelivers_and_effect_happens_once(redis: Redis, tmp_path: Path) -> None:
+async def test_crash_mid_message_redelivers_and_effect_happens_once(redis: Redis, db_url: str) -> None:
     """The handler commits its effect, then crashes before the ack: the redelivery is a no-op."""
-    engine = dbmod.create_engine(f"sqlite:///{tmp_path / 'fx.db'}")
+    engine = dbmod.create_engine(db_url)
     meta = sa.MetaData()
     inbox, _ = dbmod.bus_tables(meta)
     effects = sa.Table("effects", meta, sa.Column("id", sa.Integer, primary_key=True),

@@ -65,8 +65,8 @@ async def test_outbox_publishes_after_commit_and_not_after_rollback(db_url: str,
         await engine.dispose()
 
 
-async def test_outbox_relay_retries_when_redis_is_down(sqlite_url: str, redis: Redis) -> None:
-    engine = dbmod.create_engine(sqlite_url)
+async def test_outbox_relay_retries_when_redis_is_down(db_url: str, redis: Redis) -> None:
+    engine = dbmod.create_engine(db_url)
     try:
         await dbmod.upgrade(engine, MIGRATIONS)
         dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)

@@ -47,6 +47,7 @@ def save_note(data: JSONBody[NoteIn]) -> dict[str, str]:
 
 async def test_handler_log_calls_never_emit_sensitive_values(log_stream: io.StringIO, tmp_path: Path,
                                                              redis_url: str, issuer: TestIssuer) -> None:
+    # SQLite whatever the run's backend: the subject is the log redactor, the database is incidental.
     settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", redis_url=redis_url,
                         jwks_file=str(issuer.jwks_path))
     app = build_app(name="sessions", settings=settings, route_handlers=[save_note],

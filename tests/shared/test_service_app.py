@@ -27,8 +27,8 @@ pytestmark = pytest.mark.integration
 INTERNAL = ["sessions", "records", "reports"]
 
 
-def make_app(name: str, tmp_path: Path, redis_url: str, s3: S3Child, issuer: TestIssuer, db_url: str | None = None):  # type: ignore[no-untyped-def]
-    common: dict[str, Any] = {"database_url": db_url or f"sqlite:///{tmp_path / name}.db", "redis_url": redis_url,
+def make_app(name: str, tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issuer: TestIssuer):  # type: ignore[no-untyped-def]
+    common: dict[str, Any] = {"database_url": db_url, "redis_url": redis_url,
                               "jwks_file": str(issuer.jwks_path), "log_json": True}
     store = {"s3_endpoint": s3.endpoint, "s3_access_key": s3.access_key, "s3_secret_key": s3.secret_key}
     if name == "records":
@@ -42,9 +42,9 @@ def make_app(name: str, tmp_path: Path, redis_url: str, s3: S3Child, issuer: Tes
 
 
 @pytest.fixture(params=INTERNAL)
-async def internal(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, s3_server: S3Child,
+async def internal(request: pytest.FixtureRequest, tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child,
                    issuer: TestIssuer) -> AsyncIterator[tuple[str, AsyncTestClient[Any]]]:
-    app = make_app(request.param, tmp_path, redis_url, s3_server, issuer)
+    app = make_app(request.param, tmp_path, db_url, redis_url, s3_server, issuer)
     async with AsyncTestClient(app) as client:
         yield request.param, client
 
@@ -101,13 +101,15 @@ async def test_request_id_is_propagated(internal: tuple[str, AsyncTestClient[Any
     assert resp.headers["x-request-id"] != "bad id with spaces"
 
 
-async def test_gateway_app_starts(tmp_path: Path, redis_url: str, s3_server: S3Child, issuer: TestIssuer) -> None:
-    async with AsyncTestClient(make_app("gateway", tmp_path, redis_url, s3_server, issuer)) as client:
+async def test_gateway_app_starts(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child,
+                                  issuer: TestIssuer) -> None:
+    async with AsyncTestClient(make_app("gateway", tmp_path, db_url, redis_url, s3_server, issuer)) as client:
         assert (await client.get("/readyz")).status_code == 200
 
 
-async def test_readyz_reports_a_broken_dependency(tmp_path: Path, s3_server: S3Child, issuer: TestIssuer) -> None:
-    app = make_app("sessions", tmp_path, "redis://127.0.0.1:1/0", s3_server, issuer)
+async def test_readyz_reports_a_broken_dependency(tmp_path: Path, db_url: str, s3_server: S3Child,
+                                                  issuer: TestIssuer) -> None:
+    app = make_app("sessions", tmp_path, db_url, "redis://127.0.0.1:1/0", s3_server, issuer)
     async with AsyncTestClient(app) as client:
         resp = await client.get("/readyz")
         assert resp.status_code == 503

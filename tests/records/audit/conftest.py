@@ -120,14 +120,6 @@ async def _audit_app(settings: Settings, issuer: TestIssuer) -> AsyncIterator[Au
 @pytest.fixture
 async def audit_app(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child,
                     issuer: TestIssuer) -> AsyncIterator[AuditApp]:
-    """The records app (ledger consumer and routes included) on SQLite and PostgreSQL."""
+    """The records app (ledger consumer and routes included) on the run's database backend."""
     async for app in _audit_app(app_settings(tmp_path, db_url, redis_url, s3_server, issuer), issuer):
-        yield app
-
-
-@pytest.fixture
-async def sqlite_audit_app(tmp_path: Path, sqlite_url: str, redis_url: str, s3_server: S3Child,
-                           issuer: TestIssuer) -> AsyncIterator[AuditApp]:
-    """The records app on SQLite only (checks that do not depend on the database)."""
-    async for app in _audit_app(app_settings(tmp_path, sqlite_url, redis_url, s3_server, issuer), issuer):
         yield app

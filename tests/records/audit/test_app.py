@@ -124,8 +124,8 @@ async def test_admin_searches_the_ledger(audit_app: AuditApp, capsys: pytest.Cap
 ROLES = [["mentee"], ["mentor"], ["safeguarding"], ["operator"], ["service"], ["mentor", "mentee"], ["admin"]]
 
 
-async def test_only_admins_reach_the_auditor_view(sqlite_audit_app: AuditApp) -> None:
-    app = sqlite_audit_app
+async def test_only_admins_reach_the_auditor_view(audit_app: AuditApp) -> None:
+    app = audit_app
     await seed(app)
     for roles in ROLES:
         resp = await app.client.get("/audit/entries", headers=app.h("someone", *roles))
@@ -140,8 +140,8 @@ async def test_only_admins_reach_the_auditor_view(sqlite_audit_app: AuditApp) ->
     assert [r.action for r in await stored(app)].count("audit.search") == 1
 
 
-async def test_auditor_view_is_in_the_openapi_schema(sqlite_audit_app: AuditApp) -> None:
-    schema = (await sqlite_audit_app.client.get("/schema/openapi.json")).json()
+async def test_auditor_view_is_in_the_openapi_schema(audit_app: AuditApp) -> None:
+    schema = (await audit_app.client.get("/schema/openapi.json")).json()
     op = schema["paths"]["/audit/entries"]["get"]
     assert {p["name"] for p in op["parameters"]} >= {"actor", "target", "action", "since", "until", "before_seq",
                                                       "limit"}
@@ -203,12 +203,12 @@ async def consumers_set_up(app: AuditApp, url: str) -> None:
         await client.aclose()
 
 
-async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, sqlite_url: str, s3_server: S3Child,
+async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, db_url: str, s3_server: S3Child,
                                                      issuer: TestIssuer) -> None:
     """Redis stops: bus-published audit events stall, but ledgered access still works (it writes directly)."""
     redis_child = start_redis(tmp_path / "own-redis")
     try:
-        settings = app_settings(tmp_path, sqlite_url, redis_child.url, s3_server, issuer)
+        settings = app_settings(tmp_path, db_url, redis_child.url, s3_server, issuer)
         app = create_app(settings)
         async with AsyncTestClient(app) as client:
             audit = AuditApp(client, app, settings, issuer)

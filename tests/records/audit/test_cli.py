@@ -60,6 +60,7 @@ def test_verify_and_checkpoint_commands(db_url: str, key_dir: Path, capsys: pyte
 
 
 def test_verify_cannot_run_without_keys_or_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The URLs name databases that are never reached (the keys are checked first): no backend to choose.
     assert main(["verify", "--database-url", f"sqlite:///{tmp_path}/none.db", "--key-dir", str(tmp_path / "k"),
                  "--no-archive"]) == 2
     assert "no checkpoint-signing" in capsys.readouterr().err

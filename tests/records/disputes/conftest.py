@@ -140,16 +140,8 @@ def dispute_settings(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 async def world(db_url: str, settings_factory: Any, issuer: TestIssuer, s3_server: S3Child, tmp_path: Path,
                 redis: Redis) -> AsyncIterator[World]:
-    """The workflow's world on SQLite and PostgreSQL."""
+    """The workflow's world on the run's database backend."""
     async for h in _harness(settings_factory(db_url, **dispute_settings(tmp_path)), issuer, s3_server):
-        yield await _world(h, redis)
-
-
-@pytest.fixture
-async def sqlite_world(sqlite_url: str, settings_factory: Any, issuer: TestIssuer, s3_server: S3Child,
-                       tmp_path: Path, redis: Redis) -> AsyncIterator[World]:
-    """The same on SQLite only, for checks that don't depend on the database."""
-    async for h in _harness(settings_factory(sqlite_url, **dispute_settings(tmp_path)), issuer, s3_server):
         yield await _world(h, redis)
 
 

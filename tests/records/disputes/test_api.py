@@ -36,8 +36,8 @@ ROLES = {"mentee": ["mentee"], "mentor": ["mentor"], "safeguarding": ["safeguard
          "service": ["service"], "admin": ["admin"]}
 
 
-async def test_roles_on_every_dispute_endpoint(sqlite_world: World) -> None:
-    w, client = sqlite_world, sqlite_world.h.client
+async def test_roles_on_every_dispute_endpoint(world: World) -> None:
+    w, client = world, world.h.client
     a = w.s1[0]
     did = await w.open("s1")
     body = {"reason": "a reason"}
@@ -73,8 +73,8 @@ async def test_roles_on_every_dispute_endpoint(sqlite_world: World) -> None:
     assert resp.status_code == 201 and resp.json()["pairing_id"] == "p1"
 
 
-async def test_bad_input_is_problem_json(sqlite_world: World) -> None:
-    w, client = sqlite_world, sqlite_world.h.client
+async def test_bad_input_is_problem_json(world: World) -> None:
+    w, client = world, world.h.client
     a, b = w.s1
     did = await w.open("s1")
     for bad in ({}, {"session_id": "s1"}, {"session_id": "s1", "reason": ""},
@@ -117,8 +117,8 @@ async def test_two_deciders_race_one_wins(world: World) -> None:
     assert len(detail["transitions"]) == 3
 
 
-async def test_openapi_lists_every_dispute_route(sqlite_world: World) -> None:
-    schema = (await sqlite_world.h.client.get("/schema/openapi.json")).json()
+async def test_openapi_lists_every_dispute_route(world: World) -> None:
+    schema = (await world.h.client.get("/schema/openapi.json")).json()
     paths = schema["paths"]
     for path, method in [("/disputes", "post"), ("/disputes", "get"), ("/disputes/mine", "get"),
                          ("/disputes/break-glass", "post"), ("/disputes/{dispute_id}", "get"),
@@ -144,10 +144,10 @@ def test_window_settings_are_validated(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def naming_world(sqlite_url: str, settings_factory: Any, issuer: TestIssuer, s3_server: S3Child,
+async def naming_world(db_url: str, settings_factory: Any, issuer: TestIssuer, s3_server: S3Child,
                        tmp_path: Path, redis: Redis) -> AsyncIterator[World]:
-    settings = settings_factory(sqlite_url, **dispute_settings(tmp_path, dispute_notify_accessor_id=True,
-                                                               dispute_window_hours=2))
+    settings = settings_factory(db_url, **dispute_settings(tmp_path, dispute_notify_accessor_id=True,
+                                                           dispute_window_hours=2))
     async for h in _harness(settings, issuer, s3_server):
         yield await _world(h, redis)
 
@@ -163,9 +163,9 @@ async def test_accessor_id_when_configured_and_shorter_default_window(naming_wor
     problem(await w.h.client.get(f"/disputes/{did}/records/{a}/content", headers=w.admin(A2)), 403)
 
 
-async def test_reasons_never_reach_logs_or_error_responses(sqlite_world: World, capsys: pytest.CaptureFixture[str],
+async def test_reasons_never_reach_logs_or_error_responses(world: World, capsys: pytest.CaptureFixture[str],
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    w, client = sqlite_world, sqlite_world.h.client
+    w, client = world, world.h.client
     secret = "SECRET-REASON-d41d8c"
     did = await w.open("s1")
     bad_paths: list[tuple[str, dict[str, Any], dict[str, str]]] = [

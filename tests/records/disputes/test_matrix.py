@@ -40,8 +40,8 @@ def routes(w: World) -> list[tuple[str, str]]:
     return out
 
 
-async def test_staff_without_a_dispute_reach_no_content(sqlite_world: World) -> None:
-    w, client = sqlite_world, sqlite_world.h.client
+async def test_staff_without_a_dispute_reach_no_content(world: World) -> None:
+    w, client = world, world.h.client
     a = w.s1[0]
     # Content with a canary: a pair note and the recording admin-2 will be granted.
     note = (await client.post("/notes", headers=w.mentee, json={"pairing_id": "p1", "visibility": "pair",
