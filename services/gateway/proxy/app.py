@@ -111,8 +111,12 @@ async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str,
     """The anonymous caller of a public reports route, or None when the route is not public."""
     if service != "reports" or (scope["method"], path) not in PUBLIC_REPORT_ROUTES:
         return None
-    if headers.get("authorization") or gw.cookie_of(headers) is not None:
-        return None  # a signed-in caller files as themselves
+    if headers.get("authorization"):
+        return None  # a token is a deliberate credential: it must be valid (never a quiet anonymous filing)
+    cookie = gw.cookie_of(headers)
+    if cookie is not None and await gw.sessions.get(cookie) is not None:
+        return None  # a signed-in browser files as its user
+    # No cookie, or one whose browser session is over (a tab left open): the public form is anonymous anyway.
     await gw.limiter.hit((f"public:{_client_ip(scope)}", gw.settings.auth_rate_limit_per_ip))
     return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
 
