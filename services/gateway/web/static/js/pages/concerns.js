@@ -1,6 +1,6 @@
 // Report a concern (identified or anonymous), the one-time receipt, follow-up by receipt, my reports.
 import { h, field, checkbox, when, tag, clear, bytes } from '../dom.js';
-import { get, post, ApiError } from '../api.js';
+import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success } from '../ui.js';
 
 export const CATEGORIES = [
@@ -19,10 +19,6 @@ export const STATE_WORDS = {
 // the reports service enforces its own configured limits either way (its message is shown).
 const MAX_FILES = 5;
 const MAX_FILE_BYTES = 5 * 1024 * 1024;
-
-// A browser still holding an expired Tandem sign-in is not "without credentials": the gateway asks it to
-// sign in. Say so plainly (the page cannot remove an HttpOnly cookie).
-const STALE_SIGN_IN = 'This browser still holds an old Tandem sign-in. Sign in again to send your report (you can still choose to stay anonymous), or use a private window to report without an account.';
 
 /** A file as the reports API takes it: {filename, media_type, content (base64)}. */
 async function attachmentOf(file) {
@@ -76,14 +72,9 @@ export function concernPage(ctx, main, { publicForm = false } = {}) {
     if (big) { showError(box, `“${big.name}” is larger than ${bytes(MAX_FILE_BYTES)}. Attach a smaller file.`); files.focus(); return; }
     busy(submit, box, async () => {
       const attachments = await Promise.all(picked.map(attachmentOf));
-      let filed;
-      try {
-        filed = await post('/api/reports/concerns', { category: category.value, text: text.value,
-          anonymous: publicForm || anonymous.input.checked, urgent: urgent.input.checked, attachments });
-      } catch (err) {
-        if (publicForm && err instanceof ApiError && err.status === 401) throw STALE_SIGN_IN;
-        throw err;
-      }
+      // A browser holding an ended sign-in files as the public here: the gateway ignores that cookie.
+      const filed = await post('/api/reports/concerns', { category: category.value, text: text.value,
+        anonymous: publicForm || anonymous.input.checked, urgent: urgent.input.checked, attachments });
       clear(main);
       if (filed.receipt) showReceipt(main, filed, publicForm);
       else {
@@ -180,7 +171,7 @@ export function receiptPage(ctx, main, { publicForm = false } = {}) {
       } catch (err) {
         clear(out);
         showError(box, err.status === 404 ? 'We could not find a report for this receipt. Check it and try again.'
-          : (publicForm && err.status === 401 ? STALE_SIGN_IN : err));
+          : err);
       }
     });
   });
