@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("retention", help="records retention: sweep (run the expiry sweeper once)")
     sub.add_parser("audit", help="audit ledger: verify (recompute the hash chain and checkpoint signatures)")
     sub.add_parser("reports", help="reports service commands, e.g. `tandem reports keys rotate`")
-    sub.add_parser("gateway", help="gateway commands: bootstrap-admin, create-client, rotate-keys")
+    sub.add_parser("gateway", help="gateway commands: bootstrap-admin, create-client, rotate-keys, reseal")
     ns = parser.parse_args(args)
     if ns.command == "run":
         from deploy.local.run import Options, run

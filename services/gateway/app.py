@@ -47,7 +47,7 @@ ASSERTION_LEEWAY_S = 5
 
 def build_gateway(runtime: Runtime, settings: Settings, clock: Callable[[], float]) -> Gateway:
     """Wire the gateway's parts on top of the shared runtime (also used by the CLI)."""
-    sealer = Sealer(settings.key_encryption_key)
+    sealer = Sealer(settings.key_encryption_key, settings.previous_key_encryption_keys)
     assertion = KeyRing(runtime.engine, "assertion", sealer, clock=clock, rotate_s=settings.assertion_rotate_s,
                         publish_ahead_s=settings.key_publish_ahead_s,
                         retain_s=settings.assertion_lifetime_s + ASSERTION_LEEWAY_S + 60)

@@ -3,6 +3,8 @@
   bootstrap-admin --email E --name N   create the first admin; prints a one-time set-password link
   create-client --name N ...           register an OAuth client; prints its id (and secret, once)
   rotate-keys {assertion,token}        publish the next signing key now
+  reseal                               re-seal private signing keys and TOTP secrets under the current
+                                       GATEWAY_KEY_ENCRYPTION_KEY (after a rotation; safe to re-run)
 
 Secrets are printed to stdout once and never logged.
 """
@@ -29,7 +31,7 @@ from shared.bus import RedisStreamBus
 from shared.outbox import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-COMMANDS = ("bootstrap-admin", "create-client", "rotate-keys")
+COMMANDS = ("bootstrap-admin", "create-client", "rotate-keys", "reseal")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +54,32 @@ def parser() -> argparse.ArgumentParser:
                         help="use the secret in this file (at least 32 characters) instead of generating one")
     rotate = sub.add_parser("rotate-keys", help="publish the next signing key now")
     rotate.add_argument("purpose", choices=["assertion", "token"])
+    sub.add_parser("reseal", help="re-seal stored secrets under the current key-encryption key")
     return p
+
+
+async def reseal(engine: Any, sealer: Any) -> dict[str, int]:
+    """Move every sealed secret to the current KEK, row by row (each in its own transaction, so an
+    interrupted run simply continues next time). Counts what moved and what was current already."""
+    import sqlalchemy as sa
+
+    from services.gateway.accounts.tables import users
+    from services.gateway.keys.tables import signing_keys
+
+    counts = {"signing_keys": 0, "totp_secrets": 0, "already_current": 0}
+    for table, column, key, label in ((signing_keys, signing_keys.c.private_jwk, signing_keys.c.kid, "signing_keys"),
+                                      (users, users.c.totp_secret, users.c.id, "totp_secrets")):
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(key, column).where(column.is_not(None)))).all()
+        for ident, sealed in rows:
+            if sealer.current(sealed):
+                counts["already_current"] += 1
+                continue
+            async with engine.begin() as conn:  # only if nobody changed it meanwhile
+                done = await conn.execute(sa.update(table).where(key == ident, column == sealed)
+                                          .values({column.name: sealer.reseal(sealed)}))
+            counts[label] += done.rowcount
+    return counts
 
 
 @contextlib.asynccontextmanager
@@ -114,6 +141,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             # A secret the operator supplied is not echoed back.
             print(json.dumps({"client_id": client_id, "client_secret": None if given else secret}))
+            return 0
+        if args.command == "reseal":
+            from services.gateway.keys.service import KeyUnavailable
+
+            try:
+                counts = await reseal(gw.accounts.engine, gw.accounts.sealer)
+            except KeyUnavailable:
+                print("error: a stored secret opens with none of the configured keys; set the key it was "
+                      "sealed with in GATEWAY_PREVIOUS_KEY_ENCRYPTION_KEYS", file=sys.stderr)
+                return 2
+            print(json.dumps(counts))
             return 0
         ring = gw.keys.assertion if args.purpose == "assertion" else gw.keys.token
         await ring.load()

@@ -1,5 +1,7 @@
 """gateway settings, read from GATEWAY_* environment variables."""
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +32,9 @@ class Settings(ServiceSettings):
     key_encryption_key: str = setting(
         "", "Fernet key (urlsafe base64, 32 bytes) sealing private signing keys and TOTP secrets in the database. "
             "Empty: keys are stored unsealed (development only; a warning is logged).", secret=True)
+    previous_key_encryption_keys: tuple[str, ...] = setting(
+        (), "Former GATEWAY_KEY_ENCRYPTION_KEY values (comma-separated) during a rotation: they still open "
+            "rows, never seal; remove them once `reseal` has run.", secret=True)
     assertion_lifetime_s: int = setting(30, "Lifetime of identity assertions forwarded to internal services.")
     assertion_rotate_s: int = setting(86_400, "Age after which the assertion signing key is replaced.")
     token_rotate_s: int = setting(30 * 86_400, "Age after which the access/ID token signing key is replaced.")
@@ -101,7 +106,18 @@ class Settings(ServiceSettings):
         check(self.lockout_threshold >= 1, "GATEWAY_LOCKOUT_THRESHOLD", "must be at least 1")
         check(self.key_publish_ahead_s >= 0, "GATEWAY_KEY_PUBLISH_AHEAD_S", "must be >= 0")
         check(self.rate_limit_window_s >= 1, "GATEWAY_RATE_LIMIT_WINDOW_S", "must be at least 1")
+        check(all(_fernet_key(k) for k in (self.key_encryption_key, *self.previous_key_encryption_keys) if k),
+              "GATEWAY_KEY_ENCRYPTION_KEY", "must be a Fernet key (urlsafe base64 of 32 bytes)")
+        check(not self.previous_key_encryption_keys or bool(self.key_encryption_key),
+              "GATEWAY_PREVIOUS_KEY_ENCRYPTION_KEYS", "needs GATEWAY_KEY_ENCRYPTION_KEY (the one that seals now)")
         check(0 <= self.auth_cache_s <= 30, "GATEWAY_AUTH_CACHE_S", "must be 0-30")
 
     def upstream(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")
+
+
+def _fernet_key(value: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(value.encode())) == 32
+    except (ValueError, binascii.Error):
+        return False

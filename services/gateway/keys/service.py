@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OKPKey
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,12 +40,18 @@ class KeyUnavailable(Exception):
 
 class Sealer:
     """Seals small secrets at rest (private JWKs, TOTP secrets). Without a KEK it stores them marked
-    `plain:` so a later configured KEK does not make existing rows unreadable."""
+    `plain:` so a later configured KEK does not make existing rows unreadable.
 
-    def __init__(self, kek: str) -> None:
+    Rotation: the current KEK seals; `previous` KEKs only open (rows sealed before the rotation) until
+    `reseal` has moved every row to the current one (`python -m services.gateway reseal`)."""
+
+    def __init__(self, kek: str, previous: tuple[str, ...] = ()) -> None:
         self._fernet = Fernet(kek.encode()) if kek else None
         if self._fernet is None:
             log.warning("keys.unsealed_storage", hint="set GATEWAY_KEY_ENCRYPTION_KEY in production")
+        if previous and self._fernet is None:
+            raise ValueError("previous key-encryption keys need a current one")
+        self._any = MultiFernet([self._fernet, *(Fernet(k.encode()) for k in previous)]) if self._fernet else None
 
     def seal(self, data: bytes) -> bytes:
         if self._fernet is None:
@@ -55,12 +61,28 @@ class Sealer:
     def open(self, sealed: bytes) -> bytes:
         if sealed.startswith(b"plain:"):
             return sealed[len(b"plain:"):]
-        if sealed.startswith(b"fernet:") and self._fernet is not None:
+        if sealed.startswith(b"fernet:") and self._any is not None:
             try:
-                return self._fernet.decrypt(sealed[len(b"fernet:"):])
+                return self._any.decrypt(sealed[len(b"fernet:"):])
             except InvalidToken:
                 raise KeyUnavailable("cannot unseal") from None
         raise KeyUnavailable("cannot unseal")
+
+    def current(self, sealed: bytes) -> bool:
+        """Whether `sealed` is already sealed under the current KEK (nothing to reseal)."""
+        if self._fernet is None:
+            return sealed.startswith(b"plain:")
+        if not sealed.startswith(b"fernet:"):
+            return False
+        try:
+            self._fernet.decrypt(sealed[len(b"fernet:"):])
+        except InvalidToken:
+            return False
+        return True
+
+    def reseal(self, sealed: bytes) -> bytes:
+        """The same secret sealed under the current KEK (raises KeyUnavailable if no known KEK opens it)."""
+        return self.seal(self.open(sealed))
 
 
 def _ts(value: datetime | None) -> float | None:
