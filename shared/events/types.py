@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
+
 from shared.events.envelope import Event
 
 # --- tandem.user (producer: gateway) ---------------------------------------------------------------
@@ -111,12 +113,24 @@ class RecordingStarted(Event, frozen=True, kw_only=True):
     recording_id: str
 
 
+class ConsentLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a session's consent ledger: who (a user id, or "system") did what, when."""
+
+    seq: int
+    kind: str  # "requested", "granted", "started", "revoked", "stopped"
+    actor: str
+    at: datetime
+    reason: str | None = None
+
+
 class RecordingStopped(Event, frozen=True, kw_only=True):
     TYPE = "recording.stopped"
     session_id: str
     pairing_id: str
     recording_id: str
     reason: str  # "revoked", "ended", "disconnected", "failed" - a code, never free text
+    record_id: str | None = None  # the stored recording in records, when there is one
+    ledger: tuple[ConsentLine, ...] = ()  # the consent lines after the start (revoke, stop): the evidence's end
 
 
 # --- tandem.record (producer: records) -------------------------------------------------------------

@@ -8,7 +8,7 @@ import io
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -148,10 +148,12 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
     # The record in the records service: consent evidence, and the WebM plays back for a member.
     async with httpx.AsyncClient(base_url=stack.records_url) as client:
         member = issuer.headers(MENTOR, ["mentor"], "records")
-        meta = await _wait_record(client, recording.record_id, member)
+        # The upload carried the evidence up to the start; `recording.stopped` completes it (who revoked).
+        meta = await _wait_record(client, recording.record_id, member, until=lambda m: "stopped" in
+                                  m["consent_evidence"])
         evidence = meta["consent_evidence"]
-        assert evidence["recording_id"] == recording_id
-        assert [e["kind"] for e in evidence["consent"]] == ["requested", "granted", "granted", "started"]
+        assert evidence["recording_id"] == recording_id and evidence["stopped"]["reason"] == "revoked"
+        assert [(e["kind"], e["actor"]) for e in evidence["consent"]] == kinds
         content = await client.get(f"/recordings/{recording.record_id}/content", headers=member)
         assert content.status_code == 200 and content.headers["content-type"].startswith("video/webm")
         other = await client.get(f"/recordings/{recording.record_id}/content",
@@ -185,11 +187,12 @@ async def _until(cond: Any) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _wait_record(client: httpx.AsyncClient, record_id: str, headers: dict[str, str]) -> dict[str, Any]:
+async def _wait_record(client: httpx.AsyncClient, record_id: str, headers: dict[str, str],
+                       until: Callable[[dict[str, Any]], bool] = lambda _m: True) -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while True:
         resp = await client.get(f"/recordings/{record_id}", headers=headers)
-        if resp.status_code == 200:
+        if resp.status_code == 200 and until(resp.json()):
             return resp.json()  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, resp.text
         await asyncio.sleep(0.1)

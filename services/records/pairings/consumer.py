@@ -1,4 +1,4 @@
-"""Consumer group "records": pairings, sessions and erasure requests. Each event's effect commits
+"""Consumer group "records": pairings, sessions, recordings' ends and erasure requests. Each event's effect commits
 together with its inbox mark (`claim_event`), so redelivery changes nothing."""
 
 from __future__ import annotations
@@ -8,11 +8,18 @@ from datetime import timedelta
 from services.records.adapters.db import inbox
 from services.records.core.context import Records
 from services.records.pairings import service
+from services.records.recordings import evidence
 from services.records.retention.service import erase_for_user
 from shared.bus import Handler
 from shared.db import claim_event
 from shared.events import Envelope
-from shared.events.types import PairingActivated, PairingEnded, SessionScheduled, UserErasureRequested
+from shared.events.types import (
+    PairingActivated,
+    PairingEnded,
+    RecordingStopped,
+    SessionScheduled,
+    UserErasureRequested,
+)
 from shared.logging import get_logger
 from shared.service import Runtime
 
@@ -31,7 +38,8 @@ def handler(runtime: Runtime) -> Handler:
 
 async def handle_envelope(rec: Records, envelope: Envelope) -> None:
     kind = envelope.type
-    if kind not in {PairingActivated.TYPE, PairingEnded.TYPE, SessionScheduled.TYPE, UserErasureRequested.TYPE}:
+    if kind not in {PairingActivated.TYPE, PairingEnded.TYPE, SessionScheduled.TYPE, UserErasureRequested.TYPE,
+                    RecordingStopped.TYPE}:
         return
     if kind == UserErasureRequested.TYPE:
         ev = envelope.payload(UserErasureRequested)
@@ -54,6 +62,10 @@ async def handle_envelope(rec: Records, envelope: Envelope) -> None:
             n = await service.pairing_ended(conn, e.pairing_id, e.mentor_id, e.mentee_id, e.ended_at,
                                             timedelta(days=rec.settings.note_retention_days))
             log.info("records.pairing_ended", pairing_id=e.pairing_id, notes_scheduled=n)
+        elif kind == RecordingStopped.TYPE:
+            stopped = envelope.payload(RecordingStopped)
+            if await evidence.complete(conn, stopped, envelope.occurred_at):
+                log.info("records.consent_evidence_completed", record_id=stopped.record_id, stop_reason=stopped.reason)
         else:
             s = envelope.payload(SessionScheduled)
             await service.session_scheduled(conn, s.session_id, s.pairing_id)

@@ -219,9 +219,20 @@ class Recording:
                 await self._event(t.RecordingStopped(session_id=self.room.session_id,
                                                      pairing_id=self.room.pairing_id,
                                                      recording_id=self.recording_id,
-                                                     reason=_event_reason(self.stop_reason)))
+                                                     reason=_event_reason(self.stop_reason),
+                                                     record_id=self.record_id,
+                                                     ledger=await self._ledger_after_start()))
             self.on_finished(self.recording_id)
             self.done.set()
+
+    async def _ledger_after_start(self) -> tuple[t.ConsentLine, ...]:
+        """The consent lines that ended this recording (records completes its evidence with them)."""
+        entries = await self.consent.ledger(self.room.session_id, self.recording_id)
+        start = next((i for i, e in enumerate(entries) if e["kind"] == "started"), len(entries))
+        return tuple(t.ConsentLine(seq=int(str(e["seq"])), kind=str(e["kind"]), actor=str(e["actor"]),
+                                   at=datetime.fromisoformat(str(e["at"])),
+                                   reason=str(e["reason"]) if e.get("reason") else None)
+                     for e in entries[start + 1:])
 
     async def _ledger_reason(self) -> str:
         entries = await self.consent.ledger(self.room.session_id, self.recording_id)
