@@ -6,17 +6,23 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import minio.api
 import minio.helpers
 import pytest
+import sqlalchemy as sa
 from minio import Minio
 
 from deploy.local.children import S3Child
 from services.records.adapters.upload import SealedUpload, UploadAborted
+from services.records.core.tables import record_objects
+from services.records.recordings import service
+from services.records.recordings.schemas import RecordingMetadata
+from shared.crypto import ciphertext_size
 from shared.objectstore import S3ObjectStore
+from tests.records.conftest import Harness
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +141,30 @@ async def test_abort_midway_leaves_nothing(store: S3ObjectStore) -> None:
 def test_only_s3_stores() -> None:
     with pytest.raises(TypeError):
         SealedUpload(object(), "o/x", part_size=PART, parallel=2)  # type: ignore[arg-type]
+
+
+async def test_ingest_in_odd_chunk_sizes_round_trips(harness: Harness) -> None:
+    """The ingest loop feeds the sealer segment-aligned slices of whatever chunks arrive: the object
+    must be the same v1 stream as sealing the whole body at once (size, content hash, plaintext)."""
+    h = harness
+    await h.pair("p1", "u-mentor", "u-mentee")
+    await h.schedule("s1", "p1")
+    seg = h.settings.segment_size
+    sizes = [1, seg - 1, 1, seg, seg + 1, 300_000, 3, PART + 12_345, 2 * seg, 4 * seg + 7, 5]
+    plaintext = os.urandom(sum(sizes))
+
+    async def body() -> AsyncIterator[bytes]:
+        off = 0
+        for n in sizes:
+            yield plaintext[off:off + n]
+            off += n
+
+    meta = RecordingMetadata(session_id="s1", pairing_id="p1", consent_evidence=[])
+    rec = await service.ingest(h.rec, "svc", meta, body(), None)
+    (stored,) = _stored(h.rec.store).values()  # type: ignore[arg-type]
+    assert len(stored) == ciphertext_size(len(plaintext), seg)
+    async with h.rec.engine.connect() as conn:
+        obj = (await conn.execute(sa.select(record_objects))).one()
+    assert obj.content_hash == hashlib.sha256(stored).hexdigest()
+    got = await h.client.get(f"/recordings/{rec.id}/content", headers=h.h("u-mentee", "mentee"))
+    assert got.status_code == 200 and got.content == plaintext

@@ -85,6 +85,14 @@ class SealedUpload:
         """Copy `data` into the current part; hand off full parts, waiting while `parallel` are in flight."""
         if self._closed:
             raise UploadAborted
+        part, pos = self._part, self._pos
+        if part is not None and type(data) is bytes and pos + len(data) < self._part_size:
+            # The common case, one sealed segment that fits in the current part: no slicing, no loop.
+            n = len(data)
+            part[pos:pos + n] = data
+            self._pos = pos + n
+            self._size += n
+            return
         view = memoryview(data).cast("B")
         n = len(view)
         self._size += n

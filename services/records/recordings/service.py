@@ -62,7 +62,8 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
     record_id = secrets.token_hex(16)
     cid = crypto_id(record_id, 1)
     dek, wrapped = rec.vault.wrap_new_key(cid)
-    sealer = StreamSealer(dek, StreamContext(record_id=cid, kind=KIND), segment_size=rec.settings.segment_size)
+    segment = rec.settings.segment_size
+    sealer = StreamSealer(dek, StreamContext(record_id=cid, kind=KIND), segment_size=segment)
     del dek
     key = new_object_key()
     upload = SealedUpload(rec.store, key, part_size=rec.settings.upload_part_size,
@@ -79,9 +80,16 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
             chunks_in += 1
             if received > limit:
                 raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
-            sealed = sealer.update(chunk)
-            if sealed:
-                await upload.write(sealed)
+            # Segment-aligned slices: each update() then returns at most one sealed segment, written
+            # straight into the part buffer (given a whole chunk it joins several: one more copy).
+            view = memoryview(chunk)
+            start, step = 0, segment - sealer.plaintext_size % segment
+            while start < len(view):
+                sealed = sealer.update(view[start:start + step])
+                if sealed:
+                    await upload.write(sealed)
+                start += step
+                step = segment
         if received == 0:
             raise BadRequest("The recording is empty.", slug="recording-empty")
         await upload.write(sealer.finalize())
