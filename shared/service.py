@@ -191,8 +191,8 @@ def build_app(
                 try:
                     yield
                 finally:
-                    for consumer in runtime.consumers:
-                        await consumer.stop()
+                    # Together: each may wait out its blocking read (up to a second) before it returns.
+                    await asyncio.gather(*(consumer.stop() for consumer in runtime.consumers))
                     if runtime.outbox is not None:
                         await runtime.outbox.stop()
         finally:
