@@ -40,6 +40,7 @@ async def test_projection_is_idempotent_and_an_end_is_final(db_harness: Harness)
     assert pairing.ended_at is not None and pairing.ended_at.replace(tzinfo=UTC) == first_end
 
 
+@pytest.mark.sqlite_pass_only(reason="OpenAPI schema only: the same on every backend")
 async def test_openapi_lists_every_records_route(harness: Harness) -> None:
     schema = (await harness.client.get("/schema/openapi.json")).json()
     for path, method in [("/notes", "post"), ("/notes", "get"), ("/notes/{note_id}", "get"),
