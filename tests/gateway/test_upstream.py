@@ -118,3 +118,71 @@ async def test_timeouts_and_refusals() -> None:
         await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
         server.close()
         await server.wait_closed()
+
+
+async def test_head_responses_have_no_body_and_the_connection_is_kept() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"HEAD"):  # the length of the body a GET would get, and no body
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server, url = await _server(handler)
+    pool = UpstreamPool()
+    try:
+        for method, expected in (("HEAD", b""), ("GET", b"abc"), ("HEAD", b""), ("GET", b"abc")):
+            assert await _collect(pool, method, url + "/h") == expected
+        assert connections == 1
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)
+        server.close()
+        await server.wait_closed()
+
+
+async def test_broken_exchanges_are_upstream_errors() -> None:
+    replies = iter([b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
+                    b"garbage that is not HTTP\r\n\r\n",
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(next(replies))
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server, url = await _server(handler)
+    pool = UpstreamPool()
+    try:
+        for _ in range(3):
+            with pytest.raises(UpstreamError):
+                await _collect(pool, "GET", url + "/")
+        # Nothing we send can smuggle a second request: CR/LF in a header value, a bad name, bad lengths.
+        for headers in ([(b"x-a", b"1\r\nGET /admin HTTP/1.1")], [(b"bad name", b"1")], [(b"content-length", b"x")]):
+            with pytest.raises(UpstreamError):
+                await pool.request("GET", url + "/", headers, None, timeout=1)
+
+        async def three() -> AsyncIterator[bytes]:
+            yield b"abc"
+
+        with pytest.raises(UpstreamError):
+            await pool.request("POST", url + "/", [(b"content-length", b"5")], three(), timeout=1)
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)
+        server.close()
+        await server.wait_closed()

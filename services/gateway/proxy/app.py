@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
-import h11
 import websockets
 from litestar import Request
 from litestar.exceptions import HTTPException
@@ -39,7 +38,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "transfer-encoding", "upgrade", "host", "content-length"})
 DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-csrf-token", "forwarded",
                                                 "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                                                "x-real-ip", "sec-websocket-key", "sec-websocket-version",
+                                                "x-real-ip", "expect", "sec-websocket-key", "sec-websocket-version",
                                                 "sec-websocket-extensions", "sec-websocket-protocol"}
 # Reports may be filed without an account (seeds: anyone can raise a concern): these routes are forwarded
 # for a caller with no credentials at all as sub "anonymous" with no roles. Nothing identifying the
@@ -228,7 +227,7 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
             await send({"type": "http.response.body", "body": chunk, "more_body": not finished})
         if not finished:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except (UpstreamError, OSError, h11.ProtocolError):
+    except (UpstreamError, OSError):
         # Headers are gone already: all we can do is cut the connection so the client sees a truncation.
         log.warning("proxy.upstream_broke", service=service)
         raise

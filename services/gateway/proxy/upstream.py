@@ -1,24 +1,30 @@
-"""A lean HTTP/1.1 client for the proxy: asyncio streams + h11 framing + a keep-alive pool.
+"""A lean HTTP/1.1 client for the proxy: asyncio streams, httptools (llhttp) parsing, a keep-alive pool.
 
-httpx/httpcore spent more time per request on their own bookkeeping (anyio wrappers, pool
-scheduling, extra-info probes) than on the bytes; the proxy needs none of their features (no cookies,
-redirects, decoding, TLS to internal services on loopback or a private network). Bodies stream both
-ways. A reused connection the service closed while idle is retried once on a fresh one, but only
-when no request body was sent yet.
+httpx/httpcore spent more time per request on their own bookkeeping (anyio wrappers, pool scheduling,
+extra-info probes) than on the bytes, and h11's pure-Python state machine cost more than the rest of
+the relay; the proxy needs none of their features (no cookies, redirects, decoding, TLS to internal
+services on loopback or a private network). Responses are parsed by llhttp (httptools, which uvicorn
+uses for the other direction); requests are framed here: a head whose header names and values are
+checked, then the body as received (`content-length` given) or chunked. Bodies stream both ways. A
+reused connection the service closed while idle is retried once on a fresh one, but only when no
+request body was sent yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import h11
+import httptools
 
 CHUNK = 64 * 1024
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field names and methods
+_BAD_VALUE = re.compile(rb"[\x00\r\n]")
 
 
 class UpstreamError(Exception):
@@ -29,11 +35,46 @@ class UpstreamTimeout(UpstreamError):
     pass
 
 
+class _HeadersOnly(Exception):
+    """Stops llhttp after the head of a response that has no body whatever its headers say (HEAD)."""
+
+
+@dataclass
+class _Message:
+    """What llhttp reported for one response (it calls these methods while `feed_data` runs)."""
+
+    headers_only: bool = False
+    parser: httptools.HttpResponseParser | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    head_done: bool = False
+    informational: bool = False
+    body: list[bytes] = field(default_factory=list)
+    complete: bool = False
+    keep_alive: bool = False  # llhttp's verdict, read when the message ends (it resets afterwards)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        assert self.parser is not None  # noqa: S101 - set before the first feed
+        self.head_done = True
+        self.informational = self.informational or self.parser.get_status_code() < 200
+        if self.headers_only:
+            self.complete, self.keep_alive = True, self.parser.should_keep_alive()
+            raise _HeadersOnly
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert self.parser is not None  # noqa: S101 - set before the first feed
+        self.complete, self.keep_alive = True, self.parser.should_keep_alive()
+
+
 class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(our_role=h11.CLIENT)
         self.idle_since = time.monotonic()
         self.reused = False
 
@@ -41,52 +82,93 @@ class _Conn:
         with contextlib.suppress(Exception):
             self.writer.close()
 
-    async def write(self, event: h11.Event) -> None:
-        data = self.h11.send(event)
-        if data:
-            self.writer.write(data)
-            await self.writer.drain()
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
 
-    async def next_event(self, timeout: float) -> h11.Event:
+    async def read(self, timeout: float) -> bytes:
+        try:
+            data = await asyncio.wait_for(self.reader.read(CHUNK), timeout)
+        except TimeoutError:
+            raise UpstreamTimeout("read timeout") from None
+        if not data:
+            raise UpstreamError("connection closed by the service")
+        return data
+
+
+class _Response:
+    """Parses one response off a connection, head first, then the body as it arrives."""
+
+    def __init__(self, conn: _Conn, *, headers_only: bool) -> None:
+        self.conn = conn
+        self.message = _Message(headers_only=headers_only)
+        self.parser = httptools.HttpResponseParser(self.message)
+        self.message.parser = self.parser
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _HeadersOnly):
+                raise UpstreamError("unparseable response") from None
+        except httptools.HttpParserError:
+            raise UpstreamError("unparseable response") from None
+
+    async def head(self, timeout: float) -> int:
+        """Read up to the end of the response's head; returns its status."""
+        while not self.message.head_done:
+            self._feed(await self.conn.read(timeout))
+        status = int(self.parser.get_status_code())
+        if status < 200 or self.message.informational:
+            # The proxy never sends `Expect` and relays no upgrades over this client: a 1xx is a broken exchange.
+            raise UpstreamError("unexpected informational response")
+        return status
+
+    async def chunks(self, timeout: float) -> AsyncIterator[bytes]:
+        message = self.message
         while True:
-            event = self.h11.next_event()
-            if event is not h11.NEED_DATA:
-                return event  # type: ignore[return-value]
-            try:
-                data = await asyncio.wait_for(self.reader.read(CHUNK), timeout)
-            except TimeoutError:
-                raise UpstreamTimeout("read timeout") from None
-            self.h11.receive_data(data)
+            if message.body:
+                pending, message.body = message.body, []
+                for chunk in pending:
+                    yield chunk
+            if message.complete:
+                return
+            self._feed(await self.conn.read(timeout))
+
+    def reusable(self) -> bool:
+        return self.message.complete and self.message.keep_alive
 
 
 @dataclass
 class UpstreamResponse:
     status: int
     headers: list[tuple[bytes, bytes]]
-    _conn: _Conn
+    _response: _Response
     _pool: UpstreamPool
     _key: tuple[str, int]
     _timeout: float
-    _done: bool = False
 
     async def body(self) -> AsyncIterator[bytes]:
-        while True:
-            event = await self._conn.next_event(self._timeout)
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self._done = True
-                return
-            else:
-                raise UpstreamError(f"unexpected {type(event).__name__}")
+        async for chunk in self._response.chunks(self._timeout):
+            yield chunk
 
     async def aclose(self) -> None:
-        conn = self._conn
-        if self._done and conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-            conn.h11.start_next_cycle()
-            self._pool.release(self._key, conn)
+        if self._response.reusable():
+            self._pool.release(self._key, self._response.conn)
         else:
-            conn.close()
+            self._response.conn.close()
+
+
+def _head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:
+    if not _TOKEN.match(method.encode("latin-1")) or _BAD_VALUE.search(target.encode("latin-1")) or " " in target:
+        raise UpstreamError("invalid request line")
+    lines = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1")]
+    for name, value in headers:
+        if not _TOKEN.match(name) or _BAD_VALUE.search(value):
+            raise UpstreamError("invalid header")  # never smuggle a second request through a header
+        lines.append(b"%s: %s\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 class UpstreamPool:
@@ -130,35 +212,58 @@ class UpstreamPool:
         key = (parts.hostname, parts.port or 80)
         target = url[url.index("/", len(parts.scheme) + 3):] if "/" in url[len(parts.scheme) + 3:] else "/"
         all_headers = [(b"host", parts.netloc.encode("latin-1")), *headers]
-        if body is not None and not any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in headers):
+        length: int | None = None
+        for name, value in headers:
+            if name.lower() == b"content-length":
+                if not value.strip().isdigit():
+                    raise UpstreamError("invalid content-length")
+                length = int(value)
+        chunked = body is not None and length is None
+        if chunked:
             all_headers.append((b"transfer-encoding", b"chunked"))  # a stream of unknown length
+        head = _head(method, target, all_headers)
         for attempt in (1, 2):
             conn = await self._connect(key)
             sent_body = False
             try:
-                await conn.write(h11.Request(method=method, target=target, headers=all_headers))
-                if body is not None:
+                if body is None:
+                    await conn.write(head)
+                else:
                     sent_body = True
-                    async for chunk in body:
-                        if chunk:
-                            await conn.write(h11.Data(data=chunk))
-                await conn.write(h11.EndOfMessage())
-                event = await conn.next_event(timeout)
-                while isinstance(event, h11.InformationalResponse):
-                    event = await conn.next_event(timeout)
-                if not isinstance(event, h11.Response):
-                    raise UpstreamError(f"unexpected {type(event).__name__}")
-                return UpstreamResponse(event.status_code, list(event.headers), conn, self, key, timeout)
+                    await conn.write(head)
+                    await self._send_body(conn, body, chunked, length)
+                response = _Response(conn, headers_only=method == "HEAD")
+                status = await response.head(timeout)
+                return UpstreamResponse(status, list(response.message.headers), response, self, key, timeout)
             except UpstreamTimeout:
                 conn.close()
                 raise
-            except (OSError, h11.RemoteProtocolError, h11.LocalProtocolError, UpstreamError) as exc:
+            except (OSError, UpstreamError) as exc:
                 conn.close()
                 # A kept-alive connection the service had closed: safe to retry if nothing of ours went out.
                 if attempt == 1 and conn.reused and not sent_body:
                     continue
                 raise UpstreamError(f"exchange failed: {type(exc).__name__}") from None
         raise UpstreamError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    async def _send_body(conn: _Conn, body: AsyncIterator[bytes], chunked: bool, length: int | None) -> None:
+        sent = 0
+        async for chunk in body:
+            if not chunk:
+                continue
+            sent += len(chunk)
+            if chunked:
+                conn.writer.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+                await conn.writer.drain()
+            else:
+                if length is not None and sent > length:
+                    raise UpstreamError("request body longer than its content-length")
+                await conn.write(chunk)
+        if chunked:
+            await conn.write(b"0\r\n\r\n")
+        elif length is not None and sent != length:
+            raise UpstreamError("request body shorter than its content-length")
 
     async def aclose(self) -> None:
         for idle in self._idle.values():
