@@ -6,7 +6,7 @@ run. `database_url(name)` hands out fresh databases on it: a SQLite file under t
 created PostgreSQL database at 127.0.0.1:5432 (TANDEM_TEST_PG) dropped at teardown. Tests that reach a
 database through these fixtures are marked `database` at collection; a PostgreSQL run deselects the rest
 (crypto vectors, property tests, bus-only tests: they would repeat identical work), and skips tests
-marked `sqlite_pass_only` (their database use is incidental and they are slow).
+marked `sqlite_pass_only` (their database use is incidental: a second pass would repeat the same work).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--database") not in BACKENDS:  # an unknown TANDEM_TEST_DATABASE value
         raise pytest.UsageError(f"--database / TANDEM_TEST_DATABASE must be one of {', '.join(BACKENDS)}")
     config.addinivalue_line("markers", "database: uses a database on the run's backend (set at collection)")
-    config.addinivalue_line("markers", "sqlite_pass_only(reason): uses a database only incidentally and is slow; "
+    config.addinivalue_line("markers", "sqlite_pass_only(reason): uses a database only incidentally; "
                                        "not repeated in the PostgreSQL pass")
 
 
