@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -89,10 +90,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def latency(client: httpx.AsyncClient, paths: dict[str, tuple[str, object]], n: int) -> dict[str, list[float]]:
-    """Interleaved (one request per path in turn), so load from other processes hits every path alike."""
+    """Interleaved (one request per path in turn, in a shuffled order each round), so load from other
+    processes hits every path alike and no path always follows the same one (a process that has just
+    run answers faster than one that must be woken)."""
     out: dict[str, list[float]] = {name: [] for name in paths}
+    order = list(paths.items())
+    shuffle = random.Random(42).shuffle
     for i in range(n + 50):
-        for name, (url, headers_fn) in paths.items():
+        shuffle(order)
+        for name, (url, headers_fn) in order:
             headers = headers_fn() if callable(headers_fn) else headers_fn
             t0 = time.perf_counter()
             r = await client.get(url, headers=headers)

@@ -88,7 +88,8 @@ class _Conn:
 
     async def read(self, timeout: float) -> bytes:
         try:
-            data = await asyncio.wait_for(self.reader.read(CHUNK), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: no extra task (and loop turn) per read
+                data = await self.reader.read(CHUNK)
         except TimeoutError:
             raise UpstreamTimeout("read timeout") from None
         if not data:
