@@ -36,6 +36,7 @@ from shared.bus import RedisStreamBus
 from shared.db import create_engine
 from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
 from tests.support.identity import TestIssuer
+from tests.support.processes import stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -128,14 +129,7 @@ async def two_records(tmp_path: Path, database_url: str, redis_url: str, s3: S3C
             await wait_ready(inst)
         yield started[0], started[1]
     finally:
-        for inst in started:
-            inst.proc.terminate()
-        for inst in started:
-            try:
-                inst.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                inst.proc.kill()
-                inst.proc.wait()
+        stop_all((inst.proc for inst in started), timeout=20)
 
 
 async def test_two_records_instances_share_the_consumer_group(tmp_path: Path, db_url: str, redis_url: str,

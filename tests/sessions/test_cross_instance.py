@@ -24,6 +24,7 @@ from tests.sessions.conftest import MEDIA_ONLY, MENTEE, MENTOR, publish_users
 from tests.sessions.support import Member, loopback_host_addresses, open_session
 from tests.sessions.test_recorder import decode
 from tests.support.identity import TestIssuer
+from tests.support.processes import stop_all
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +79,7 @@ async def two_instances(tmp_path: Path, db_url: str, redis_url: str, redis: Redi
         await wait_ready(second)
         yield first, second
     finally:
-        for inst in started:
-            inst.proc.terminate()
-        for inst in started:
-            try:
-                inst.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                inst.proc.kill()
+        stop_all((inst.proc for inst in started), timeout=15)
 
 
 @pytest.fixture
