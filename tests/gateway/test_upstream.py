@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +15,20 @@ async def _server(handler) -> tuple[asyncio.Server, str]:  # type: ignore[no-unt
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     return server, f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def _serving(handler) -> AsyncIterator[tuple[str, UpstreamPool]]:  # type: ignore[no-untyped-def]
+    """A raw server and a pool to talk to it; both closed afterwards."""
+    server, url = await _server(handler)
+    pool = UpstreamPool()
+    try:
+        yield url, pool
+    finally:
+        await pool.aclose()
+        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
+        server.close()
+        await server.wait_closed()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -50,17 +65,10 @@ async def test_keepalive_reuse_and_silent_close_retry() -> None:
         finally:
             writer.close()  # closes without saying so: the pooled connection is dead
 
-    server, url = await _server(handler)
-    pool = UpstreamPool()
-    try:
+    async with _serving(handler) as (url, pool):
         for _ in range(3):
             assert await _collect(pool, "GET", url + "/x") == b"ok"
         assert connections == 3
-    finally:
-        await pool.aclose()
-        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
-        server.close()
-        await server.wait_closed()
 
 
 async def test_streamed_body_chunked_and_kept_alive() -> None:
@@ -84,17 +92,10 @@ async def test_streamed_body_chunked_and_kept_alive() -> None:
         for part in (b"hello ", b"", b"world"):
             yield part
 
-    server, url = await _server(handler)
-    pool = UpstreamPool()
-    try:
+    async with _serving(handler) as (url, pool):
         for _ in range(2):
             assert await _collect(pool, "POST", url + "/u", body()) == b"abc"
         assert seen == [b"hello world", b"hello world"] and connections == 1
-    finally:
-        await pool.aclose()
-        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
-        server.close()
-        await server.wait_closed()
 
 
 async def test_timeouts_and_refusals() -> None:
@@ -104,20 +105,13 @@ async def test_timeouts_and_refusals() -> None:
         finally:
             writer.close()
 
-    server, url = await _server(silent)
-    pool = UpstreamPool()
-    try:
+    async with _serving(silent) as (url, pool):
         with pytest.raises(UpstreamTimeout):
             await pool.request("GET", url + "/", [], None, timeout=0.2)
         with pytest.raises(UpstreamError):
             await pool.request("GET", "http://127.0.0.1:9/", [], None, timeout=1)
         with pytest.raises(UpstreamError):
             await pool.request("GET", "https://127.0.0.1/", [], None, timeout=1)
-    finally:
-        await pool.aclose()
-        await asyncio.sleep(0.05)  # let the handlers see the close and release their sockets
-        server.close()
-        await server.wait_closed()
 
 
 async def test_head_responses_have_no_body_and_the_connection_is_kept() -> None:
@@ -139,17 +133,10 @@ async def test_head_responses_have_no_body_and_the_connection_is_kept() -> None:
         finally:
             writer.close()
 
-    server, url = await _server(handler)
-    pool = UpstreamPool()
-    try:
+    async with _serving(handler) as (url, pool):
         for method, expected in (("HEAD", b""), ("GET", b"abc"), ("HEAD", b""), ("GET", b"abc")):
             assert await _collect(pool, method, url + "/h") == expected
         assert connections == 1
-    finally:
-        await pool.aclose()
-        await asyncio.sleep(0.05)
-        server.close()
-        await server.wait_closed()
 
 
 async def test_broken_exchanges_are_upstream_errors() -> None:
@@ -165,9 +152,7 @@ async def test_broken_exchanges_are_upstream_errors() -> None:
         finally:
             writer.close()
 
-    server, url = await _server(handler)
-    pool = UpstreamPool()
-    try:
+    async with _serving(handler) as (url, pool):
         for _ in range(3):
             with pytest.raises(UpstreamError):
                 await _collect(pool, "GET", url + "/")
@@ -181,8 +166,3 @@ async def test_broken_exchanges_are_upstream_errors() -> None:
 
         with pytest.raises(UpstreamError):
             await pool.request("POST", url + "/", [(b"content-length", b"5")], three(), timeout=1)
-    finally:
-        await pool.aclose()
-        await asyncio.sleep(0.05)
-        server.close()
-        await server.wait_closed()
