@@ -166,3 +166,24 @@ async def test_broken_exchanges_are_upstream_errors() -> None:
 
         with pytest.raises(UpstreamError):
             await pool.request("POST", url + "/", [(b"content-length", b"5")], three(), timeout=1)
+
+
+async def test_a_body_ended_by_the_close_is_complete_and_not_reused() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil ")
+            await writer.drain()
+            writer.write(b"the close")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async with _serving(handler) as (url, pool):
+        for _ in range(2):
+            assert await _collect(pool, "GET", url + "/c") == b"until the close"
+        assert connections == 2

@@ -87,14 +87,12 @@ class _Conn:
         await self.writer.drain()
 
     async def read(self, timeout: float) -> bytes:
+        """The next bytes; b"" once the service has closed the connection."""
         try:
             async with asyncio.timeout(timeout):  # not wait_for: no extra task (and loop turn) per read
-                data = await self.reader.read(CHUNK)
+                return await self.reader.read(CHUNK)
         except TimeoutError:
             raise UpstreamTimeout("read timeout") from None
-        if not data:
-            raise UpstreamError("connection closed by the service")
-        return data
 
 
 class _Response:
@@ -115,10 +113,25 @@ class _Response:
         except httptools.HttpParserError:
             raise UpstreamError("unparseable response") from None
 
+    async def _more(self, timeout: float) -> None:
+        data = await self.conn.read(timeout)
+        if data:
+            self._feed(data)
+        elif self.message.head_done and self._until_close():
+            self.message.complete, self.message.keep_alive = True, False  # the close ends such a body
+        else:
+            raise UpstreamError("connection closed by the service")
+
+    def _until_close(self) -> bool:
+        """A body without a length or chunked framing runs until the service closes (RFC 9112 6.3)."""
+        names = {name.lower(): value.lower() for name, value in self.message.headers}
+        return b"content-length" not in names and b"chunked" not in names.get(b"transfer-encoding", b"") \
+            and self.parser.get_status_code() not in (204, 304)
+
     async def head(self, timeout: float) -> int:
         """Read up to the end of the response's head; returns its status."""
         while not self.message.head_done:
-            self._feed(await self.conn.read(timeout))
+            await self._more(timeout)
         status = int(self.parser.get_status_code())
         if status < 200 or self.message.informational:
             # The proxy never sends `Expect` and relays no upgrades over this client: a 1xx is a broken exchange.
@@ -134,7 +147,7 @@ class _Response:
                     yield chunk
             if message.complete:
                 return
-            self._feed(await self.conn.read(timeout))
+            await self._more(timeout)
 
     def reusable(self) -> bool:
         return self.message.complete and self.message.keep_alive
