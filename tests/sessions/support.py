@@ -334,6 +334,35 @@ class Member:
                 await asyncio.wait_for(self._reader, 5)
 
 
+async def join_and_call(a: Member, b: Member) -> None:
+    """Both members connect and join the room; `a` calls `b`."""
+    await a.connect()
+    await b.connect()
+    await a.expect_type(msg.Joined)
+    await b.expect_type(msg.Joined)
+    await asyncio.gather(a.call(), b.answer_call())
+
+
+async def ask_and_grant(a: Member, b: Member) -> None:
+    """`a` asks to record and consents, then `b` consents (the second grant starts the recording)."""
+    await a.send(msg.ConsentRequest())
+    await a.send(msg.ConsentGrant())
+    await b.expect_type(msg.RecordingState, phase="requested", granted=[a.user_id])
+    await b.send(msg.ConsentGrant())
+
+
+async def recorder_connected(*members: Member) -> None:
+    """Each member told "recording", and the recorder's peer connection to each of them is up."""
+    for m in members:
+        await m.expect_type(msg.RecordingState, phase="recording")
+    for m in members:
+        for _ in range(500):
+            if m.recorder_pcs:
+                break
+            await asyncio.sleep(0.02)
+        await m.wait_connected(m.recorder_pcs[0])
+
+
 def add_candidate(pc: RTCPeerConnection, frame: msg.RelayedIceCandidate) -> Any:
     cand: RTCIceCandidate = candidate_from_sdp(frame.candidate.split(":", 1)[-1])
     cand.sdpMid, cand.sdpMLineIndex = frame.sdp_mid, frame.sdp_mline_index

@@ -21,7 +21,14 @@ from redis.asyncio import Redis
 from deploy.local.children import free_port
 from services.sessions.signalling import messages as msg
 from tests.sessions.conftest import MEDIA_ONLY, MENTEE, MENTOR, publish_users
-from tests.sessions.support import Member, loopback_host_addresses, open_session
+from tests.sessions.support import (
+    Member,
+    ask_and_grant,
+    join_and_call,
+    loopback_host_addresses,
+    open_session,
+    recorder_connected,
+)
 from tests.sessions.test_recorder import decode
 from tests.support.identity import TestIssuer
 from tests.support.processes import stop_all
@@ -162,23 +169,9 @@ async def test_recording_across_instances(tmp_path: Path, db_url: str, redis_url
             _pid, sid = await _open(one, issuer)
             a = Member(_Srv(one), issuer, MENTOR, sid)  # type: ignore[arg-type]
             b = Member(_Srv(two), issuer, MENTEE, sid)  # type: ignore[arg-type]
-            await a.connect()
-            await b.connect()
-            await a.expect_type(msg.Joined)
-            await b.expect_type(msg.Joined)
-            await asyncio.gather(a.call(), b.answer_call())
-            await a.send(msg.ConsentRequest())
-            await a.send(msg.ConsentGrant())
-            await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
-            await b.send(msg.ConsentGrant())  # instance two commits the start and hosts the recorder
-            for m in (a, b):
-                await m.expect_type(msg.RecordingState, phase="recording")
-            for m in (a, b):
-                for _ in range(500):
-                    if m.recorder_pcs:
-                        break
-                    await asyncio.sleep(0.02)
-                await m.wait_connected(m.recorder_pcs[0])
+            await join_and_call(a, b)
+            await ask_and_grant(a, b)  # b's grant on instance two commits the start and hosts the recorder
+            await recorder_connected(a, b)
             await asyncio.sleep(2.0)
             await a.send(msg.ConsentRevoke())  # revoked on instance one: the recorder on two stops
             for m in (a, b):

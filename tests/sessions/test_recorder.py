@@ -37,7 +37,16 @@ from tests.sessions.conftest import (
     sessions_settings,
     wait_projected,
 )
-from tests.sessions.support import Member, Server, http, loopback_host_addresses, open_session, serve
+from tests.sessions.support import (
+    Member,
+    Server,
+    ask_and_grant,
+    http,
+    join_and_call,
+    loopback_host_addresses,
+    open_session,
+    serve,
+)
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
@@ -269,15 +278,8 @@ async def test_a_failing_sink_stops_the_recording_for_both(db_url: str, redis_ur
                 await wait_projected(srv.app, OTHER_MENTOR, vetted=True)
                 _pid, sid = await open_session(srv.url, issuer, MENTOR, MENTEE)
                 a, b = Member(srv, issuer, MENTOR, sid), Member(srv, issuer, MENTEE, sid)
-                await a.connect()
-                await b.connect()
-                await a.expect_type(msg.Joined)
-                await b.expect_type(msg.Joined)
-                await asyncio.gather(a.call(), b.answer_call())
-                await a.send(msg.ConsentRequest())
-                await a.send(msg.ConsentGrant())
-                await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
-                await b.send(msg.ConsentGrant())
+                await join_and_call(a, b)
+                await ask_and_grant(a, b)
                 for m in (a, b):  # the sink fails: both are told the truth
                     await m.expect_type(msg.RecordingState, phase="idle", timeout=20)
                 ledger = (await http(srv.url, issuer, "GET", f"/sessions/{sid}/consent-ledger", MENTOR)).json()

@@ -36,7 +36,15 @@ from tests.sessions.conftest import (
     sessions_settings,
     wait_projected,
 )
-from tests.sessions.support import Member, loopback_host_addresses, open_session, serve
+from tests.sessions.support import (
+    Member,
+    ask_and_grant,
+    join_and_call,
+    loopback_host_addresses,
+    open_session,
+    recorder_connected,
+    serve,
+)
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
@@ -78,23 +86,9 @@ async def test_recording_goes_through_the_gateway_with_client_credentials(
                 await wait_projected(srv.app, OTHER_MENTOR, vetted=True)
                 _pid, sid = await open_session(srv.url, issuer, MENTOR, MENTEE)
                 a, b = Member(srv, issuer, MENTOR, sid), Member(srv, issuer, MENTEE, sid)
-                await a.connect()
-                await b.connect()
-                await a.expect_type(msg.Joined)
-                await b.expect_type(msg.Joined)
-                await asyncio.gather(a.call(), b.answer_call())
-                await a.send(msg.ConsentRequest())
-                await a.send(msg.ConsentGrant())
-                await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
-                await b.send(msg.ConsentGrant())
-                for m in (a, b):
-                    await m.expect_type(msg.RecordingState, phase="recording")
-                for m in (a, b):
-                    for _ in range(500):
-                        if m.recorder_pcs:
-                            break
-                        await asyncio.sleep(0.02)
-                    await m.wait_connected(m.recorder_pcs[0])
+                await join_and_call(a, b)
+                await ask_and_grant(a, b)
+                await recorder_connected(a, b)
                 await asyncio.sleep(1.5)
                 await a.send(msg.ConsentRevoke())
                 for m in (a, b):
