@@ -38,6 +38,10 @@ class Aes256Gcm:
     def encrypt(self, nonce: bytes, data: Buffer, aad: bytes) -> bytes:
         return self._aead.encrypt(nonce, data, aad)
 
+    def encrypt_into(self, nonce: bytes, data: Buffer, aad: bytes, out: memoryview) -> None:
+        """Encrypt straight into `out` (exactly len(data) + 16 bytes): no output allocation, no copy."""
+        self._aead.encrypt_into(nonce, data, aad, out)
+
     def decrypt(self, nonce: bytes, data: Buffer, aad: bytes) -> bytes:
         try:
             return self._aead.decrypt(nonce, data, aad)

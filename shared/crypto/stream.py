@@ -182,6 +182,26 @@ class StreamSealer:
             return parts[0] if parts else b""
         return b"".join(parts)
 
+    def update_into(self, data: Buffer, reserve: Callable[[int], memoryview | None]) -> list[bytes]:
+        """Accept plaintext and seal the segments now complete, each straight into the writable buffer
+        `reserve(n)` hands out (n = its sealed size) until it hands out None; those that follow are
+        returned, in order, for the caller to write after what it reserved. Same output as update()."""
+        if self._finished:
+            raise RuntimeError("StreamSealer already finalized")
+        self._plaintext_size += len(data)
+        rest: list[bytes] = []
+        for unit in self._segments.feed(data):
+            out = None if rest else reserve(len(unit) + SEGMENT_OVERHEAD)
+            if out is None:
+                rest.append(self._seal(unit, last=False))
+                continue
+            if self._index >= MAX_SEGMENTS:
+                raise ValueError("object too large for this segment size (2^32 segments)")
+            self._aead.encrypt_into(self._prefix + _NONCE_SUFFIX.pack(self._index, False), unit, self._aad, out)
+            self._index += 1
+            self._ciphertext_size += len(out)
+        return rest
+
     def _update_parts(self, data: Buffer) -> list[bytes]:
         if self._finished:
             raise RuntimeError("StreamSealer already finalized")

@@ -108,6 +108,41 @@ def test_large_update_and_memoryview_input(ctx: StreamContext) -> None:
     assert unseal(dek, ctx, sealer.header + body) == pt
 
 
+def test_update_into_seals_in_place_with_the_same_bytes_as_update(ctx: StreamContext) -> None:
+    """Sealed straight into reserved space while it lasts, returned after: the object is byte for byte
+    what update() makes with the same salt and nonce prefix."""
+    dek = new_data_key()
+    pt = os.urandom(23 * SEG + 7)
+    randomness = os.urandom(64)
+
+    def rng(n: int) -> bytes:
+        return randomness[:n] if n == 32 else randomness[32:32 + n]
+
+    plain = StreamSealer(dek, ctx, segment_size=SEG, rng=rng)
+    expected = plain.header + plain.update(pt) + plain.finalize()
+    sealer = StreamSealer(dek, ctx, segment_size=SEG, rng=rng)
+    out = bytearray(sealer.header)
+    calls = 0
+    reserved: list[memoryview] = []
+
+    def reserve(n: int) -> memoryview | None:
+        nonlocal calls
+        calls += 1
+        if calls % 5 == 0:  # now and then no room: the rest of that update comes back as bytes
+            return None
+        reserved.append(memoryview(bytearray(n)))
+        return reserved[-1]
+
+    step = 3 * SEG + 5
+    for i in range(0, len(pt), step):
+        reserved.clear()
+        rest = sealer.update_into(pt[i : i + step], reserve)
+        out += b"".join(bytes(view) for view in reserved) + b"".join(rest)
+    out += sealer.finalize()
+    assert bytes(out) == expected
+    assert sealer.ciphertext_size == len(expected) and sealer.plaintext_size == len(pt)
+
+
 def test_open_range_reads_only_the_covering_segments(ctx: StreamContext) -> None:
     dek = new_data_key()
     pt = os.urandom(10 * SEG)
