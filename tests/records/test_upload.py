@@ -67,6 +67,26 @@ async def test_part_boundaries_and_content_hash(store: S3ObjectStore, parallel: 
     assert _open_uploads(store) == []
 
 
+async def test_reserved_space_and_writes_are_stored_in_order(store: S3ObjectStore) -> None:
+    """What the sealer seals in place (reserve) and what is written interleave across parts, in order."""
+    data = os.urandom(2 * PART + 777)
+    up = SealedUpload(store, "o/reserved", part_size=PART, parallel=2)
+    assert up.reserve(10) is None  # no part is being filled yet
+    reserved = 0
+    for off in range(0, len(data), 65_552):
+        piece = data[off:off + 65_552]
+        view = up.reserve(len(piece))
+        if view is None:  # no room left in this part (a reservation never completes one): written
+            await up.write(piece)
+        else:
+            view[:] = piece
+            reserved += 1
+    assert reserved > 2 * (PART // 65_552) - 4 and up.size == len(data)
+    assert await up.finish() == hashlib.sha256(data).hexdigest()
+    assert store.get("o/reserved") == data
+    assert up.reserve(10) is None  # finished
+
+
 async def test_parts_are_not_hashed_by_the_sdk(store: S3ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Part uploads go out with UNSIGNED-PAYLOAD: the SDK's SHA-256 never sees a part body."""
     hashed: list[int] = []

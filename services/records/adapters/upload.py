@@ -1,6 +1,7 @@
 """Sealed recording bytes from the event loop into an S3 multipart upload, in constant memory.
 
-The request handler `write()`s sealed output; it is copied once into a part buffer, and every full
+The request handler seals straight into the current part buffer (`reserve()`), or `write()`s sealed
+output that does not fit there (copied once into the part buffers); every full
 part goes to a small thread pool that hashes it (the object's SHA-256, in order) and uploads it while
 the handler goes on sealing the next one. At most `parallel` parts are in flight and one is being
 filled: the `parallel + 1` buffers are mapped once per upload and reused, so memory is flat whatever
@@ -80,6 +81,18 @@ class SealedUpload:
     def size(self) -> int:
         """Bytes written so far."""
         return self._size
+
+    def reserve(self, n: int) -> memoryview | None:
+        """The next `n` bytes of the object as writable space in the current part, for the caller to fill
+        at once (sealing straight into it: no copy); None when they do not fit in it (or no part is
+        being filled): then write() them. A reservation never completes a part, so what fills one
+        always goes through write(), which hands it off."""
+        part, pos = self._part, self._pos
+        if part is None or self._closed or pos + n >= self._part_size:
+            return None
+        self._pos = pos + n
+        self._size += n
+        return memoryview(part)[pos:pos + n]
 
     async def write(self, data: Buffer) -> None:
         """Copy `data` into the current part; hand off full parts, waiting while `parallel` are in flight."""

@@ -80,16 +80,9 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
             chunks_in += 1
             if received > limit:
                 raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
-            # Segment-aligned slices: each update() then returns at most one sealed segment, written
-            # straight into the part buffer (given a whole chunk it joins several: one more copy).
-            view = memoryview(chunk)
-            start, step = 0, segment - sealer.plaintext_size % segment
-            while start < len(view):
-                sealed = sealer.update(view[start:start + step])
-                if sealed:
-                    await upload.write(sealed)
-                start += step
-                step = segment
+            # Sealed straight into the part buffer; what does not fit there is written (and copied).
+            for sealed in sealer.update_into(chunk, upload.reserve):
+                await upload.write(sealed)
         if received == 0:
             raise BadRequest("The recording is empty.", slug="recording-empty")
         await upload.write(sealer.finalize())
