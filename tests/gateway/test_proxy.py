@@ -249,7 +249,10 @@ async def test_upstream_headers_filtered_and_security_headers_added(stack: Stack
     mentee = await h.user("m@example.org", ["mentee"])
     r = await h.client.get("/api/records/teapot", headers=mentee.headers(csrf=False))
     assert r.status_code == 418 and r.headers["x-custom"] == "y" and "set-cookie" not in r.headers
-    for resp in (r, await h.client.get("/nowhere"), await h.client.get("/api/records/echo")):
+    down = await h.client.get("/api/reports/anything", headers=mentee.headers(csrf=False))
+    for resp in (r, down, await h.client.get("/nowhere"), await h.client.get("/api/records/echo"),
+                 await h.client.get("/.well-known/openid-configuration")):
+        assert len(resp.headers.get_list("content-security-policy")) == 1
         assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
         assert resp.headers["strict-transport-security"].startswith("max-age=")
         assert resp.headers["referrer-policy"] == "no-referrer"
@@ -259,7 +262,6 @@ async def test_upstream_headers_filtered_and_security_headers_added(stack: Stack
     assert "cookie" not in stack.up.seen_headers[-1]  # the upstream Set-Cookie was not kept by the proxy
     assert (await h.client.get("/api/records/%2e%2e/echo", headers=mentee.headers(csrf=False))).status_code == 400
     assert (await h.client.get("/api/unknown/x", headers=mentee.headers(csrf=False))).status_code == 404
-    down = await h.client.get("/api/reports/anything", headers=mentee.headers(csrf=False))
     assert down.status_code == 502 and down.headers["content-type"].startswith("application/problem+json")
 
 
@@ -412,6 +414,40 @@ async def test_remembered_sign_ins_follow_every_change_on_this_instance(stack: S
     assert (await h.client.post("/oauth/revoke", data={"token": tok},
                                 auth=(client_id, secret or ""))).status_code == 200
     assert (await h.client.get("/api/sessions/whoami", headers=bearer)).status_code == 401
+
+
+async def test_a_burst_gets_assertions_minted_ahead_each_used_once(stack: Stack) -> None:
+    """A caller's next assertion is signed while the current request is served: every request still carries
+    its own (distinct jti, full lifetime from its iat, valid signature), a role change voids the one minted
+    ahead, and one older than GATEWAY_ASSERTION_AHEAD_S is not used."""
+    h = stack.h
+    admin = await h.user("admin@example.org", ["admin"])
+    mentee = await h.user("m@example.org", ["mentee"])
+    minter = h.gw.extras["assertions"]
+    public = OKPKey.import_key(h.gw.keys.assertion.jwks()["keys"][-1])
+
+    async def claims() -> dict[str, Any]:
+        r = await h.client.get("/api/records/echo", headers=mentee.headers(csrf=False))
+        assert r.status_code == 200, r.text
+        return jwt.decode(stack.up.seen_headers[-1]["tandem-assertion"], public, algorithms=["Ed25519"]).claims
+
+    burst = [await claims() for _ in range(4)]
+    assert minter.pending() == 1
+    assert len({c["jti"] for c in burst}) == 4
+    for c in burst:
+        assert c["aud"] == "records" and c["sub"] == mentee.user_id and c["roles"] == ["mentee"]
+        assert c["exp"] - c["iat"] == h.settings.assertion_lifetime_s and c["iat"] <= h.clock()
+    r = await h.client.put(f"/admin/users/{mentee.user_id}/roles", json={"roles": ["mentee", "mentor"]},
+                           headers=admin.headers())
+    assert r.status_code == 200
+    assert (await claims())["roles"] == ["mentee", "mentor"]
+    await claims()  # hot again: one is minted ahead with the new roles
+    assert minter.pending() == 1
+    minted_at = int(h.clock())
+    # (A shorter window than the default 5 s: the service checks `iat` against its own, real clock.)
+    minter.max_age_s = 1.0
+    h.clock.advance(2)
+    assert (await claims())["iat"] > minted_at  # too old to use: signed for this request
 
 
 async def test_changes_reach_other_gateway_instances_over_pub_sub(stack: Stack) -> None:

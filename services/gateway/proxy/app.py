@@ -24,7 +24,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
+from services.gateway.proxy.assertions import AssertionMinter
 from services.gateway.proxy.fastauth import FastAuth
+from services.gateway.proxy.headers import proxied_response_headers, secured
 from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import Metrics, ObservabilityMiddleware, problem_response
@@ -49,7 +51,8 @@ PUBLIC_SUBJECT = "anonymous"
 CLIENT_HASH_HEADER = "tandem-client-hash"
 REPORTS_DROP = frozenset({"user-agent", "referer", "origin", "x-forwarded-for", "via"})
 DROP_REQUEST = DROP_REQUEST | {CLIENT_HASH_HEADER}
-DROP_RESPONSE = HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"}  # ours is added
+DROP_RESPONSE = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"})
+_STARTED = "tandem.proxy.response_started"  # in scope["state"]: past this, a failure can only cut the connection
 WS_MAX_MESSAGE = 1 << 20
 
 # Raw ASGI on purpose: a relay forwards messages Litestar's TypedDicts would only get in the way of.
@@ -140,7 +143,8 @@ def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -
     length = next((v for k, v in headers if k == "content-length"), None)
     if length is not None:
         out.append(("content-length", length))
-    out.append((ASSERTION_HEADER, gw.assertion(caller, service)))
+    minter: AssertionMinter | None = gw.extras.get("assertions")
+    out.append((ASSERTION_HEADER, minter.take(caller, service) if minter else gw.assertion(caller, service)))
     request_id = scope.get("state", {}).get("request_id")
     if request_id:
         out = [(k, v) for k, v in out if k != "x-request-id"]
@@ -167,7 +171,7 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int,
                         headers: dict[str, str] | None = None) -> None:
     response = problem_response(status, detail, slug=slug, headers=headers, instance=None)
     asgi_response = response.to_asgi_response(app=None, request=Request(scope, receive))  # type: ignore[arg-type]
-    await asgi_response(scope, receive, send)  # type: ignore[arg-type]
+    await asgi_response(scope, receive, secured(send, scope))  # type: ignore[arg-type]
 
 
 async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,13 +214,18 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         await _send_problem(scope, receive, send, 502, "The service is unavailable.", "upstream-unavailable")
         return
     try:
-        out = [(k.lower(), v) for k, v in response.headers if k.lower().decode("latin-1") not in DROP_RESPONSE]
+        out = proxied_response_headers(response.headers, DROP_RESPONSE)
         length = next((v for k, v in response.headers if k.lower() == b"content-length"), None)
         if length is not None:  # bytes are relayed as the service encoded them, so its length holds
             out.append((b"content-length", length))
+        scope["state"][_STARTED] = True
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        whole = response.whole_body()
+        if whole is not None:  # the service's answer came in with its head (the common, small case)
+            await send({"type": "http.response.body", "body": whole, "more_body": False})
             return
         # With a known length the chunk that completes it goes out marked as the last (one send fewer).
         left = int(length) if length is not None and length.isdigit() else -1
@@ -320,8 +329,10 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revok
 class ProxyFront:
     """The gateway's ASGI entry for `/api/...`, ahead of Litestar's router and per-route middleware.
 
-    Installed as the app's `asgi_handler`, so Litestar's `before_send` hooks (security headers) still wrap
-    every response; everything that is not `/api/...` goes on to Litestar unchanged. The proxy is raw ASGI
+    Installed as the app's `asgi_handler`: everything that is not `/api/...` goes on to Litestar with the
+    security headers added to whatever it sends (router 404s and error pages included). A relayed response
+    gets them in the same pass over its head that drops the service's hop-by-hop headers
+    (`proxied_response_headers`), and its messages go straight to the server. The proxy is raw ASGI
     anyway, and a relay that is paid on every request should not also pay for routing and dependency
     machinery it never uses. Request ids, the request log line and metrics come from the same
     `ObservabilityMiddleware` every service uses; an unexpected failure before the response has started
@@ -336,24 +347,17 @@ class ProxyFront:
         if scope["type"] in ("http", "websocket") and scope["path"].startswith("/api/"):
             await self.observed(scope, receive, send)  # type: ignore[arg-type]
         else:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, secured(send, scope))
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         gw: Gateway = scope["app"].state.runtime.extras["gateway"]
-        started = False
-
-        async def tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
             if scope["type"] == "websocket":
-                await _proxy_ws(gw, scope, receive, tracked)
+                await _proxy_ws(gw, scope, receive, send)
             else:
-                await _proxy_http(gw, scope, receive, tracked)
+                await _proxy_http(gw, scope, receive, send)
         except Exception as exc:
-            if started or scope["type"] != "http":
+            if scope["state"].get(_STARTED) or scope["type"] != "http":
                 raise  # mid-stream: only cutting the connection is left (the server does that)
             log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=scope.get("path"))
             await _send_problem(scope, receive, send, 500, "An unexpected error occurred. It has been logged.",

@@ -1,6 +1,14 @@
-"""Security headers on every gateway response (proxied ones included; ours replace upstream's)."""
+"""Security headers on every gateway response (proxied ones included; ours replace upstream's).
+
+`secured(send, scope)` adds them to whatever the gateway's own routes, router 404s and error pages send;
+the proxy writes them into a relayed response's head itself (`proxied_response_headers`), in the one pass
+that also drops the service's hop-by-hop headers.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from litestar.types import Message, Scope
 
@@ -23,8 +31,39 @@ _NAMES = frozenset(name for name, _ in SECURITY_HEADERS) | {b"server", b"x-power
 NO_STORE_PREFIXES = ("/oauth/", "/auth/", "/me", "/admin/", "/api/")
 
 
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """Litestar `before_send` hook: runs for every response, router 404s and error pages included."""
+Send = Callable[[Any], Awaitable[None]]
+
+
+def secured(send: Send, scope: Any) -> Send:
+    """`send` with the security headers added to the response head."""
+
+    async def _send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            add_security_headers(message, scope)
+        await send(message)
+
+    return _send
+
+
+def proxied_response_headers(upstream: list[tuple[bytes, bytes]], drop: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+    """A relayed response's head: the service's headers but `drop` (lower-case names) and ours, then ours,
+    and `cache-control: no-store` unless the service chose a cache policy (every /api/ path is no-store)."""
+    out = []
+    cache_control = False
+    for name, value in upstream:
+        low = name.lower()
+        if low in drop or low in _NAMES:
+            continue
+        cache_control = cache_control or low == b"cache-control"
+        out.append((low, value))
+    out.extend(SECURITY_HEADERS)
+    if not cache_control:
+        out.append((b"cache-control", b"no-store"))
+    return out
+
+
+def add_security_headers(message: Message, scope: Scope) -> None:
+    """Add the security headers (and no-store where credentials or personal data may be) to a response head."""
     if message["type"] != "http.response.start":
         return
     headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NAMES]

@@ -162,6 +162,14 @@ class UpstreamResponse:
     _key: tuple[str, int]
     _timeout: float
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when the response has already arrived in full (else None: read `body()`)."""
+        message = self._response.message
+        if not message.complete:
+            return None
+        whole, message.body = b"".join(message.body), []
+        return whole
+
     async def body(self) -> AsyncIterator[bytes]:
         async for chunk in self._response.chunks(self._timeout):
             yield chunk
