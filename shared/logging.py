@@ -29,6 +29,7 @@ REDACTED_SUFFIXES = ("_token", "_secret", "_password", "_key", "_text", "_body",
 
 _SENSITIVE: dict[str, bool] = {}  # key name -> verdict: a log line has few distinct keys, seen again and again
 _PLAIN = (str, int, float, bool, type(None))
+_UNTOUCHED = frozenset({"event", "_record", "_from_structlog"})  # the message, and structlog's own bookkeeping
 
 
 def _is_sensitive(name: str) -> bool:
@@ -45,18 +46,22 @@ def _scrub(value: Any) -> Any:
     if type(value) in _PLAIN:
         return value
     if isinstance(value, Mapping):
-        return {k: (REDACTED if _is_sensitive(str(k)) else _scrub(v)) for k, v in value.items()}
+        return {str(k): (REDACTED if _is_sensitive(str(k)) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     if isinstance(value, bytes | bytearray | memoryview):
         return f"[{len(value)} bytes]"
-    return value
+    if isinstance(value, str | int | float):
+        return value
+    # Anything else (dataclasses, settings, records, dates...) is written as its repr(), never field by
+    # field: a repr that hides a secret keeps hiding it.
+    return repr(value)
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: drop the values of sensitive keys, wherever they are nested."""
     for key, value in event_dict.items():
-        if key == "event":
+        if key in _UNTOUCHED:
             continue
         if _is_sensitive(key):
             event_dict[key] = REDACTED
@@ -82,7 +87,7 @@ def _drop_exception_locals(
     return event_dict
 
 
-_ENCODER = msgspec.json.Encoder(enc_hook=repr)  # anything JSON has no type for is written as its repr()
+_ENCODER = msgspec.json.Encoder(enc_hook=repr)  # `redact` has made every value JSON already; repr() just in case
 
 
 def _json(event_dict: Mapping[str, Any], **_: Any) -> str:

@@ -70,3 +70,30 @@ async def test_handler_log_calls_never_emit_sensitive_values(log_stream: io.Stri
     assert saved["text"] == "[redacted]" and saved["pairing_id"] == "p1"
     req = next(r for r in records if r["event"] == "http.request" and r["status"] == 201)
     assert req["path"] == "/notes-demo" and "request_id" in req
+
+
+def test_values_json_has_no_type_for_are_written_as_their_repr(log_stream: io.StringIO) -> None:
+    """A dataclass is never spelled out field by field (a repr that hides a secret keeps hiding it);
+    bytes only show their length; keys of any type come out as strings."""
+    import dataclasses
+    import datetime
+
+    @dataclasses.dataclass
+    class Config:
+        url: str
+        password: str
+
+        def __repr__(self) -> str:
+            return f"Config(url={self.url!r}, password=***)"
+
+    get_logger("demo").info("configured", config=Config("postgresql://db", CANARY), blob=CANARY.encode(),
+                            at=datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC), counts={1: "one", (2, 3): 5},
+                            roles=("mentor", 7, None))
+    text = log_stream.getvalue()
+    assert CANARY not in text
+    line = json.loads(text.splitlines()[-1])
+    assert line["config"] == "Config(url='postgresql://db', password=***)"
+    assert line["blob"] == f"[{len(CANARY.encode())} bytes]"
+    assert line["at"].startswith("datetime.datetime(2026, 11, 23")
+    assert line["counts"] == {"1": "one", "(2, 3)": 5} and line["roles"] == ["mentor", 7, None]
+    assert line["event"] == "configured" and line["logger"] == "demo" and line["level"] == "info"
