@@ -41,6 +41,7 @@ class Rig:
 
     async def take(self, caller: Caller = MENTEE, audience: str = "records") -> str:
         token = self.minter.take(caller, audience)
+        self.minter.mint_due()  # as the proxy does once the response is out
         await asyncio.sleep(0)  # the turn of the loop in which the next one is minted
         return token
 
@@ -54,7 +55,12 @@ async def test_a_lone_request_signs_once_and_mints_nothing_ahead() -> None:
 async def test_a_burst_takes_each_assertion_once_minted_ahead() -> None:
     rig = Rig()
     first = await rig.take()
-    second = await rig.take()  # seen twice within max_age: the next one is minted after this one
+    token = rig.minter.take(MENTEE, "records")  # seen twice within max_age: the next one is due...
+    await asyncio.sleep(0)
+    assert rig.minter.pending() == 0  # ...but only minted once the response is out
+    rig.minter.mint_due()
+    await asyncio.sleep(0)
+    second = token
     assert rig.minter.pending() == 1 and len(rig.minted) == 3
     third = await rig.take()
     assert third == rig.minted[2]  # the one minted ahead, handed out once
@@ -110,7 +116,8 @@ async def test_zero_turns_minting_ahead_off() -> None:
 async def test_a_signing_failure_ahead_is_left_to_the_request_that_needs_it() -> None:
     rig = Rig()
     await rig.take()
-    rig.minter.take(MENTEE, "records")  # signed now; the next one is due in the loop's next turn
+    rig.minter.take(MENTEE, "records")  # signed now; the next one is due once the response is out
+    rig.minter.mint_due()
     rig.failing = True
     await asyncio.sleep(0)  # e.g. no active key: nothing is kept, nothing is raised into the loop
     assert rig.minter.pending() == 0

@@ -356,6 +356,9 @@ class ProxyFront:
                 await _proxy_ws(gw, scope, receive, send)
             else:
                 await _proxy_http(gw, scope, receive, send)
+                minter: AssertionMinter | None = gw.extras.get("assertions")
+                if minter is not None:
+                    minter.mint_due()  # the response is out: sign what the next requests will want
         except Exception as exc:
             if scope["state"].get(_STARTED) or scope["type"] != "http":
                 raise  # mid-stream: only cutting the connection is left (the server does that)

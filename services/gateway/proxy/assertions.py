@@ -3,8 +3,8 @@
 Every proxied request carries an assertion of its own (own `jti`, used for that request only). Signing it
 (Ed25519 through joserfc, ~70 µs here) is the largest piece of the gateway's own work on a request's way
 in. A caller that reached the same service a moment ago is likely in a burst (a page load fires several
-API calls), so for such a caller the next assertion is signed as soon as this one is handed out: while
-the gateway waits for the service's answer, off the request's path. The next request takes it ready.
+API calls), so for such a caller the next assertion is signed once this request's response is out, off
+the request's path, and the next request takes it ready.
 
 What does not change:
 - each assertion is handed out once, then gone;
@@ -45,6 +45,7 @@ class AssertionMinter:
         self.max_age_s = max_age_s
         self._ready: dict[_Key, tuple[float, int, str]] = {}  # key -> (minted at, cache generation, assertion)
         self._seen: dict[_Key, float] = {}
+        self._due: dict[_Key, tuple[Caller, str]] = {}
         self._generation = cache.generation
 
     def take(self, caller: Caller, audience: str) -> str:
@@ -67,8 +68,22 @@ class AssertionMinter:
             self._seen.clear()
         self._seen[key] = now
         if last is not None and 0 <= now - last <= self.max_age_s:
-            asyncio.get_running_loop().call_soon(self._ahead, key, caller, audience)
+            if len(self._due) >= MAX_ENTRIES:
+                self._due.clear()
+            self._due[key] = (caller, audience)
         return token
+
+    def mint_due(self) -> None:
+        """Mint the assertions `take()` found due, once the loop is free. The proxy calls this when a
+        request's response is out: signing while the request waits for its service only competed with
+        that service for the CPU (on a small machine the scheduler often runs both on one core)."""
+        if self._due:
+            due, self._due = self._due, {}
+            asyncio.get_running_loop().call_soon(self._ahead_all, due)
+
+    def _ahead_all(self, due: dict[_Key, tuple[Caller, str]]) -> None:
+        for key, (caller, audience) in due.items():
+            self._ahead(key, caller, audience)
 
     def _ahead(self, key: _Key, caller: Caller, audience: str) -> None:
         if key in self._ready:
