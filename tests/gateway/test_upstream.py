@@ -157,7 +157,9 @@ async def test_broken_exchanges_are_upstream_errors() -> None:
             with pytest.raises(UpstreamError):
                 await _collect(pool, "GET", url + "/")
         # Nothing we send can smuggle a second request: CR/LF in a header value, a bad name, bad lengths.
-        for headers in ([(b"x-a", b"1\r\nGET /admin HTTP/1.1")], [(b"bad name", b"1")], [(b"content-length", b"x")]):
+        for headers in ([(b"x-a", b"1\r\nGET /admin HTTP/1.1")], [(b"bad name", b"1")], [(b"content-length", b"x")],
+                        [(b"", b"1")], [(b"x-a", b"1"), (b"", b"2")], [(b"a,b", b"1")],
+                        [(b"x-a", b"1"), (b"x-b", b"\x00")]):
             with pytest.raises(UpstreamError):
                 await pool.request("GET", url + "/", headers, None, timeout=1)
 
