@@ -51,6 +51,10 @@ PUBLIC_SUBJECT = "anonymous"
 CLIENT_HASH_HEADER = "tandem-client-hash"
 REPORTS_DROP = frozenset({"user-agent", "referer", "origin", "x-forwarded-for", "via"})
 DROP_REQUEST = DROP_REQUEST | {CLIENT_HASH_HEADER}
+_DROP_REQUEST_RAW = frozenset(name.encode() for name in DROP_REQUEST)
+_REPORTS_DROP_RAW = frozenset(name.encode() for name in REPORTS_DROP)
+_ASSERTION_HEADER_RAW = ASSERTION_HEADER.encode()
+_CLIENT_HASH_HEADER_RAW = CLIENT_HASH_HEADER.encode()
 DROP_RESPONSE = frozenset(name.encode() for name in HOP_BY_HOP | {"set-cookie", "server", "date", "x-request-id"})
 _STARTED = "tandem.proxy.response_started"  # in scope["state"]: past this, a failure can only cut the connection
 WS_MAX_MESSAGE = 1 << 20
@@ -135,23 +139,31 @@ async def _client_hash(gw: Gateway, ip: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -> list[tuple[str, str]]:
-    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-    out = [(k, v) for k, v in headers if k not in DROP_REQUEST and not k.startswith("x-user")]
-    if service == "reports":
-        out = [(k, v) for k, v in out if k not in REPORTS_DROP]
-    length = next((v for k, v in headers if k == "content-length"), None)
-    if length is not None:
-        out.append(("content-length", length))
-    minter: AssertionMinter | None = gw.extras.get("assertions")
-    out.append((ASSERTION_HEADER, minter.take(caller, service) if minter else gw.assertion(caller, service)))
+def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -> list[tuple[bytes, bytes]]:
+    """What the service gets: the client's headers less hop-by-hop, identity, credential and forwarding
+    ones (for reports also anything identifying the client), then the assertion, the request id and
+    forwarding headers of our own. Raw bytes from the server's parse to the upstream request."""
+    reports = service == "reports"
     request_id = scope.get("state", {}).get("request_id")
+    out: list[tuple[bytes, bytes]] = []
+    length: bytes | None = None
+    for name, value in scope.get("headers", ()):
+        name = name.lower()
+        if name == b"content-length":
+            length = value if length is None else length
+        elif not (name in _DROP_REQUEST_RAW or name.startswith(b"x-user") or (reports and name in _REPORTS_DROP_RAW)
+                  or (request_id and name == b"x-request-id")):
+            out.append((name, value))
+    if length is not None:
+        out.append((b"content-length", length))
+    minter: AssertionMinter | None = gw.extras.get("assertions")
+    assertion = minter.take(caller, service) if minter else gw.assertion(caller, service)
+    out.append((_ASSERTION_HEADER_RAW, assertion.encode("latin-1")))
     if request_id:
-        out = [(k, v) for k, v in out if k != "x-request-id"]
-        out.append(("x-request-id", request_id))
-    if service != "reports":
-        out.append(("x-forwarded-for", _client_ip(scope)))
-    out.append(("x-forwarded-proto", "https" if gw.settings.issuer.startswith("https") else "http"))
+        out.append((b"x-request-id", request_id.encode("latin-1")))
+    if not reports:
+        out.append((b"x-forwarded-for", _client_ip(scope).encode("latin-1")))
+    out.append((b"x-forwarded-proto", b"https" if gw.settings.issuer.startswith("https") else b"http"))
     return out
 
 
@@ -194,16 +206,15 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     headers = _upstream_headers(gw, scope, caller, service)
     if service == "reports":
         try:
-            headers.append((CLIENT_HASH_HEADER, await _client_hash(gw, _client_ip(scope))))
+            headers.append((_CLIENT_HASH_HEADER_RAW, (await _client_hash(gw, _client_ip(scope))).encode()))
         except _Problem as p:
             await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
             return
-    has_body = method not in ("GET", "HEAD", "OPTIONS", "DELETE") or any(
-        k in ("content-length", "transfer-encoding") for k, _ in headers)
-    has_body = has_body and not any(k == "content-length" and v.strip() == "0" for k, v in headers)
-    raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    length = next((v for k, v in headers if k == b"content-length"), None)
+    has_body = (method not in ("GET", "HEAD", "OPTIONS", "DELETE") or length is not None) and \
+        not (length is not None and length.strip() == b"0")
     try:
-        response = await gw.upstream.request(method, url, raw_headers,
+        response = await gw.upstream.request(method, url, headers,
                                              _request_body(receive) if has_body else None,
                                              timeout=gw.settings.proxy_timeout_s)
     except UpstreamTimeout:
@@ -264,7 +275,8 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
     query = scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
-    headers = [(k, v) for k, v in _upstream_headers(gw, scope, caller, service) if k != "content-length"]
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in _upstream_headers(gw, scope, caller, service)
+               if k != b"content-length"]
     subprotocols = scope.get("subprotocols") or None
     try:
         upstream = await websockets.connect(url, additional_headers=headers, subprotocols=subprotocols,
