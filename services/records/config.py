@@ -19,7 +19,7 @@ class Settings(ServiceSettings, ObjectStoreSettings):
                                 "Local KEK keyring file (created 0600); the receipt signing key sits next to it.")
     segment_size: int = setting(65536, "Plaintext bytes per sealed segment of new objects (4 KiB - 4 MiB).")
     upload_part_size: int = setting(MIN_PART_SIZE, "S3 multipart part size for recording uploads (>= 5 MiB).")
-    upload_parallel_parts: int = setting(2, "Multipart parts uploaded at once per recording (memory: (n + 1) parts).")
+    upload_parallel_parts: int = setting(3, "Multipart parts uploaded at once per recording (memory: (n + 1) parts).")
     max_recording_bytes: int = setting(16 * 1024**3, "Largest recording accepted by the ingest endpoint.")
     max_note_bytes: int = setting(64 * 1024, "Largest note text in UTF-8 bytes.")
     max_consent_header_bytes: int = setting(8192, "Largest `tandem-recording` metadata header (base64url JSON).")
