@@ -43,7 +43,7 @@ class AssertionMinter:
         self._clock = clock
         self._cache = cache
         self.max_age_s = max_age_s
-        self._ready: dict[_Key, tuple[float, int, str]] = {}  # key -> (minted at, cache generation, assertion)
+        self._ready: dict[_Key, tuple[float, str]] = {}  # key -> (minted at, assertion)
         self._seen: dict[_Key, float] = {}
         self._due: dict[_Key, tuple[Caller, str]] = {}
         self._generation = cache.generation
@@ -59,8 +59,8 @@ class AssertionMinter:
             self._ready.clear()
         key: _Key = (caller.sub, caller.roles, caller.sid, audience, self._kid())
         ready = self._ready.pop(key, None)
-        if ready is not None and 0 <= now - ready[0] <= self.max_age_s and ready[1] == self._cache.generation:
-            token = ready[2]
+        if ready is not None and 0 <= now - ready[0] <= self.max_age_s:
+            token = ready[1]
         else:
             token = self._mint(caller, audience)
         last = self._seen.get(key)
@@ -88,7 +88,6 @@ class AssertionMinter:
     def _ahead(self, key: _Key, caller: Caller, audience: str) -> None:
         if key in self._ready:
             return
-        generation = self._cache.generation
         now = self._clock()
         try:
             token = self._mint(caller, audience)
@@ -98,7 +97,7 @@ class AssertionMinter:
             self._ready = {k: v for k, v in self._ready.items() if now - v[0] <= self.max_age_s}
             if len(self._ready) >= MAX_ENTRIES:
                 self._ready.clear()
-        self._ready[key] = (now, generation, token)
+        self._ready[key] = (now, token)
 
     def pending(self) -> int:
         """Assertions minted ahead and not yet taken (for tests and metrics)."""
