@@ -188,11 +188,17 @@ class Hub:
         previous = self.rooms.setdefault(sid, {}).get(uid)
         self.rooms[sid][uid] = conn
         key = PRESENCE + sid
-        old_raw = await self.redis.hget(key, uid)
+        peer = self.peer_of(conn.room, uid)
         now = self.clock()
         await self.redis.set(ALIVE + conn.conn_id, b"1", ex=ALIVE_TTL_S)
-        await self.redis.hset(key, uid, _enc.encode(Presence(conn.conn_id, "here", now)))
-        await self.redis.expire(key, PRESENCE_TTL_S)
+        # One transaction: of two members joining at once (here or on another instance), exactly one
+        # sees the other present, so exactly one of them sends the offer.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, uid)
+            pipe.hset(key, uid, _enc.encode(Presence(conn.conn_id, "here", now)))
+            pipe.expire(key, PRESENCE_TTL_S)
+            pipe.hget(key, peer)
+            old_raw, _, _, peer_raw = await pipe.execute()
         resumed = False
         if old_raw:
             old = _presence.decode(old_raw)
@@ -203,8 +209,6 @@ class Hub:
                 else:
                     await self._publish_control(Control("kick", old.conn, "replaced"))
         peer_present = False
-        peer = self.peer_of(conn.room, uid)
-        peer_raw = await self.redis.hget(key, peer)
         if peer_raw:
             p = _presence.decode(peer_raw)
             peer_present = p.state == "here" or now - p.since <= self.grace_s
