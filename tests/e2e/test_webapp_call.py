@@ -50,6 +50,7 @@ inside = pytest.mark.skipif(not in_private_netns(), reason="runs inside the priv
 @pytest.mark.skipif(in_private_netns(), reason="this is the wrapper")
 @pytest.mark.skipif(not can_unshare(), reason="needs root, unshare and ip for a private network namespace")
 def test_call_page_in_a_private_network_namespace() -> None:
+    axe_source()  # fetched (npm) out here: the namespace has no network
     done = run_isolated(Path(__file__))
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, tail

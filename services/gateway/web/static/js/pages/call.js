@@ -20,6 +20,10 @@ export async function callPage(ctx, main, sessionId) {
   const session = await get(`/api/sessions/sessions/${encodeURIComponent(sessionId)}`);
   const pairing = await get(`/api/sessions/pairings/${encodeURIComponent(session.pairing_id)}`);
   const other = otherName(ctx, pairing, await loadNames([otherId(ctx, pairing)]));
+  // If both ever send an offer at once, the polite side gives its own up and answers; the other ignores
+  // the crossing offer and waits for that answer ("perfect negotiation"). Which side is polite only has
+  // to be the same on both pages.
+  const polite = ctx.me.id > otherId(ctx, pairing);
   page(main, `Call with ${other}`);
   const box = errorBox();
   const status = h('p', { id: 'call-status', role: 'status' }, 'Starting your camera…');
@@ -50,6 +54,7 @@ export async function callPage(ctx, main, sessionId) {
   let retries = 0;
   let retryTimer = null;
   let pendingCandidates = [];
+  let frames = Promise.resolve();
 
   const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); };
   const setStatus = (text) => { status.textContent = text; };
@@ -172,8 +177,11 @@ export async function callPage(ctx, main, sessionId) {
         main.dataset.connected = 'false';
         break;
       case 'offer':
-        if (frame.source === 'recorder') { await onRecorderOffer(frame.sdp); break; }
-        if (!pc || pc.signalingState !== 'stable') newPeer();
+        if (frame.source === 'recorder') break; // handled outside the queue (see connect)
+        if (pc && pc.signalingState !== 'stable') {
+          if (!polite) break; // offers crossed: ours stands, theirs is dropped, their answer will come
+          newPeer(); // offers crossed: ours is dropped, we answer theirs
+        } else if (!pc) newPeer();
         await pc.setRemoteDescription({ type: 'offer', sdp: frame.sdp });
         await flushCandidates();
         await pc.setLocalDescription(await pc.createAnswer());
@@ -215,10 +223,17 @@ export async function callPage(ctx, main, sessionId) {
     ws = new WebSocket(`${scheme}://${window.location.host}/api/sessions/sessions/${encodeURIComponent(sessionId)}/signal`);
     const socket = ws;
     socket.addEventListener('open', () => send({ type: 'join' }));
+    const failed = () => showError(box, 'The call hit a problem. If the video stops, leave and join again.');
     socket.addEventListener('message', (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
-      onFrame(frame).catch(() => showError(box, 'The call hit a problem. If the video stops, leave and join again.'));
+      if (frame.type === 'offer' && frame.source === 'recorder') {
+        // Its own connection, and answering it waits for our candidates: it must not hold up the call.
+        onRecorderOffer(frame.sdp).catch(failed);
+        return;
+      }
+      // One frame at a time, in order: an answer or a candidate must never overtake the offer before it.
+      frames = frames.then(() => onFrame(frame)).catch(failed);
     });
     socket.addEventListener('close', (e) => {
       if (socket !== ws) return;
