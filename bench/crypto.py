@@ -35,13 +35,13 @@ def best_seconds(fns: list[Callable[[], object]], rounds: int) -> list[float]:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--mib", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+TARGET = 0.8
 
-    size = args.mib * 1024 * 1024
+
+def measure(mib: int = 64, rounds: int = 5) -> dict[str, float]:
+    """MB/s of the raw baseline, streaming seal + open and whole-object seal + open, with the ratios
+    (also used by bench/records.py, whose one run reports it beside the upload)."""
+    size = mib * 1024 * 1024
     data = os.urandom(size)
     chunks = [data[i : i + CHUNK] for i in range(0, size, CHUNK)]
     dek = new_data_key()
@@ -74,14 +74,25 @@ def main() -> None:
     assert unseal(dek, ctx, b"".join(stream_parts())) == data
 
     mb = size / 1e6
-    t_raw, t_iter, t_whole = best_seconds([raw, stream_iter, stream_whole], args.rounds)
+    t_raw, t_iter, t_whole = best_seconds([raw, stream_iter, stream_whole], rounds)
+    return {"mib": mib, "segment_bytes": CHUNK, "rounds": rounds, "raw_mb_per_s": round(mb / t_raw, 1),
+            "stream_mb_per_s": round(mb / t_iter, 1), "whole_mb_per_s": round(mb / t_whole, 1),
+            "stream_ratio": round(t_raw / t_iter, 3), "whole_ratio": round(t_raw / t_whole, 3),
+            "ratio_target": TARGET}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mib", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    r = measure(args.mib, args.rounds)
     print(f"payload {args.mib} MiB, chunk/segment {CHUNK} B, best of {args.rounds} rounds (seal + open)")
-    print(f"raw AESGCM encrypt+decrypt            {mb / t_raw:8.1f} MB/s  (baseline)")
-    print(f"StreamSealer + iter_unseal (streaming) {mb / t_iter:8.1f} MB/s  ratio {t_raw / t_iter:.2f}x")
-    print(f"seal + unseal (whole object in memory){mb / t_whole:8.1f} MB/s  ratio {t_raw / t_whole:.2f}x")
-    target = 0.8
-    verdict = "PASS" if t_raw / t_iter >= target else "BELOW TARGET"
-    print(f"streaming ratio target >= {target}x: {verdict}")
+    print(f"raw AESGCM encrypt+decrypt            {r['raw_mb_per_s']:8.1f} MB/s  (baseline)")
+    print(f"StreamSealer + iter_unseal (streaming) {r['stream_mb_per_s']:8.1f} MB/s  ratio {r['stream_ratio']:.2f}x")
+    print(f"seal + unseal (whole object in memory){r['whole_mb_per_s']:8.1f} MB/s  ratio {r['whole_ratio']:.2f}x")
+    verdict = "PASS" if r["stream_ratio"] >= TARGET else "BELOW TARGET"
+    print(f"streaming ratio target >= {TARGET}x: {verdict}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Recording ingest through the records API vs a plain S3 put of the same bytes, and the service's
-peak RSS while uploading, measured in one run against a private SeaweedFS.
+"""Recording ingest through the records API vs a plain S3 put of the same bytes, the service's peak
+RSS while uploading, and streaming seal + open vs raw AES-GCM, measured in one run (the S3 parts
+against a private SeaweedFS).
 
 Run: `.venv/bin/python bench/records.py` (about a minute) or `--size 1024` for a 1 GiB upload;
 `--json` prints one JSON document instead of the text report.
@@ -12,6 +13,9 @@ Run: `.venv/bin/python bench/records.py` (about a minute) or `--size 1024` for a
   event loop thread (receive + seal) and the rest (upload threads: hash + send).
 - Memory: the records service runs as its own uvicorn process; its RSS is sampled every 20 ms
   while it ingests `--small` MiB and `--size` MiB. Peak RSS should stay < 150 MB and flat in size.
+- Seal + open: `bench/crypto.py`'s measurement (StreamSealer + iter_unseal vs raw AESGCM encrypt +
+  decrypt on the same 64 KiB chunks, best of 5 interleaved rounds over 64 MiB; target >= 0.8x), run
+  first, before any server starts.
 - `--pin`: the S3 server gets a CPU of its own and the records service and this process (both clients)
   share the others, as when the object store is not on the application's machine. Unpinned, on two
   cores, every CPU-second the service spends is taken from the S3 server, which needs ~10 per GiB.
@@ -42,6 +46,7 @@ from minio import Minio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.crypto import measure as measure_sealing
 from deploy.local.children import S3Child, free_port, start_redis, start_seaweed
 
 MIB = 1024 * 1024
@@ -121,6 +126,7 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true",
                         help="the S3 server on a CPU of its own, the service and the clients on the others")
     args = parser.parse_args()
+    sealing = measure_sealing()  # CPU only: before any server runs
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-records-") as tmp:
         root = Path(tmp)
@@ -150,7 +156,7 @@ def main() -> None:
             pin(service.pid, set(cpus[:-1]))
             pin(os.getpid(), set(cpus[:-1]))
         try:
-            run(args, port, key, s3, pinned)
+            run(args, port, key, s3, pinned, sealing)
         finally:
             service.terminate()
             service.wait(15)
@@ -165,7 +171,8 @@ def token(key: OKPKey) -> str:
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
 
-def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: bool) -> None:
+def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: bool,
+        sealing: dict[str, float]) -> None:
     base = f"http://127.0.0.1:{port}"
     client = httpx.Client(timeout=600)
     for _ in range(300):
@@ -261,11 +268,14 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: b
         "ratio_best": round(min(api_times) / min(s3_times), 3),
         "ratios": [round(r, 3) for r in ratios], "api_s": [round(t, 3) for t in api_times],
         "s3_s": [round(t, 3) for t in s3_times], "cpu_s_per_gib": per_gib,
-        "idle_rss_mib": round(idle / MIB, 1), "memory": memory, "rss_target_mb": 150,
+        "idle_rss_mib": round(idle / MIB, 1), "memory": memory, "rss_target_mb": 150, "seal_open": sealing,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
+    print(f"seal + open, {sealing['mib']} MiB in {sealing['segment_bytes'] // 1024} KiB segments: streaming "
+          f"{sealing['stream_mb_per_s']:.1f} MB/s vs raw AES-GCM {sealing['raw_mb_per_s']:.1f} MB/s, ratio "
+          f"{sealing['stream_ratio']:.2f}x  target >= {sealing['ratio_target']}x")
     print(f"upload {args.small} MiB, {args.pairs} paired runs (records API: seal + multipart to S3 | plain S3 put)"
           + (", S3 server on a CPU of its own" if pinned else ""))
     print(f"  records API  median {result['api_s_median']:6.2f} s  {result['api_mib_per_s']:7.1f} MiB/s")
