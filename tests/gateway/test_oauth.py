@@ -100,6 +100,15 @@ async def test_discovery_and_jwks(app: App) -> None:
     assert schema.status_code == 200
     for path in ("/oauth/token", "/auth/login", "/admin/users", "/me/inbox", "/internal/assertion-jwks"):
         assert path in schema.json()["paths"], path
+    # The form endpoints read their own bodies: their schema states the form fields and the OAuth errors.
+    paths = schema.json()["paths"]
+    for path, required in (("/oauth/token", ["grant_type"]), ("/oauth/revoke", ["token"]),
+                           ("/oauth/introspect", ["token"]), ("/oauth/logout", ["id_token_hint"])):
+        op = paths[path]["post"]
+        form = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+        assert form["required"] == required and "client_secret" in form["properties"] or path == "/oauth/logout"
+        assert op["responses"]["400"]["content"]["application/json"]["schema"]["required"] == ["error"], path
+    assert [p["name"] for p in paths["/oauth/logout"]["get"]["parameters"]][:1] == ["id_token_hint"]
     assertion_jwks = (await h.client.get("/internal/assertion-jwks")).json()
     assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and "d" not in k for k in assertion_jwks["keys"])
 

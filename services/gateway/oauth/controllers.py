@@ -14,6 +14,7 @@ from litestar.response import Redirect
 
 from services.gateway.core import Caller, Gateway
 from services.gateway.deps import need
+from services.gateway.oauth import openapi
 from services.gateway.oauth.service import OAuthError
 from shared.http import BadRequest
 
@@ -145,7 +146,7 @@ async def authorize(request: Request[Any, Any, Any], gw: NamedDependency[Gateway
 # -- token, revocation, introspection -------------------------------------------------------------------
 
 
-@post("/oauth/token", tags=["oauth"], status_code=200)
+@post("/oauth/token", tags=["oauth"], status_code=200, operation_class=openapi.TOKEN)
 async def token(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
     """Token endpoint: authorization_code (+PKCE), refresh_token (rotating), client_credentials."""
     try:
@@ -159,7 +160,7 @@ async def token(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -
     return Response(body, status_code=200, headers=NO_STORE)
 
 
-@post("/oauth/revoke", tags=["oauth"], status_code=200)
+@post("/oauth/revoke", tags=["oauth"], status_code=200, operation_class=openapi.REVOKE)
 async def revoke(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
     """RFC 7009: revoke a refresh token (its whole family) or an access token. Always 200 for valid requests."""
     try:
@@ -173,7 +174,7 @@ async def revoke(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) 
     return Response(b"", status_code=200, headers=NO_STORE)
 
 
-@post("/oauth/introspect", tags=["oauth"], status_code=200)
+@post("/oauth/introspect", tags=["oauth"], status_code=200, operation_class=openapi.INTROSPECT)
 async def introspect(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
     """RFC 7662 for confidential clients (resource servers)."""
     try:
@@ -200,10 +201,20 @@ async def userinfo(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]
     return Response(await gw.oauth.userinfo(checked), headers=NO_STORE)
 
 
-@route("/oauth/logout", http_method=["GET", "POST"], tags=["oauth"], status_code=200)
+@get("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_GET)
 async def end_session(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
     """OIDC RP-initiated logout: needs `id_token_hint` (a token we issued, expired or not); ends the browser
     session and the tokens issued through it, then returns to a registered post_logout_redirect_uri."""
+    return await _end_session(request, gw)
+
+
+@post("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_POST)
+async def end_session_form(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+    """OIDC RP-initiated logout with the parameters in a form body (query parameters are read too)."""
+    return await _end_session(request, gw)
+
+
+async def _end_session(request: Request[Any, Any, Any], gw: Gateway) -> Response[Any]:
     raw = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = _unique(parse_qsl(raw, keep_blank_values=True))
@@ -281,4 +292,4 @@ async def create_client(gw: NamedDependency[Gateway], caller: NamedDependency[Ca
 
 
 ROUTES = [discovery, as_metadata, token_jwks, assertion_jwks, rotate_keys, authorize, token, revoke, introspect,
-          userinfo, end_session, create_client]
+          userinfo, end_session, end_session_form, create_client]
