@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.records.conftest import Harness
-from tests.support.sweep import JSON_ONLY, ROLE_PEOPLE, assertion_callers, sweep
+from tests.support.sweep import ROLE_PEOPLE, assertion_callers, sweep
 
 pytestmark = pytest.mark.integration
 
@@ -15,6 +15,5 @@ async def test_every_operation_refuses_bad_input_cleanly(harness: Harness) -> No
     h = harness
     await h.pair("p1", "u-mentor", "u-mentee")
     seen = await sweep(h.client, h.app.openapi_schema.to_schema(),
-                       assertion_callers(h.issuer, "records", ROLE_PEOPLE),
-                       body_kinds=JSON_ONLY, min_operations=15)
+                       assertion_callers(h.issuer, "records", ROLE_PEOPLE), min_operations=15)
     assert seen[400] and seen[401] and seen[403] and seen[404], seen  # handlers were reached, not only auth

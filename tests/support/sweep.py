@@ -19,16 +19,20 @@ BODIES: list[bytes] = [b"", b"{", b"[]", b"null", b'{"unknown": 1}', b"\xff\xfe\
 PARAMS = ["x", "%00", "a" * 300, "0123456789abcdef0123456789abcdef"]
 QUERIES = ["", "?limit=-1&cursor=%ff&before=yesterday&pairing_id=",
            "?grant_type=&client_id=%00&redirect_uri=javascript:1"]
-BODY_KINDS = ("application/json", "application/x-www-form-urlencoded")  # the OAuth endpoints take forms
-JSON_ONLY = ("application/json",)  # the internal services
 
 
-def operations(schema: dict[str, Any], skip: re.Pattern[str] | None = None) -> list[tuple[str, str]]:
+def operations(schema: dict[str, Any], skip: re.Pattern[str] | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(method, path, body media types): JSON always (the wrong type is input too), plus what the
+    operation declares (the OAuth endpoints take forms)."""
     ops = []
     for path, item in schema["paths"].items():
         if skip is not None and skip.search(path):
             continue
-        ops += [(method.upper(), path) for method in item if method in {"get", "post", "put", "patch", "delete"}]
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                declared = (op.get("requestBody") or {}).get("content") or {}
+                kinds = ("application/json", *sorted(set(declared) - {"application/json"}))
+                ops.append((method.upper(), path, kinds))
     # Logging out ends the caller's session: last, so every other operation sees a signed-in caller.
     return sorted(ops, key=lambda op: ("logout" in op[1], op))
 
@@ -43,8 +47,7 @@ def check(where: str, r: Any) -> None:
 
 
 async def sweep(client: Any, schema: dict[str, Any], callers: dict[str, Callable[[], dict[str, str]]], *,
-                skip: re.Pattern[str] | None = None, min_operations: int = 1,
-                body_kinds: tuple[str, ...] = BODY_KINDS) -> Counter[int]:
+                skip: re.Pattern[str] | None = None, min_operations: int = 1) -> Counter[int]:
     """Send every operation, with every bad path value, query and body, as every caller (a function
     giving the caller's headers, called for each operation: identity assertions live 30 s); returns the
     statuses seen (so a test can check the sweep reached the handlers, not only the auth layer)."""
@@ -52,7 +55,7 @@ async def sweep(client: Any, schema: dict[str, Any], callers: dict[str, Callable
     assert len(ops) >= min_operations, ops  # the schema really lists the API
     seen: Counter[int] = Counter()
     for who, make_headers in callers.items():
-        for method, template in ops:
+        for method, template, body_kinds in ops:
             headers = make_headers()
             paths = [re.sub(r"\{[^}]+\}", value, template) for value in PARAMS]
             # Each bad path value once, then the bad queries and bodies on the first one.
