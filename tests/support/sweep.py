@@ -17,8 +17,7 @@ BODIES: list[bytes] = [b"", b"{", b"[]", b"null", b'{"unknown": 1}', b"\xff\xfe\
                        b'{"email": 5, "password": [], "roles": "admin", "token": {}, "kind": null, "status": 7,'
                        b' "pairing_id": [], "text": 1, "starts_at": "yesterday", "category": {}}']
 PARAMS = ["x", "%00", "a" * 300, "0123456789abcdef0123456789abcdef"]
-QUERIES = ["", "?limit=-1&cursor=%ff&before=yesterday&pairing_id=",
-           "?grant_type=&client_id=%00&redirect_uri=javascript:1"]
+QUERIES = ["?limit=-1&cursor=%ff&before=yesterday&pairing_id=", "?grant_type=&client_id=%00&redirect_uri=javascript:1"]
 
 
 def operations(schema: dict[str, Any], skip: re.Pattern[str] | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -59,15 +58,13 @@ async def sweep(client: Any, schema: dict[str, Any], callers: dict[str, Callable
             headers = make_headers()
             paths = [re.sub(r"\{[^}]+\}", value, template) for value in PARAMS]
             # Each bad path value once, then the bad queries and bodies on the first one.
-            requests: list[tuple[str, dict[str, Any]]] = [(path, {}) for path in paths]
-            requests += [(paths[0] + query, {}) for query in QUERIES[1:]]
+            requests: list[tuple[str, bytes | None, dict[str, str]]] = [(path, None, {}) for path in paths]
+            requests += [(paths[0] + query, None, {}) for query in QUERIES]
             if method in {"POST", "PUT", "PATCH"}:
-                requests += [(paths[0], {"content": body, "headers": {"content-type": kind}})
-                             for body in BODIES for kind in body_kinds]
-            for path, extra in requests:
-                r = await client.request(method, path, content=extra.get("content"),
-                                         headers={**headers, **extra.get("headers", {})})
-                check(f"{who} {method} {path} {extra.get('headers', '')} {extra.get('content', b'')[:20]!r}", r)
+                requests += [(paths[0], body, {"content-type": kind}) for body in BODIES for kind in body_kinds]
+            for path, body, extra in requests:
+                r = await client.request(method, path, content=body, headers={**headers, **extra})
+                check(f"{who} {method} {path} {extra} {(body or b'')[:20]!r}", r)
                 seen[r.status_code] += 1
     return seen
 

@@ -34,10 +34,6 @@ CLIENT_AUTH = {
 }
 
 
-def _string_fields(fields: dict[str, str]) -> dict[str, Schema | Reference]:
-    return {name: Schema(type=OpenAPIType.STRING, description=text) for name, text in fields.items()}
-
-
 def _error(description: str) -> OpenAPIResponse:
     return OpenAPIResponse(description=description, content={"application/json": OpenAPIMediaType(schema=OAUTH_ERROR)})
 
@@ -51,8 +47,10 @@ def form_operation(fields: dict[str, str], required: tuple[str, ...], ok: str, *
                    errors: dict[str, OpenAPIResponse] | None = None) -> type[Operation]:
     """An Operation class documenting the request's fields (all strings) as a form body, or as query
     parameters (`in_query`), its success and its RFC 6749 error responses."""
+    properties: dict[str, Schema | Reference] = {
+        name: Schema(type=OpenAPIType.STRING, description=text) for name, text in fields.items()}
     body = RequestBody(required=True, content={FORM: OpenAPIMediaType(schema=Schema(
-        type=OpenAPIType.OBJECT, properties=_string_fields(fields), required=list(required)))})
+        type=OpenAPIType.OBJECT, properties=properties, required=list(required)))})
     query = [Parameter(name=name, param_in=ParamType.QUERY, required=name in required, description=text,
                        schema=Schema(type=OpenAPIType.STRING)) for name, text in fields.items()]
     extra = errors if errors is not None else {"400": BAD_REQUEST, "401": BAD_CLIENT}
