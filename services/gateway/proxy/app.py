@@ -29,7 +29,7 @@ from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
 from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
-from shared.http import Metrics, ObservabilityMiddleware, problem_response
+from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response
 from shared.identity import ASSERTION_HEADER
 from shared.logging import get_logger
 
@@ -79,10 +79,25 @@ def _split(scope: Scope) -> tuple[str, str]:
     service, _, tail = rest.partition("/")
     if service not in SERVICES:
         raise _Problem(404, "No such service.", "not-found")
-    segments = tail.split("/")
-    if any(unquote(s) in (".", "..") or "/" in unquote(s) or "\\" in unquote(s) for s in segments):
+    segments = [unquote(s) for s in tail.split("/")]
+    if any(s in (".", "..") or "/" in s or "\\" in s for s in segments):
         raise _Problem(400, "Path segments may not be dot segments or contain encoded slashes.", "bad-path")
+    if _internal_only(segments):
+        raise _Problem(404, "No such service.", "not-found")  # the same answer as for a service that is not there
     return service, "/" + tail
+
+
+# Probes, metrics and the schema are open on every service for the orchestrator's network; through the
+# proxy they would be open to anyone signed in. Derived from the services' own list, so a path added
+# there is refused here too.
+INTERNAL_ONLY = frozenset(p.strip("/").lower() for p in PUBLIC_PATHS)
+
+
+def _internal_only(segments: list[str]) -> bool:
+    """Whether the first non-empty (decoded) segment names an orchestrator-only path, in any spelling a
+    router might still send there: any case, padded, with path parameters (`;x`), repeated slashes."""
+    first = next((s for s in segments if s), "")
+    return first.split(";", 1)[0].strip().lower() in INTERNAL_ONLY
 
 
 def _client_ip(scope: Scope) -> str:
