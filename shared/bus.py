@@ -5,7 +5,9 @@ same database transaction as the effect (`shared.db.claim_event`). The consumer 
 handled ids in Redis so an event acknowledged late is not handled twice.
 
 Consumer loop, per round:
-1. on start, its own pending entries (a restart loses nothing);
+1. on start, and again after each of its own Redis errors, all its own pending entries (a restart
+   loses nothing, and entries it read or handled just before Redis went away are taken up as soon
+   as Redis is back, not after `claim_idle_ms`);
 2. entries other consumers left pending longer than `claim_idle_ms` (XAUTOCLAIM): crashed
    consumers and failed attempts, which is how retries happen;
 3. new entries (XREADGROUP >).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ log = get_logger("tandem.bus")
 
 Handler = Callable[[Envelope], Awaitable[None]]
 FIELD = "envelope"
+MAX_BACKOFF_S = 1.0  # longest wait between retries while Redis is down: how late delivery can resume
+EPOCH_KEY = "tandem:bus:epoch"
 
 
 class EventBus(Protocol):
@@ -67,6 +72,22 @@ class RedisStreamBus:
         self.trim_every = trim_every
         self._ready: set[str] = set()
         self._published = 0
+        self._epoch: str | None = None
+
+    async def epoch(self) -> str:
+        """The id of Redis's current data set: a random marker set by the first publisher to miss it.
+
+        A Redis that restarted without its data (no persistence, a lost volume) has no marker, so the
+        value changes: the outbox then publishes again what it had already published (consumers are
+        idempotent), and this publisher re-creates the consumer groups before its next publish.
+        """
+        mine = secrets.token_hex(8)
+        previous = await self.redis.set(EPOCH_KEY, mine, nx=True, get=True)
+        current = _s(previous) if previous is not None else mine
+        if current != self._epoch:
+            self._ready.clear()
+            self._epoch = current
+        return current
 
     async def ensure_groups(self, stream: str, groups: Iterable[str] | None = None) -> None:
         names = tuple(groups) if groups is not None else STREAMS[stream].groups
@@ -84,9 +105,14 @@ class RedisStreamBus:
 
     async def publish_envelope(self, envelope: Envelope) -> str:
         stream = stream_for(envelope.type).name
-        if stream not in self._ready:
-            await self.ensure_groups(stream)
-        await self.redis.xadd(stream, {FIELD: encode_envelope(envelope)})
+        try:
+            if stream not in self._ready:
+                await self.ensure_groups(stream)
+            await self.redis.xadd(stream, {FIELD: encode_envelope(envelope)})
+        except (RedisError, OSError):
+            # Redis may come back without its data: make sure the groups exist before the next publish.
+            self._ready.clear()
+            raise
         self._published += 1
         if self.trim_every and self._published % self.trim_every == 0:
             await self.trim(stream)
@@ -160,6 +186,8 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._recovered = False
         self._last_reclaim = 0.0
+        self.rounds = 0  # rounds run (tests bound recovery by rounds, not by wall-clock time)
+        self.recoveries = 0  # times its own pending entries were re-read
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -187,7 +215,15 @@ class Consumer:
                     log.warning("bus.consumer_stop_timeout", group=self.group, consumer=self.name)
 
     async def run(self) -> None:
-        """Consume until `stop()`; Redis being down (at start or later) means retrying, not dying."""
+        """Consume until `stop()`; Redis being down (at start or later) means retrying, not dying.
+
+        After an error of its own connection the consumer cannot know what Redis kept: an ack may
+        have been lost (the entry stays pending to this consumer), a read may have been recorded
+        without the reply arriving, or Redis may have restarted without its data (groups gone). So
+        it re-creates its groups (a no-op when they exist) and re-reads all its own pending entries
+        before anything else; handlers are idempotent, so an entry handled twice changes nothing.
+        Retries are at most `MAX_BACKOFF_S` apart, so delivery resumes within that of Redis's return.
+        """
         ready = False
         backoff = 0.1
         while not self._stopping.is_set():
@@ -199,19 +235,23 @@ class Consumer:
                 backoff = 0.1
             except (RedisError, OSError) as exc:
                 log.warning("bus.redis_error", group=self.group, exc_type=type(exc).__name__)
+                ready = False
+                self._recovered = False
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     # -- one round ---------------------------------------------------------------------------------
 
     async def run_once(self, *, block: bool = True) -> int:
         """Recover, reclaim, then read new entries; returns how many entries were handled."""
+        self.rounds += 1
         handled = 0
         if not self._recovered:
             for stream in self.streams:
-                handled += await self._process(await self._read(stream, "0"))
+                handled += await self._recover(stream)
             self._recovered = True
+            self.recoveries += 1
         # Reclaiming scans the pending list: do it a few times per idle period, not every round.
         now = time.monotonic()
         if now - self._last_reclaim >= self.claim_idle_ms / 4000:
@@ -221,6 +261,18 @@ class Consumer:
         if self._stopping.is_set():
             return handled
         handled += await self._process(await self._read_new(block))
+        return handled
+
+    async def _recover(self, stream: str) -> int:
+        """All of this consumer's pending entries of `stream`, batch by batch (not only the first)."""
+        handled = 0
+        after = "0"
+        while not self._stopping.is_set():
+            deliveries = await self._read(stream, after)
+            if not deliveries:
+                break
+            handled += await self._process(deliveries)
+            after = max((d.entry_id for d in deliveries), key=_id_key)
         return handled
 
     async def _read(self, stream: str, start: str) -> list[Delivery]:

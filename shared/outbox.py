@@ -1,6 +1,11 @@
 """Transactional outbox: events are written in the same transaction as the change they describe and
 published by a relay, so a crash between commit and XADD loses nothing. A row may be published twice
-(crash after XADD, before marking it): consumers are idempotent on the event id."""
+(crash after XADD, before marking it): consumers are idempotent on the event id.
+
+Redis losing its data (restarted without persistence) would lose what was published but not yet
+consumed: each relay round first reads the bus's epoch marker (`RedisStreamBus.epoch`), and when it
+changed, every row still kept (`keep_published`) is published again. A failed round (Redis down)
+leaves its rows unmarked, and the relay retries within `poll_interval_s`."""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class Outbox:
         self.source = source
         self.poll_interval_s = poll_interval_s
         self.keep_published = keep_published
+        self._epoch: str | None = None
+        self.republished = 0  # rows published again after Redis lost its data
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -43,6 +50,7 @@ class Outbox:
         """Publish staged events in order; returns how many were published."""
         published = 0
         async with self.engine.begin() as conn:
+            epoch = await self._check_epoch(conn)
             rows = (await conn.execute(
                 sa.select(self.table.c.seq, self.table.c.envelope)
                 .where(self.table.c.published_at.is_(None))
@@ -56,7 +64,21 @@ class Outbox:
                 published += 1
             cutoff = datetime.now(UTC) - self.keep_published
             await conn.execute(sa.delete(self.table).where(self.table.c.published_at < cutoff))
+        self._epoch = epoch or self._epoch  # only once the reset (if any) has committed
         return published
+
+    async def _check_epoch(self, conn: AsyncConnection) -> str | None:
+        epoch_of = getattr(self.bus, "epoch", None)
+        if epoch_of is None:
+            return None
+        epoch: str = await epoch_of()
+        if self._epoch is not None and epoch != self._epoch:
+            result = await conn.execute(sa.update(self.table).where(self.table.c.published_at.is_not(None))
+                                        .values(published_at=None))
+            count = int(result.rowcount or 0)
+            self.republished += count
+            log.warning("outbox.redis_data_lost", source=self.source, republish=count)
+        return epoch
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox:{self.source}")
