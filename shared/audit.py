@@ -7,6 +7,8 @@ that. Targets are ids ("record:ab12"), never content; `reason` is free text the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.bus import EventBus
 from shared.events.types import AuditEntry
 
@@ -22,3 +24,15 @@ class Auditor:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
         entry = AuditEntry(actor=actor, action=action, target=target, outcome=outcome, reason=reason)
         return await self.bus.publish(entry, subject=target)
+
+
+def reporter_pseudonym(tag: Callable[[str, str], str], sub: str, target: str) -> str:
+    """The actor to record for a reporter's own action on `target` (filing, reading, writing).
+
+    Not the account id: the reporter of an identified concern is revealed only with a second
+    safeguarding officer's approval, and the ledger must not reveal it sooner. `tag` is the reports
+    service's keyed blind index, so only that service can recompute the pseudonym (after a reveal, to
+    show an auditor which entries were the reporter's). One pseudonym per reporter *and* target, so
+    entries about two reports cannot be linked to the same person through the ledger.
+    """
+    return "reporter:" + tag("audit-actor", f"{target}\x00{sub}")[:32]

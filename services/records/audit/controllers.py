@@ -1,17 +1,21 @@
-"""Auditor view: admins search the ledger by actor, target, action and time; never by content."""
+"""Auditor view: search the ledger by actor, target, action and time; never by content. What a
+reader gets back is decided by the audit catalogue (catalogue.py): admins the programme's entries,
+safeguarding officers the reports' entries, operators every entry by pseudonym (and the entries
+whose action is not catalogued, as problems); nobody else anything."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from services.records.audit.schemas import AuditEntryOut, AuditPage
-from services.records.audit.service import Ledger, SearchFilter, ledger_of, record_access_or_fail
-from shared.crypto.errors import DecryptionError
+from services.records.audit.catalogue import CATALOGUE, audiences_of, searchable_actions, visible_actions
+from services.records.audit.schemas import AuditPage
+from services.records.audit.service import SearchFilter, ledger_of, record_access_or_fail
+from services.records.audit.views import aware, render
 from shared.http import BadRequest, require_roles
 from shared.identity import Identity
 from shared.service import Runtime
@@ -20,31 +24,14 @@ _ID = r"^[^\x00-\x1f]{1,320}$"
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _out(ledger: Ledger, row: Any) -> AuditEntryOut:
-    reason, unreadable = None, False
-    if row.reason_sealed is not None:
-        try:
-            reason = ledger.keys.open_reason(row.event_id, row.reason_sealed)
-        except DecryptionError:
-            unreadable = True
-    return AuditEntryOut(
-        seq=int(row.seq), event_id=row.event_id, occurred_at=_aware(row.occurred_at),  # type: ignore[arg-type]
-        recorded_at=_aware(row.recorded_at), source=row.source,  # type: ignore[arg-type]
-        actor=row.actor, actor_protected=row.actor is None, action=row.action,
-        target=row.target, target_protected=row.target is None, outcome=row.outcome,
-        reason=reason, reason_unreadable=unreadable, hash=row.hash)
+    return None if value is None else aware(value)
 
 
 class AuditController(Controller):
     path = "/audit"
     tags = ["audit"]
 
-    @get("/entries", guards=[require_roles("admin")])
+    @get("/entries", guards=[require_roles("admin", "safeguarding", "operator")])
     async def search(
         self, runtime: NamedDependency[Runtime], identity: NamedDependency[Identity],
         actor: Annotated[str | None, QueryParameter(pattern=_ID,
@@ -56,15 +43,28 @@ class AuditController(Controller):
         before_seq: Annotated[int | None, QueryParameter(ge=1)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
-        """Ledger entries, newest first (admins only). Reasons are shown decrypted; the search
+        """Ledger entries the caller's roles may read, newest first, each field as the audit
+        catalogue declares for them (admin, safeguarding, operator; every other role 403). Searching
+        by actor or target only finds entries where the caller reads that field in clear. The search
         itself is recorded in the ledger before anything is returned."""
         since, until = _aware(since), _aware(until)
         if since is not None and until is not None and since >= until:
             raise BadRequest("`since` must be before `until`.")
+        audiences = audiences_of(identity)
+        allowed = set(visible_actions(audiences))
+        if actor is not None:
+            allowed &= set(searchable_actions(audiences, "actor"))
+        if target is not None:
+            allowed &= set(searchable_actions(audiences, "target"))
+        # Operators also get the entries no catalogue entry covers, as problems; those have no
+        # readable actor or target, so a search by either never finds them.
+        uncatalogued = "operator" in audiences and actor is None and target is None and \
+            (action is None or action not in CATALOGUE)
         ledger = ledger_of(runtime)
         await record_access_or_fail(runtime, actor=identity.sub, action="audit.search", target="audit:ledger")
         rows = await ledger.search(SearchFilter(actor=actor, target=target, action=action, since=since,
-                                                until=until, before_seq=before_seq, limit=limit))
-        entries = [_out(ledger, r) for r in rows]
+                                                until=until, before_seq=before_seq, limit=limit,
+                                                actions=sorted(allowed), uncatalogued=uncatalogued))
+        entries = [e for e in (render(ledger.keys, r, audiences) for r in rows) if e is not None]
         return AuditPage(entries=entries,
-                         next_before_seq=entries[-1].seq if len(entries) == limit else None)
+                         next_before_seq=int(rows[-1].seq) if len(rows) == limit else None)

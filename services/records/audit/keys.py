@@ -117,6 +117,10 @@ class AuditKeys:
         return self._derive(b"hmac/v1")
 
     @cached_property
+    def _pseudonym_key(self) -> bytes:
+        return self._derive(b"pseudonym/v1")
+
+    @cached_property
     def _aead(self) -> Aes256Gcm:
         return Aes256Gcm(self._derive(b"reason-seal/v1"))
 
@@ -125,6 +129,12 @@ class AuditKeys:
     def mac(self, field: str, value: str) -> str:
         """Keyed HMAC-SHA256 of a value, domain-separated by field: equality search without the value."""
         return hmac.new(self._hmac_key, field.encode() + b"\x00" + value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def pseudonym(self, value_mac: str) -> str:
+        """A reader's stand-in for a value, computed from its stored HMAC (so values kept only as an
+        HMAC get one too). Its own derived key: a pseudonym is not the HMAC that exact search uses,
+        so a reader cannot test a guessed id against it."""
+        return "p:" + hmac.new(self._pseudonym_key, value_mac.encode(), hashlib.sha256).hexdigest()[:24]
 
     def seal_reason(self, event_id: str, reason: str) -> bytes:
         """AES-256-GCM; the AAD binds the ciphertext to its entry so it cannot be moved to another row."""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.records.audit import chain
 from services.records.audit.archive import CheckpointArchive, CheckpointDoc, object_key
+from services.records.audit.catalogue import CATALOGUE
 from services.records.audit.keys import AuditKeys, is_id_like
 from services.records.audit.tables import audit_checkpoints, audit_entries, audit_head
 from shared.audit import OUTCOMES
@@ -83,6 +84,10 @@ class SearchFilter:
     until: datetime | None = None
     before_seq: int | None = None
     limit: int = 100
+    # Which actions the reader may see (None: all); `uncatalogued` adds entries whose action is not in
+    # the catalogue (operators see those as problems).
+    actions: Sequence[str] | None = None
+    uncatalogued: bool = False
 
 
 def _clip(value: str, size: int) -> str:
@@ -132,7 +137,12 @@ class Ledger:
         now = self.clock()
         rows = [self.protect(e, now) for e in entries]
         async with self._lock, self.engine.begin() as conn:
-            return await self._append_rows(conn, rows, now)
+            receipts = await self._append_rows(conn, rows, now)
+        for row, receipt in zip(rows, receipts, strict=True):
+            if receipt.appended and row["action"] not in CATALOGUE:
+                # Stored, shown to no reader; operators find it here and in `tandem audit problems`.
+                log.warning("audit.uncatalogued_action", seq=receipt.seq, source=row["source"])
+        return receipts
 
     @staticmethod
     async def _append_rows(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> list[Receipt]:
@@ -223,6 +233,11 @@ class Ledger:
             query = query.where(c.target_hmac == self.keys.mac("target", f.target))
         if f.action is not None:
             query = query.where(c.action == f.action)
+        if f.actions is not None:
+            allowed: sa.ColumnElement[bool] = c.action.in_(list(f.actions)) if f.actions else sa.false()
+            if f.uncatalogued:
+                allowed = sa.or_(allowed, c.action.not_in(list(CATALOGUE)))
+            query = query.where(allowed)
         if f.since is not None:
             query = query.where(c.occurred_at >= f.since)
         if f.until is not None:

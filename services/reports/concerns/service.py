@@ -35,6 +35,7 @@ from services.reports.domain import (
     add_working_days,
     forget_actor,
 )
+from shared.audit import reporter_pseudonym
 from shared.events.types import ReportFiled, ReportUrgent
 from shared.http import Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
 from shared.identity import Identity
@@ -123,8 +124,9 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
             with contextlib.suppress(Exception):
                 await ctx.vault.delete_object(key)
         raise
-    await runtime.auditor(ANONYMOUS_ACTOR if anonymous else identity.sub, "report.filed", f"report:{report_id}",
-                          "success")
+    target = f"report:{report_id}"
+    await runtime.auditor(ANONYMOUS_ACTOR if anonymous else reporter_pseudonym(ctx.vault.tag, identity.sub, target),
+                          "report.filed", target, "success")
     log.info("reports.filed", report_id=report_id, category=data.category, urgent=data.urgent, anonymous=anonymous,
              attachments=len(attachment_rows))
     due = add_working_days(now, settings.ack_working_days)
@@ -145,7 +147,8 @@ async def own_reports(runtime: Runtime, ctx: ReportsContext, identity: Identity)
         rows = (await conn.execute(
             sa.select(reports).where(reports.c.reporter_tag == ctx.reporter_tag(sub), reports.c.anonymous.is_(False),
                                      reports.c.shredded_at.is_(None)).order_by(reports.c.created_at.desc()))).all()
-    await runtime.auditor(sub, "report.list_own", "reports:own", "success")
+    await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, "reports:own"), "report.list_own", "reports:own",
+                          "success")
     return [OwnReportSummary(id=r.id, category=r.category, state=r.state, urgent=r.urgent, created_at=r.created_at)
             for r in rows]
 
@@ -154,7 +157,8 @@ async def _own_row(conn: Any, runtime: Runtime, ctx: ReportsContext, sub: str, r
     row = await load_report(conn, report_id)
     if row is None or row.anonymous or row.reporter_tag != ctx.reporter_tag(sub):
         # Someone else's report and no report at all look the same.
-        await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "denied")
+        target = f"report:{report_id}"
+        await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.read_own", target, "denied")
         raise NotFound(NOT_FOUND)
     return row
 
@@ -174,7 +178,8 @@ async def own_report(runtime: Runtime, ctx: ReportsContext, identity: Identity, 
     async with runtime.engine.connect() as conn:
         row = await _own_row(conn, runtime, ctx, sub, report_id)
         view = await _reporter_view(conn, ctx, row, with_id=True)
-    await runtime.auditor(sub, "report.read_own", f"report:{report_id}", "success")
+    target = f"report:{report_id}"
+    await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.read_own", target, "success")
     return view
 
 
@@ -187,7 +192,9 @@ async def post_own_message(runtime: Runtime, ctx: ReportsContext, identity: Iden
         row = await _own_row(conn, runtime, ctx, sub, report_id)
         entry_id = await add_entry(conn, ctx, report_id=row.id, kind="message", author_role="reporter",
                                    author_id=None, text=text, now=now)
-    await runtime.auditor(sub, "report.message_from_reporter", f"report:{report_id}", "success")
+    target = f"report:{report_id}"
+    await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.message_from_reporter", target,
+                          "success")
     return MessagePosted(id=entry_id, created_at=now)
 
 
