@@ -189,3 +189,45 @@ async def test_a_body_ended_by_the_close_is_complete_and_not_reused() -> None:
         for _ in range(2):
             assert await _collect(pool, "GET", url + "/c") == b"until the close"
         assert connections == 2
+
+
+async def test_an_early_answer_is_returned_at_once_and_the_body_stops() -> None:
+    """A service that answers 503 after the first few KiB of a large upload (its object store died): the
+    answer comes back while the body is still going out, the body is read no further, and the connection
+    is not reused. The service keeps reading and discarding, as uvicorn does, so a client that held the
+    answer back until the whole body was sent would still finish (and fail on the bytes it pulled)."""
+    first = 16 * 1024
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(first)
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\ncontent-length: 4\r\n\r\ngone")
+        await writer.drain()
+        with contextlib.suppress(OSError):
+            while await reader.read(1 << 20):
+                pass
+        writer.close()
+
+    pulled = 0
+    total = 256 << 20
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        chunk = b"x" * (64 * 1024)
+        while pulled < total:
+            await asyncio.sleep(0)  # as the ASGI server's receive() does between chunks
+            pulled += len(chunk)
+            yield chunk
+
+    async with _serving(handler) as (url, pool):
+        response = await pool.request("PUT", url + "/upload", [(b"content-length", str(total).encode())], body(),
+                                      timeout=5)
+        at_answer = pulled
+        assert response.status == 503
+        assert b"".join([c async for c in response.body()]) == b"gone"
+        await response.aclose()
+        assert pool._idle == {} or all(not conns for conns in pool._idle.values())
+        await asyncio.sleep(0.05)
+        assert pulled == at_answer  # nothing more was read from the client after the answer
+    # The socket buffers between the two may hold a few MiB; the body is 256.
+    assert at_answer < 16 << 20, at_answer

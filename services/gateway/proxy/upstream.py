@@ -36,6 +36,10 @@ class UpstreamTimeout(UpstreamError):
     pass
 
 
+class _WriteFailed(OSError):
+    """Writing the request body to the service failed (it may have answered and closed already)."""
+
+
 class _HeadersOnly(Exception):
     """Stops llhttp after the head of a response that has no body whatever its headers say (HEAD)."""
 
@@ -87,7 +91,7 @@ class _Conn:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def read(self, timeout: float) -> bytes:
+    async def read(self, timeout: float | None) -> bytes:
         """The next bytes; b"" once the service has closed the connection."""
         try:
             async with asyncio.timeout(timeout):  # not wait_for: no extra task (and loop turn) per read
@@ -104,6 +108,7 @@ class _Response:
         self.message = _Message(headers_only=headers_only)
         self.parser = httptools.HttpResponseParser(self.message)
         self.message.parser = self.parser
+        self.early = False  # answered before the request body was all sent: the connection is not reusable
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -114,7 +119,7 @@ class _Response:
         except httptools.HttpParserError:
             raise UpstreamError("unparseable response") from None
 
-    async def _more(self, timeout: float) -> None:
+    async def _more(self, timeout: float | None) -> None:
         data = await self.conn.read(timeout)
         if data:
             self._feed(data)
@@ -129,7 +134,7 @@ class _Response:
         return b"content-length" not in names and b"chunked" not in names.get(b"transfer-encoding", b"") \
             and self.parser.get_status_code() not in (204, 304)
 
-    async def head(self, timeout: float) -> int:
+    async def head(self, timeout: float | None) -> int:
         """Read up to the end of the response's head; returns its status."""
         while not self.message.head_done:
             await self._more(timeout)
@@ -151,7 +156,7 @@ class _Response:
             await self._more(timeout)
 
     def reusable(self) -> bool:
-        return self.message.complete and self.message.keep_alive
+        return self.message.complete and self.message.keep_alive and not self.early
 
 
 @dataclass
@@ -254,14 +259,21 @@ class UpstreamPool:
             conn = await self._connect(key)
             sent_body = False
             try:
+                response = _Response(conn, headers_only=method == "HEAD")
                 if body is None:
                     await conn.write(head)
-                else:
+                    status = await response.head(timeout)
+                elif length is not None and length <= CHUNK:
+                    # Small enough for the socket buffers whether or not the service reads it: an early
+                    # answer is read right after, and the common small request spares two tasks.
                     sent_body = True
                     await conn.write(head)
                     await self._send_body(conn, body, chunked, length)
-                response = _Response(conn, headers_only=method == "HEAD")
-                status = await response.head(timeout)
+                    status = await response.head(timeout)
+                else:
+                    sent_body = True
+                    await conn.write(head)
+                    status = await self._send_body_until_answered(conn, response, body, chunked, length, timeout)
                 return UpstreamResponse(status, list(response.message.headers), response, self, key, timeout)
             except UpstreamTimeout:
                 conn.close()
@@ -274,6 +286,38 @@ class UpstreamPool:
                 raise UpstreamError(f"exchange failed: {type(exc).__name__}") from None
         raise UpstreamError("unreachable")  # pragma: no cover - the loop returns or raises
 
+    async def _send_body_until_answered(self, conn: _Conn, response: _Response, body: AsyncIterator[bytes],
+                                        chunked: bool, length: int | None, timeout: float) -> int:
+        """Send the body while listening for the answer; returns its status.
+
+        A service may answer before it has read the whole body (a refusal, or its own dependency gave
+        out mid-upload). That answer is final, so it is relayed at once: the rest of the body is neither
+        read from the client nor sent on, and the connection is closed afterwards (the service's view of
+        the half-sent body is unknowable). No read timeout applies while the body is still going out: a
+        long upload is not a silent service.
+        """
+        sender = asyncio.create_task(self._send_body(conn, body, chunked, length))
+        answer = asyncio.create_task(response.head(None))
+        try:
+            await asyncio.wait((sender, answer), return_when=asyncio.FIRST_COMPLETED)
+            if answer.done():
+                status = answer.result()  # a broken answer raises here, whatever the sender was doing
+                if not sender.done():
+                    response.early = True
+                return status
+            failed = sender.exception()
+            if failed is not None and not isinstance(failed, _WriteFailed):
+                raise failed  # the client went away, or its body broke its own framing
+            # The body went out, or the service stopped taking it: its answer (or its silence) says which.
+            try:
+                return await asyncio.wait_for(answer, timeout)
+            except TimeoutError:
+                raise UpstreamTimeout("read timeout") from None
+        finally:
+            for task in (sender, answer):
+                task.cancel()
+            await asyncio.gather(sender, answer, return_exceptions=True)
+
     @staticmethod
     async def _send_body(conn: _Conn, body: AsyncIterator[bytes], chunked: bool, length: int | None) -> None:
         sent = 0
@@ -281,17 +325,23 @@ class UpstreamPool:
             if not chunk:
                 continue
             sent += len(chunk)
-            if chunked:
-                conn.writer.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
-                await conn.writer.drain()
-            else:
-                if length is not None and sent > length:
-                    raise UpstreamError("request body longer than its content-length")
-                await conn.write(chunk)
-        if chunked:
-            await conn.write(b"0\r\n\r\n")
-        elif length is not None and sent != length:
+            if length is not None and sent > length:
+                raise UpstreamError("request body longer than its content-length")
+            try:
+                if chunked:
+                    conn.writer.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+                    await conn.writer.drain()
+                else:
+                    await conn.write(chunk)
+            except OSError as exc:
+                raise _WriteFailed(type(exc).__name__) from None
+        if length is not None and sent != length:
             raise UpstreamError("request body shorter than its content-length")
+        if chunked:
+            try:
+                await conn.write(b"0\r\n\r\n")
+            except OSError as exc:
+                raise _WriteFailed(type(exc).__name__) from None
 
     async def aclose(self) -> None:
         for idle in self._idle.values():
