@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, QueryParameter
 
+from services.gateway.accounts.privileged import grant_privileged_role
 from services.gateway.core import Caller, Gateway
 from services.gateway.deps import need, need_user
 from shared.http import Forbidden, NotFound
@@ -41,6 +42,8 @@ class User(msgspec.Struct):
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     display_name: Name
+    # Ordinary roles (mentee, mentor, operator), possibly none yet; admin and safeguarding are refused
+    # here (422) and granted with POST /admin/users/{id}/privileged-roles.
     roles: Annotated[list[str], msgspec.Meta(max_length=5)]
 
 
@@ -53,6 +56,21 @@ class Invitation(msgspec.Struct):
 
 class Roles(msgspec.Struct, forbid_unknown_fields=True):
     roles: Annotated[list[str], msgspec.Meta(max_length=5)]
+
+
+class PrivilegedGrant(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["admin", "safeguarding"]
+    confirm: Annotated[bool, msgspec.Meta(description="Must be true: the admin has checked who gets which role.")]
+    totp_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$",
+                                           description="The granting admin's current authenticator code.")]
+
+
+class PrivilegedGrantResult(msgspec.Struct):
+    user_id: str
+    role: str
+    roles: list[str]
+    granted: bool  # false: the person held the role already
+    needs_new_link: bool  # active without a second factor: send a new set-password link to enrol one
 
 
 class VettingUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,9 +118,10 @@ def _link(gw: Gateway, token: str) -> str:
 @post("/admin/users", tags=["admin"], status_code=201)
 async def create_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
                       data: Annotated[NewUser, Body()]) -> Invitation:
-    """Create an account and its one-time set-password link (admins)."""
+    """Create an account and its one-time set-password link (admins). Ordinary roles only, possibly none:
+    admin and safeguarding are granted as their own step (`POST /admin/users/{id}/privileged-roles`)."""
     need(caller, "admin")
-    user_id, token, expires = await gw.accounts.create_user(caller.sub, data.email, data.display_name, data.roles)
+    user_id, token, expires = await gw.accounts.invite(caller.sub, data.email, data.display_name, data.roles)
     return Invitation(user_id=user_id, invitation_url=_link(gw, token), expires_at=int(expires))
 
 
@@ -126,9 +145,24 @@ async def get_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]
 @put("/admin/users/{user_id:str}/roles", tags=["admin"])
 async def set_roles(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
                     data: Annotated[Roles, Body()]) -> Roles:
-    """Replace the user's roles (admins)."""
+    """Replace the user's roles (admins). Admin or safeguarding may be kept or removed but not added here
+    (422): that is `POST /admin/users/{id}/privileged-roles`."""
     need(caller, "admin")
     return Roles(roles=await gw.accounts.set_roles(caller.sub, user_id, data.roles))
+
+
+@post("/admin/users/{user_id:str}/privileged-roles", tags=["admin"], status_code=200)
+async def grant_privileged(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+                           data: Annotated[PrivilegedGrant, Body()]) -> PrivilegedGrantResult:
+    """Grant admin or safeguarding to one person, explicitly (admins, not to themselves): with a confirmation
+    and the granting admin's current authenticator code. Audited; every other admin (and for safeguarding
+    every other officer) is told in their inbox; the person's sessions end so the role is used only after
+    a sign-in with a second factor. Works on invited accounts too: grant before sending the link."""
+    need(caller, "admin")
+    grant = await grant_privileged_role(gw.accounts, caller.sub, user_id, data.role, confirm=data.confirm,
+                                        totp_code=data.totp_code)
+    return PrivilegedGrantResult(user_id=grant.user_id, role=grant.role, roles=grant.roles, granted=grant.granted,
+                                 needs_new_link=grant.needs_new_link)
 
 
 @post("/admin/users/{user_id:str}/invitation", tags=["admin"], status_code=201)
@@ -214,6 +248,6 @@ async def me(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> U
     return msgspec.convert(await gw.accounts.get_user(need_user(caller)), User)
 
 
-ROUTES = [create_user, list_users, get_user, set_roles, reissue_invitation, suspend, reactivate, request_erasure,
-          record_vetting,
+ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,
+          request_erasure, record_vetting,
           publish_agreement, current_agreements, accept_agreement, me]

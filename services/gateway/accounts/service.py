@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,16 @@ from shared.events.types import (
     UserSuspended,
     UserVettingChanged,
 )
-from shared.http import BadRequest, Conflict, Forbidden, NotFound, Problem, TooManyRequests, Unauthorized
+from shared.http import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+)
 from shared.logging import get_logger
 from shared.outbox import Outbox
 
@@ -51,6 +60,10 @@ log = get_logger("tandem.gateway.accounts")
 
 USER_ROLES = frozenset({"mentee", "mentor", "admin", "safeguarding", "operator"})
 MFA_ROLES = frozenset({"admin", "safeguarding"})
+# Granted only as their own step (POST GRANT_PATH, with the granting admin's authenticator code), never
+# along with an invitation or a role update: a ticked box must not make someone an admin or an officer.
+PRIVILEGED_ROLES = MFA_ROLES
+GRANT_PATH = "/admin/users/{user_id}/privileged-roles"
 VETTING_ITEMS = ("professional_verification", "references", "interview", "background_check")
 VETTING_STATUSES = frozenset({"pending", "passed", "failed"})
 AGREEMENT_KINDS = ("code_of_practice", "confidentiality")
@@ -63,6 +76,17 @@ class MfaRequired(Unauthorized):
 
 class LoginFailed(Unauthorized):
     slug = "invalid-credentials"
+
+
+class PrivilegedInPassing(Unprocessable):
+    slug = "privileged-role-needs-explicit-grant"
+
+    def __init__(self, roles: Collection[str]) -> None:
+        names = " and ".join(sorted(roles))
+        super().__init__(f"The {names} role{'s are' if len(roles) > 1 else ' is'} not granted with an invitation "
+                         f"or a role update. Grant it as its own step: POST {GRANT_PATH} with the role, a "
+                         "confirmation and your authenticator code (on the person's page in the web app).",
+                         extra={"privileged_roles": sorted(roles), "grant_endpoint": GRANT_PATH})
 
 
 @dataclass(frozen=True)
@@ -107,13 +131,23 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_roles(roles: list[str]) -> list[str]:
+def check_roles(roles: list[str], *, allow_empty: bool = False) -> list[str]:
     unknown = set(roles) - USER_ROLES
     if unknown:
         raise BadRequest(f"Unknown roles: {', '.join(sorted(unknown))}.", slug="invalid-role")
-    if not roles:
+    if not roles and not allow_empty:
         raise BadRequest("A user needs at least one role.", slug="invalid-role")
     return sorted(set(roles))
+
+
+# Marks a TOTP step as used only if it is later than the last one used (RFC 6238 §5.2: a code works
+# once), atomically, so two requests carrying the same code cannot both pass.
+_USE_TOTP_STEP = """
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(last) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 class Accounts:
@@ -151,7 +185,7 @@ class Accounts:
             {"roles": list(state.roles), "status": state.status, "valid_after": state.valid_after}), ex=300)
         return state
 
-    async def _forget(self, user_id: str) -> None:
+    async def forget(self, user_id: str) -> None:
         await self.redis.delete(f"gw:u:{user_id}")
         for changed in self.on_change:
             await changed(user_id)
@@ -163,10 +197,21 @@ class Accounts:
 
     # -- users and invitations ---------------------------------------------------------------------
 
-    async def create_user(self, actor: str, email: str, display_name: str, roles: list[str]) -> tuple[str, str, float]:
-        """A new account with a one-time set-password invitation: (user_id, token, expires_at)."""
+    async def invite(self, actor: str, email: str, display_name: str, roles: list[str]) -> tuple[str, str, float]:
+        """An admin's invitation (`POST /admin/users`): ordinary roles only, possibly none yet (a new admin
+        or safeguarding officer is invited without one and granted it explicitly before using the link)."""
+        roles = check_roles(roles, allow_empty=True)
+        if PRIVILEGED_ROLES & set(roles):
+            await self.audit(actor, "user.create", "user:new", "denied", reason="privileged-role-in-passing")
+            raise PrivilegedInPassing(PRIVILEGED_ROLES & set(roles))
+        return await self.create_user(actor, email, display_name, roles, allow_no_role=True)
+
+    async def create_user(self, actor: str, email: str, display_name: str, roles: list[str], *,
+                          allow_no_role: bool = False) -> tuple[str, str, float]:
+        """A new account with a one-time set-password invitation: (user_id, token, expires_at). Trusted
+        callers only (the operator's bootstrap CLI); admins go through `invite`."""
         email = normalise_email(email)
-        roles = check_roles(roles)
+        roles = check_roles(roles, allow_empty=allow_no_role)
         display_name = display_name.strip()
         if not 1 <= len(display_name) <= 200:
             raise BadRequest("Enter a display name (1-200 characters).", slug="invalid-name")
@@ -177,7 +222,8 @@ class Accounts:
                 await conn.execute(sa.insert(users).values(
                     id=user_id, email=email, display_name=display_name, status="invited", vetted=False,
                     agreements_current=not await self._current_agreement_ids(conn), created_at=now, updated_at=now))
-                await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+                if roles:
+                    await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
                 token, expires = await self._new_invitation(conn, actor, user_id)
                 await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")
         except IntegrityError:
@@ -242,8 +288,8 @@ class Accounts:
                 values["totp_secret"] = self.sealer.seal(secret.encode())
                 uri = totp_uri(secret, row.email, self.settings.totp_issuer)
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
-        await self._revoke_everything(user_id)
-        await self._forget(user_id)
+        await self.revoke_everything(user_id)
+        await self.forget(user_id)
         await self.audit(user_id, "user.invitation_accept", f"user:{user_id}", "success")
         return user_id, uri
 
@@ -283,6 +329,8 @@ class Accounts:
             return [r.user_id for r in rows]
 
     async def set_roles(self, actor: str, user_id: str, roles: list[str]) -> list[str]:
+        """Replace the roles (`PUT /admin/users/{id}/roles`). A privileged role already held may stay or go;
+        adding one is refused here (`PrivilegedInPassing`): that is the explicit grant's job."""
         roles = check_roles(roles)
         async with self.engine.begin() as conn:
             if (await conn.execute(sa.select(users.c.id).where(users.c.id == user_id))).first() is None:
@@ -290,17 +338,22 @@ class Accounts:
             before = await self._roles(conn, user_id)
             if before == roles:
                 return roles
+            added = PRIVILEGED_ROLES & (set(roles) - set(before))
+            if added:
+                await self.audit(actor, "user.roles_change", f"user:{user_id}", "denied",
+                                 reason="privileged-role-in-passing")
+                raise PrivilegedInPassing(added)
             await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
             await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(updated_at=_now_dt(self.clock)))
             await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles), subject=f"user:{user_id}")
-        await self._forget(user_id)
+        await self.forget(user_id)
         await self.audit(actor, "user.roles_change", f"user:{user_id}", "success", reason=",".join(roles))
         return roles
 
     # -- suspension -----------------------------------------------------------------------------------
 
-    async def _revoke_everything(self, user_id: str) -> None:
+    async def revoke_everything(self, user_id: str) -> None:
         for revoke in self.on_revoke:
             await revoke(user_id)
 
@@ -317,8 +370,8 @@ class Accounts:
                                    .values(status="suspended", tokens_valid_after=now, updated_at=now))
                 await self.outbox.add(conn, UserSuspended(user_id=user_id), subject=f"user:{user_id}")
         # Cache first: from here on every request by this user is refused, then the sessions go.
-        await self._forget(user_id)
-        await self._revoke_everything(user_id)
+        await self.forget(user_id)
+        await self.revoke_everything(user_id)
         await self.audit(actor, "user.suspend", f"user:{user_id}", "success")
 
     async def reactivate(self, actor: str, user_id: str) -> None:
@@ -333,7 +386,7 @@ class Accounts:
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(
                 status="active" if row.password_hash else "invited", updated_at=now))
             await self.outbox.add(conn, UserReactivated(user_id=user_id), subject=f"user:{user_id}")
-        await self._forget(user_id)
+        await self.forget(user_id)
         await self.audit(actor, "user.reactivate", f"user:{user_id}", "success")
 
     async def request_erasure(self, actor: str, user_id: str) -> str:
@@ -359,8 +412,8 @@ class Accounts:
                 await self.outbox.add(conn, UserSuspended(user_id=user_id), subject=f"user:{user_id}")
             await self.outbox.add(conn, UserErasureRequested(user_id=user_id, request_id=request_id),
                                   subject=f"user:{user_id}")
-        await self._forget(user_id)
-        await self._revoke_everything(user_id)
+        await self.forget(user_id)
+        await self.revoke_everything(user_id)
         await self.audit(actor, "user.erasure_request", f"user:{user_id}", "success", reason=request_id)
         return request_id
 
@@ -395,7 +448,7 @@ class Accounts:
                     await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
                     await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles),
                                           subject=f"user:{user_id}")
-        await self._forget(user_id)
+        await self.forget(user_id)
         state = await self.state(user_id)
         assert state is not None  # noqa: S101 - the row exists
         return state
@@ -405,18 +458,21 @@ class Accounts:
         async with self.engine.begin() as conn:
             await conn.execute(sa.update(users).where(users.c.id == user_id)
                                .values(tokens_valid_after=_now_dt(self.clock)))
-        await self._forget(user_id)
-        await self._revoke_everything(user_id)
+        await self.forget(user_id)
+        await self.revoke_everything(user_id)
 
     # -- sign-in --------------------------------------------------------------------------------------
 
-    async def _locked_for(self, key: str) -> int:
+    async def clear_failures(self, key: str) -> None:
+        await self.redis.delete(f"gw:fails:{key}", f"gw:lock-until:{key}")
+
+    async def locked_for(self, key: str) -> int:
         until = await self.redis.get(f"gw:lock-until:{key}")
         if until is None:
             return 0
         return max(0, int(float(until) - self.clock() + 0.999))
 
-    async def _fail(self, key: str) -> None:
+    async def count_failure(self, key: str) -> None:
         failures = int(await self.redis.incr(f"gw:fails:{key}"))
         await self.redis.expire(f"gw:fails:{key}", self.settings.lockout_max_s * 4)
         over = failures - self.settings.lockout_threshold
@@ -431,7 +487,7 @@ class Accounts:
         except BadRequest:
             email = "invalid"
         key = token_hash(f"login:{email}")
-        locked = await self._locked_for(key)
+        locked = await self.locked_for(key)
         if locked:
             await self.audit(f"login:{key[:16]}", "auth.login", "user:unknown", "denied", reason="locked")
             raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
@@ -441,7 +497,7 @@ class Accounts:
             roles = await self._roles(conn, row["id"]) if row else []
         ok = await self.passwords.verify(row["password_hash"] if row else None, password)
         if row is None or not ok or row["status"] != "active":
-            await self._fail(key)
+            await self.count_failure(key)
             target = f"user:{row['id']}" if row else "user:unknown"
             await self.audit(row["id"] if row else f"login:{key[:16]}", "auth.login", target, "failure",
                              reason="suspended" if row is not None and ok else "bad-credentials")
@@ -454,21 +510,24 @@ class Accounts:
                               "Ask an admin for a new invitation link.", slug="mfa-not-enrolled")
             if not totp_code:
                 raise MfaRequired("Enter the 6-digit code from your authenticator app.")
-            secret = self.sealer.open(row["totp_secret"]).decode()
-            step = totp_step(secret, totp_code, self.clock())
-            last = await self.redis.get(f"gw:totp:{user_id}")
-            if step is None or (last is not None and step <= int(last)):
-                await self._fail(key)
+            if not await self.use_totp(user_id, row["totp_secret"], totp_code):
+                await self.count_failure(key)
                 await self.audit(user_id, "auth.mfa", f"user:{user_id}", "failure")
                 raise MfaRequired("The code is not correct. Enter the current 6-digit code.")
-            # A code works once (RFC 6238 §5.2): remember the step it was used for.
-            await self.redis.set(f"gw:totp:{user_id}", str(step), ex=300)
             await self.audit(user_id, "auth.mfa", f"user:{user_id}", "success")
-        await self.redis.delete(f"gw:fails:{key}", f"gw:lock-until:{key}")
+        await self.clear_failures(key)
         await self.audit(user_id, "auth.login", f"user:{user_id}", "success")
         state = await self.state(user_id)
         assert state is not None  # noqa: S101 - the row exists: we just read it
         return state
+
+    async def use_totp(self, user_id: str, sealed_secret: bytes, code: str) -> bool:
+        """Whether `code` is the user's current TOTP code and unused; using it spends it (and every earlier
+        step), for sign-in and step-up alike."""
+        step = totp_step(self.sealer.open(sealed_secret).decode(), code, self.clock())
+        if step is None:
+            return False
+        return bool(await self.redis.eval(_USE_TOTP_STEP, 1, f"gw:totp:{user_id}", str(step), "300"))
 
     # -- vetting ----------------------------------------------------------------------------------------
 

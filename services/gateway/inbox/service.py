@@ -1,7 +1,9 @@
 """In-app inbox: events from the other services become per-user notices (ids and facts only).
 
 Consumer group "gateway" on tandem.pairing / session / record / dispute / report. Each event's effect
-commits with its `claim_event` mark, so a redelivered event adds nothing twice.
+commits with its `claim_event` mark, so a redelivered event adds nothing twice. The gateway's own
+changes that others must hear of (a privileged role granted) write their notices with `notify`, in
+the change's own transaction.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
     return [], "", {}
 
 
+async def notify(conn: AsyncConnection, people: list[str], kind: str, subject_id: str, facts: dict[str, Any],
+                 now: datetime) -> int:
+    """Notices written by the gateway's own changes (not from an event), in the caller's transaction, so
+    the notice exists exactly when the change does. Returns how many people were told."""
+    rows = [{"id": uuid.uuid4().hex, "user_id": uid, "kind": kind, "subject_id": subject_id,
+             "facts": json.dumps(facts), "created_at": now} for uid in dict.fromkeys(people) if uid]
+    if rows:
+        await conn.execute(sa.insert(inbox_items), rows)
+    return len(rows)
+
+
+async def active_with_role(conn: AsyncConnection, role: str) -> list[str]:
+    return await _with_role(conn, role)
+
+
 class Inbox:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], float]) -> None:
         self.engine = engine
@@ -112,11 +129,8 @@ class Inbox:
                 if not await claim_event(conn, inbox, CONSUMER, envelope.id):
                     return
                 people, subject_id, facts = await recipients(conn, payload)
-                now = datetime.fromtimestamp(self.clock(), UTC)
-                rows = [{"id": uuid.uuid4().hex, "user_id": uid, "kind": envelope.type, "subject_id": subject_id,
-                         "facts": json.dumps(facts), "created_at": now} for uid in dict.fromkeys(people) if uid]
-                if rows:
-                    await conn.execute(sa.insert(inbox_items), rows)
+                await notify(conn, people, envelope.type, subject_id, facts,
+                             datetime.fromtimestamp(self.clock(), UTC))
 
         return handle
 
