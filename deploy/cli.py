@@ -1,5 +1,6 @@
 """The `tandem` command: `run` (everything on one machine) and the operator commands that belong to
-a service (`keys`, `retention`, `audit` → records; `reports keys ...` → reports)."""
+a service (`keys`, `retention`, `audit` → records; `reports keys ...` → reports; `sessions keys ...` →
+sessions)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ DELEGATED = {
     "retention": ("services.records.cli", True),
     "audit": ("services.records.audit.cli", True),
     "reports": ("services.reports.cli", False),
+    "sessions": ("services.sessions.cli", False),
     "gateway": ("services.gateway.cli", False),
 }
 
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("retention", help="records retention: sweep (run the expiry sweeper once)")
     sub.add_parser("audit", help="audit ledger: verify (recompute the hash chain and checkpoint signatures)")
     sub.add_parser("reports", help="reports service commands, e.g. `tandem reports keys rotate`")
+    sub.add_parser("sessions", help="sessions service commands (agenda keys), e.g. `tandem sessions keys rotate`")
     sub.add_parser("gateway", help="gateway commands: bootstrap-admin, create-client, rotate-keys, reseal")
     ns = parser.parse_args(args)
     if ns.command == "run":

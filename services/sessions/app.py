@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,8 +16,10 @@ from prometheus_client import Gauge
 
 import services.sessions
 from services.sessions.adapters.db import outbox
+from services.sessions.adapters.vault import AgendaVault, open_keyring, register_for_migrations, secure_delete
 from services.sessions.config import Settings
 from services.sessions.consent.service import ConsentStore
+from services.sessions.meetings.agenda import with_erasure
 from services.sessions.meetings.controllers import MeetingController
 from services.sessions.meetings.service import Room
 from services.sessions.pairings.controllers import PairingController
@@ -60,10 +63,13 @@ def _recording_factory(runtime: Runtime, settings: Settings, sink: RecordingSink
 def create_app(settings: Settings | None = None, *, recording_sink: RecordingSink | None = None) -> Litestar:
     """`recording_sink` overrides the HTTP sink built from SESSIONS_RECORDING_SINK_URL."""
     settings = settings or Settings()
+    register_for_migrations(settings.database_url, settings.keyring_path)  # migration 0003 seals old agendas
 
     @contextlib.asynccontextmanager
     async def setup(runtime: Runtime) -> AsyncIterator[None]:
         runtime.extras["consent"] = ConsentStore(runtime.engine)
+        await secure_delete(runtime.engine)
+        runtime.extras["agendas"] = AgendaVault(await asyncio.to_thread(open_keyring, settings.keyring_path))
         hub = Hub(runtime.redis, grace_s=settings.reconnect_grace_s)
         runtime.extras["hub"] = hub
         async with contextlib.AsyncExitStack() as stack:
@@ -91,7 +97,7 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
         route_handlers=[PairingController, MeetingController, signal],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
-        consumers=[ConsumerSpec("sessions", ("tandem.user",), _users_handler)],
+        consumers=[ConsumerSpec("sessions", ("tandem.user",), with_erasure(_users_handler))],
         setup=setup,
         authenticate=True,
         description=services.sessions.__doc__ or "",

@@ -29,6 +29,8 @@ class Settings(ServiceSettings):
         "", "Gateway OAuth token endpoint the recorder gets service-account tokens from (client credentials).")
     recording_client_id: str = setting("", "OAuth client id of the recorder's gateway service account.")
     recording_client_secret: str = setting("", "OAuth client secret of that service account.", secret=True)
+    keyring_path: str = setting("var/sessions-keyring.json",
+                                "Key-encryption keyring sealing session agendas (this service's own, 0600).")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,4 +52,5 @@ class Settings(ServiceSettings):
         check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
         check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")
         check(self.max_recordings >= 0, "SESSIONS_MAX_RECORDINGS", "must be >= 0")
+        check(bool(self.keyring_path), "SESSIONS_KEYRING_PATH", "must be set")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ MEDIA_ONLY = ("slow WebRTC media test: capture and WebM checks do not depend on 
 
 
 def sessions_settings(db_url: str, redis_url: str, issuer: TestIssuer, **kw: Any) -> Settings:
+    # Its own keyring (sealed agendas) per settings, never the repository's var/: instances built from
+    # the same settings share it, as instances of one deployment do.
+    kw.setdefault("keyring_path", str(Path(tempfile.mkdtemp(prefix="tandem-sessions-keys-")) / "keyring.json"))
     return Settings(database_url=db_url, redis_url=redis_url, jwks_file=str(issuer.jwks_path), log_json=True,
                     bus_claim_idle_ms=1000, **kw)
 

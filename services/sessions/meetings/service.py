@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.sessions.adapters.db import meetings, pairings
+from services.sessions.adapters.vault import AgendaVault
+from services.sessions.meetings import agenda as agendas
 from services.sessions.meetings.schemas import SessionOut
 from services.sessions.pairings import service as pairing_svc
 from services.sessions.users.service import get_user
@@ -27,15 +29,22 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def to_out(row: Any, open_before: timedelta, *, with_agenda: bool) -> SessionOut:
+def to_out(row: Any, open_before: timedelta, agenda: str | None = None) -> SessionOut:
+    """`agenda` is the opened text, passed only when the caller is one of the two members."""
     starts = _utc(row.starts_at)
     return SessionOut(session_id=row.session_id, pairing_id=row.pairing_id, starts_at=starts,
                       ends_at=_utc(row.ends_at), state=row.state, room_opens_at=starts - open_before,
-                      agenda=row.agenda if with_agenda else None)
+                      agenda=agenda)
 
 
-async def schedule(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str, starts_at: datetime,
-                   ends_at: datetime, agenda: str | None, now: datetime, open_before: timedelta) -> SessionOut:
+async def _member_view(vault: AgendaVault, row: Any, open_before: timedelta) -> SessionOut:
+    texts = await agendas.open_for_members(vault, [row])
+    return to_out(row, open_before, texts[row.session_id])
+
+
+async def schedule(conn: AsyncConnection, outbox: Outbox, vault: AgendaVault, identity: Identity, pairing_id: str,
+                   starts_at: datetime, ends_at: datetime, agenda: str | None, now: datetime,
+                   open_before: timedelta) -> SessionOut:
     row = await pairing_svc.load(conn, pairing_id)
     if not pairing_svc.is_member(row, identity):
         pairing_svc.visible(row, identity)
@@ -50,12 +59,14 @@ async def schedule(conn: AsyncConnection, outbox: Outbox, identity: Identity, pa
     if ends_at <= now:
         raise BadRequest("The session would already be over.")
     session_id = uuid.uuid4().hex
+    sealed = await agendas.sealed_columns(vault, session_id, agenda)
     await conn.execute(sa.insert(meetings).values(
-        session_id=session_id, pairing_id=pairing_id, starts_at=starts_at, ends_at=ends_at, agenda=agenda,
-        state="scheduled", created_by=identity.sub, created_at=now))
+        session_id=session_id, pairing_id=pairing_id, starts_at=starts_at, ends_at=ends_at, state="scheduled",
+        created_by=identity.sub, created_at=now, **sealed))
     await outbox.add(conn, t.SessionScheduled(session_id=session_id, pairing_id=pairing_id, starts_at=starts_at,
                                               ends_at=ends_at), subject=f"session:{session_id}")
-    return to_out((await load(conn, session_id))[0], open_before, with_agenda=True)
+    # The member just wrote it: echo it without opening what was sealed a moment ago.
+    return to_out((await load(conn, session_id))[0], open_before, agenda)
 
 
 async def load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
@@ -66,26 +77,31 @@ async def load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
     return row, pairing
 
 
-async def get(conn: AsyncConnection, identity: Identity, session_id: str, open_before: timedelta) -> SessionOut:
+async def get(conn: AsyncConnection, vault: AgendaVault, identity: Identity, session_id: str,
+              open_before: timedelta) -> SessionOut:
     row, pairing = await load(conn, session_id)
-    member = pairing_svc.is_member(pairing, identity)
-    if not member and not identity.has("admin"):
+    if pairing_svc.is_member(pairing, identity):
+        return await _member_view(vault, row, open_before)
+    if not identity.has("admin"):
         raise NotFound("No such session.")
-    return to_out(row, open_before, with_agenda=member)
+    return to_out(row, open_before)  # admins: times and state, never the agenda (not even opened)
 
 
-async def list_for_pairing(conn: AsyncConnection, identity: Identity, pairing_id: str,
+async def list_for_pairing(conn: AsyncConnection, vault: AgendaVault, identity: Identity, pairing_id: str,
                            open_before: timedelta) -> list[SessionOut]:
     pairing = await pairing_svc.load(conn, pairing_id)
     pairing_svc.visible(pairing, identity)
-    member = pairing_svc.is_member(pairing, identity)
     rows = (await conn.execute(sa.select(meetings).where(meetings.c.pairing_id == pairing_id)
                                .order_by(meetings.c.starts_at))).all()
-    return [to_out(r, open_before, with_agenda=member) for r in rows]
+    if not pairing_svc.is_member(pairing, identity):
+        return [to_out(r, open_before) for r in rows]
+    texts = await agendas.open_for_members(vault, rows)
+    return [to_out(r, open_before, texts[r.session_id]) for r in rows]
 
 
 async def cancel(conn: AsyncConnection, outbox: Outbox, identity: Identity, session_id: str,
                  open_before: timedelta) -> SessionOut:
+    """Cancelling ends the agenda's purpose: its data key is destroyed in the same transaction."""
     row, pairing = await load(conn, session_id)
     if not pairing_svc.is_member(pairing, identity):
         if identity.has("admin"):
@@ -94,9 +110,10 @@ async def cancel(conn: AsyncConnection, outbox: Outbox, identity: Identity, sess
     if row.state != "scheduled":
         raise Conflict(f"A session in state {row.state} cannot be cancelled.")
     await conn.execute(sa.update(meetings).where(meetings.c.session_id == session_id).values(state="cancelled"))
+    await agendas.shred_session(conn, session_id)
     await outbox.add(conn, t.SessionCancelled(session_id=session_id, pairing_id=row.pairing_id),
                      subject=f"session:{session_id}")
-    return to_out((await load(conn, session_id))[0], open_before, with_agenda=True)
+    return to_out((await load(conn, session_id))[0], open_before)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.sessions.meetings.agenda import reclaim as reclaim_shredded
 from services.sessions.pairings import service
 from services.sessions.pairings.schemas import PairingOut, ProposePairing
 from shared.events.types import AuditEntry
@@ -91,6 +92,7 @@ class PairingController(Controller):
         async with runtime.engine.begin() as conn:
             out = await service.end(conn, _outbox(runtime), identity, pairing_id, datetime.now(UTC))
             await _audit(conn, runtime, identity, "pairing.end", pairing_id)
+        await reclaim_shredded(runtime.engine)  # the pairing's agenda keys leave the SQLite WAL too
         hub = runtime.extras.get("hub")
         if hub is not None:
             await hub.close_pairing(pairing_id)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.sessions.adapters.db import pairings
+from services.sessions.meetings.agenda import shred_pairing as shred_pairing_agendas
 from services.sessions.pairings.schemas import PairingOut
 from services.sessions.users.service import UserFacts, get_user
 from shared.events import types as t
@@ -159,6 +160,7 @@ async def end(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing
     if row.state != "active":
         raise Conflict(f"A pairing in state {row.state} cannot be ended.")
     await _transition(conn, row, state="ended", closed_at=now)
+    await shred_pairing_agendas(conn, pairing_id)  # an agenda's purpose ends with its pairing
     await outbox.add(conn, t.PairingEnded(pairing_id=pairing_id, mentor_id=row.mentor_id, mentee_id=row.mentee_id,
                                           ended_at=now), subject=f"pairing:{pairing_id}")
     return to_out(await load(conn, pairing_id))

@@ -1,0 +1,114 @@
+"""Sealing edge of the sessions service: session agendas are sealed here and nowhere else.
+
+Each agenda gets its own data key (DEK), wrapped by the sessions keyring (KEK, this service's own
+file, never the records' or the reports'). The wrap binds the session id; the sealed text binds the
+session id and the kind "agenda" (docs/encryption.md, the same envelope as notes), so a sealed agenda
+or its wrapped key copied onto another session's row does not open. Crypto-shredding = setting the
+three agenda columns to NULL: without the wrapped DEK nothing can open the ciphertext again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.config import load_settings
+from shared.crypto import (
+    DecryptionError,
+    KeyEncryptionKeyProvider,
+    LocalKeyring,
+    StreamContext,
+    WrappedKey,
+    new_data_key,
+    seal,
+    unseal,
+)
+from shared.db import async_url
+
+__all__ = ["KIND", "AgendaVault", "DecryptionError", "Sealed", "open_keyring", "register_for_migrations",
+           "secure_delete"]
+
+KIND = "agenda"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The three `meetings.agenda_*` columns of one agenda."""
+
+    kek_version: int
+    wrapped_dek: bytes
+    ciphertext: bytes
+
+
+class AgendaVault:
+    """Sync (a stat of the keyring file and AES-GCM on a few KiB): callers run it in a thread."""
+
+    def __init__(self, keyring: KeyEncryptionKeyProvider) -> None:
+        self.keyring = keyring
+
+    def seal(self, session_id: str, text: str) -> Sealed:
+        dek = new_data_key()
+        wrapped = self.keyring.wrap(dek, record_id=session_id)
+        ciphertext = seal(dek, StreamContext(record_id=session_id, kind=KIND), text.encode())
+        return Sealed(wrapped.kek_version, wrapped.blob, ciphertext)
+
+    def open(self, session_id: str, kek_version: int | None, wrapped_dek: bytes | None,
+             ciphertext: bytes | None) -> str:
+        """The agenda's text; DecryptionError for anything that does not open (shredded included)."""
+        if kek_version is None or wrapped_dek is None or ciphertext is None:
+            raise DecryptionError
+        dek = self.keyring.unwrap(WrappedKey(kek_version, wrapped_dek), record_id=session_id)
+        try:
+            return unseal(dek, StreamContext(record_id=session_id, kind=KIND), ciphertext).decode()
+        except UnicodeDecodeError:
+            raise DecryptionError from None
+
+
+def open_keyring(path: str | Path) -> LocalKeyring:
+    keyring_path = Path(path)
+    keyring_path.parent.mkdir(parents=True, exist_ok=True)
+    return LocalKeyring(keyring_path)
+
+
+# -- the keyring of migration 0003 -------------------------------------------------------------------
+# Migrations run before the app's setup and get only a connection, so an app registers its keyring
+# for its database here (create_app) and migration 0003 looks it up by the connection's URL. Without a
+# registration (`python -m services.sessions migrate`, alembic -x url=...) the keyring comes from the
+# SESSIONS_* environment, as the service itself would read it.
+
+_MIGRATION_KEYRINGS: list[tuple[sa.engine.URL, str]] = []
+
+
+def register_for_migrations(database_url: str, keyring_path: str) -> None:
+    url = sa.engine.make_url(async_url(database_url))
+    _MIGRATION_KEYRINGS[:] = [(u, p) for u, p in _MIGRATION_KEYRINGS if u != url] + [(url, keyring_path)]
+
+
+def keyring_for_migration(bind: Any) -> LocalKeyring:
+    url = bind.engine.url
+    for registered, path in _MIGRATION_KEYRINGS:
+        if registered == url:
+            return open_keyring(path)
+    from services.sessions.config import Settings
+
+    return open_keyring(load_settings(Settings, Settings.PREFIX, os.environ).keyring_path)
+
+
+async def secure_delete(engine: AsyncEngine) -> None:
+    """SQLite: zero deleted content, so a shredded agenda's wrapped key does not linger in free pages."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragma(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    await engine.dispose()  # pooled connections (from the migrations) predate the listener

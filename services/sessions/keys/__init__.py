@@ -1,0 +1,1 @@
+"""Key-encryption key rotation for the sessions keyring (sealed agendas): rewrap, then retire."""
