@@ -17,7 +17,9 @@ class Settings(ServiceSettings):
     room_close_after_s: int = setting(1800, "How long after a session's scheduled end its room stays open.")
     ice_urls: tuple[str, ...] = setting((), "STUN/TURN URLs handed to clients (comma-separated); empty: host only.")
     turn_secret: str = setting("", "coturn `static-auth-secret` for time-limited TURN credentials.", secret=True)
-    turn_ttl_s: int = setting(3600, "Lifetime of a minted TURN credential (seconds).")
+    turn_ttl_s: int = setting(300, "Lifetime of a minted TURN credential (seconds); renewed over signalling.")
+    turn_renew_s: float = setting(0.0, "How often a member in a call is re-checked and gets fresh TURN "
+                                  "credentials (seconds); 0: half the TTL.")
     ws_max_message_bytes: int = setting(65536, "Largest signalling frame accepted (bytes).")
     ws_rate_per_s: float = setting(20.0, "Sustained signalling messages per second per socket.")
     ws_burst: int = setting(60, "Burst of signalling messages a socket may send above the sustained rate.")
@@ -41,6 +43,7 @@ class Settings(ServiceSettings):
         check(not any(u.startswith("turn") for u in self.ice_urls) or bool(self.turn_secret),
               "SESSIONS_TURN_SECRET", "required when a turn: URL is configured")
         check(60 <= self.turn_ttl_s <= 86400, "SESSIONS_TURN_TTL_S", "must be 60-86400")
+        check(0 <= self.turn_renew_s < self.turn_ttl_s, "SESSIONS_TURN_RENEW_S", "must be 0 or less than the TTL")
         # The service account is all or nothing; without one the sink gets no Authorization header
         # (only useful for a sink that authenticates otherwise: the gateway refuses such uploads).
         account = ("recording_token_url", "recording_client_id", "recording_client_secret")

@@ -179,16 +179,24 @@ async def test_suspension_and_pairing_end_close_live_sockets(server: Server, iss
     await a.expect_type(msg.Joined)
     await b.expect_type(msg.Joined)
     await RedisStreamBus(redis, "gateway").publish(t.UserSuspended(user_id=MENTEE))
-    assert (await b.expect_type(msg.Closing)).reason == "suspended"
+    # The call is over for both: the suspended member is told why, the other only that the programme
+    # ended it (never "away, waiting").
+    assert (await b.expect_type(msg.CallEnded)).reason == "suspended"
     assert (await b.wait_closed())[0] == 4403
-    await a.expect(lambda f: isinstance(f, msg.PeerAway))
-    assert a.closed is None
+    assert (await a.expect_type(msg.CallEnded)).reason == "ended-by-programme"
+    assert (await a.wait_closed())[0] == 4403
+    assert not [f for f in a.frames if isinstance(f, msg.PeerAway)]
     await RedisStreamBus(redis, "gateway").publish(t.UserReactivated(user_id=MENTEE))
     await wait_projected(server.app, MENTEE, suspended=False)
+    a, b = Member(server, issuer, MENTOR, a.session_id), Member(server, issuer, MENTEE, a.session_id)
+    for member in (a, b):
+        await member.connect()
+        await member.expect_type(msg.Joined)
     ended = await http(server.url, issuer, "POST", f"/pairings/{pid}/end", MENTOR)
     assert ended.status_code == 200
-    assert (await a.expect_type(msg.Closing)).reason == "pairing-ended"
-    assert (await a.wait_closed())[0] == 4403
+    for member in (a, b):
+        assert (await member.expect_type(msg.CallEnded)).reason == "pairing-ended"
+        assert (await member.wait_closed())[0] == 4403
     again = Member(server, issuer, MENTOR, a.session_id)
     await again.connect()
     assert (await again.expect_type(msg.Error)).reason == "pairing-not-active"

@@ -4,7 +4,8 @@ Rules (issue 9, seeds): either member may request; recording starts only once BO
 granted consent in this round; either may revoke at any time, which stops recording for both; a new
 recording needs a new request and fresh grants from both; a member who disconnects is not consenting
 for the time away (their grant is void, a running recording stops); nothing carries over between
-sessions (the state is per session). Every change of consent yields ledger entries.
+sessions (the state is per session). When the programme ends a call (suspension, sign-out, pairing end)
+the ledger gives that as the reason, not `disconnected`. Every change of consent yields ledger entries.
 
 No I/O, no clock, no randomness: `now` and `new_id` are passed in.
 """
@@ -18,6 +19,8 @@ from typing import Literal
 import msgspec
 
 Kind = Literal["requested", "granted", "revoked", "started", "stopped"]
+# Stop reasons when the programme, not a member, ended the call (signalling/ending.py).
+PROGRAMME_REASONS = ("suspended", "signed_out", "pairing_ended", "room_closed", "session_cancelled", "call_ended")
 Phase = Literal["idle", "requested", "recording"]
 
 
@@ -70,7 +73,11 @@ class Connect(msgspec.Struct, frozen=True):
 
 
 class Disconnect(msgspec.Struct, frozen=True):
+    """The member is no longer in the call: their socket dropped (`disconnected`), or the programme
+    ended the call because of them (`suspended`, `signed_out`) or for them (`call_ended`)."""
+
     actor: str
+    reason: str = "disconnected"
 
 
 class Stop(msgspec.Struct, frozen=True):
@@ -115,12 +122,12 @@ def apply(state: ConsentState, event: Event, now: datetime,
         case Disconnect():
             gone = msgspec.structs.replace(state, connected=_without(state.connected, actor))
             if state.recording_id is not None:
-                stopped, entries = _stop(gone, actor, now, "disconnected")
+                stopped, entries = _stop(gone, actor, now, event.reason)
                 return stopped, [Entry(kind="revoked", actor=actor, at=now, recording_id=state.recording_id,
-                                       reason="disconnected"), *entries]
+                                       reason=event.reason), *entries]
             if actor in state.granted:
                 return (msgspec.structs.replace(gone, granted=_without(state.granted, actor)),
-                        [Entry(kind="revoked", actor=actor, at=now, reason="disconnected")])
+                        [Entry(kind="revoked", actor=actor, at=now, reason=event.reason)])
             return gone, []
         case Request():
             if actor not in state.connected:

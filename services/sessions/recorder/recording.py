@@ -238,7 +238,8 @@ class Recording:
         entries = await self.consent.ledger(self.room.session_id, self.recording_id)
         last = entries[-1] if entries else {}
         reason = last.get("reason") if last.get("kind") == "stopped" else None
-        return str(reason) if reason in ("revoked", "disconnected", "ended", "failed") else "revoked"
+        known = ("revoked", "disconnected", "ended", "failed", *cm.PROGRAMME_REASONS)
+        return str(reason) if reason in known else "revoked"
 
     async def _event(self, payload: Event) -> None:
         if self.outbox is None:
@@ -248,4 +249,4 @@ class Recording:
 
 
 def _event_reason(reason: str | None) -> str:
-    return reason if reason in ("revoked", "ended", "disconnected") else "failed"
+    return reason if reason in ("revoked", "ended", "disconnected", *cm.PROGRAMME_REASONS) else "failed"

@@ -18,16 +18,26 @@ from services.sessions.consent import machine as cm
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.service import Room, RoomRefused, admit
 from services.sessions.signalling import messages as msg
+from services.sessions.signalling.ending import (
+    ENDED_CLOSE_CODES,
+    OTHER_MEMBER_REASON,
+    PEER_REASON,
+    REVOKED_CLOSE_CODE,
+    Cause,
+    cause_of,
+    revoked_reason,
+)
 from services.sessions.signalling.hub import RECORDER, Conn, Hub
 from services.sessions.signalling.turn import ice_servers
+from services.sessions.users.service import get_user
 from shared.http import identity_of
 from shared.logging import get_logger
 from shared.service import Runtime
 
 log = get_logger("tandem.sessions.signal")
 
-CLOSE_CODES = {"suspended": 4403, "pairing-ended": 4403, "room-closed": 4410, "replaced": 4409, "slow-consumer": 4408,
-               "shutdown": 1001, "left": 1000, "rate-limited": 4429}
+CLOSE_CODES = {**ENDED_CLOSE_CODES, "replaced": 4409, "slow-consumer": 4408, "shutdown": 1001, "left": 1000,
+               "rate-limited": 4429}
 
 
 class TokenBucket:
@@ -68,6 +78,8 @@ class Signaller:
         self.conn: Conn | None = None
         self.room: Room | None = None
         self.left = False
+        self.close_code: int | None = None  # how the other side closed the socket (the gateway, the client)
+        self.close_reason = ""
 
     async def send_now(self, frame: Any) -> None:
         await self.socket.send_text(msg.encode(frame).decode())
@@ -79,6 +91,7 @@ class Signaller:
     async def run(self) -> None:
         await self.socket.accept()
         writer: asyncio.Task[None] | None = None
+        renewer: asyncio.Task[None] | None = None
         try:
             while True:
                 raw = await self._receive()
@@ -100,6 +113,7 @@ class Signaller:
                         return
                     assert self.conn is not None  # noqa: S101 - set by _join
                     writer = asyncio.create_task(self._write(self.conn))
+                    renewer = asyncio.create_task(self._renew(self.conn))
                     continue
                 if self.conn.closing:
                     break
@@ -109,6 +123,8 @@ class Signaller:
         except WebSocketDisconnect:
             pass
         finally:
+            if renewer is not None:
+                renewer.cancel()
             if self.conn is not None:
                 await self._closed(self.conn)
                 self.conn.kick(self.conn.closing or "left")
@@ -119,6 +135,8 @@ class Signaller:
     async def _receive(self) -> str | bytes | None:
         message = await self.socket.receive()
         if message["type"] == "websocket.disconnect":
+            self.close_code = message.get("code")
+            self.close_reason = str(message.get("reason") or "")
             return None
         text = message.get("text")
         if isinstance(text, str):
@@ -142,7 +160,10 @@ class Signaller:
                     break
                 await self.socket.send_text(frame.decode())
             reason = conn.closing or "left"
-            if reason != "left":
+            if reason in ENDED_CLOSE_CODES:
+                # Said before the close, so the client acts on it (ends its media) and never reconnects.
+                await self.send_now(msg.CallEnded(reason=reason))
+            elif reason != "left":
                 await self.send_now(msg.Closing(reason=reason))
             await self.socket.close(code=CLOSE_CODES.get(reason, 4000), reason=reason)
         except Exception as exc:  # noqa: BLE001 - the client went away mid-write: the reader sees it
@@ -167,17 +188,55 @@ class Signaller:
         self.conn = Conn(self.user_id, room, self._close)
         # The room closes at the scheduled end plus the overrun allowance: the socket goes with it.
         closes_in = (room.ends_at + timedelta(seconds=self.settings.room_close_after_s) - now).total_seconds()
-        asyncio.get_running_loop().call_later(max(closes_in, 0.0), self.conn.kick, "room-closed")
+        asyncio.get_running_loop().call_later(max(closes_in, 0.0), self.conn.kick, "room-closed",
+                                              cause_of("room-closed"))
         resumed, peer_present = await self.hub.register(self.conn)
         _, state, _ = await self.consent.transition(room.session_id, room.members, cm.Connect(self.user_id))
-        servers = ice_servers(self.settings.ice_urls, self.settings.turn_secret, self.user_id, time.time(),
-                              self.settings.turn_ttl_s)
-        self.push(msg.Joined(session_id=room.session_id, user_id=self.user_id, ice_servers=servers,
+        self.push(msg.Joined(session_id=room.session_id, user_id=self.user_id, ice_servers=self._ice_servers(),
                              peer_present=peer_present, resumed=resumed, recording=state_frame(state)))
         await self.hub.send(room, self.hub.peer_of(room, self.user_id), msg.encode(msg.PeerJoined(resumed=resumed)),
                             frm=self.user_id)
         log.info("signal.joined", session_id=room.session_id, user_id=self.user_id, resumed=resumed)
         return True
+
+    def _ice_servers(self) -> list[msg.IceServer]:
+        return ice_servers(self.settings.ice_urls, self.settings.turn_secret, self.user_id, time.time(),
+                           self.settings.turn_ttl_s)
+
+    async def _renew(self, conn: Conn) -> None:
+        """Re-check admission on a timer and hand out fresh TURN credentials only while it holds: a
+        suspended member, an ended pairing or a closed room gets none, and the call ends."""
+        every = self.settings.turn_renew_s or self.settings.turn_ttl_s / 2
+        has_turn = any(u.startswith("turn") for u in self.settings.ice_urls)
+        while conn.closing is None:
+            await asyncio.sleep(every)
+            if conn.closing is not None:
+                return
+            try:
+                async with self.runtime.engine.connect() as db:
+                    await admit(db, self.user_id, self.session_id, datetime.now(UTC),
+                                timedelta(seconds=self.settings.room_open_before_s),
+                                timedelta(seconds=self.settings.room_close_after_s))
+            except RoomRefused as refused:
+                log.info("signal.renewal_refused", session_id=self.session_id, user_id=self.user_id,
+                         code=refused.code)
+                await self._end_refused(conn, refused.code)
+                return
+            except Exception as exc:  # noqa: BLE001 - database away: no renewal this time, try again later
+                log.warning("signal.renewal_failed", exc_type=type(exc).__name__)
+                continue
+            if has_turn:
+                self.push(msg.IceServersRenewed(ice_servers=self._ice_servers()))
+
+    async def _end_refused(self, conn: Conn, code: str) -> None:
+        if code == "suspended":
+            await self.hub.close_user(self.user_id)
+        elif code == "pairing-not-active":
+            await self.hub.close_pairing(conn.room.pairing_id)
+        elif code == "room-closed":
+            conn.kick("room-closed", cause_of("room-closed"))
+        else:
+            conn.kick(PEER_REASON, Cause("session_cancelled" if code == "session-cancelled" else "ended"))
 
     async def _close(self, code: int, reason: str) -> None:
         await self.socket.close(code=code, reason=reason)
@@ -237,9 +296,21 @@ class Signaller:
     async def _closed(self, conn: Conn) -> None:
         room = conn.room
         try:
-            holder = await self.hub.unregister(conn, left=self.left)
+            cause, revoked = conn.cause, False
+            if cause is None and self.close_code == REVOKED_CLOSE_CODE:
+                # The gateway cut the socket: this member's sign-in was revoked. The call is over.
+                revoked = True
+                cause = Cause(revoked_reason(self.close_reason, await self._suspended()), self.user_id)
+            holder = await self.hub.unregister(conn, left=self.left or cause is not None)
             if not holder:
                 return  # replaced by a newer socket of the same member: their place is kept
+            if cause is not None:
+                if revoked:
+                    await self.hub.end_room(room.session_id, "suspended" if cause.reason == "suspended"
+                                            else "signed-out", self.user_id)
+                await self._end_consent(room, cause)
+                log.info("signal.ended", session_id=room.session_id, user_id=self.user_id, reason=cause.reason)
+                return
             before, after, _ = await self.consent.transition(room.session_id, room.members,
                                                              cm.Disconnect(self.user_id))
             await publish_state(self.hub, room, before, after)
@@ -250,6 +321,23 @@ class Signaller:
                      reason=conn.closing)
         except Exception as exc:  # noqa: BLE001 - cleanup must not raise into the server
             log.error("signal.cleanup_failed", exc_type=type(exc).__name__)
+
+
+    async def _suspended(self) -> bool:
+        async with self.runtime.engine.connect() as db:
+            user = await get_user(db, self.user_id)
+        return user is not None and user.suspended
+
+    async def _end_consent(self, room: Room, cause: Cause) -> None:
+        """The programme ended the call: the ledger names the cause (and whose it was), not `disconnected`."""
+        first: cm.Event = cm.Stop(cause.reason) if cause.member is None else cm.Disconnect(cause.member,
+                                                                                           cause.reason)
+        before, after, _ = await self.consent.transition(room.session_id, room.members, first)
+        await publish_state(self.hub, room, before, after)
+        if cause.member != self.user_id:
+            before, after, _ = await self.consent.transition(room.session_id, room.members,
+                                                             cm.Disconnect(self.user_id, OTHER_MEMBER_REASON))
+            await publish_state(self.hub, room, before, after)
 
 
 async def publish_state(hub: Hub, room: Room, before: cm.ConsentState, after: cm.ConsentState) -> None:

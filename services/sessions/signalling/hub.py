@@ -22,6 +22,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from services.sessions.meetings.service import Room
+from services.sessions.signalling.ending import PEER_REASON, Cause, cause_of
 from services.sessions.signalling.messages import PeerLeft, encode
 from shared.logging import get_logger
 
@@ -48,9 +49,14 @@ class Routed(msgspec.Struct, frozen=True):
 
 
 class Control(msgspec.Struct, frozen=True):
-    kind: Literal["close-user", "close-pairing", "kick"]
+    """`close-user` (target: a user; the call ends for them and for the other member of each of their
+    rooms), `close-pairing`, `end-room` (target: a session, ended because of `member`), `kick` (one
+    connection)."""
+
+    kind: Literal["close-user", "close-pairing", "end-room", "kick"]
     target: str
     reason: str
+    member: str | None = None
 
 
 class Presence(msgspec.Struct, frozen=True):
@@ -84,6 +90,7 @@ class Conn:
     conn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     closing: str | None = None
+    cause: Cause | None = None  # set when the programme ended the call (not a mere close)
 
     def push(self, frame: bytes) -> None:
         try:
@@ -91,9 +98,10 @@ class Conn:
         except asyncio.QueueFull:
             self.kick("slow-consumer")
 
-    def kick(self, reason: str) -> None:
+    def kick(self, reason: str, cause: Cause | None = None) -> None:
         if self.closing is None:
             self.closing = reason
+            self.cause = cause
             with contextlib.suppress(asyncio.QueueFull):
                 self.queue.put_nowait(None)
 
@@ -303,19 +311,33 @@ class Hub:
         await self.redis.publish(CONTROL, _enc.encode(control))
 
     async def close_user(self, user_id: str, reason: str = "suspended") -> None:
-        await self._publish_control(Control("close-user", user_id, reason))
+        """End every call of `user_id` (both members of each), on every instance."""
+        await self._publish_control(Control("close-user", user_id, reason, user_id))
 
     async def close_pairing(self, pairing_id: str, reason: str = "pairing-ended") -> None:
         await self._publish_control(Control("close-pairing", pairing_id, reason))
 
+    async def end_room(self, session_id: str, reason: str, member: str) -> None:
+        """End one room's call because of `member` (their sign-in was revoked), on every instance."""
+        await self._publish_control(Control("end-room", session_id, reason, member))
+
     async def _on_control(self, control: Control) -> None:
         for room in list(self.rooms.values()):
             for conn in list(room.values()):
-                hit = ((control.kind == "close-user" and conn.user_id == control.target)
+                if control.kind == "kick":
+                    if conn.conn_id == control.target:
+                        conn.kick(control.reason)
+                    continue
+                hit = ((control.kind == "close-user" and control.target in conn.room.members)
                        or (control.kind == "close-pairing" and conn.room.pairing_id == control.target)
-                       or (control.kind == "kick" and conn.conn_id == control.target))
-                if hit:
-                    conn.kick(control.reason)
+                       or (control.kind == "end-room" and conn.room.session_id == control.target))
+                if not hit:
+                    continue
+                cause = cause_of(control.reason, control.member)
+                if control.member is not None and conn.user_id != control.member:
+                    conn.kick(PEER_REASON, cause)  # the other member is not told why
+                else:
+                    conn.kick(control.reason, cause)
 
     async def _heartbeat(self) -> None:
         """Keep `alive:<conn>` keys of this instance's sockets fresh; if the instance dies they expire,

@@ -136,7 +136,24 @@ class Error(_Frame, tag="error"):
 
 
 class Closing(_Frame, tag="closing"):
+    """The socket closes but the call need not be over (replaced by another window, instance shutdown,
+    slow consumer): the client may reconnect."""
+
     reason: str
+
+
+class CallEnded(_Frame, tag="call-ended"):
+    """The programme ended the call: the client closes its peer connections, stops its camera and
+    microphone, and does not reconnect. `reason`: `suspended` (this member), `pairing-ended`,
+    `room-closed`, `ended-by-programme` (the other member can no longer be in the call; why is not said)."""
+
+    reason: str
+
+
+class IceServersRenewed(_Frame, tag="ice-servers"):
+    """Fresh ICE servers (short-lived TURN credentials), pushed only while the member may stay in the call."""
+
+    ice_servers: list[IceServer]
 
 
 class Pong(_Frame, tag="pong"):
@@ -144,7 +161,7 @@ class Pong(_Frame, tag="pong"):
 
 
 ServerMessage = (RecordingState | Joined | PeerJoined | PeerAway | PeerLeft | RelayedOffer | RelayedAnswer
-                 | RelayedIceCandidate | RelayedIceRestart | Error | Closing | Pong)
+                 | RelayedIceCandidate | RelayedIceRestart | Error | Closing | CallEnded | IceServersRenewed | Pong)
 
 _client = msgspec.json.Decoder(ClientMessage)
 _server = msgspec.json.Decoder(ServerMessage)

@@ -7,7 +7,19 @@ import { page, errorBox, showError } from '../ui.js';
 import { otherName, otherId } from './home.js';
 import { loadNames } from '../people.js';
 
-const FINAL = new Set(['suspended', 'pairing-ended', 'room-closed', 'replaced', 'forbidden', 'not-found', 'not-member', 'not-open', 'closed']);
+// When the server ends the call (call-ended frame, or a close with one of these codes) the page ends it
+// too: peer connections closed, camera and microphone stopped, no reconnection. 1008 is the gateway's
+// (sign-in revoked, or refused at the handshake), 44xx the sessions service's.
+const FINAL_CODES = new Set([1008, 4401, 4403, 4404, 4409, 4410]);
+const ENDED_WORDS = {
+  'ended-by-programme': 'The call was ended by the programme.',
+  suspended: 'Your account has been suspended, so the programme ended the call.',
+  'signed-out': 'You were signed out, so the call has ended.',
+  'pairing-ended': 'The pairing has ended, so the call has ended.',
+  'room-closed': 'The session time is over; the call has ended.',
+  replaced: 'You opened this call in another window, so it continues there.',
+  'not-found': 'This session does not exist.',
+};
 const ERROR_WORDS = {
   'recording-unavailable': 'Recording is not available right now. The call continues without recording.',
   'rate-limited': 'Too many actions at once. Please wait a moment.',
@@ -56,6 +68,8 @@ export async function callPage(ctx, main, sessionId) {
   let pendingCandidates = [];
   let frames = Promise.resolve();
 
+  const endedBox = h('p', { id: 'call-ended', role: 'alert', hidden: true });
+  main.prepend(endedBox);
   const send = (frame) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); };
   const setStatus = (text) => { status.textContent = text; };
 
@@ -140,6 +154,7 @@ export async function callPage(ctx, main, sessionId) {
 
   async function onRecorderOffer(sdp) {
     // The server's recorder joins as an extra receive-only peer: send it our tracks, nothing comes back.
+    if (closed) return;
     if (recPc) recPc.close();
     recPc = new RTCPeerConnection({ iceServers });
     for (const track of stream.getTracks()) recPc.addTrack(track, stream);
@@ -157,6 +172,7 @@ export async function callPage(ctx, main, sessionId) {
   }
 
   async function onFrame(frame) {
+    if (closed) return; // the call is over: nothing may open a connection again
     switch (frame.type) {
       case 'joined':
         retries = 0;
@@ -208,14 +224,68 @@ export async function callPage(ctx, main, sessionId) {
       case 'error':
         showError(box, ERROR_WORDS[frame.reason] || `That did not work (${frame.reason}).`);
         break;
+      case 'ice-servers':
+        await renewIceServers(frame.ice_servers);
+        break;
       case 'closing':
-        closed = FINAL.has(frame.reason) || closed;
-        setStatus(frame.reason === 'pairing-ended' ? 'The pairing has ended, so the call has ended.'
-          : frame.reason === 'room-closed' ? 'The session time is over; the call has ended.' : 'The call has ended.');
+        // The socket closes but the call goes on (another window took over, or the server restarts).
+        if (frame.reason === 'replaced') endCall('replaced');
         break;
       default:
         break;
     }
+  }
+
+  // The programme's decision is acted on here, not only shown: media stops both ways at once.
+  function endCall(reason) {
+    if (closed) return;
+    closed = true;
+    window.clearTimeout(retryTimer);
+    for (const conn of [pc, recPc]) if (conn) conn.close();
+    pc = null;
+    recPc = null;
+    if (stream) for (const t of stream.getTracks()) t.stop();
+    localVideo.srcObject = null;
+    remoteVideo.srcObject = null;
+    main.dataset.connected = 'false';
+    main.dataset.ended = reason;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.close(1000);
+    showRecording({ phase: 'idle', granted: [] });
+    for (const b of [askBtn, consentBtn, stopBtn, muteBtn, camBtn]) b.hidden = true;
+    const words = ENDED_WORDS[reason] || 'You cannot join this call now.';
+    endedBox.textContent = `${words} Your camera and microphone are off.`;
+    endedBox.hidden = false;
+    setStatus(words);
+    leaveBtn.textContent = 'Close the call page';
+  }
+
+  async function renewIceServers(servers) {
+    // Short-lived TURN credentials, renewed by the server only while we may stay in the call. A relayed
+    // connection keeps the credential it was allocated with: the side that offers restarts ICE, so both
+    // sides allocate again with the fresh ones.
+    iceServers = (servers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
+    for (const conn of [pc, recPc]) {
+      if (conn) try { conn.setConfiguration({ ...conn.getConfiguration(), iceServers }); } catch { /* closed */ }
+    }
+    if (!pc || polite || pc.connectionState !== 'connected') return;
+    const stats = await pc.getStats();
+    let relayed = false;
+    stats.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) {
+        const pair = stats.get(r.selectedCandidatePairId);
+        const local = pair && stats.get(pair.localCandidateId);
+        relayed = relayed || (local && local.candidateType === 'relay');
+      }
+    });
+    if (relayed) await makeOffer(true);
+  }
+
+  function closeReason(e) {
+    if (e.code === 1008) return e.reason === 'signed out' ? 'signed-out' : 'refused';
+    if (e.code === 4404) return 'not-found';
+    if (e.code === 4410) return 'room-closed';
+    if (e.code === 4409) return 'replaced';
+    return ENDED_WORDS[e.reason] ? e.reason : 'refused';
   }
 
   function connect() {
@@ -227,6 +297,11 @@ export async function callPage(ctx, main, sessionId) {
     socket.addEventListener('message', (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame.type === 'call-ended') {
+        // Ahead of any queued frame: the media stops now, whatever the queue is waiting for.
+        endCall(frame.reason);
+        return;
+      }
       if (frame.type === 'offer' && frame.source === 'recorder') {
         // Its own connection, and answering it waits for our candidates: it must not hold up the call.
         onRecorderOffer(frame.sdp).catch(failed);
@@ -236,11 +311,11 @@ export async function callPage(ctx, main, sessionId) {
       frames = frames.then(() => onFrame(frame)).catch(failed);
     });
     socket.addEventListener('close', (e) => {
-      if (socket !== ws) return;
-      if (closed || FINAL.has(e.reason) || e.code === 4403 || e.code === 4404 || e.code === 4410 || e.code === 1008) {
-        if (!closed && e.code !== 1000) setStatus(e.code === 4404 ? 'This session does not exist.' : e.code === 4410 ? 'The session time is over; the call has ended.' : 'You cannot join this call now.');
-        closed = true;
-        showRecording({ phase: 'idle', granted: [] });
+      if (socket !== ws || closed) return;
+      if (FINAL_CODES.has(e.code)) {
+        // Closed without a call-ended frame (the gateway cut the socket, or the join was refused): the
+        // call is over all the same, never "reconnecting".
+        endCall(closeReason(e));
         return;
       }
       retries += 1;
@@ -252,6 +327,7 @@ export async function callPage(ctx, main, sessionId) {
   connect();
 
   const leave = () => {
+    if (closed) { if (stream) for (const t of stream.getTracks()) t.stop(); return; }
     closed = true;
     window.clearTimeout(retryTimer);
     send({ type: 'leave' });
