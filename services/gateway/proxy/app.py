@@ -339,6 +339,7 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revok
         log.info("proxy.ws_revoked")
         with contextlib.suppress(Exception):
             await send({"type": "websocket.close", "code": 1008, "reason": "signed out"})
+            await upstream.close(code=4401, reason="revoked")  # the service ends the call, not a mere drop
 
     tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client()),
              asyncio.create_task(until_revoked())]
