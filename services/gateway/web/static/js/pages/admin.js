@@ -319,7 +319,7 @@ export async function disputePage(ctx, main, disputeId) {
 }
 
 export async function auditPage(ctx, main) {
-  page(main, 'Audit ledger', 'Search who did what and when. Content is never stored here. Every search is itself recorded.');
+  page(main, 'Audit ledger', 'Search who did what and when. Content is never stored here. You see the entries your role is an audience of, each field as the audit catalogue allows. Every search is itself recorded.');
   const box = errorBox();
   const actor = h('input', { type: 'text', autocomplete: 'off' });
   const target = h('input', { type: 'text', autocomplete: 'off' });
@@ -335,16 +335,21 @@ export async function auditPage(ctx, main) {
     if (action.value.trim()) q.set('action', action.value.trim());
     q.set('limit', '100');
     const result = await get(`/api/records/audit/entries?${q}`);
-    const nameOf = await loadNames(result.entries.filter((e) => !e.actor_protected && /^[0-9a-f]{32}$/.test(e.actor || '')).map((e) => e.actor));
+    // Names are looked up only for actors the server shows in clear: never for pseudonyms or withheld ones.
+    const nameOf = await loadNames(result.entries.filter((e) => e.actor_view === 'clear' && /^[0-9a-f]{32}$/.test(e.actor || '')).map((e) => e.actor));
+    const shown = { withheld: '(not shown to your role)', protected: '(protected)' };
+    const valueText = (value, view) => (view in shown ? shown[view] : view === 'pseudonym' ? `pseudonym ${value}` : (value || ''));
     const actorText = (e) => {
-      if (e.actor_protected) return '(protected)';
+      if (e.actor_view !== 'clear') return valueText(e.actor, e.actor_view);
       const name = e.actor && nameOf(e.actor);
       return name ? `${name} (${e.actor.slice(0, 8)}…)` : (e.actor || '');
     };
+    const reasonText = (e) => ({ clear: e.reason || '', withheld: '(sealed)', unreadable: '(unreadable)' })[e.reason_view] || '';
+    const actionText = (e) => (e.problem ? `${e.action} (not in the audit catalogue: hidden from every reader)` : e.action);
     clear(out);
     out.append(result.entries.length ? h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', {}, when(e.occurred_at)), h('td', {}, actorText(e)),
-        h('td', {}, e.action), h('td', {}, e.target_protected ? '(protected)' : (e.target || '')), h('td', {}, e.outcome), h('td', {}, e.reason || '')))))
+        h('td', {}, actionText(e)), h('td', {}, valueText(e.target, e.target_view)), h('td', {}, e.outcome || ''), h('td', {}, reasonText(e))))))
       : empty('Nothing matches.'));
   };
   form.addEventListener('submit', (e) => { e.preventDefault(); busy(submit, box, search); });
