@@ -36,11 +36,9 @@ async def _wait_events(redis: Redis, stream: str, n: int) -> list[Any]:
     raise AssertionError(f"{stream}: expected {n} events")
 
 
-@pytest.mark.parametrize("who", ["public form", "signed-in but anonymous"])
-async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.StringIO, api: Api, redis: Redis,
-                                                                who: str) -> None:
-    headers = api.public(**browser_headers()) if who == "public form" else api.as_(ACCOUNT, "mentee",
-                                                                                    **browser_headers())
+async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.StringIO, api: Api,
+                                                                redis: Redis) -> None:
+    headers = api.public(**browser_headers())
     filed = await api.file(headers, anonymous=True, urgent=True, category="safety")
     receipt = filed["receipt"]
     assert receipt and filed["id"] is None
@@ -67,6 +65,24 @@ async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.S
     assert sorted({e.id: e.type for e in report_events}.values()) == ["report.filed", "report.urgent"]
     audit = await stream_events(redis, "tandem.audit")
     assert {e.payload().actor for e in audit} <= {"anonymous", "receipt-holder"}
+
+
+async def test_an_anonymous_filing_that_comes_with_an_account_is_refused(log_stream: io.StringIO, api: Api,
+                                                                         redis: Redis) -> None:
+    """The gateway would have seen the account (its session, its rate counters): anonymous filings must
+    come without credentials, so one that names an account is refused and leaves nothing behind, not even
+    the account id on the refusal's log line."""
+    headers = api.as_(ACCOUNT, "mentee", **browser_headers())
+    r = await api.client.post("/concerns", json={"category": "safety", "text": CANARY, "anonymous": True},
+                              headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/anonymous-with-credentials")
+    rows = await db_dump(api.settings.database_url)
+    assert [r for t, r in rows if t == "reports"] == []
+    logs = log_stream.getvalue()
+    assert "/concerns" in logs  # the request's line was captured
+    for needle in (ACCOUNT, CANARY):
+        assert needle not in logs and needle not in await redis_dump(redis), needle
 
 
 async def test_identified_filing_is_linked_to_the_account(api: Api) -> None:

@@ -47,6 +47,8 @@ DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-cs
 # client reaches reports: no address, user agent or referrer; only a keyed, daily-rotating hash of the
 # address for its rate limits.
 PUBLIC_REPORT_ROUTES = frozenset({("POST", "/concerns"), ("GET", "/receipt"), ("POST", "/receipt/messages")})
+RECEIPT_ROUTES = frozenset({("GET", "/receipt"), ("POST", "/receipt/messages")})
+_CLIENT_HASH_STATE = "tandem.proxy.client_hash"  # in scope["state"]: computed once per request
 PUBLIC_SUBJECT = "anonymous"
 CLIENT_HASH_HEADER = "tandem-client-hash"
 REPORTS_DROP = frozenset({"user-agent", "referer", "origin", "x-forwarded-for", "via"})
@@ -130,15 +132,22 @@ async def _authorize(gw: Gateway, scope: Scope, headers: dict[str, str]) -> Call
 async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str,
                          headers: dict[str, str]) -> Caller | None:
     """The anonymous caller of a public reports route, or None when the route is not public."""
-    if service != "reports" or (scope["method"], path) not in PUBLIC_REPORT_ROUTES:
+    route = (scope["method"], path)
+    if service != "reports" or route not in PUBLIC_REPORT_ROUTES:
         return None
-    if headers.get("authorization"):
-        return None  # a token is a deliberate credential: it must be valid (never a quiet anonymous filing)
-    cookie = gw.cookie_of(headers)
-    if cookie is not None and await gw.sessions.get(cookie) is not None:
-        return None  # a signed-in browser files as its user
+    # Following up by receipt is anonymous whoever asks: credentials sent along are not even read, so no
+    # session's last-seen time, rate counter or log line of the account moves with it.
+    if route not in RECEIPT_ROUTES:
+        if headers.get("authorization"):
+            return None  # a token is a deliberate credential: it must be valid (never a quiet anonymous filing)
+        cookie = gw.cookie_of(headers)
+        if cookie is not None and await gw.sessions.get(cookie) is not None:
+            return None  # a signed-in browser files as its user (reports refuses it an anonymous filing)
     # No cookie, or one whose browser session is over (a tab left open): the public form is anonymous anyway.
-    await gw.limiter.hit((f"public:{_client_ip(scope)}", gw.settings.auth_rate_limit_per_ip))
+    # Limited by the day's client hash alone: no key holds the address the account's own requests count under.
+    client_hash = await _client_hash(gw, _client_ip(scope))
+    scope["state"][_CLIENT_HASH_STATE] = client_hash
+    await gw.limiter.hit((f"public:{client_hash}", gw.settings.auth_rate_limit_per_ip))
     return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
 
 
@@ -221,7 +230,8 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     headers = _upstream_headers(gw, scope, caller, service)
     if service == "reports":
         try:
-            headers.append((_CLIENT_HASH_HEADER_RAW, (await _client_hash(gw, _client_ip(scope))).encode()))
+            client_hash = scope["state"].get(_CLIENT_HASH_STATE) or await _client_hash(gw, _client_ip(scope))
+            headers.append((_CLIENT_HASH_HEADER_RAW, client_hash.encode()))
         except _Problem as p:
             await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
             return

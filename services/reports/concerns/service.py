@@ -71,6 +71,12 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
     anonymous = data.anonymous or public
     if anonymous:
         forget_actor()
+    if data.anonymous and not public:
+        # It came with the account's credentials, so the gateway saw the account (its session's last-seen
+        # time, its rate counters): anonymous filings come without any, so no layer can link them. Refused
+        # before anything is stored; the refusal's log line carries no actor either.
+        raise Unprocessable("Send an anonymous concern without signing in: the request must carry no "
+                            "credentials.", slug="anonymous-with-credentials")
     if not await ctx.limiter.hit("file", _rate_bucket(ctx, identity, client_hash), settings.filings_per_hour):
         raise TooManyRequests("Too many concerns filed from here recently. Please try again later.")
     _check_text(data.text, settings.max_text_chars, "text")

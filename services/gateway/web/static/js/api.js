@@ -17,12 +17,16 @@ export class ApiError extends Error {
 
 export async function api(method, path, body, options = {}) {
   const headers = { accept: 'application/json, application/problem+json', ...(options.headers || {}) };
-  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  // Anonymous requests carry nothing of the signed-in account: no cookie, no CSRF token, no referrer, so
+  // no layer (the gateway's session, its rate counters, its logs) can tie them to it.
+  const anonymous = options.anonymous === true;
+  const init = { method, headers, credentials: anonymous ? 'omit' : 'same-origin', cache: 'no-store' };
+  if (anonymous) init.referrerPolicy = 'no-referrer';
   if (body !== undefined) {
     headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  if (!['GET', 'HEAD'].includes(method) && csrfToken) headers['x-csrf-token'] = csrfToken;
+  if (!anonymous && !['GET', 'HEAD'].includes(method) && csrfToken) headers['x-csrf-token'] = csrfToken;
   let response;
   try {
     response = await fetch(path, init);
@@ -34,7 +38,7 @@ export async function api(method, path, body, options = {}) {
   const data = type.includes('json') ? await response.json().catch(() => null) : null;
   if (!response.ok) {
     const err = new ApiError(response.status, data);
-    if (response.status === 401 && !options.allow401) window.dispatchEvent(new CustomEvent('tandem:signed-out'));
+    if (response.status === 401 && !options.allow401 && !anonymous) window.dispatchEvent(new CustomEvent('tandem:signed-out'));
     throw err;
   }
   return data;
@@ -44,6 +48,10 @@ export const get = (path, options) => api('GET', path, undefined, options);
 export const post = (path, body, options) => api('POST', path, body === undefined ? {} : body, options);
 export const put = (path, body, options) => api('PUT', path, body, options);
 export const del = (path, options) => api('DELETE', path, undefined, options);
+/** Anonymous reporting (concerns filed anonymously, follow-up by receipt): sent without credentials. */
+export const anonymousGet = (path, options) => api('GET', path, undefined, { ...options, anonymous: true });
+export const anonymousPost = (path, body, options) => api('POST', path, body === undefined ? {} : body,
+  { ...options, anonymous: true });
 
 // Machine-readable reasons some services add to a problem, in plain words.
 const REASONS = {

@@ -1,6 +1,6 @@
 // Report a concern (identified or anonymous), the one-time receipt, follow-up by receipt, my reports.
 import { h, field, checkbox, when, tag, clear, bytes } from '../dom.js';
-import { get, post } from '../api.js';
+import { get, post, anonymousGet, anonymousPost } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success } from '../ui.js';
 
 export const CATEGORIES = [
@@ -72,9 +72,12 @@ export function concernPage(ctx, main, { publicForm = false } = {}) {
     if (big) { showError(box, `“${big.name}” is larger than ${bytes(MAX_FILE_BYTES)}. Attach a smaller file.`); files.focus(); return; }
     busy(submit, box, async () => {
       const attachments = await Promise.all(picked.map(attachmentOf));
-      // A browser holding an ended sign-in files as the public here: the gateway ignores that cookie.
-      const filed = await post('/api/reports/concerns', { category: category.value, text: text.value,
-        anonymous: publicForm || anonymous.input.checked, urgent: urgent.input.checked, attachments });
+      // Anonymous means unlinkable: such a report goes without the session cookie or CSRF token (the
+      // gateway and reports then see a member of the public), even from a signed-in page.
+      const isAnonymous = publicForm || anonymous.input.checked;
+      const send = isAnonymous ? anonymousPost : post;
+      const filed = await send('/api/reports/concerns', { category: category.value, text: text.value,
+        anonymous: isAnonymous, urgent: urgent.input.checked, attachments });
       clear(main);
       if (filed.receipt) showReceipt(main, filed, publicForm);
       else {
@@ -154,10 +157,10 @@ export function receiptPage(ctx, main, { publicForm = false } = {}) {
   // The receipt stays in this page's memory only: never in the address, storage or history.
   const load = async () => {
     const receipt = input.value.trim();
-    const report = await get('/api/reports/receipt', { headers: { 'tandem-receipt': receipt } });
+    const report = await anonymousGet('/api/reports/receipt', { headers: { 'tandem-receipt': receipt } });
     clear(out);
     out.append(reportView(report), replyForm(async (text) => {
-      await post('/api/reports/receipt/messages', { text }, { headers: { 'tandem-receipt': receipt } });
+      await anonymousPost('/api/reports/receipt/messages', { text }, { headers: { 'tandem-receipt': receipt } });
       await load();
     }));
   };
