@@ -46,6 +46,24 @@ def test_both_grants_start_recording() -> None:
     assert ledger[-1].recording_id == "rec1"
 
 
+@pytest.mark.parametrize("reason", ["suspended", "signed_out"])
+def test_a_call_the_programme_ends_is_ledgered_with_its_own_reason(reason: str) -> None:
+    recording, _ = run([m.Request(A), m.Grant(A), m.Grant(B)], both_connected())
+    state, ledger = run([m.Disconnect(B, reason), m.Disconnect(A, "call_ended")], recording)
+    assert state.phase == "idle" and state.connected == ()
+    assert [(e.kind, e.actor, e.reason, e.recording_id) for e in ledger] == [
+        ("revoked", B, reason, "rec1"), ("stopped", B, reason, "rec1")]
+    # Before a start, only the grant of the member the call ended for lapses, with that reason.
+    requested, _ = run([m.Request(A), m.Grant(A)], both_connected())
+    _, ledger = run([m.Disconnect(B, reason), m.Disconnect(A, "call_ended")], requested)
+    assert [(e.kind, e.actor, e.reason) for e in ledger] == [("revoked", A, "call_ended")]
+    # The pairing ended or the room closed: a system stop with that reason.
+    state, ledger = run([m.Stop("pairing_ended")], recording)
+    assert state.phase == "idle" and [(e.kind, e.actor, e.reason) for e in ledger] == [
+        ("stopped", "system", "pairing_ended")]
+    assert "disconnected" not in {e.reason for e in ledger}
+
+
 def test_one_consent_alone_never_records() -> None:
     state, _ = run([m.Request(A), m.Grant(A)], both_connected())
     assert state.phase == "requested"
