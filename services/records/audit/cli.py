@@ -1,7 +1,8 @@
-"""`tandem audit verify | checkpoint`: operator commands of the audit ledger (settings from RECORDS_*).
+"""`tandem audit verify | checkpoint | problems`: operator commands of the audit ledger (settings from RECORDS_*).
 
-Exit codes: 0 the ledger verifies; 1 it does not (the first bad entry is printed); 2 the check could
-not run (configuration, database or object store unreachable).
+Exit codes: 0 the ledger verifies (problems: every entry's action is catalogued); 1 it does not (the
+first bad entry is printed; problems: the uncatalogued entries are listed); 2 the check could not run
+(configuration, database or object store unreachable). No command prints an actor, target or reason.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from services.records.audit.archive import CheckpointArchive
+from services.records.audit.catalogue import CATALOGUE
 from services.records.audit.keys import AuditKeys, KeyFileError, load_public_keys
 from services.records.audit.service import Ledger
+from services.records.audit.tables import audit_entries
 from services.records.audit.verify import Report, verify
 from services.records.config import Settings
 from shared.config import ConfigError, load_settings
@@ -28,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="recompute the chain and checkpoint signatures; name the first bad entry")
     c = sub.add_parser("checkpoint", help="sign the current head now (database row and object storage)")
+    pr = sub.add_parser("problems", help="entries whose action is not in the audit catalogue (hidden from every "
+                                         "reader): seq, source and action only")
+    pr.add_argument("--database-url", help="default: RECORDS_DATABASE_URL")
+    pr.add_argument("--key-dir", type=Path, help="unused; accepted for symmetry")
+    pr.add_argument("--no-archive", action="store_true", help=argparse.SUPPRESS)
     for p in (v, c):
         p.add_argument("--database-url", help="default: RECORDS_DATABASE_URL")
         p.add_argument("--key-dir", type=Path, help="default: RECORDS_AUDIT_KEY_DIR")
@@ -48,6 +59,18 @@ def _print(report: Report) -> None:
     print(f"  ({summary} read)", file=sys.stderr)
 
 
+async def _problems(engine: AsyncEngine) -> int:
+    c = audit_entries.c
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(c.seq, c.source, c.action).where(c.action.not_in(list(CATALOGUE)))
+                                   .order_by(c.seq))).all()
+    for row in rows:
+        print(f"seq {row.seq} source {row.source} action {row.action}: not in the audit catalogue")
+    print(f"{len(rows)} uncatalogued entries" if rows else "OK: every entry's action is catalogued",
+          file=sys.stderr if rows else sys.stdout)
+    return 1 if rows else 0
+
+
 async def _run(ns: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     key_dir = Path(settings.audit_key_dir)
@@ -56,6 +79,8 @@ async def _run(ns: argparse.Namespace, settings: Settings) -> int:
         archive = CheckpointArchive(S3ObjectStore.from_settings(settings, settings.audit_bucket),
                                     lock_days=settings.audit_lock_days)
     try:
+        if ns.command == "problems":
+            return await _problems(engine)
         if ns.command == "checkpoint":
             if archive is not None:
                 await asyncio.to_thread(archive.ensure)

@@ -73,3 +73,17 @@ def test_verify_cannot_run_without_keys_or_database(tmp_path: Path, capsys: pyte
     assert main(["verify", "--database-url", "postgresql://127.0.0.1:1/none", "--key-dir", str(tmp_path / "k"),
                  "--no-archive"]) == 2
     assert "could not verify" in capsys.readouterr().err
+
+
+def test_problems_lists_uncatalogued_entries_without_values(db_url: str, key_dir: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(_prepare(db_url, key_dir, 3))  # `record.read` is no catalogued action
+    asyncio.run(_sql(db_url, "UPDATE audit_entries SET action = 'note.create' WHERE seq = 2"))
+    capsys.readouterr()
+    assert main(["problems", "--database-url", db_url]) == 1
+    out = capsys.readouterr()
+    listed = [line for line in out.out.splitlines() if line.startswith("seq ")]
+    assert listed == [f"seq {i} source records action record.read: not in the audit catalogue" for i in (1, 3)]
+    assert "user:" not in out.out + out.err and "record:" not in out.out + out.err
+    asyncio.run(_sql(db_url, "UPDATE audit_entries SET action = 'note.create'"))
+    assert main(["problems", "--database-url", db_url]) == 0
