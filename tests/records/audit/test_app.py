@@ -215,8 +215,8 @@ async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, db_url: st
             audit = AuditApp(client, app, settings, issuer)
             await consumers_set_up(audit, redis_child.url)  # a consumer whose setup failed fails shutdown
             redis_child.stop()
-            receipt = await audit.run(record_access_or_fail, audit.runtime, actor="admin-2", action="dispute.record.read",
-                                      target="record:5#bytes=0-99")
+            receipt = await audit.run(record_access_or_fail, audit.runtime, actor="admin-2",
+                                      action="dispute.record.read", target="record:5#bytes=0-99")
             assert receipt.appended and receipt.seq == 1
             resp = await client.get("/audit/entries", headers=audit.h("admin-1", "admin"))
             assert resp.status_code == 200 and [e["seq"] for e in resp.json()["entries"]] == [2, 1]
