@@ -251,3 +251,22 @@ async def test_openapi_states_the_grant(harness: Harness) -> None:
     out = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert set(schema["components"]["schemas"][out]["properties"]) == {
         "user_id", "role", "roles", "granted", "needs_new_link"}
+
+
+async def test_an_upstream_role_claim_granting_admin_is_never_silent(harness: Harness, redis: object) -> None:
+    """Federation maps roles as the operator configured; a privileged role it adds is told and audited."""
+    assert isinstance(redis, Redis)
+    h = harness
+    ada = await h.user("ada@example.org", ["admin"])
+    olive = await h.make_user("olive@example.org", ["safeguarding"])
+    mentor = await h.make_user("max@example.org", ["mentor"])
+    await h.gw.accounts.federated_user("max@example.org", "Max", ["mentor", "safeguarding"], provision=False,
+                                       strong_auth=True)
+    new = await h.gw.accounts.federated_user("new@example.org", "New", ["admin"], provision=True, strong_auth=True)
+    told = {"kind": "user.privileged_role_granted", "subject_id": mentor,
+            "facts": {"user_id": mentor, "role": "safeguarding", "granted_by": "federation"}}
+    assert await _notices(h, olive) == [told]
+    assert told in await _notices(h, ada.user_id) and len(await _notices(h, ada.user_id)) == 2
+    assert await _notices(h, new.user_id) == []  # not told of themselves; not yet an admin at Max's grant
+    grants = [(e.actor, e.target, e.reason) for e in await _audit(redis) if e.action == "user.privileged_role_grant"]
+    assert grants == [("federation", f"user:{mentor}", "safeguarding"), ("federation", f"user:{new.user_id}", "admin")]

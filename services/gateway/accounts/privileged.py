@@ -26,12 +26,11 @@ import sqlalchemy as sa
 from services.gateway.accounts.credentials import token_hash
 from services.gateway.accounts.service import PRIVILEGED_ROLES, Accounts
 from services.gateway.accounts.tables import user_roles, users
-from services.gateway.inbox.service import active_with_role, notify
+from services.gateway.inbox.service import tell_privileged_grant
 from shared.events.types import UserRolesChanged
 from shared.http import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 
 GRANT_ACTION = "user.privileged_role_grant"  # audit action
-NOTICE_KIND = "user.privileged_role_granted"  # inbox notice kind
 
 
 class ReauthenticationFailed(Forbidden):
@@ -104,11 +103,7 @@ async def grant_privileged_role(accounts: Accounts, actor: str, user_id: str, ro
                 values["tokens_valid_after"] = now  # the role is used only after a sign-in with a second factor
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
             await accounts.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=after), subject=f"user:{user_id}")
-            told = await active_with_role(conn, "admin")
-            if role == "safeguarding":  # the officers learn who now reads their cases
-                told += await active_with_role(conn, "safeguarding")
-            await notify(conn, [u for u in told if u not in (actor, user_id)], NOTICE_KIND, user_id,
-                         {"user_id": user_id, "role": role, "granted_by": actor}, now)
+            await tell_privileged_grant(conn, user_id, role, actor, now)
     if granted:
         await accounts.forget(user_id)
         if row.status == "active":

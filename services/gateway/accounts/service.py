@@ -421,9 +421,14 @@ class Accounts:
                              strong_auth: bool) -> UserState:
         """The active account for an upstream-verified e-mail address; roles follow the upstream's mapped
         roles when it sends any. Unknown people are created only when provisioning is on. Roles that need a
-        second factor need `strong_auth` (the upstream says it used one); nothing changes otherwise."""
+        second factor need `strong_auth` (the upstream says it used one); nothing changes otherwise. An
+        upstream claim that adds admin or safeguarding is the operator's configured decision, but it is
+        never silent: audited, and told to the other admins (and officers) like an explicit grant."""
+        from services.gateway.inbox.service import tell_privileged_grant
+
         email = normalise_email(email)
         now = _now_dt(self.clock)
+        gained: frozenset[str] = frozenset()
         async with self.engine.begin() as conn:
             row = (await conn.execute(sa.select(users.c.id, users.c.status).where(users.c.email == email))).first()
             effective = roles or (await self._roles(conn, row.id) if row is not None else [])
@@ -439,16 +444,23 @@ class Accounts:
                     updated_at=now))
                 await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
                 await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+                gained = PRIVILEGED_ROLES & set(roles)
             else:
                 user_id = row.id
                 if row.status != "active":
                     raise LoginFailed("The e-mail address or password is not correct.")
-                if roles and roles != await self._roles(conn, user_id):
+                before = await self._roles(conn, user_id)
+                if roles and roles != before:
+                    gained = PRIVILEGED_ROLES & (set(roles) - set(before))
                     await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
                     await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
                     await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles),
                                           subject=f"user:{user_id}")
+            for role in sorted(gained):
+                await tell_privileged_grant(conn, user_id, role, "federation", now)
         await self.forget(user_id)
+        for role in sorted(gained):
+            await self.audit("federation", "user.privileged_role_grant", f"user:{user_id}", "success", reason=role)
         state = await self.state(user_id)
         assert state is not None  # noqa: S101 - the row exists
         return state

@@ -109,8 +109,18 @@ async def notify(conn: AsyncConnection, people: list[str], kind: str, subject_id
     return len(rows)
 
 
-async def active_with_role(conn: AsyncConnection, role: str) -> list[str]:
-    return await _with_role(conn, role)
+PRIVILEGED_GRANT = "user.privileged_role_granted"
+
+
+async def tell_privileged_grant(conn: AsyncConnection, user_id: str, role: str, granted_by: str,
+                                now: datetime) -> int:
+    """Every other active admin, and for safeguarding every other active officer, learns that `user_id`
+    was given `role` (by an admin's id, or `federation` for an upstream's role claim)."""
+    told = await _with_role(conn, "admin")
+    if role == "safeguarding":  # the officers learn who now reads their cases
+        told += await _with_role(conn, "safeguarding")
+    return await notify(conn, [u for u in told if u not in (granted_by, user_id)], PRIVILEGED_GRANT, user_id,
+                        {"user_id": user_id, "role": role, "granted_by": granted_by}, now)
 
 
 class Inbox:

@@ -1,115 +1,12 @@
-// Programme admins: people, invitations, roles, vetting, agreements, pairings, disputes, audit, retention.
+// Programme admins: agreements, pairings, disputes, audit, retention (people and roles: people_admin.js).
 import { h, field, checkbox, when, tag, shortId, clear, bytes } from '../dom.js';
-import { get, post, put } from '../api.js';
+import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success, confirmDialog } from '../ui.js';
 import { loadNames } from '../people.js';
 
-const ROLES = [['mentee', 'Mentee'], ['mentor', 'Mentor'], ['admin', 'Programme admin'], ['safeguarding', 'Safeguarding officer'], ['operator', 'Operator']];
-const VETTING = [['professional_verification', 'Professional registration checked'], ['references', 'References'],
-  ['interview', 'Interview'], ['background_check', 'Background check']];
 const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
 
-function roleBoxes(selected = []) {
-  const boxes = ROLES.map(([value, text]) => ({ value, ...checkbox(text, { value, checked: selected.includes(value), name: 'role' }) }));
-  return { boxes, el: h('fieldset', {}, h('legend', {}, 'Roles'), boxes.map((b) => b.el)), values: () => boxes.filter((b) => b.input.checked).map((b) => b.value) };
-}
-
-function invitationCard(inv) {
-  const link = h('p', { class: 'receipt', id: 'invitation-link' }, inv.invitation_url);
-  const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy the link');
-  const status = h('span', { role: 'status' });
-  copy.addEventListener('click', async () => {
-    try { await navigator.clipboard.writeText(inv.invitation_url); status.textContent = 'Copied.'; } catch { status.textContent = 'Select the link and copy it.'; }
-  });
-  return h('div', { class: 'alert success', role: 'status' }, h('p', {}, h('strong', {}, 'Invitation created. This link is shown only once.')),
-    h('p', {}, `Send it to the person through a trusted channel. It works once, until ${when(inv.expires_at * 1000)}.`), link,
-    h('div', { class: 'actions' }, copy, status));
-}
-
-export async function usersPage(ctx, main) {
-  page(main, 'People', 'Invite people, set their roles and record mentor vetting.');
-  const box = errorBox();
-  const email = h('input', { type: 'email', required: true, autocomplete: 'off' });
-  const name = h('input', { type: 'text', required: true, autocomplete: 'off' });
-  const roles = roleBoxes(['mentee']);
-  const submit = h('button', { type: 'submit' }, 'Create the invitation');
-  const out = h('div');
-  const form = h('form', { class: 'narrow', novalidate: true }, box, field('E-mail address', email), field('Name', name), roles.el,
-    h('div', { class: 'actions' }, submit), out);
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    if (!email.value.trim() || !name.value.trim()) { showError(box, 'Enter the e-mail address and the name.'); return; }
-    if (!roles.values().length) { showError(box, 'Choose at least one role.'); return; }
-    busy(submit, box, async () => {
-      const inv = await post('/admin/users', { email: email.value.trim(), display_name: name.value.trim(), roles: roles.values() });
-      clear(out);
-      out.append(invitationCard(inv));
-      email.value = ''; name.value = '';
-      await renderList();
-    });
-  });
-  const listWrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Everyone (table)' });
-  const renderList = async () => {
-    const users = await get('/admin/users');
-    clear(listWrap);
-    listWrap.append(h('table', { id: 'users' }, h('caption', { class: 'visually-hidden' }, 'People'),
-      h('thead', {}, h('tr', {}, ['Name', 'E-mail', 'Roles', 'Status', 'Agreements', 'Vetting'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, users.map((u) => h('tr', {},
-        h('td', {}, h('a', { href: `#/admin/users/${u.id}` }, u.display_name)), h('td', {}, u.email), h('td', {}, u.roles.join(', ')),
-        h('td', {}, u.status === 'active' ? tag('Active', 'ok') : tag(u.status === 'invited' ? 'Invited' : u.status, u.status === 'suspended' ? 'danger' : 'warn')),
-        h('td', {}, u.agreements_current ? 'Accepted' : 'Not yet'),
-        h('td', {}, u.roles.includes('mentor') ? (u.vetted ? tag('Vetted', 'ok') : tag('Not vetted', 'warn')) : '—'))))));
-  };
-  main.append(section('Invite someone', form), section('Everyone', listWrap));
-  await renderList();
-}
-
-export async function userPage(ctx, main, userId) {
-  const u = await get(`/admin/users/${encodeURIComponent(userId)}`);
-  page(main, u.display_name, `${u.email} · ${u.status}`);
-  const box = errorBox();
-  main.append(box);
-  const roles = roleBoxes(u.roles);
-  const saveRoles = h('button', { type: 'button' }, 'Save roles');
-  saveRoles.addEventListener('click', () => busy(saveRoles, box, async () => {
-    await put(`/admin/users/${encodeURIComponent(userId)}/roles`, { roles: roles.values() });
-    reload();
-  }));
-  main.append(section('Roles', roles.el, h('div', { class: 'actions' }, saveRoles)));
-
-  if (u.roles.includes('mentor')) {
-    const list = h('ul', { class: 'plain', id: 'vetting' });
-    for (const [item, text] of VETTING) {
-      const current = (u.vetting || []).find((v) => v.item === item) || { status: 'pending' };
-      const select = h('select', { 'data-item': item }, ['pending', 'passed', 'failed'].map((s) => h('option', { value: s }, s[0].toUpperCase() + s.slice(1))));
-      select.value = current.status;
-      select.addEventListener('change', () => busy(null, box, async () => {
-        await put(`/admin/users/${encodeURIComponent(userId)}/vetting/${item}`, { status: select.value });
-        reload();
-      }));
-      list.append(h('li', {}, h('div', { class: 'row' }, h('div', {}, field(text, select)),
-        current.recorded_at ? h('span', { class: 'muted' }, `Recorded ${when(current.recorded_at)}`) : null)));
-    }
-    main.append(section('Mentor vetting', h('p', {}, 'Only vetted mentors can be matched. ', u.vetted ? tag('Vetted', 'ok') : tag('Not vetted yet', 'warn')), list));
-  }
-
-  const account = section('Account');
-  const reissue = h('button', { type: 'button', class: 'secondary' }, 'New set-password link');
-  const out = h('div');
-  reissue.addEventListener('click', () => busy(reissue, box, async () => {
-    const inv = await post(`/admin/users/${encodeURIComponent(userId)}/invitation`);
-    clear(out);
-    out.append(invitationCard(inv));
-  }));
-  const toggle = h('button', { type: 'button', class: u.status === 'suspended' ? '' : 'danger' }, u.status === 'suspended' ? 'Reactivate' : 'Suspend');
-  toggle.addEventListener('click', async () => {
-    if (u.status !== 'suspended' && !await confirmDialog('Suspend this account?', 'They are signed out everywhere at once and any call in progress ends.', 'Suspend', { danger: true })) return;
-    busy(toggle, box, async () => { await post(`/admin/users/${encodeURIComponent(userId)}/${u.status === 'suspended' ? 'reactivate' : 'suspend'}`); reload(); });
-  });
-  account.append(h('p', {}, `Second factor: ${u.mfa_enrolled ? 'set up' : 'not set up'} · agreements: ${u.agreements_current ? 'accepted' : 'not accepted'}`),
-    h('div', { class: 'actions' }, reissue, toggle), out);
-  main.append(account);
-}
+export { usersPage, userPage } from './people_admin.js';
 
 export async function agreementsAdminPage(ctx, main) {
   page(main, 'Programme agreements', 'Publishing a new version asks everyone to accept it again.');

@@ -41,6 +41,8 @@ export function describeNotice(item, ctx) {
     }
     case 'report.filed': return [f.urgent ? 'An URGENT concern was reported.' : 'A new concern was reported.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
     case 'report.urgent': return ['An urgent concern needs attention now.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
+    case 'user.privileged_role_granted':
+      return [`${f.granted_by === 'federation' ? 'Your organisation’s sign-in' : 'An admin'} made someone ${f.role === 'safeguarding' ? 'a safeguarding officer' : 'a programme admin'}.`, f.user_id && ctx && ctx.has('admin') ? `#/admin/users/${encodeURIComponent(f.user_id)}` : null];
     case 'report.overdue': return ['A concern is overdue for acknowledgement.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
     default: return ['You have a new notice.', null];
   }
