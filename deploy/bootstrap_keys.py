@@ -1,6 +1,6 @@
 """Create Tandem's long-lived keys once, in one folder, for deployments whose replicas share them
-(Kubernetes Secrets): the records keyring and its receipt-signing key, the audit ledger keys, and the
-reports keyring. Existing files are never overwritten, so a re-run only fills gaps.
+(Kubernetes Secrets): the records keyring and its receipt-signing key, the audit ledger keys, the
+reports keyring and the sessions keyring (agendas). Existing files are never overwritten, so a re-run only fills gaps.
 
     python -m deploy.bootstrap_keys /dev/shm/tandem-keys      # inside the image or a dev venv
 
@@ -9,6 +9,7 @@ Afterwards the folder holds (all 0600):
     audit/ledger.key, audit/checkpoint-signing.key,
     audit/checkpoint-signing.pub                   -> Secret tandem-records-audit-keys
     reports-keyring.json                           -> Secret tandem-reports-keyring
+    sessions-keyring.json                          -> Secret tandem-sessions-keyring
 Keep an encrypted offline copy: without these files no backup can be read.
 """
 
@@ -22,6 +23,7 @@ RECORDS_KEYRING = "keyring.json"
 RECEIPT_KEY = "keyring-receipt-signing.jwk"
 AUDIT_DIR = "audit"
 REPORTS_KEYRING = "reports-keyring.json"
+SESSIONS_KEYRING = "sessions-keyring.json"
 
 
 def bootstrap(directory: Path) -> dict[str, list[Path]]:
@@ -36,15 +38,18 @@ def bootstrap(directory: Path) -> dict[str, list[Path]]:
     ReceiptSigner.load_or_create(directory / RECEIPT_KEY)
     AuditKeys.load_or_create(directory / AUDIT_DIR)
     LocalKeyring(directory / REPORTS_KEYRING)
+    LocalKeyring(directory / SESSIONS_KEYRING)
     audit = directory / AUDIT_DIR
     for path in [*directory.glob("*.lock")]:
         path.unlink()  # the keyrings' lock files are recreated next to each copy
-    for path in [keyring, directory / RECEIPT_KEY, directory / REPORTS_KEYRING, *audit.iterdir()]:
+    for path in [keyring, directory / RECEIPT_KEY, directory / REPORTS_KEYRING, directory / SESSIONS_KEYRING,
+                 *audit.iterdir()]:
         os.chmod(path, 0o600)
     return {
         "tandem-records-keyring": [keyring, directory / RECEIPT_KEY],
         "tandem-records-audit-keys": [audit / LEDGER_KEY, audit / SIGNING_KEY, audit / SIGNING_PUB],
         "tandem-reports-keyring": [directory / REPORTS_KEYRING],
+        "tandem-sessions-keyring": [directory / SESSIONS_KEYRING],
     }
 
 

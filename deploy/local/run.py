@@ -86,6 +86,8 @@ def service_env(name: str, opts: Options, redis_url: str, s3_endpoint: str, s3_k
     if name in ("records", "reports"):
         env |= {f"{p}_S3_ENDPOINT": s3_endpoint, f"{p}_S3_ACCESS_KEY": s3_keys[0], f"{p}_S3_SECRET_KEY": s3_keys[1],
                 f"{p}_KEYRING_PATH": str(opts.var_dir / f"{name}-keyring.json")}
+    if name == "sessions":  # seals the agendas
+        env[f"{p}_KEYRING_PATH"] = str(opts.var_dir / "sessions-keyring.json")
     if name == "records":
         env[f"{p}_AUDIT_KEY_DIR"] = str(opts.var_dir / "keys" / "audit")
     if name == "records":

@@ -37,7 +37,7 @@ def make_app(name: str, tmp_path: Path, db_url: str, redis_url: str, s3: S3Child
     if name == "reports":
         return reports_app(ReportsSettings(**common, **store, keyring_path=str(tmp_path / "pk.json")))
     if name == "sessions":
-        return sessions_app(SessionsSettings(**common))
+        return sessions_app(SessionsSettings(**common, keyring_path=str(tmp_path / "sk.json")))
     return gateway_app(GatewaySettings(**common))
 
 
