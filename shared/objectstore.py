@@ -44,6 +44,21 @@ class ObjectStore(Protocol):
     def ping(self) -> None: ...
 
 
+def s3_timeout(settings: ObjectStoreSettings) -> urllib3.Timeout:
+    """Per request: connecting, each wait to send more of a body (urllib3 sends with the connect
+    timeout), and each wait for the next byte of the answer. A store that is down or frozen fails a
+    request within these, not the SDK's default five minutes."""
+    return urllib3.Timeout(connect=settings.s3_connect_timeout_s, read=settings.s3_read_timeout_s)
+
+
+def s3_retries(settings: ObjectStoreSettings) -> urllib3.Retry:
+    """Retry what failed fast (refused connection, 5xx), never a timeout: a frozen store would turn each
+    retry into another full timeout. Backoff stays under a second."""
+    n = settings.s3_retries
+    return urllib3.Retry(total=n, connect=n, read=0, status=n, other=0, backoff_factor=0.2, backoff_max=1.0,
+                         status_forcelist=[500, 502, 503, 504], raise_on_status=False)
+
+
 class S3ObjectStore:
     def __init__(self, client: Minio, bucket: str) -> None:
         self.client = client
@@ -51,11 +66,7 @@ class S3ObjectStore:
 
     @classmethod
     def from_settings(cls, settings: ObjectStoreSettings, bucket: str) -> S3ObjectStore:
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=60),
-            maxsize=16,
-            retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-        )
+        http = urllib3.PoolManager(timeout=s3_timeout(settings), maxsize=16, retries=s3_retries(settings))
         client = Minio(settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
                        secure=settings.s3_secure, region=settings.s3_region, http_client=http)
         return cls(client, bucket)

@@ -67,3 +67,8 @@ class ObjectStoreSettings:
     s3_secret_key: str = setting("tandem-local-secret", "S3 secret key.", secret=True)
     s3_secure: bool = setting(False, "Use HTTPS to reach the S3 endpoint.")
     s3_region: str = setting("us-east-1", "S3 region name.")
+    s3_connect_timeout_s: float = setting(
+        3.0, "Seconds to connect to the S3 endpoint, and longest wait for it to take more of a request body.")
+    s3_read_timeout_s: float = setting(
+        15.0, "Longest wait for the S3 endpoint's next byte of an answer (a frozen store fails after this).")
+    s3_retries: int = setting(2, "Retries of an S3 request that could not connect or got a 5xx (never of a timeout).")

@@ -20,6 +20,8 @@ class Settings(ServiceSettings, ObjectStoreSettings):
     segment_size: int = setting(65536, "Plaintext bytes per sealed segment of new objects (4 KiB - 4 MiB).")
     upload_part_size: int = setting(MIN_PART_SIZE, "S3 multipart part size for recording uploads (>= 5 MiB).")
     upload_parallel_parts: int = setting(3, "Multipart parts uploaded at once per recording (memory: (n + 1) parts).")
+    upload_give_up_s: float = setting(
+        5.0, "Once a recording upload failed, the longest time spent cleaning up before answering 503.")
     max_recording_bytes: int = setting(16 * 1024**3, "Largest recording accepted by the ingest endpoint.")
     max_note_bytes: int = setting(64 * 1024, "Largest note text in UTF-8 bytes.")
     max_consent_header_bytes: int = setting(8192, "Largest `tandem-recording` metadata header (base64url JSON).")
@@ -50,6 +52,7 @@ class Settings(ServiceSettings, ObjectStoreSettings):
         check(4096 <= self.segment_size <= 4 * 1024 * 1024, "RECORDS_SEGMENT_SIZE", "must be 4096..4194304")
         check(self.upload_part_size >= MIN_PART_SIZE, "RECORDS_UPLOAD_PART_SIZE", "must be at least 5 MiB")
         check(1 <= self.upload_parallel_parts <= 8, "RECORDS_UPLOAD_PARALLEL_PARTS", "must be 1..8")
+        check(0 < self.upload_give_up_s <= 300, "RECORDS_UPLOAD_GIVE_UP_S", "must be in (0, 300]")
         check(self.max_recording_bytes > 0, "RECORDS_MAX_RECORDING_BYTES", "must be positive")
         check(0 < self.max_note_bytes <= 1024 * 1024, "RECORDS_MAX_NOTE_BYTES", "must be 1..1048576")
         check(self.max_consent_header_bytes >= 256, "RECORDS_MAX_CONSENT_HEADER_BYTES", "must be at least 256")

@@ -12,12 +12,17 @@ cost ~2 CPU-s/GiB in page faults here).
 
 Part uploads are signed with `UNSIGNED-PAYLOAD` (see `_upload_part`), so each byte is hashed once
 (for the content hash), not twice.
+
+Giving up is bounded: every store call fails within the client's timeouts (`s3_timeout`, no retry of
+a timeout), and `abort()` spends at most `give_up_s` removing what the upload left (parts in flight,
+the multipart upload, or the object). What it could not remove in time (the store is down) is logged
+as `records.upload_orphaned` and aborted later by the sweeper (`recordings/orphans.py`): sealed parts
+without a record are unreadable anyway (their key was never stored).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
 import mmap
@@ -52,7 +57,8 @@ class SealedUpload:
     copies each part two or three times and keeps up to four parts alive (~45 MB more RSS here).
     """
 
-    def __init__(self, store: ObjectStore, key: str, *, part_size: int, parallel: int) -> None:
+    def __init__(self, store: ObjectStore, key: str, *, part_size: int, parallel: int,
+                 give_up_s: float = 5.0) -> None:
         if not isinstance(store, S3ObjectStore):
             raise TypeError("recording uploads need an S3ObjectStore")
         if parallel < 1:
@@ -76,6 +82,9 @@ class SealedUpload:
         self._hashed: Future[None] | None = None
         self._size = 0
         self._closed = False
+        self._give_up_s = give_up_s
+        self._stored = False  # a single PUT was sent, or the multipart upload completed
+        self._cleaned: bool | None = None  # abort()'s outcome once it ran
 
     @property
     def size(self) -> int:
@@ -132,6 +141,7 @@ class SealedUpload:
             self._part = None
             if self._upload_id is None:  # smaller than one part: a single PUT
                 data = memoryview(part)[:length] if part is not None else memoryview(b"")
+                self._stored = True  # it may get through even if we never see the answer
                 await self._run(self._put_single, data)
             else:
                 if part is not None and length:
@@ -139,6 +149,7 @@ class SealedUpload:
                 while self._inflight:
                     await self._reap()
                 parts = [Part(n, self._etags[n]) for n in sorted(self._etags)]
+                self._stored = True
                 await self._run(self._client._complete_multipart_upload, self._bucket, self._key,
                                 self._upload_id, parts)
         except BaseException:
@@ -149,22 +160,36 @@ class SealedUpload:
         self._buffers.clear()
         return self._sha256.hexdigest()
 
-    async def abort(self) -> None:
-        """Stop: drop queued parts, let running ones end, abort the multipart upload. Never raises
-        (the caller deletes the key afterwards, in case a single PUT got through)."""
-        if self._closed:
-            return
+    async def abort(self) -> bool:
+        """Remove whatever this upload left in the store, within `give_up_s`: drop queued parts, wait
+        for running ones, abort the multipart upload, or delete the object (a single PUT that may have
+        got through, or a completed upload whose record could not be written). Never raises; True when
+        nothing is left, False when the store did not answer in time (logged, left to the sweeper)."""
+        if self._cleaned is not None:
+            return self._cleaned
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._give_up_s
         self._closed = True
+        self._cleaned = False  # a second call while this one runs must not start another clean-up
         self._pool.shutdown(wait=False, cancel_futures=True)
+        clean = True
         if self._inflight:
-            await asyncio.wait(self._inflight)  # collects failures and cancellations without raising
+            # Collects failures and cancellations without raising; a part still running at the deadline
+            # may land after the abort: the multipart upload is then left to the sweeper.
+            _, running = await asyncio.wait(self._inflight, timeout=max(deadline - loop.time(), 0.0))
+            clean = not running
         self._inflight.clear()
-        if self._upload_id is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._client._abort_multipart_upload, self._bucket, self._key,
-                                        self._upload_id)
+        if self._upload_id is not None:  # gone already if it completed: that counts as done
+            clean = await _within(deadline, self._client._abort_multipart_upload, self._bucket, self._key,
+                                  self._upload_id) and clean
+        if self._stored:
+            clean = await _within(deadline, self._client.remove_object, self._bucket, self._key) and clean
         self._buffers.clear()
         self._part = None
+        if not clean:
+            log.warning("records.upload_orphaned", upload_id=self._upload_id, multipart=self._upload_id is not None)
+        self._cleaned = clean
+        return clean
 
     # -- internals (event loop) ----------------------------------------------------------------------
     async def _free_buffer(self) -> mmap.mmap:
@@ -251,6 +276,25 @@ class SealedUpload:
                 raise S3Error.fromxml(resp)
             raise ServerError(f"upload part failed with HTTP status {resp.status}", resp.status)
         return str(resp.headers.get("etag", "")).replace('"', "")
+
+
+async def _within(deadline: float, fn: Any, *args: Any) -> bool:
+    """Run a store call on a thread until `deadline`; False if it failed or is still waiting then (the
+    thread ends by itself within the client's timeouts)."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        return False
+    try:
+        await asyncio.wait_for(asyncio.to_thread(fn, *args), remaining)
+    except S3Error as exc:
+        if exc.code == "NoSuchUpload":
+            return True
+        log.warning("records.upload_cleanup_failed", exc_type=type(exc).__name__, code=exc.code)
+        return False
+    except Exception as exc:  # noqa: BLE001 - clean-up is best effort; the sweeper retries it
+        log.warning("records.upload_cleanup_failed", exc_type=type(exc).__name__, code=getattr(exc, "code", None))
+        return False
+    return True
 
 
 def _stored(result: Any) -> Any:

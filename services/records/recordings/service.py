@@ -3,10 +3,8 @@ listed and played back (Range) by the two members of the pairing."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -32,6 +30,7 @@ log = get_logger("tandem.records.recordings")
 KIND = "recording"
 MEDIA_TYPE = "video/webm"
 METADATA_HEADER = "tandem-recording"
+RETRY_AFTER_S = 10  # seconds; a retried upload starts over (the recorder does not retry: members record again)
 
 
 def parse_metadata(raw: str | None, limit: int) -> RecordingMetadata:
@@ -67,7 +66,7 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
     del dek
     key = new_object_key()
     upload = SealedUpload(rec.store, key, part_size=rec.settings.upload_part_size,
-                          parallel=rec.settings.upload_parallel_parts)
+                          parallel=rec.settings.upload_parallel_parts, give_up_s=rec.settings.upload_give_up_s)
     received = 0
     chunks_in = 0
     stored = False
@@ -109,14 +108,15 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
                                                       target=f"record:{record_id}", outcome="success"))
             row = (await conn.execute(sa.select(records).where(records.c.id == record_id))).one()
     except BaseException as exc:
-        await upload.abort()
-        # Whatever got stored is useless without a record: remove it (the multipart upload is aborted).
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(rec.store.delete, key)
+        # Whatever got stored is useless without a record: remove it, within RECORDS_UPLOAD_GIVE_UP_S
+        # (a store that stays down leaves it to the sweeper; sealed bytes without a record are unreadable).
+        cleaned = await upload.abort()
         log.warning("records.ingest_failed", session_id=meta.session_id, received=received, stored=stored,
-                    exc_type=type(exc).__name__)
+                    cleaned=cleaned, exc_type=type(exc).__name__)
         if isinstance(exc, UploadAborted):
-            raise ServiceUnavailable("The object store failed; nothing was stored.", slug="store-failed") from None
+            # Answered now, whatever is left of the body: the recorder stops streaming when it sees it.
+            raise ServiceUnavailable("The object store is unavailable; nothing was stored. Retry the upload later.",
+                                     slug="store-unavailable", headers={"retry-after": str(RETRY_AFTER_S)}) from None
         raise
     log.info("records.recording_stored", record_id=record_id, session_id=meta.session_id,
              size=sealer.plaintext_size, request_chunks=chunks_in)

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from services.records.core.context import Records
+from services.records.recordings.orphans import aabort_stale_uploads
 from services.records.retention.service import sweep_once
 from shared.logging import get_logger
 
@@ -20,6 +21,7 @@ async def _loop(rec: Records, interval: float) -> None:
             result = await sweep_once(rec)
             if result.expired or result.failed:
                 log.info("records.sweep", expired=len(result.expired), failed=len(result.failed))
+            await aabort_stale_uploads(rec.store)  # uploads a failed ingest could not abort then
         except Exception as exc:  # noqa: BLE001 - DB or S3 hiccup: try again next round
             log.warning("records.sweep_failed", exc_type=type(exc).__name__)
         await asyncio.sleep(interval)
