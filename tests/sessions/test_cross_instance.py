@@ -51,7 +51,9 @@ def start_instance(name: str, db_url: str, redis_url: str, issuer: TestIssuer, l
     env = {**os.environ, **extra, "SESSIONS_PORT": str(port), "SESSIONS_DATABASE_URL": db_url,
            "SESSIONS_REDIS_URL": redis_url,
            "SESSIONS_JWKS_FILE": str(issuer.jwks_path), "SESSIONS_INSTANCE_ID": name, "SESSIONS_LOG_LEVEL": "warning",
-           "SESSIONS_BUS_CLAIM_IDLE_MS": "1000"}
+           "SESSIONS_BUS_CLAIM_IDLE_MS": "1000",
+           # Shared by the instances whose logs sit together (as one deployment's are), never the repo's var/.
+           "SESSIONS_KEYRING_PATH": str(log.parent / "sessions-keyring.json")}
     with log.open("wb") as out:  # the child keeps its own descriptor
         proc = subprocess.Popen([sys.executable, "-m", "services.sessions"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
