@@ -25,6 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.identity import ASSERTION_HEADER, AssertionVerifier, Identity, InvalidAssertion
 from shared.logging import get_logger
+from shared.outage import DETAIL as OUTAGE_DETAIL
+from shared.outage import dependency_down, retry_after
 
 log = get_logger("tandem.http")
 
@@ -135,6 +137,9 @@ def _unexpected_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
         log.info("http.bad_text_input", path=request.scope.get("path"))
         return problem_response(400, "Text must not contain NUL characters.", slug="invalid-text",
                                 instance=request.scope.get("path"))
+    if dependency_down(exc):  # Redis, a database or another service is down: 503 + Retry-After, never 500
+        log.warning("http.dependency_unavailable", exc_type=type(exc).__name__, path=request.scope.get("path"))
+        return problem_response(503, OUTAGE_DETAIL, slug="unavailable", headers=retry_after())
     # The exception text may quote plaintext or keys: only its type reaches the log.
     log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=request.scope.get("path"))
     return problem_response(500, "An unexpected error occurred. It has been logged.", slug="internal-error")

@@ -28,10 +28,13 @@ from services.gateway.proxy.assertions import AssertionMinter
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
 from services.gateway.proxy.live import LiveSockets
+from services.gateway.proxy.refusals import deny_websocket
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response
 from shared.identity import ASSERTION_HEADER
 from shared.logging import get_logger
+from shared.outage import DETAIL as OUTAGE_DETAIL
+from shared.outage import dependency_down, retry_after
 
 log = get_logger("tandem.gateway.proxy")
 
@@ -247,7 +250,8 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         return
     except UpstreamError:
         log.warning("proxy.upstream_unreachable", service=service)
-        await _send_problem(scope, receive, send, 502, "The service is unavailable.", "upstream-unavailable")
+        await _send_problem(scope, receive, send, 503, "The service is unavailable. Please try again in a moment.",
+                            "upstream-unavailable", retry_after())
         return
     try:
         out = proxied_response_headers(response.headers, DROP_RESPONSE)
@@ -295,13 +299,24 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         log.info("proxy.ws_refused", status=getattr(exc, "status", getattr(exc, "status_code", 0)))
         await send({"type": "websocket.close", "code": 1008})
         return
+    except Exception as exc:
+        if not dependency_down(exc):
+            raise
+        await _ws_unavailable(scope, send, exc)
+        return
     base = gw.settings.upstream(service)
     url = ("wss://" if base.startswith("https") else "ws://") + base.split("://", 1)[1] + path
     query = scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in _upstream_headers(gw, scope, caller, service)
-               if k != b"content-length"]
+    try:
+        headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                   for k, v in _upstream_headers(gw, scope, caller, service) if k != b"content-length"]
+    except Exception as exc:
+        if not dependency_down(exc):
+            raise
+        await _ws_unavailable(scope, send, exc)
+        return
     subprotocols = scope.get("subprotocols") or None
     try:
         upstream = await websockets.connect(url, additional_headers=headers, subprotocols=subprotocols,
@@ -310,12 +325,20 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
     except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
         status = exc.response.status_code if isinstance(exc, InvalidStatus) else 0
         log.info("proxy.ws_upstream_refused", service=service, status=status)
-        await send({"type": "websocket.close", "code": 1008 if status in (401, 403) else 1011})
+        if (status == 0 and not isinstance(exc, WebSocketException)) or status >= 500:  # down, or its own outage
+            await _ws_unavailable(scope, send, exc)
+        else:
+            await send({"type": "websocket.close", "code": 1008 if status in (401, 403) else 1011})
         return
     await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
     live: LiveSockets = gw.extras["live"]
     with live.track(caller.user_id, caller.sid) as revoked:
         await _relay(upstream, receive, send, revoked)
+
+
+async def _ws_unavailable(scope: Scope, send: Send, exc: BaseException) -> None:
+    log.warning("proxy.dependency_unavailable", exc_type=type(exc).__name__, path=scope.get("path"))
+    await deny_websocket(scope, send, 503, OUTAGE_DETAIL, "unavailable", retry_after())
 
 
 async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revoked: asyncio.Event) -> None:
@@ -400,6 +423,10 @@ class ProxyFront:
         except Exception as exc:
             if scope["state"].get(_STARTED) or scope["type"] != "http":
                 raise  # mid-stream: only cutting the connection is left (the server does that)
+            if dependency_down(exc):  # Redis or the database is down: a 503 to try again, never a 500
+                log.warning("proxy.dependency_unavailable", exc_type=type(exc).__name__, path=scope.get("path"))
+                await _send_problem(scope, receive, send, 503, OUTAGE_DETAIL, "unavailable", retry_after())
+                return
             log.error("http.unhandled_exception", exc_type=type(exc).__name__, path=scope.get("path"))
             await _send_problem(scope, receive, send, 500, "An unexpected error occurred. It has been logged.",
                                 "internal-error")
