@@ -134,12 +134,12 @@ async def test_suspension_mid_recording_ends_the_call_for_both_and_is_ledgered_a
     assert not [e for e in lines if e["reason"] == "disconnected"], lines
 
     async def stopped() -> t.RecordingStopped | None:
-        for _id, fields in await redis.xrange("tandem.session"):
-            envelope = decode_envelope(fields[b"envelope"])
+        entries = await redis.xrange("tandem.session") or []
+        for _id, fields in entries:
+            raw = fields[b"envelope"] if fields else b""
+            envelope = decode_envelope(raw if isinstance(raw, bytes) else raw.encode())
             if envelope.type == "recording.stopped":
-                payload = envelope.payload()
-                assert isinstance(payload, t.RecordingStopped)
-                return payload
+                return envelope.payload(t.RecordingStopped)
         return None
 
     await until(stopped)
