@@ -37,6 +37,7 @@ export async function usersPage(ctx, main) {
   const email = h('input', { type: 'email', required: true, autocomplete: 'off' });
   const name = h('input', { type: 'text', required: true, autocomplete: 'off' });
   const roles = roleBoxes([]);
+  roles.el.setAttribute('aria-describedby', 'privileged-hint');
   const submit = h('button', { type: 'submit' }, 'Create the invitation');
   const out = h('div');
   const form = h('form', { class: 'narrow', novalidate: true, id: 'invite-form' }, box, field('E-mail address', email), field('Name', name), roles.el,
