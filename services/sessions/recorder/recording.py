@@ -22,7 +22,7 @@ from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.service import Room
 from services.sessions.recorder.muxer import WebmMuxer
 from services.sessions.recorder.passthrough import tap
-from services.sessions.recorder.sink import RecordingMeta, RecordingSink, Upload
+from services.sessions.recorder.sink import STORAGE_UNAVAILABLE, RecordingMeta, RecordingSink, Upload
 from services.sessions.signalling import messages as msg
 from services.sessions.signalling.controllers import publish_state
 from services.sessions.signalling.hub import RECORDER, Hub
@@ -69,6 +69,8 @@ class Recording:
                              recording_id=self.recording_id, started_at=datetime.now(UTC),
                              consent_evidence=evidence)
         self.upload = await self.sink.open(meta)
+        if hasattr(self.upload, "on_failure"):
+            self.upload.on_failure = self._sink_failed
         self.muxer = WebmMuxer(self.room.members, self._chunk)
         await self.hub.attach_recorder(self.room.session_id, self)
         try:
@@ -141,6 +143,12 @@ class Recording:
                 log.warning("recording.sink_failed", recording_id=self.recording_id, code=failed)
                 self._spawn(self.stop("failed"))
 
+    def _sink_failed(self, code: str) -> None:
+        if not self._stopping:
+            log.warning("recording.sink_failed", recording_id=self.recording_id, code=code)
+            self._close_intake()
+            self._spawn(self.stop(code if code == STORAGE_UNAVAILABLE else "failed"))
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -194,9 +202,15 @@ class Recording:
             else:
                 # Stopped from this side (failure, shutdown): the consent state must say so too,
                 # or both members would still be shown "recording".
+                # The ledger says why (e.g. `storage_unavailable`): it is the recording's evidence.
                 before, after, _ = await self.consent.transition(self.room.session_id, self.room.members,
-                                                                 cm.Stop("failed"))
+                                                                 cm.Stop(reason if reason == STORAGE_UNAVAILABLE
+                                                                         else "failed"))
                 await publish_state(self.hub, self.room, before, after)
+                if reason == STORAGE_UNAVAILABLE:
+                    await self.hub.broadcast(self.room, msg.encode(msg.Error(
+                        reason="recording-unavailable",
+                        detail="the recording could not be stored (storage unavailable); nothing was kept")))
             self.stop_reason = reason
             if self.upload is not None:
                 # Keep every consented second that was muxed cleanly (also on shutdown); discard only a
@@ -249,4 +263,5 @@ class Recording:
 
 
 def _event_reason(reason: str | None) -> str:
-    return reason if reason in ("revoked", "ended", "disconnected", *cm.PROGRAMME_REASONS) else "failed"
+    return reason if reason in ("revoked", "ended", "disconnected", STORAGE_UNAVAILABLE,
+                                *cm.PROGRAMME_REASONS) else "failed"

@@ -36,8 +36,16 @@ class RecordingMeta(msgspec.Struct, frozen=True):
     consent_evidence: list[dict[str, Any]]
 
 
+STORAGE_UNAVAILABLE = "storage_unavailable"
+
+
 class SinkError(Exception):
-    """The sink refused or lost the recording (status code or transport error only, never content)."""
+    """The sink refused or lost the recording (status code or transport error only, never content).
+    `code` says why in a word the recording's state and the members are given."""
+
+    def __init__(self, message: str, code: str = "failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Upload(Protocol):
@@ -63,7 +71,24 @@ class HttpUpload:
         self.buffered = 0
         self.max_buffered = max_buffered
         self.failed: str | None = None
+        self.on_failure: Callable[[str], None] | None = None
         self._task = asyncio.create_task(self._post(client, url, headers))
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[str]) -> None:
+        """The sink answered (or the connection broke) before the body ended: records gave up (e.g. its
+        store is down, 503). Stop streaming now rather than at the next chunk or the end of the call."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        self.failed = self.failed or (exc.code if isinstance(exc, SinkError) else "sink-closed")
+        while not self.queue.empty():  # nothing more goes out: drop what is queued
+            self.queue.get_nowait()
+        self.buffered = 0
+        if self.on_failure is not None:
+            self.on_failure(self.failed)
 
     async def _body(self) -> AsyncIterator[bytes]:
         while (chunk := await self.queue.get()) is not None:
@@ -75,6 +100,8 @@ class HttpUpload:
             resp = await client.post(url, content=self._body(), headers=headers)
         except httpx.HTTPError as exc:
             raise SinkError(f"transport: {type(exc).__name__}") from None
+        if resp.status_code == 503:
+            raise SinkError("status 503", STORAGE_UNAVAILABLE)
         if resp.status_code != 201:
             raise SinkError(f"status {resp.status_code}")
         try:
