@@ -5,6 +5,8 @@ through the real admin API. The remaining page must stop decoding the other memb
 (inbound `framesDecoded`/`framesReceived` of every peer connection, polled in the page), tell its member
 plainly that the programme ended the call (not "lost connection, waiting"), and never reconnect; the
 suspended member's page must have closed its peer connections and stopped its camera and microphone.
+Signing out everywhere ends the call the same way, and there the signed-out member's page is a stubborn
+one that keeps sending: the remaining page must end the media itself, on the server's word alone.
 
 Runs in a private network namespace like test_webapp_call.py (the wrapper re-runs the module there).
 """
@@ -73,13 +75,17 @@ PROBE = """
 """
 
 
+# A client that ignores the end of the call (a modified page): the remaining page must end the media itself.
+STUBBORN = "RTCPeerConnection.prototype.close = function () {}; MediaStreamTrack.prototype.stop = function () {};"
+
+
 @pytest.mark.skipif(in_private_netns(), reason="this is the wrapper")
 @pytest.mark.skipif(not can_unshare(), reason="needs root, unshare and ip for a private network namespace")
 def test_call_end_in_a_private_network_namespace() -> None:
     done = run_isolated(Path(__file__))
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, tail
-    assert "1 passed" in done.stdout, tail  # the test itself ran (the wrapper skips itself inside)
+    assert "2 passed" in done.stdout, tail  # the tests themselves ran (the wrapper skips itself inside)
 
 
 # -- inside the namespace ---------------------------------------------------------------------------------
@@ -150,12 +156,12 @@ def media_state(page: Any) -> dict[str, Any]:
     })"""))
 
 
-@inside
-def test_suspension_stops_the_media_on_both_pages(stack: RunningStack, cast: dict[str, Any],
-                                                 browser: Browser) -> None:
-    sid = cast["session_id"]
+def in_call(browser: Browser, stack: RunningStack, sid: str, *, stubborn: bool = False) -> tuple[Any, Any]:
+    """Mia's and Max's pages in the call, video flowing to Mia. A stubborn Max never stops his media."""
     mia = signed_in_page(browser, stack, "mia@example.org")
     max_ = signed_in_page(browser, stack, "max@example.org")
+    if stubborn:
+        max_.add_init_script(STUBBORN)
     for page in (mia, max_):
         page.add_init_script(PROBE)
         page.goto(f"/?probe#/call/{sid}")  # a full load (not a hash change): the probe runs first
@@ -163,34 +169,65 @@ def test_suspension_stops_the_media_on_both_pages(stack: RunningStack, cast: dic
     for page in (mia, max_):
         page.locator("#call-status").get_by_text("Connected with").wait_for(timeout=30_000)
         eventually(lambda p=page: playing(p, "#remote-video"), "remote video frames")
-    # Video flows to Mia before the suspension (the measure below would prove nothing otherwise).
+    # Video flows to Mia before the call is ended (the measure would prove nothing otherwise).
     before = samples(mia)[-1][1]
     eventually(lambda: samples(mia)[-1][1] > before + 10, "inbound video frames on Mia's page")
-    sockets_before = media_state(mia)["sockets"]
+    return mia, max_
 
-    suspended_at = int(time.time() * 1000)
-    cast["admin"].call("POST", f"/admin/users/{cast['mentor_id']}/suspend")
 
+def assert_frames_stop_within_2_s(page: Any, ended_at: int) -> None:
     # Sample well past the 2 s: any frame that still arrives shows up.
-    eventually(lambda: samples(mia)[-1][0] - suspended_at >= 4500, "4.5 s of samples after the suspension")
-    series = samples(mia)
+    eventually(lambda: samples(page)[-1][0] - ended_at >= 4500, "4.5 s of samples after the end")
+    series = samples(page)
     grew = [t for (t, n), (_, prev) in zip(series[1:], series, strict=False) if n > prev]
     last_frame_at = max(grew) if grew else 0
-    assert last_frame_at - suspended_at <= 2000, (
-        f"video still decoded {last_frame_at - suspended_at} ms after the suspension")
+    assert last_frame_at - ended_at <= 2000, f"video still decoded {last_frame_at - ended_at} ms after the end"
 
-    # The remaining member is told plainly, and the page acted on it: not "lost connection, waiting".
+
+def assert_ended_by_the_programme(mia: Any, max_: Any, sockets_before: int, max_reasons: tuple[str, ...] = ()
+                                  ) -> None:
+    """Mia is told plainly and her page acted on it (not "lost connection, waiting"); Max's page too
+    (unless it is the stubborn one: `max_reasons` empty)."""
     mia.locator("#call-ended").get_by_text("The call was ended by the programme.").wait_for(timeout=10_000)
-    shot(mia, "40-call-ended-by-programme")
-    shot(max_, "41-call-ended-suspended")
-    remaining, suspended = media_state(mia), media_state(max_)
+    remaining, other = media_state(mia), media_state(max_)
     assert remaining["ended"] == "ended-by-programme", remaining
     assert "Waiting" not in remaining["status"] and "Reconnecting" not in remaining["status"], remaining
     assert remaining["sockets"] == sockets_before, "the page tried to reconnect"
     assert set(remaining["pcs"]) == {"closed"}, remaining
-    assert set(remaining["tracks"]) == {"ended"}, remaining
-    assert suspended["ended"] in ("suspended", "signed-out"), suspended
-    assert set(suspended["pcs"]) == {"closed"}, suspended
-    assert suspended["tracks"] and set(suspended["tracks"]) == {"ended"}, suspended
+    assert remaining["tracks"] and set(remaining["tracks"]) == {"ended"}, remaining
+    if max_reasons:
+        assert other["ended"] in max_reasons, other
+        assert set(other["pcs"]) == {"closed"}, other
+        assert other["tracks"] and set(other["tracks"]) == {"ended"}, other
     for page in (mia, max_):
         assert not page.js_errors, page.js_errors
+
+
+@inside
+def test_signing_out_everywhere_ends_the_call_for_both(stack: RunningStack, cast: dict[str, Any],
+                                                       browser: Browser) -> None:
+    """No event tells sessions of a sign-out: the gateway cuts the socket and closes its side with 4401.
+    Max's page here ignores the end (keeps sending): the media stops because Mia's page ends it."""
+    mia, max_ = in_call(browser, stack, cast["session_id"], stubborn=True)
+    sockets_before = media_state(mia)["sockets"]
+    ended_at = int(time.time() * 1000)
+    Api(stack.url, "max@example.org").call("POST", "/auth/logout-everywhere")
+    assert_frames_stop_within_2_s(mia, ended_at)
+    assert_ended_by_the_programme(mia, max_, sockets_before)
+    assert media_state(max_)["ended"] == "signed-out"
+    for page in (mia, max_):
+        page.context.close()
+
+
+@inside
+def test_suspension_stops_the_media_on_both_pages(stack: RunningStack, cast: dict[str, Any],
+                                                 browser: Browser) -> None:
+    mia, max_ = in_call(browser, stack, cast["session_id"])
+    sockets_before = media_state(mia)["sockets"]
+    suspended_at = int(time.time() * 1000)
+    cast["admin"].call("POST", f"/admin/users/{cast['mentor_id']}/suspend")
+    assert_frames_stop_within_2_s(mia, suspended_at)
+    # The gateway usually cuts Max's socket before sessions hears of the suspension: either way is right.
+    assert_ended_by_the_programme(mia, max_, sockets_before, ("suspended", "signed-out"))
+    shot(mia, "40-call-ended-by-programme")
+    shot(max_, "41-call-ended-suspended")
