@@ -9,6 +9,7 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -20,10 +21,18 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.identity import ASSERTION_HEADER, AssertionVerifier, Identity, InvalidAssertion
+from shared.identity import (
+    ASSERTION_HEADER,
+    WEBSOCKET_METHOD,
+    AssertionCheckUnavailable,
+    AssertionVerifier,
+    Identity,
+    InvalidAssertion,
+    request_target,
+)
 from shared.logging import get_logger
 from shared.outage import DETAIL as OUTAGE_DETAIL
 from shared.outage import dependency_down, retry_after
@@ -166,7 +175,15 @@ class Metrics:
 
 class ObservabilityMiddleware:
     """Request id (propagated from `x-request-id` or generated), one structured log line per request
-    (path without query string), and request metrics."""
+    (path without query string), and request metrics, all with the status the client really got.
+
+    A failure raised before the response started (e.g. the assertion middleware's 401, or its 503 when
+    Redis is down) is answered here, with the app's own problem+json handlers, so the log line and the
+    metrics carry that status (before, the exception passed through this middleware on its way to
+    Litestar's outer handler and was logged as 500). A WebSocket's line says how its handshake ended
+    (`handshake`: accepted, or rejected with the HTTP status the client got: 403 when the app closed
+    before accepting, as ASGI servers answer, or the status of a denial response) and its `close_code`.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -188,19 +205,43 @@ class ObservabilityMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
-        status = 500
+        websocket = str(scope["type"]) == "websocket"
+        status: int | None = None  # None: nothing was answered (the client went away first)
+        close_code: int | None = None
+        accepted = False
 
-        async def _send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+        async def _send(message: Any) -> None:  # (Litestar's TypedDicts: one per message kind)
+            nonlocal status, close_code, accepted
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+            elif kind == "websocket.accept":
+                status, accepted = 101, True
+            elif kind == "websocket.close" and close_code is None:
+                close_code = message.get("code", 1000)
+                if not accepted:
+                    status = 403  # closed before accepting: the server refuses the handshake with 403
             await send(message)
 
+        async def _receive() -> Any:
+            nonlocal close_code
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and close_code is None:
+                close_code = message.get("code", 1005)
+            return message
+
         try:
-            await self.app(scope, receive, _send)
+            try:
+                await self.app(scope, _receive if websocket else receive, _send)
+            except Exception as exc:
+                if status is not None or (websocket and accepted):
+                    if websocket and close_code is None:
+                        close_code = 1011  # the server closes an accepted socket whose app failed
+                    raise  # mid-response: only cutting the connection is left
+                await self._refuse(scope, receive, _send, exc)
         finally:
             elapsed = time.perf_counter() - start
             method = scope.get("method", "WS")
@@ -208,27 +249,63 @@ class ObservabilityMiddleware:
             if path not in ("/healthz", "/readyz", "/metrics"):
                 if self.log is None:
                     self.log = log.bind()
-                self.log.info("http.request", method=method, path=path, status=status,
-                              duration_ms=round(elapsed * 1000, 2))
-            self.metrics.requests.labels(self.metrics.service, method, str(status)).inc()
+                if websocket:
+                    self.log.info("http.request", method=method, path=path, status=status,
+                                  handshake="accepted" if accepted else "rejected", close_code=close_code,
+                                  duration_ms=round(elapsed * 1000, 2))
+                else:
+                    self.log.info("http.request", method=method, path=path, status=status,
+                                  duration_ms=round(elapsed * 1000, 2))
+            self.metrics.requests.labels(self.metrics.service, method,
+                                         "aborted" if status is None else str(status)).inc()
             self.metrics.latency.labels(self.metrics.service, method).observe(elapsed)
             structlog.contextvars.unbind_contextvars("request_id")
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Any, exc: Exception) -> None:
+        """Answer a failure raised before any response, as the app's exception handlers would."""
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        response = (_http_exception_handler(request, exc) if isinstance(exc, HTTPException)
+                    else _unexpected_handler(request, exc))
+        if str(scope["type"]) == "websocket":
+            if "websocket.http.response" not in (scope.get("extensions") or {}):
+                # No denial responses on this server: a close before accepting (the client sees 403).
+                await send({"type": "websocket.close", "code": 4000 + (response.status_code or 500)})
+                return
+            # The denial-response extension: the client gets the real status and problem body.
+            body = msgspec.json.encode(response.content)
+            headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
+            headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+            await send({"type": "websocket.http.response.start", "status": response.status_code,
+                        "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
 
 # -- identity ---------------------------------------------------------------------------------------------
 
 
 class AssertionMiddleware(AbstractAuthenticationMiddleware):
-    """Every request but the probes needs a valid gateway assertion; anything else is 401."""
+    """Every request but the probes needs a valid gateway assertion minted for this very request and not
+    used before; anything else is 401. When its single use cannot be checked (Redis down) it is 503."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         verifier: AssertionVerifier = connection.app.state.verifier
         token = connection.headers.get(ASSERTION_HEADER)
+        scope = connection.scope
+        method = WEBSOCKET_METHOD if str(scope["type"]) == "websocket" else str(scope.get("method", ""))
+        # (A raw path never holds "?": some test transports leave the query on it.)
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+        target = request_target(raw_path.decode("latin-1"), scope.get("query_string", b"").decode("latin-1"))
         try:
-            identity = await verifier.verify(token)
+            identity = await verifier.verify(token, method=method, target=target)
         except InvalidAssertion as exc:
-            log.info("auth.assertion_rejected", reason=str(exc), path=connection.scope.get("path"))
+            log.info("auth.assertion_rejected", cause=str(exc), path=scope.get("path"))  # ("reason" is redacted)
             raise NotAuthorizedException(detail="A valid identity assertion is required.") from None
+        except AssertionCheckUnavailable as exc:
+            log.warning("auth.assertion_check_unavailable", exc_type=str(exc), path=scope.get("path"))
+            raise ServiceUnavailable("Please try again in a moment.", headers={"retry-after": "1"}) from None
         structlog.contextvars.bind_contextvars(actor=identity.sub)
         return AuthenticationResult(user=identity, auth=token)
 

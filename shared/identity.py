@@ -3,11 +3,22 @@
 Internal services trust nothing else: no assertion, an expired one, one for another audience, one
 signed by an unknown key or with any algorithm but Ed25519 / ES256 → 401. Keys come from the gateway's
 JWKS, cached; an unknown `kid` triggers one refresh (rate-limited), which is how rotation works.
+
+A captured assertion is useless:
+- it is bound to the one request it was minted for: `htm` (the method, or "WS" for a WebSocket
+  handshake) and `htu` (the request target as sent on the wire: raw path plus `?query` when there is
+  one), the same pair RFC 9449 (DPoP) binds, with the query added. Another method, path or query → 401;
+- it is used once per audience across every instance of a service: its `jti` is recorded in the
+  service's Redis (SET NX, kept until `exp` + leeway, when the assertion is void anyway). A second use,
+  here or on another instance → 401. When that record cannot be made (Redis down or too slow), the
+  request is refused with 503 and Retry-After: accepting would make the assertion replayable, and the
+  caller did nothing wrong (not a 401), and nothing is broken in the service (not a 500).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,15 +27,53 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 ASSERTION_HEADER = "tandem-assertion"
 ALGORITHMS = ["Ed25519", "ES256"]
 MAX_LIFETIME_S = 60
 ROLES = frozenset({"mentee", "mentor", "admin", "safeguarding", "operator", "service"})
+WEBSOCKET_METHOD = "WS"  # `htm` of a WebSocket handshake (an HTTP GET, but never interchangeable with one)
+_JTI = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def request_target(path: str, query: str = "") -> str:
+    """`htu`: the raw (undecoded) path, plus `?query` when there is one, as the request line carries it."""
+    return f"{path}?{query}" if query else path
 
 
 class InvalidAssertion(Exception):
     """The request carries no valid identity assertion (the reason is for logs, not for clients)."""
+
+
+class AssertionCheckUnavailable(Exception):
+    """The single-use check could not be made (its store is down): refuse with 503, never accept."""
+
+
+class ReplayGuard(Protocol):
+    async def first_use(self, audience: str, jti: str, ttl_s: int) -> bool:
+        """Record `jti` for `ttl_s` seconds; False when it was recorded already (a replay)."""
+        ...
+
+
+class RedisReplayGuard:
+    """Used `jti`s in Redis, shared by every instance of a service (`SET NX EX`). One round trip per
+    request, bounded by `timeout_s`: a Redis that hangs is an outage (503), not a request that hangs."""
+
+    PREFIX = "tandem:assertion-jti"
+
+    def __init__(self, redis: Redis, *, timeout_s: float = 2.0) -> None:
+        self.redis = redis
+        self.timeout_s = timeout_s
+
+    async def first_use(self, audience: str, jti: str, ttl_s: int) -> bool:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return bool(await self.redis.set(f"{self.PREFIX}:{audience}:{jti}", b"1", nx=True,
+                                                 ex=max(1, ttl_s)))
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise AssertionCheckUnavailable(type(exc).__name__) from None
 
 
 @dataclass(frozen=True)
@@ -58,15 +107,25 @@ class StaticKeys:
 
 
 class HttpJwks:
-    """JWKS fetched from the gateway, cached for `ttl_s`, refreshed at most every `min_refresh_s`."""
+    """JWKS fetched from the gateway, cached for `ttl_s`, refreshed at most every `min_refresh_s`.
+
+    An unknown `kid` asks for a refresh. When the last fetch was less than `min_refresh_s` ago, the
+    request waits for the next allowed one (all waiters share it) instead of being refused: otherwise a
+    key that starts signing within `min_refresh_s` of a fetch (two rotations in a row, or a short
+    GATEWAY_KEY_PUBLISH_AHEAD_S) left the service answering 401 to every request until then. The
+    limit still holds for forged kids: at most one fetch per `min_refresh_s`, and a request never waits
+    longer than `max_wait_s` (when the next refresh is further away it is refused at once).
+    """
 
     def __init__(
-        self, url: str, client: httpx.AsyncClient, *, ttl_s: float = 300.0, min_refresh_s: float = 5.0
+        self, url: str, client: httpx.AsyncClient, *, ttl_s: float = 300.0, min_refresh_s: float = 1.0,
+        max_wait_s: float = 2.0,
     ) -> None:
         self.url = url
         self.client = client
         self.ttl_s = ttl_s
         self.min_refresh_s = min_refresh_s
+        self.max_wait_s = max_wait_s
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -74,10 +133,15 @@ class HttpJwks:
     async def keyset(self, *, refresh: bool = False) -> KeySet:
         now = time.monotonic()
         stale = self._keys is None or now - self._fetched_at > self.ttl_s
-        may_refresh = now - self._fetched_at >= self.min_refresh_s
-        if stale or (refresh and may_refresh):
+        if refresh and not stale:
+            wait = self._fetched_at + self.min_refresh_s - now
+            if wait > self.max_wait_s:
+                refresh = False
+            elif wait > 0:
+                await asyncio.sleep(wait)
+        if stale or refresh:
             async with self._lock:
-                if self._fetched_at <= now:  # nobody refreshed while we waited
+                if self._fetched_at <= now:  # nobody refreshed since we asked
                     await self._fetch()
         if self._keys is None:
             raise InvalidAssertion("no keys available")
@@ -96,15 +160,19 @@ class HttpJwks:
 
 
 class AssertionVerifier:
-    def __init__(self, keys: KeySource, *, audience: str, issuer: str, leeway_s: int = 5,
+    def __init__(self, keys: KeySource, *, audience: str, issuer: str, replay: ReplayGuard, leeway_s: int = 5,
                  clock: Any = time.time) -> None:
         self.keys = keys
         self.audience = audience
         self.issuer = issuer
+        self.replay = replay
         self.leeway_s = leeway_s
         self.clock = clock
 
-    async def verify(self, token: str | None) -> Identity:
+    async def verify(self, token: str | None, *, method: str, target: str) -> Identity:
+        """The identity `token` asserts for this request (`method`, or WEBSOCKET_METHOD, and the raw
+        request target, see `request_target`), recording it as used. Raises InvalidAssertion (401) or
+        AssertionCheckUnavailable (503)."""
         if not token:
             raise InvalidAssertion("missing")
         keyset = await self.keys.keyset()
@@ -129,6 +197,7 @@ class AssertionVerifier:
             sub={"essential": True},
             exp={"essential": True},
             iat={"essential": True},
+            jti={"essential": True},
         )
         try:
             registry.validate(claims)
@@ -139,11 +208,18 @@ class AssertionVerifier:
             raise InvalidAssertion("lifetime")
         if exp > now + MAX_LIFETIME_S + self.leeway_s:
             raise InvalidAssertion("lifetime")
+        if claims.get("htm") != method or claims.get("htu") != target:
+            raise InvalidAssertion("binding")  # minted for another request
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not _JTI.match(jti):
+            raise InvalidAssertion("jti")
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidAssertion("roles")
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise InvalidAssertion("sub")
-        return Identity(sub=sub, roles=frozenset(roles) & ROLES, sid=claims.get("sid"),
-                        jti=str(claims.get("jti", "")), claims=dict(claims))
+        # Last: only an assertion that is otherwise good for this very request spends its jti.
+        if not await self.replay.first_use(self.audience, jti, exp + self.leeway_s - now):
+            raise InvalidAssertion("replayed")
+        return Identity(sub=sub, roles=frozenset(roles) & ROLES, sid=claims.get("sid"), jti=jti, claims=dict(claims))

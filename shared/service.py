@@ -33,7 +33,7 @@ from shared.http import (
     Metrics,
     ObservabilityMiddleware,
 )
-from shared.identity import AssertionVerifier, HttpJwks, Identity, KeySource, StaticKeys
+from shared.identity import AssertionVerifier, HttpJwks, Identity, KeySource, RedisReplayGuard, StaticKeys
 from shared.logging import get_logger
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
@@ -166,7 +166,9 @@ def build_app(
                                health_check_interval=30)
         http = httpx.AsyncClient(timeout=10.0)
         bus = RedisStreamBus(redis, name)
-        verifier = AssertionVerifier(key_source(settings, http), audience=name, issuer=settings.assertion_issuer)
+        # Used assertion ids live in this service's Redis, so a replay is refused by every instance.
+        verifier = AssertionVerifier(key_source(settings, http), audience=name, issuer=settings.assertion_issuer,
+                                     replay=RedisReplayGuard(redis))
         runtime = Runtime(name=name, settings=settings, engine=engine, db=dbmod.sessionmaker(engine), redis=redis,
                           bus=bus, auditor=Auditor(bus), verifier=verifier, http=http)
         if outbox_table is not None:

@@ -31,7 +31,6 @@ from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
 from services.gateway.oauth.service import OAuthServer
 from services.gateway.people.controllers import ROUTES as PEOPLE_ROUTES
 from services.gateway.proxy.app import ProxyFront
-from services.gateway.proxy.assertions import AssertionMinter
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.live import LiveSockets
 from services.gateway.proxy.ratelimit import RateLimiter
@@ -102,8 +101,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         gw.oauth.on_token_revoked.append(cache.changed)
         fast = FastAuth(gw, runtime.redis, cache)
         gw.extras["fastauth"] = fast
-        gw.extras["assertions"] = AssertionMinter(gw.assertion, lambda: gw.keys.assertion.current().kid, gw.clock,
-                                                  cache, max_age_s=settings.assertion_ahead_s)
         await gw.keys.start()
         await live.start()
         fast.start()

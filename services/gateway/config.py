@@ -36,9 +36,6 @@ class Settings(ServiceSettings):
         (), "Former GATEWAY_KEY_ENCRYPTION_KEY values (comma-separated) during a rotation: they still open "
             "rows, never seal; remove them once `reseal` has run.", secret=True)
     assertion_lifetime_s: int = setting(30, "Lifetime of identity assertions forwarded to internal services.")
-    assertion_ahead_s: float = setting(
-        5.0, "For a caller in a burst of requests, the proxy signs the next assertion while the current request "
-             "is served; one older than this is not used (0: sign every assertion on the request's path).")
     assertion_rotate_s: int = setting(86_400, "Age after which the assertion signing key is replaced.")
     token_rotate_s: int = setting(30 * 86_400, "Age after which the access/ID token signing key is replaced.")
     key_publish_ahead_s: int = setting(600, "A new key is published in the JWKS this long before it signs.")
@@ -95,8 +92,6 @@ class Settings(ServiceSettings):
             check(getattr(self, name).startswith(("http://", "https://")), f"GATEWAY_{name.upper()}",
                   "must be an http(s) URL")
         check(0 < self.assertion_lifetime_s <= 60, "GATEWAY_ASSERTION_LIFETIME_S", "must be 1-60")
-        check(0 <= self.assertion_ahead_s <= self.assertion_lifetime_s / 2, "GATEWAY_ASSERTION_AHEAD_S",
-              "must be 0 to half of GATEWAY_ASSERTION_LIFETIME_S")
         check(0 < self.access_token_lifetime_s <= 3600, "GATEWAY_ACCESS_TOKEN_LIFETIME_S",
               "must be 1-3600 (access tokens are short-lived)")
         check(0 <= self.refresh_grace_s <= 60, "GATEWAY_REFRESH_GRACE_S", "must be 0-60")

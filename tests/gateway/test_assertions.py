@@ -1,134 +1,111 @@
-"""Assertions minted one request ahead (services/gateway/proxy/assertions.py): each is handed out once,
-only to exactly the identity, audience and key it was minted for, only while fresh, and never after a
-revocation was announced. The signer is a counter here; test_proxy.py checks real assertions end to end."""
+"""The assertions the proxy forwards (issue #14 item 2): each is minted for one request, bound to its
+method ("WS" for a WebSocket handshake) and wire target (path and query), and its service accepts it
+once, on any of its instances. A captured one is useless: replayed to the same or to a second instance,
+or reused on another path or method, it is refused with 401.
+
+The stack: the gateway, and two instances of a service built on the shared skeleton (one Redis, JWKS
+from the gateway), the gateway forwarding to the first."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
+import httpx
 import pytest
+import websockets
 
-from services.gateway.config import Settings
-from services.gateway.core import Caller
-from services.gateway.proxy.assertions import AssertionMinter
-from shared.config import ConfigError, load_settings
+from tests.conftest import Databases
+from tests.gateway.conftest import Clock
+from tests.support.assertion_apps import Stack, stack_of
 
-MENTEE = Caller(sub="u1", roles=("mentee",), sid="s1", via="cookie")
-
-
-class Cache:
-    generation = 0
+pytestmark = pytest.mark.integration
 
 
-class Rig:
-    def __init__(self, max_age_s: float = 5.0) -> None:
-        self.now = 1000.0
-        self.kid = "a-1"
-        self.cache = Cache()
-        self.serial = itertools.count(1)
-        self.minted: list[str] = []
-        self.failing = False
-        self.minter = AssertionMinter(self.mint, lambda: self.kid, lambda: self.now, self.cache,  # type: ignore[arg-type]
-                                      max_age_s=max_age_s)
-
-    def mint(self, caller: Caller, audience: str) -> str:
-        if self.failing:
-            raise RuntimeError("no active key")
-        token = f"{caller.sub}/{','.join(caller.roles)}/{caller.sid}/{audience}/{self.kid}#{next(self.serial)}"
-        self.minted.append(token)
-        return token
-
-    async def take(self, caller: Caller = MENTEE, audience: str = "records") -> str:
-        token = self.minter.take(caller, audience)
-        self.minter.mint_due()  # as the proxy does once the response is out
-        await asyncio.sleep(0)  # the turn of the loop in which the next one is minted
-        return token
+@pytest.fixture
+async def stack(tmp_path: Path, redis_url: str, gateway_db: Callable[..., str], database_url: Databases,
+                clock: Clock) -> AsyncIterator[Stack]:
+    async with stack_of(tmp_path, redis_url, gateway_db, database_url, clock) as s:
+        yield s
 
 
-async def test_a_lone_request_signs_once_and_mints_nothing_ahead() -> None:
-    rig = Rig()
-    assert await rig.take() == "u1/mentee/s1/records/a-1#1"
-    assert rig.minter.pending() == 0 and len(rig.minted) == 1
+async def test_each_proxied_request_carries_an_assertion_bound_to_it(stack: Stack) -> None:
+    h = stack.h
+    mentor = await h.user("m@example.org", ["mentor"])
+    jtis = set()
+    for method, target in (("GET", "/things?x=1&y=%2F"), ("POST", "/things"), ("GET", "/things"),
+                           ("GET", "/things")):
+        headers = mentor.headers(csrf=method == "POST")
+        r = await h.client.request(method, "/api/records" + target, headers=headers)
+        assert r.status_code == 200, r.text
+        claims = stack.claims(stack.seen[-1]["tandem-assertion"])
+        assert (claims["htm"], claims["htu"]) == (method, target)
+        assert claims["aud"] == "records" and claims["sub"] == mentor.user_id
+        assert claims["exp"] - claims["iat"] == h.settings.assertion_lifetime_s
+        jtis.add(claims["jti"])
+    assert len(jtis) == 4
+    ws_url = h.url.replace("http://", "ws://") + "/api/records/ws?room=1"
+    async with websockets.connect(ws_url, additional_headers=mentor.headers(csrf=False)) as ws:
+        await ws.send("hi")
+        assert await ws.recv() == "echo:hi"
+    claims = stack.claims(stack.seen[-1]["tandem-assertion"])
+    assert (claims["htm"], claims["htu"]) == ("WS", "/ws?room=1")
 
 
-async def test_a_burst_takes_each_assertion_once_minted_ahead() -> None:
-    rig = Rig()
-    first = await rig.take()
-    token = rig.minter.take(MENTEE, "records")  # seen twice within max_age: the next one is due...
-    await asyncio.sleep(0)
-    assert rig.minter.pending() == 0  # ...but only minted once the response is out
-    rig.minter.mint_due()
-    await asyncio.sleep(0)
-    second = token
-    assert rig.minter.pending() == 1 and len(rig.minted) == 3
-    third = await rig.take()
-    assert third == rig.minted[2]  # the one minted ahead, handed out once
-    assert len({first, second, third}) == 3 and len(rig.minted) == 4 and rig.minter.pending() == 1
-
-
-async def test_only_the_exact_identity_audience_and_key_match() -> None:
-    rig = Rig()
-    await rig.take()
-    await rig.take()
-    ahead = rig.minted[-1]
-    others = [Caller(sub="u1", roles=("mentee", "mentor"), sid="s1", via="cookie"),
-              Caller(sub="u1", roles=("mentee",), sid="s2", via="cookie"),
-              Caller(sub="u2", roles=("mentee",), sid="s1", via="cookie")]
-    for other in others:
-        assert await rig.take(other) != ahead
-    assert await rig.take(audience="sessions") != ahead
-    rig.kid = "a-2"  # a rotated signing key
-    token = await rig.take()
-    assert token != ahead and token.split("#")[0].endswith("/a-2")
-
-
-async def test_a_stale_assertion_is_thrown_away() -> None:
-    rig = Rig(max_age_s=5.0)
-    await rig.take()
-    await rig.take()
-    ahead = rig.minted[-1]
-    rig.now += 5.5
-    assert await rig.take() != ahead
-
-
-async def test_a_revocation_announced_after_minting_voids_it() -> None:
-    rig = Rig()
-    await rig.take()
-    await rig.take()
-    ahead = rig.minted[-1]
-    other = Caller(sub="u2", roles=("mentor",), sid="s9", via="cookie")
-    await rig.take(other)
-    await rig.take(other)
-    assert rig.minter.pending() == 2
-    rig.cache.generation += 1  # e.g. a suspension or logout announced to the credential cache
-    assert await rig.take() != ahead
-    assert rig.minter.pending() == 1  # everything minted before the announcement is gone; one new one ahead
-
-
-async def test_zero_turns_minting_ahead_off() -> None:
-    rig = Rig(max_age_s=0)
+async def test_a_captured_assertion_is_useless(stack: Stack) -> None:
+    h = stack.h
+    mentor = await h.user("m@example.org", ["mentor"])
+    r = await h.client.get("/api/records/things?page=2", headers=mentor.headers(csrf=False))
+    assert r.status_code == 200
+    captured = {"tandem-assertion": stack.seen[-1]["tandem-assertion"]}
+    async with httpx.AsyncClient(timeout=10) as direct:
+        for base in (stack.one, stack.two):  # the same instance, and a second one of the same service
+            replay = await direct.get(f"{base}/things?page=2", headers=captured)
+            assert replay.status_code == 401, replay.text
+        # Reused elsewhere (before it was ever used: each is minted for a fresh request).
+        await h.client.get("/api/records/things", headers=mentor.headers(csrf=False))
+        unused = {"tandem-assertion": stack.seen[-1]["tandem-assertion"]}
+        stack.seen.clear()
+        for method, target in (("POST", "/things"), ("GET", "/other"), ("GET", "/things?page=3")):
+            r = await direct.request(method, stack.two + target, headers=unused)
+            assert r.status_code == 401, (method, target, r.text)
+    # The WebSocket handshake's assertion is no good for another handshake.
+    ws_url = h.url.replace("http://", "ws://") + "/api/records/ws"
+    async with websockets.connect(ws_url, additional_headers=mentor.headers(csrf=False)) as ws:
+        await ws.send("x")
+        await ws.recv()
+    handshake = {"tandem-assertion": stack.seen[-1]["tandem-assertion"]}
+    for base in (stack.one, stack.two):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(base.replace("http", "ws") + "/ws", additional_headers=handshake):
+                pass
+        assert refused.value.response.status_code == 401
+    # And the proxy keeps working: every request it forwards has a fresh one.
     for _ in range(3):
-        await rig.take()
-    assert rig.minter.pending() == 0 and len(rig.minted) == 3
+        assert (await h.client.get("/api/records/things", headers=mentor.headers(csrf=False))).status_code == 200
+    assert json.loads((await h.client.get("/api/records/other", headers=mentor.headers(csrf=False))).text) == {
+        "sub": mentor.user_id}
 
 
-async def test_a_signing_failure_ahead_is_left_to_the_request_that_needs_it() -> None:
-    rig = Rig()
-    await rig.take()
-    rig.minter.take(MENTEE, "records")  # signed now; the next one is due once the response is out
-    rig.minter.mint_due()
-    rig.failing = True
-    await asyncio.sleep(0)  # e.g. no active key: nothing is kept, nothing is raised into the loop
-    assert rig.minter.pending() == 0
-    rig.failing = False
-    assert (await rig.take()) == rig.minted[-2]
+def test_the_compact_signer_makes_the_token_joserfc_makes() -> None:
+    """`sign_compact` (the proxy's signer) against joserfc, the verifiers' library: same header, claims
+    and a signature it accepts; a changed byte is refused."""
+    from joserfc import jwt
+    from joserfc.errors import BadSignatureError
+    from joserfc.jwk import OKPKey
 
+    from services.gateway.keys.service import SigningKey
+    from services.gateway.proxy.assertions import sign_compact
 
-def test_the_window_is_checked_against_the_lifetime() -> None:
-    base = {"GATEWAY_ISSUER": "https://tandem.example.org"}
-    assert load_settings(Settings, "GATEWAY", base).assertion_ahead_s == 5.0
-    for bad in ("-1", "16", "soon"):  # default lifetime 30 s: at most half of it
-        with pytest.raises(ConfigError, match="GATEWAY_ASSERTION_AHEAD_S"):
-            load_settings(Settings, "GATEWAY", {**base, "GATEWAY_ASSERTION_AHEAD_S": bad})
-    assert load_settings(Settings, "GATEWAY", {**base, "GATEWAY_ASSERTION_AHEAD_S": "0"}).assertion_ahead_s == 0
+    okp = OKPKey.generate_key("Ed25519", parameters={"kid": "a-test"})
+    key = SigningKey(kid="a-test", key=okp, alg="Ed25519", created_at=0, active_from=0, remove_after=None)
+    claims = {"iss": "tandem-gateway", "sub": "u1", "aud": "records", "roles": ["mentor"], "iat": 1, "exp": 31,
+              "jti": "0123456789abcdef", "htm": "GET", "htu": "/things?q=%C3%A9&x=\u00e9"}
+    token = sign_compact(key, claims)
+    decoded = jwt.decode(token, okp, algorithms=["Ed25519"])
+    assert decoded.claims == claims and decoded.header == {"alg": "Ed25519", "kid": "a-test", "typ": "JWT"}
+    head, body, sig = token.split(".")
+    tampered = ".".join((head, body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1], sig))
+    with pytest.raises((BadSignatureError, ValueError)):
+        jwt.decode(tampered, okp, algorithms=["Ed25519"])

@@ -1,17 +1,23 @@
 """Passwords, TOTP codes, invitation tokens, authorization codes, tokens, cookies and CSRF tokens never
-reach log output, whatever the outcome of the request."""
+reach log output, whatever the outcome of the request; and the request log tells the truth about status,
+on the gateway and on the service behind it, for refused requests and for a whole call over WebSockets."""
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
+import websockets
 
 from shared.logging import configure_logging
-from tests.gateway.conftest import PASSWORD, Harness
+from tests.conftest import Databases
+from tests.gateway.conftest import PASSWORD, Clock, Harness
+from tests.support.assertion_apps import json_lines, request_lines, stack_of
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +87,41 @@ async def test_secrets_never_logged(harness: Harness, log_output: io.StringIO) -
         assert value not in output, f"a secret ({len(value)} chars) reached the log"
     assert "admin@example.org" not in output  # e-mail addresses are personal data
     assert user_id  # ids are fine
+
+
+async def test_statuses_and_close_codes_are_logged_as_the_client_saw_them(
+        tmp_path: Path, redis_url: str, gateway_db: Callable[..., str], database_url: Databases, clock: Clock,
+        log_output: io.StringIO) -> None:
+    async with stack_of(tmp_path, redis_url, gateway_db, database_url, clock) as stack:
+        h = stack.h
+        mentor = await h.user("m@example.org", ["mentor"])
+        ws_url = h.url.replace("http://", "ws://") + "/api/records/ws"
+        # A whole call: the client hangs up normally...
+        async with websockets.connect(ws_url, additional_headers=mentor.headers(csrf=False)) as ws:
+            for i in range(3):
+                await ws.send(f"hi{i}")
+                assert await ws.recv() == f"echo:hi{i}"
+        # ...the service ends one (4000)...
+        async with websockets.connect(ws_url, additional_headers=mentor.headers(csrf=False)) as ws:
+            await ws.send("close")
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+        # ...and the gateway refuses one without credentials.
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(ws_url):
+                pass
+        assert refused.value.response.status_code == 403
+        # Refused plain requests: at the gateway, and at the service (a replayed assertion, no assertion).
+        assert (await h.client.get("/api/records/things")).status_code == 401
+        assert (await h.client.get("/api/records/things", headers=mentor.headers(csrf=False))).status_code == 200
+        captured = {"tandem-assertion": stack.seen[-1]["tandem-assertion"]}
+        async with httpx.AsyncClient() as direct:
+            assert (await direct.get(f"{stack.two}/things", headers=captured)).status_code == 401
+            assert (await direct.get(f"{stack.one}/things")).status_code == 401
+    gateway_ws = [(r["handshake"], r["status"], r["close_code"]) for r in request_lines(log_output, "/api/records/ws")]
+    assert gateway_ws == [("accepted", 101, 1000), ("accepted", 101, 4000), ("rejected", 403, 1008)]
+    service_ws = [(r["handshake"], r["status"], r["close_code"]) for r in request_lines(log_output, "/ws")]
+    assert service_ws == [("accepted", 101, 1000), ("accepted", 101, 4000)]
+    assert [r["status"] for r in request_lines(log_output, "/api/records/things")] == [401, 200]
+    assert [r["status"] for r in request_lines(log_output, "/things")] == [200, 401, 401]
+    assert not [r for r in json_lines(log_output) if r.get("status") == 500 or r.get("level") == "error"]

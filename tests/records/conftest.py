@@ -39,6 +39,9 @@ class Harness:
     s3: S3Child
     rec: Records  # the service's own logic on an engine bound to the test's event loop
 
+    def __post_init__(self) -> None:
+        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
+
     @property
     def app_rec(self) -> Records:
         """The running app's instance (its engine lives on the app's loop: don't query it from tests)."""
@@ -102,7 +105,7 @@ def settings_factory(tmp_path: Path, redis_url: str, s3_server: S3Child, issuer:
 
 async def _harness(settings: Settings, issuer: TestIssuer, s3: S3Child) -> AsyncIterator[Harness]:
     app = create_app(settings)
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         engine = create_engine(settings.database_url)
         store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
         redis = Redis.from_url(settings.redis_url)

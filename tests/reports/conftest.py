@@ -48,6 +48,9 @@ class Api:
     issuer: TestIssuer
     settings: Settings
 
+    def __post_init__(self) -> None:
+        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
+
     @property
     def runtime(self) -> Runtime:
         runtime = self.client.app.state.runtime
@@ -106,5 +109,5 @@ async def api(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child, i
               insecure_fast_argon2: dict[str, int]) -> AsyncIterator[Api]:
     """The app on the run's database backend."""
     settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, **insecure_fast_argon2)
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with issuer.bind(AsyncTestClient(create_app(settings))) as client:
         yield Api(client, issuer, settings)

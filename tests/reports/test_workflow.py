@@ -177,7 +177,7 @@ async def test_sweeper_runs_in_the_background(tmp_path: Path, db_url: str, redis
                                               redis: Redis) -> None:
     settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, sweep_interval_s=0.1,
                              **insecure_fast_argon2)
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with issuer.bind(AsyncTestClient(create_app(settings))) as client:
         api = Api(client, issuer, settings)
         api.ctx.clock = lambda: datetime(2020, 1, 6, 9, 0, tzinfo=UTC)  # long overdue by now
         await api.file(api.as_("mentee-1", "mentee"))

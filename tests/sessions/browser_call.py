@@ -59,9 +59,9 @@ def helper_app(sessions_ws: str, issuer: TestIssuer, stored: dict[str, bytes]) -
     async def proxy(socket: WebSocket[Any, Any, Any], user: Annotated[str, QueryParameter(name="user")],
                     sid: Annotated[str, QueryParameter(name="sid")]) -> None:
         await socket.accept()
-        token = issuer.token(user, ROLES[user], "sessions", lifetime=60)
-        async with websockets.connect(f"{sessions_ws}/sessions/{sid}/signal",
-                                      additional_headers={"tandem-assertion": token}) as upstream:
+        url = f"{sessions_ws}/sessions/{sid}/signal"
+        async with websockets.connect(url, additional_headers=issuer.ws_headers(user, ROLES[user], "sessions", url,
+                                                                                lifetime=60)) as upstream:
             async def down() -> None:
                 async for raw in upstream:
                     await socket.send_text(raw if isinstance(raw, str) else raw.decode())

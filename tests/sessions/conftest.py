@@ -85,6 +85,9 @@ class Api:
     client: AsyncTestClient[Litestar]
     issuer: TestIssuer
 
+    def __post_init__(self) -> None:
+        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
+
     def h(self, sub: str) -> dict[str, str]:
         return self.issuer.headers(sub, ROLES[sub], "sessions")
 
@@ -105,7 +108,7 @@ class Api:
 async def api(db_url: str, redis_url: str, redis: Redis, issuer: TestIssuer) -> AsyncIterator[Api]:
     await publish_users(redis)
     app = create_app(sessions_settings(db_url, redis_url, issuer))
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         await wait_projected(app, MENTOR, vetted=True, agreements_accepted=True)
         await wait_projected(app, OTHER_MENTOR, vetted=True)
         await wait_projected(app, OPERATOR)

@@ -88,7 +88,7 @@ async def serve(settings: Settings, **app_kwargs: Any) -> AsyncIterator[Server]:
 
 
 async def http(base: str, issuer: TestIssuer, method: str, path: str, sub: str, **kw: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with issuer.bind(httpx.AsyncClient(base_url=base)) as client:
         return await client.request(method, path, headers=issuer.headers(sub, ROLES[sub], "sessions"), **kw)
 
 
@@ -221,9 +221,9 @@ class Member:
 
     async def connect(self, *, join: bool = True, server: Server | None = None) -> None:
         base = (server or self.server).ws
-        token = self.issuer.token(self.user_id, ROLES[self.user_id], "sessions")
-        self.ws = await websockets.connect(f"{base}/sessions/{self.session_id}/signal",
-                                           additional_headers={"tandem-assertion": token}, max_size=2**22)
+        url = f"{base}/sessions/{self.session_id}/signal"
+        self.ws = await websockets.connect(url, max_size=2**22, additional_headers=self.issuer.ws_headers(
+            self.user_id, ROLES[self.user_id], "sessions", url))
         self.closed = None
         self._reader = asyncio.create_task(self._read())
         if join:

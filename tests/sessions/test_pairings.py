@@ -48,7 +48,7 @@ async def _events(redis: Redis, stream: str) -> list[str]:
 async def test_full_lifecycle_on_each_database(db_url: str, redis_url: str, redis: Redis, issuer: TestIssuer) -> None:
     await publish_users(redis)
     app = create_app(sessions_settings(db_url, redis_url, issuer))
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         await wait_projected(app, OTHER_MENTOR, vetted=True)
         api = Api(client, issuer)
         resp = await api.req("POST", "/pairings", ADMIN, json={"mentor_id": MENTOR, "mentee_id": MENTEE})

@@ -52,7 +52,7 @@ async def test_handler_log_calls_never_emit_sensitive_values(log_stream: io.Stri
                         jwks_file=str(issuer.jwks_path))
     app = build_app(name="sessions", settings=settings, route_handlers=[save_note],
                     migrations_dir=Path("services/sessions/migrations"), outbox_table=outbox)
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         resp = await client.post("/notes-demo?token=query-secret", json={"text": CANARY, "pairing_id": "p1"},
                                  headers=issuer.headers("u1", ["mentor"], "sessions"))
         assert resp.status_code == 201
@@ -97,3 +97,23 @@ def test_values_json_has_no_type_for_are_written_as_their_repr(log_stream: io.St
     assert line["at"].startswith("datetime.datetime(2026, 11, 23")
     assert line["counts"] == {"1": "one", "(2, 3)": 5} and line["roles"] == ["mentor", 7, None]
     assert line["event"] == "configured" and line["logger"] == "demo" and line["level"] == "info"
+
+
+async def test_refused_requests_are_logged_with_the_status_the_client_got(
+        log_stream: io.StringIO, tmp_path: Path, redis_url: str, issuer: TestIssuer) -> None:
+    """The assertion wall's 401 used to pass through the request log as an exception: logged 500."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", redis_url=redis_url,
+                        jwks_file=str(issuer.jwks_path))
+    app = build_app(name="sessions", settings=settings, route_handlers=[save_note],
+                    migrations_dir=Path("services/sessions/migrations"), outbox_table=outbox)
+    async with AsyncTestClient(app) as client:
+        for headers in ({}, {"tandem-assertion": "forged"}, issuer.headers("u1", ["mentor"], "sessions")):
+            r = await client.post("/notes-demo", json={"text": "x", "pairing_id": "p"},
+                                  headers={**headers, "x-request-id": "refused-1"})
+            assert r.status_code == 401 and r.headers["x-request-id"] == "refused-1"
+        metrics = (await client.get("/metrics")).text
+    records = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.startswith("{")]
+    statuses = [r["status"] for r in records if r["event"] == "http.request"]
+    assert statuses == [401, 401, 401]
+    assert 'tandem_http_requests_total{method="POST",service="sessions",status="401"} 3.0' in metrics
+    assert 'status="500"' not in metrics

@@ -45,7 +45,7 @@ def make_app(name: str, tmp_path: Path, db_url: str, redis_url: str, s3: S3Child
 async def internal(request: pytest.FixtureRequest, tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child,
                    issuer: TestIssuer) -> AsyncIterator[tuple[str, AsyncTestClient[Any]]]:
     app = make_app(request.param, tmp_path, db_url, redis_url, s3_server, issuer)
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         yield request.param, client
 
 

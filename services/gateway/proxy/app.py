@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
-from services.gateway.proxy.assertions import AssertionMinter
+from services.gateway.proxy.assertions import upstream_assertion
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
 from services.gateway.proxy.live import LiveSockets
@@ -166,7 +166,8 @@ async def _client_hash(gw: Gateway, ip: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -> list[tuple[bytes, bytes]]:
+def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str,
+                      url: str) -> list[tuple[bytes, bytes]]:
     """What the service gets: the client's headers less hop-by-hop, identity, credential and forwarding
     ones (for reports also anything identifying the client), then the assertion, the request id and
     forwarding headers of our own. Raw bytes from the server's parse to the upstream request."""
@@ -183,8 +184,7 @@ def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str) -
             out.append((name, value))
     if length is not None:
         out.append((b"content-length", length))
-    minter: AssertionMinter | None = gw.extras.get("assertions")
-    assertion = minter.take(caller, service) if minter else gw.assertion(caller, service)
+    assertion = upstream_assertion(gw, caller, service, scope, url)  # bound to this very request
     out.append((_ASSERTION_HEADER_RAW, assertion.encode("latin-1")))
     if request_id:
         out.append((b"x-request-id", request_id.encode("latin-1")))
@@ -230,7 +230,7 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     if query:
         url += "?" + query.decode("latin-1")
     method = scope["method"]
-    headers = _upstream_headers(gw, scope, caller, service)
+    headers = _upstream_headers(gw, scope, caller, service, url)
     if service == "reports":
         try:
             client_hash = scope["state"].get(_CLIENT_HASH_STATE) or await _client_hash(gw, _client_ip(scope))
@@ -311,7 +311,7 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         url += "?" + query.decode("latin-1")
     try:
         headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, v in _upstream_headers(gw, scope, caller, service) if k != b"content-length"]
+                   for k, v in _upstream_headers(gw, scope, caller, service, url) if k != b"content-length"]
     except Exception as exc:
         if not dependency_down(exc):
             raise
@@ -417,9 +417,6 @@ class ProxyFront:
                 await _proxy_ws(gw, scope, receive, send)
             else:
                 await _proxy_http(gw, scope, receive, send)
-                minter: AssertionMinter | None = gw.extras.get("assertions")
-                if minter is not None:
-                    minter.mint_due()  # the response is out: sign what the next requests will want
         except Exception as exc:
             if scope["state"].get(_STARTED) or scope["type"] != "http":
                 raise  # mid-stream: only cutting the connection is left (the server does that)

@@ -92,6 +92,9 @@ class AuditApp:
     settings: Settings
     issuer: TestIssuer
 
+    def __post_init__(self) -> None:
+        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
+
     @property
     def runtime(self) -> Runtime:
         runtime: Runtime = self.app.state.runtime
@@ -113,7 +116,7 @@ class AuditApp:
 
 async def _audit_app(settings: Settings, issuer: TestIssuer) -> AsyncIterator[AuditApp]:
     app = create_app(settings)
-    async with AsyncTestClient(app) as client:
+    async with issuer.bind(AsyncTestClient(app)) as client:
         yield AuditApp(client, app, settings, issuer)
 
 

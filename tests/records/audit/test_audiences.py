@@ -75,7 +75,7 @@ async def world(audit_app: AuditApp, database_url: Databases, redis_url: str, s3
         s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key,
         s3_bucket=f"reports-{secrets.token_hex(4)}", keyring_path=str(tmp_path / "reports-keyring.json"),
         sweep_interval_s=0.0, argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
-    async with AsyncTestClient(create_reports_app(settings)) as reports:
+    async with issuer.bind(AsyncTestClient(create_reports_app(settings))) as reports:
         def as_(sub: str, *roles: str) -> dict[str, str]:
             return issuer.headers(sub, list(roles), "reports")
 
