@@ -85,7 +85,7 @@ async def stack(tmp_path: Path, database_url: Databases, redis_url: str, redis: 
     async def service_identity() -> dict[str, str]:
         return issuer.headers("svc-sessions", ["service"], "records")
 
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+    client = issuer.bind(httpx.AsyncClient(timeout=httpx.Timeout(30.0)))
     sink = HttpRecordingSink(f"{records_url}/internal/recordings", client, service_identity)
     settings = sessions_settings(database_url("sessions"), redis_url, issuer, max_recordings=2)
     try:
@@ -155,7 +155,7 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
     window = (datetime.fromisoformat(ledger[-1]["at"]) - datetime.fromisoformat(ledger[3]["at"])).total_seconds()
 
     # The record in the records service: consent evidence, and the WebM plays back for a member.
-    async with httpx.AsyncClient(base_url=stack.records_url) as client:
+    async with issuer.bind(httpx.AsyncClient(base_url=stack.records_url)) as client:
         member = issuer.headers(MENTOR, ["mentor"], "records")
         # The upload carried the evidence up to the start; `recording.stopped` completes it (who revoked).
         meta = await _wait_record(client, recording.record_id, member, until=lambda m: "stopped" in
