@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from services.sessions.recorder.recording import Recording
 from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, RecordingSink
 from services.sessions.signalling.controllers import signal
 from services.sessions.signalling.hub import Hub
-from services.sessions.signalling.turn import ice_servers
+from services.sessions.signalling.turn import ice_servers, recorder_ttl_s
 from services.sessions.users import service as users_svc
 from shared.bus import Handler
 from shared.service import ConsumerSpec, Runtime, build_app
@@ -50,7 +51,8 @@ def _recording_factory(runtime: Runtime, settings: Settings, sink: RecordingSink
     async def start(room: Room, recording_id: str, finished: Callable[[str], None]) -> Recording:
         servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
                    for s in ice_servers(settings.ice_urls, settings.turn_secret, "recorder", time.time(),
-                                        settings.turn_ttl_s)]
+                                        recorder_ttl_s(settings.turn_ttl_s, room.ends_at, settings.room_close_after_s,
+                                                       datetime.now(UTC)))]
         recording = Recording(room=room, recording_id=recording_id, hub=runtime.extras["hub"], sink=sink,
                               consent=runtime.extras["consent"], outbox=runtime.outbox, engine=runtime.engine,
                               ice_servers=servers, on_finished=finished)

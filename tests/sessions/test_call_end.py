@@ -13,6 +13,7 @@ import hmac
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 from services.sessions.config import Settings
 from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
+from services.sessions.signalling.turn import recorder_ttl_s
 from services.sessions.users import service as users_svc
 from shared.bus import RedisStreamBus
 from shared.config import ConfigError
@@ -214,3 +216,10 @@ def test_turn_ttl_defaults_to_minutes_and_renewal_must_come_before_expiry(tmp_pa
     assert Settings(keyring_path=keyring).turn_ttl_s <= 600
     with pytest.raises(ConfigError):
         Settings(keyring_path=keyring, turn_ttl_s=120, turn_renew_s=120)
+
+
+def test_the_recorders_credential_lasts_while_the_room_can_be_open() -> None:
+    """The recorder gets no renewal over signalling, so its credential is minted for the room's life."""
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert recorder_ttl_s(300, now + timedelta(hours=1), 1800, now) == 3600 + 1800
+    assert recorder_ttl_s(300, now - timedelta(hours=2), 1800, now) == 300

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 
 from services.sessions.signalling.messages import IceServer
 
@@ -24,3 +25,9 @@ def ice_servers(urls: tuple[str, ...], secret: str, user_id: str, now: float, tt
         username, credential = turn_credential(secret, user_id, now, ttl_s)
         out.append(IceServer(urls=turn, username=username, credential=credential))
     return out
+
+
+def recorder_ttl_s(ttl_s: int, room_ends_at: datetime, close_after_s: int, now: datetime) -> int:
+    """The server's own recorder has no renewal: its credential lasts while the room can be open.
+    (Members' credentials stay short: theirs are renewed only while they may be in the call.)"""
+    return max(ttl_s, int((room_ends_at - now).total_seconds()) + close_after_s)
