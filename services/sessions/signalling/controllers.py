@@ -220,7 +220,11 @@ class Signaller:
             except RoomRefused as refused:
                 log.info("signal.renewal_refused", session_id=self.session_id, user_id=self.user_id,
                          code=refused.code)
-                await self._end_refused(conn, refused.code)
+                try:
+                    await self._end_refused(conn, refused.code)
+                except Exception as exc:  # noqa: BLE001 - Redis away: at least this socket's call ends
+                    log.warning("signal.end_failed", exc_type=type(exc).__name__)
+                    conn.kick(PEER_REASON, Cause("ended"))
                 return
             except Exception as exc:  # noqa: BLE001 - database away: no renewal this time, try again later
                 log.warning("signal.renewal_failed", exc_type=type(exc).__name__)
@@ -324,8 +328,12 @@ class Signaller:
 
 
     async def _suspended(self) -> bool:
-        async with self.runtime.engine.connect() as db:
-            user = await get_user(db, self.user_id)
+        try:
+            async with self.runtime.engine.connect() as db:
+                user = await get_user(db, self.user_id)
+        except Exception as exc:  # noqa: BLE001 - database away: the call still ends, as a sign-out
+            log.warning("signal.projection_unavailable", exc_type=type(exc).__name__)
+            return False
         return user is not None and user.suspended
 
     async def _end_consent(self, room: Room, cause: Cause) -> None:
