@@ -130,6 +130,10 @@ async def test_suspension_mid_recording_ends_the_call_for_both_and_is_ledgered_a
     assert (await a.expect_type(msg.CallEnded)).reason == "ended-by-programme"
     assert (await a.wait_closed())[0] == 4403 and (await b.wait_closed())[0] == 4403
 
+    async def ended() -> bool:  # the transition is written as the sockets close, just after the frames
+        return (await ledger_of(server, issuer, sid))[-1]["kind"] == "stopped"
+
+    await until(ended)
     lines = await ledger_of(server, issuer, sid)
     end = [(e["kind"], e["actor"], e["reason"]) for e in lines[-2:]]
     assert end == [("revoked", MENTEE, "suspended"), ("stopped", MENTEE, "suspended")], lines
@@ -166,6 +170,11 @@ async def test_a_socket_the_gateway_cut_ends_the_call_for_the_other_member(serve
     assert (await a.expect_type(msg.CallEnded)).reason == "ended-by-programme"
     assert (await a.wait_closed())[0] == 4403
     assert not [f for f in a.frames if isinstance(f, msg.PeerAway)]
+
+    async def revoked() -> bool:
+        return (await ledger_of(server, issuer, sid))[-1]["kind"] == "revoked"
+
+    await until(revoked)
     lines = await ledger_of(server, issuer, sid)
     assert (lines[-1]["kind"], lines[-1]["actor"], lines[-1]["reason"]) == ("revoked", MENTEE, "signed_out"), lines
 
