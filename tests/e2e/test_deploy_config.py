@@ -435,7 +435,7 @@ def test_bootstrapped_keys_match_what_the_pods_expect(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for files in again.values() for p in files} == contents
     assert not list((tmp_path / "keys").glob("*.lock"))
     # The `keys` init containers copy exactly these files out of exactly these Secrets.
-    docs = [d for name in ("records", "reports")
+    docs = [d for name in ("records", "reports", "sessions")
             for d in yaml.safe_load_all((DEPLOY / "k8s" / "base" / f"{name}.yaml").read_text()) if d]
     expected: dict[str, set[str]] = {}
     for dep in (d for d in docs if d["kind"] == "Deployment"):
