@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -176,17 +177,21 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                            auth=(svc["client_id"], svc["client_secret"])).json()["access_token"]
         bearer = {"authorization": f"Bearer {token}"}
 
-        def direct_headers() -> dict[str, str]:
-            now = int(time.time())
-            claims = {"iss": "tandem-gateway", "sub": login.json()["user_id"], "aud": "sessions",
-                      "roles": ["admin"], "iat": now, "exp": now + 30, "jti": uuid.uuid4().hex, "sid": "s"}
-            return {"tandem-assertion": jwt.encode({"alg": "Ed25519", "kid": "bench"}, claims, bench_key,
-                                                   algorithms=["Ed25519"])}
+        def direct_headers(target: str) -> Callable[[], dict[str, str]]:
+            """A fresh assertion for each direct request, bound to it and used once, as the proxy's are."""
+            def headers() -> dict[str, str]:
+                now = int(time.time())
+                claims = {"iss": "tandem-gateway", "sub": login.json()["user_id"], "aud": "sessions",
+                          "roles": ["admin"], "iat": now, "exp": now + 30, "jti": uuid.uuid4().hex, "sid": "s",
+                          "htm": "GET", "htu": target}
+                return {"tandem-assertion": jwt.encode({"alg": "Ed25519", "kid": "bench"}, claims, bench_key,
+                                                       algorithms=["Ed25519"])}
+            return headers
 
-        paths = {"direct": (f"{ses}/whoami", direct_headers),
+        paths = {"direct": (f"{ses}/whoami", direct_headers("/whoami")),
                  "proxied (cookie)": (f"{gw}/api/sessions/whoami", cookie),
                  "proxied (bearer)": (f"{gw}/api/sessions/whoami", bearer),
-                 "direct, list pairings": (f"{ses}/pairings/", direct_headers),
+                 "direct, list pairings": (f"{ses}/pairings/", direct_headers("/pairings/")),
                  "proxied (cookie), list pairings": (f"{gw}/api/sessions/pairings/", cookie)}
         results: dict[str, dict[str, float]] = {}
         cpu0 = {p.pid: cpu_s(p.pid) for p in procs}

@@ -167,7 +167,8 @@ def main() -> None:
 def token(key: OKPKey) -> str:
     now = int(time.time())
     claims = {"iss": "tandem-gateway", "sub": "svc-bench", "aud": "records", "roles": ["service"], "iat": now,
-              "exp": now + 60, "jti": uuid.uuid4().hex, "sid": "bench"}
+              "exp": now + 60, "jti": uuid.uuid4().hex, "sid": "bench",
+              "htm": "POST", "htu": "/internal/recordings"}  # bound to the one upload it is for, used once
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
 

@@ -72,7 +72,7 @@ async def setup_sessions(addr: str, issuer: TestIssuer, count: int) -> list[str]
     def h(sub: str) -> dict[str, str]:
         return issuer.headers(sub, ROLES[sub], "sessions")
 
-    async with httpx.AsyncClient(base_url=f"http://{addr}") as client:
+    async with issuer.bind(httpx.AsyncClient(base_url=f"http://{addr}")) as client:  # per-request assertions
         for _ in range(200):
             r = await client.post("/pairings", headers=h(ADMIN), json={"mentor_id": MENTOR, "mentee_id": MENTEE})
             if r.status_code == 201:
@@ -91,8 +91,9 @@ async def setup_sessions(addr: str, issuer: TestIssuer, count: int) -> list[str]
 
 
 async def join(addr: str, issuer: TestIssuer, sub: str, sid: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(f"ws://{addr}/sessions/{sid}/signal", compression=None,
-                                  additional_headers={"tandem-assertion": issuer.token(sub, ROLES[sub], "sessions")})
+    url = f"ws://{addr}/sessions/{sid}/signal"
+    ws = await websockets.connect(url, compression=None,
+                                  additional_headers=issuer.ws_headers(sub, ROLES[sub], "sessions", url))
     await ws.send('{"type":"join"}')
     while json.loads(await ws.recv())["type"] != "joined":
         pass
@@ -145,12 +146,13 @@ def summary(values: list[float]) -> dict[str, float]:
 async def idle_sockets(addr: str, pid: int, issuer: TestIssuer, sid: str, count: int) -> dict[str, float]:
     proc = psutil.Process(pid)
     before = proc.memory_info().rss
-    token = issuer.token(MENTOR, ROLES[MENTOR], "sessions", lifetime=60)
+    url = f"ws://{addr}/sessions/{sid}/signal"
+    # One assertion per handshake (each is accepted once), minted before the clock starts.
+    handshakes = [issuer.ws_headers(MENTOR, ROLES[MENTOR], "sessions", url, lifetime=60) for _ in range(count)]
     conns = []
     t0 = time.perf_counter()
-    for _ in range(count):
-        conns.append(await websockets.connect(f"ws://{addr}/sessions/{sid}/signal", compression=None,
-                                              additional_headers={"tandem-assertion": token}))
+    for headers in handshakes:
+        conns.append(await websockets.connect(url, compression=None, additional_headers=headers))
     opened = time.perf_counter() - t0
     await asyncio.sleep(1.0)
     after = proc.memory_info().rss

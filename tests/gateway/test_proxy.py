@@ -302,9 +302,10 @@ async def test_websocket_relay(stack: Stack) -> None:
 
 
 async def test_assertion_key_rotation_reaches_internal_services(stack: Stack) -> None:
-    """Internal services cache the JWKS (5 min) and refetch on an unknown kid at most every 5 s, which is
-    why a new key is published GATEWAY_KEY_PUBLISH_AHEAD_S (default 10 min) before it signs. Here the
-    service has not fetched yet, so it sees both keys at once."""
+    """Internal services cache the JWKS (5 min) and refetch on an unknown kid at most once a second (a
+    request waits for that fetch); a new key is published GATEWAY_KEY_PUBLISH_AHEAD_S (default 10 min)
+    before it signs, so normally they have it already. Here the service has not fetched yet, so it sees
+    both keys at once."""
     h = stack.h
     mentee = await h.user("m@example.org", ["mentee"])
     now = int(h.clock())
