@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         gw.extras["federation"] = Federation(settings, runtime.redis, gw.accounts)
         live = LiveSockets(runtime.redis)
         gw.extras["live"] = live
+        gw.accounts.on_suspend.append(live.suspend_user)
         gw.accounts.on_revoke.append(live.revoke_user)
         # The proxy's memory of checked credentials forgets a user on every change, here and elsewhere.
         cache = AuthCache(runtime.redis, settings.auth_cache_s)

@@ -43,6 +43,7 @@ class Upstream:
     first_chunk_in: asyncio.Event = field(default_factory=asyncio.Event)
     first_chunk_out_seen: asyncio.Event = field(default_factory=asyncio.Event)
     seen_headers: list[dict[str, str]] = field(default_factory=list)
+    ws_closes: list[tuple[int, str]] = field(default_factory=list)  # (code, reason) the service received
 
 
 def internal_app(tmp_path: Path, database_url: str, redis_url: str, jwks_url: str, up: Upstream) -> Any:
@@ -84,10 +85,11 @@ def internal_app(tmp_path: Path, database_url: str, redis_url: str, jwks_url: st
         await socket.accept()
         await socket.send_text(json.dumps({"sub": getattr(identity, "sub", None)}))
         while True:
-            try:
-                text = await socket.receive_text()
-            except Exception:  # noqa: BLE001 - the test client closed
+            event = await socket.receive()
+            if event["type"] == "websocket.disconnect":
+                up.ws_closes.append((event["code"], event.get("reason") or ""))
                 return
+            text = event.get("text") or ""
             if text == "close":
                 await socket.close(code=4000, reason="bye")
                 return
@@ -350,6 +352,13 @@ async def test_live_websockets_close_on_logout_and_suspension(stack: Stack) -> N
         r = await h.client.post(f"/admin/users/{mentee.user_id}/suspend", headers=admin.headers())
         assert r.status_code == 200
         assert await closed_with(second) == 1008  # suspension ends every socket of the user
+    # The service is told each cut as 4401 with its cause (sessions ends the call and ledgers the cause,
+    # without waiting for the `user.suspended` event, which may come later).
+    for _ in range(100):
+        if len(stack.up.ws_closes) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert stack.up.ws_closes == [(4401, "revoked"), (4401, "suspended")]
 
 
 async def test_unexpected_failure_in_the_proxy_is_a_plain_500(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:

@@ -162,6 +162,8 @@ class Accounts:
         self.settings = settings
         self.clock = clock
         self.on_revoke: list[Callable[[str], Awaitable[Any]]] = []  # browser sessions, refresh tokens
+        # Told of a suspension before `on_revoke`, so live sockets are cut with that cause (sessions ledgers it).
+        self.on_suspend: list[Callable[[str], Awaitable[Any]]] = []
         self.on_change: list[Callable[[str], Awaitable[Any]]] = []  # roles, status: the proxy forgets sign-ins
 
     # -- cached state ------------------------------------------------------------------------------
@@ -371,6 +373,8 @@ class Accounts:
                 await self.outbox.add(conn, UserSuspended(user_id=user_id), subject=f"user:{user_id}")
         # Cache first: from here on every request by this user is refused, then the sessions go.
         await self.forget(user_id)
+        for announce in self.on_suspend:
+            await announce(user_id)
         await self.revoke_everything(user_id)
         await self.audit(actor, "user.suspend", f"user:{user_id}", "success")
 

@@ -27,7 +27,7 @@ from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
 from services.gateway.proxy.assertions import upstream_assertion
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
-from services.gateway.proxy.live import LiveSockets
+from services.gateway.proxy.live import LiveSockets, Revocation
 from services.gateway.proxy.refusals import deny_websocket
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response
@@ -341,7 +341,7 @@ async def _ws_unavailable(scope: Scope, send: Send, exc: BaseException) -> None:
     await deny_websocket(scope, send, 503, OUTAGE_DETAIL, "unavailable", retry_after())
 
 
-async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revoked: asyncio.Event) -> None:
+async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revoked: Revocation) -> None:
     async def client_to_upstream() -> None:
         while True:
             message = await receive()
@@ -369,10 +369,11 @@ async def _relay(upstream: ClientConnection, receive: Receive, send: Send, revok
 
     async def until_revoked() -> None:
         await revoked.wait()
-        log.info("proxy.ws_revoked")
+        log.info("proxy.ws_revoked", cause=revoked.cause)
         with contextlib.suppress(Exception):
             await send({"type": "websocket.close", "code": 1008, "reason": "signed out"})
-            await upstream.close(code=4401, reason="revoked")  # the service ends the call, not a mere drop
+            # 4401: the service ends the call for both members, not a mere drop; the reason names the cause.
+            await upstream.close(code=4401, reason=revoked.cause)
 
     tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client()),
              asyncio.create_task(until_revoked())]

@@ -2,7 +2,9 @@
 
 The internal services also cut sockets on `user.suspended`; this is the gateway's own guarantee, and it
 covers logout and logout-everywhere too. Revocations fan out to every gateway instance over Redis
-pub/sub (channel `gw:revoke`, messages `user:<id>` or `sid:<id>`), each closing its own relays.
+pub/sub (channel `gw:revoke`, messages `user:<id>` or `sid:<id>`, optionally followed by `;<cause>`),
+each closing its own relays. The cause (`suspended`; otherwise `revoked`) travels on to the service in
+the close, so sessions can name it in the consent ledger without waiting for the `user.suspended` event.
 """
 
 from __future__ import annotations
@@ -19,10 +21,30 @@ from shared.logging import get_logger
 log = get_logger("tandem.gateway.live")
 
 
+DEFAULT_CAUSE = "revoked"
+CAUSES = frozenset({DEFAULT_CAUSE, "suspended"})
+
+
+class Revocation:
+    """Fires when a socket's user or session is revoked, with the first cause announced."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.cause = DEFAULT_CAUSE
+
+    def fire(self, cause: str) -> None:
+        if not self._event.is_set():
+            self.cause = cause
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 class LiveSockets:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._by_key: dict[str, set[asyncio.Event]] = {}
+        self._by_key: dict[str, set[Revocation]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         # Others that act on the same announcements (the proxy's AuthCache): each message, and the
@@ -31,9 +53,9 @@ class LiveSockets:
         self.on_subscription: list[Callable[[bool], None]] = []
 
     @contextlib.contextmanager
-    def track(self, user_id: str | None, sid: str | None) -> Iterator[asyncio.Event]:
-        """An event that fires when this socket's user or session is revoked."""
-        revoked = asyncio.Event()
+    def track(self, user_id: str | None, sid: str | None) -> Iterator[Revocation]:
+        """What fires when this socket's user or session is revoked."""
+        revoked = Revocation()
         keys = [k for k in (f"user:{user_id}" if user_id else "", f"sid:{sid}" if sid else "") if k]
         for key in keys:
             self._by_key.setdefault(key, set()).add(revoked)
@@ -50,6 +72,11 @@ class LiveSockets:
     async def revoke_user(self, user_id: str) -> None:
         await self.redis.publish(CHANNEL, f"user:{user_id}")
 
+    async def suspend_user(self, user_id: str) -> None:
+        """Like `revoke_user`, and the relays tell the service the cause. Announced before the general
+        revocation, which then finds every socket already closing."""
+        await self.redis.publish(CHANNEL, f"user:{user_id};suspended")
+
     async def revoke_sid(self, sid: str) -> None:
         await self.redis.publish(CHANNEL, f"sid:{sid}")
 
@@ -60,9 +87,9 @@ class LiveSockets:
         for listener in self.on_subscription:
             listener(up)
 
-    def _fire(self, key: str) -> None:
-        for event in self._by_key.get(key, ()):
-            event.set()
+    def _fire(self, key: str, cause: str) -> None:
+        for revocation in self._by_key.get(key, ()):
+            revocation.fire(cause)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="gateway-live-sockets")
@@ -92,9 +119,10 @@ class LiveSockets:
                         if message.get("type") == "message":
                             data = message["data"]
                             text = data.decode() if isinstance(data, bytes) else str(data)
-                            self._fire(text)
+                            key, _, cause = text.partition(";")
+                            self._fire(key, cause if cause in CAUSES else DEFAULT_CAUSE)
                             for listener in self.on_message:
-                                listener(text)
+                                listener(key)
             except asyncio.CancelledError:
                 self._subscription(False)
                 raise
