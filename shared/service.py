@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from shared.http import (
     PUBLIC_PATHS,
     AssertionMiddleware,
     Metrics,
+    NotFound,
     ObservabilityMiddleware,
 )
 from shared.identity import AssertionVerifier, HttpJwks, Identity, KeySource, RedisReplayGuard, StaticKeys
@@ -95,10 +97,21 @@ async def readyz(state: State) -> Response[HealthStatus]:
     return Response(HealthStatus(status="ready" if ok else "unready", checks=checks), status_code=200 if ok else 503)
 
 
-@get("/metrics", tags=["operations"], media_type=MediaType.TEXT, sync_to_thread=False)
-def metrics(state: State) -> Response[bytes]:
-    """Prometheus metrics."""
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics_route(token: str | None) -> Any:
+    """`/metrics`. Internal services serve it to their network (`token` None: the network policy guards
+    it). A public listener (the gateway) passes a token: only a scraper presenting it as a bearer token
+    reads the metrics; everyone else, and everyone when the token is empty, gets 404."""
+
+    @get("/metrics", tags=["operations"], media_type=MediaType.TEXT, sync_to_thread=False)
+    def metrics(state: State, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Prometheus metrics."""
+        if token is not None:
+            scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+            if not token or scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
+                raise NotFound("No such resource.")
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 class WhoAmI(msgspec.Struct):
@@ -153,9 +166,11 @@ def build_app(
     public_paths: Sequence[str] = (),
     middleware: Sequence[Any] = (),
     authenticate: bool = True,
+    metrics_token: str | None = None,
     **litestar_kwargs: Any,
 ) -> Litestar:
-    """Assemble a Tandem service app. `setup(runtime)` adds service-specific resources."""
+    """Assemble a Tandem service app. `setup(runtime)` adds service-specific resources; `metrics_token`
+    guards `/metrics` on a public listener (see `metrics_route`)."""
     app_metrics = Metrics(name)
     checks: dict[str, Check] = {"database": _check_db, "redis": _check_redis, **(readiness or {})}
 
@@ -208,7 +223,8 @@ def build_app(
         mw.append(DefineMiddleware(AssertionMiddleware, exclude=[f"^{p}" for p in (*PUBLIC_PATHS, *public_paths)]))
     mw.extend(middleware)
     return Litestar(
-        route_handlers=[healthz, readyz, metrics, *([whoami] if authenticate else []), *route_handlers],
+        route_handlers=[healthz, readyz, metrics_route(metrics_token), *([whoami] if authenticate else []),
+                        *route_handlers],
         lifespan=[lifespan],
         middleware=mw,
         exception_handlers=EXCEPTION_HANDLERS,

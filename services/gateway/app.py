@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         consumers=[ConsumerSpec("gateway", INBOX_STREAMS, inbox_handler)] if run_consumers else [],
         dependencies=DEPENDENCIES,
         authenticate=False,
+        metrics_token=settings.metrics_token,
         description=services.gateway.__doc__ or "",
     )
     app.asgi_handler = ProxyFront(app.asgi_handler, app.state.metrics)  # type: ignore[assignment]  # /api/...

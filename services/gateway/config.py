@@ -81,6 +81,9 @@ class Settings(ServiceSettings):
     rate_limit_per_identity: int = setting(1200, "Requests per window for one signed-in identity.")
     rate_limit_per_ip: int = setting(2400, "Requests per window from one client address.")
     auth_rate_limit_per_ip: int = setting(30, "Sign-in / token / invitation attempts per window per address.")
+    metrics_token: str = setting("", "Bearer token a Prometheus scraper presents to read the gateway's `/metrics` "
+                                     "(the gateway's port is public); empty: the gateway serves no metrics.",
+                                 secret=True)
     auth_cache_s: float = setting(2.0, "How long the proxy may answer a repeated request's credentials from memory "
                                        "(changes reach every instance at once over Redis pub/sub); 0: never.")
 

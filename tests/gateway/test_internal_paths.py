@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.gateway.app import create_app
 from tests.conftest import Databases
-from tests.gateway.conftest import Browser, Clock
+from tests.gateway.conftest import Browser, Clock, Harness, insecure_fast_argon2_settings, serve
 from tests.support.gateway_stack import SERVICES, GatewayStack, gateway_stack
 
 pytestmark = pytest.mark.integration
@@ -66,3 +67,24 @@ async def test_ordinary_paths_that_merely_contain_the_names_still_pass(stack: Ga
     r = await h.client.get("/api/records/whoami/metrics", headers=mentee.headers(csrf=False))
     assert r.status_code == 404 and "tandem_http_requests" not in r.text  # the service's own 404
     assert (await h.client.get("/api/records/whoami", headers=mentee.headers(csrf=False))).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["", "scrape-token-5ecret"])
+async def test_the_gateways_own_metrics_are_only_for_the_scraper(
+        tmp_path: Path, redis_url: str, gateway_db: Callable[..., str], clock: Clock, token: str) -> None:
+    """The gateway's listener is the public one: its `/metrics` answers only the bearer token the scraper
+    holds, and nobody when none is configured; signed-in people are nobody here."""
+    app = create_app(insecure_fast_argon2_settings(gateway_db(), redis_url, metrics_token=token), clock=clock,
+                     run_consumers=False)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        harness = Harness(app, client, clock, app.state.settings, url=url)
+        admin = await harness.user("admin@example.org", ["admin"])
+        for headers in ({}, admin.headers(csrf=False), {"authorization": "Bearer wrong"},
+                        {"authorization": f"Basic {token or 'x'}"}, {"authorization": "Bearer"}):
+            r = await client.get("/metrics", headers=headers)
+            assert r.status_code == 404 and "tandem_http_requests" not in r.text, headers
+            assert r.headers["content-type"].startswith("application/problem+json")
+        if token:
+            r = await client.get("/metrics", headers={"authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and "tandem_http_requests" in r.text
+        assert (await client.get("/healthz")).status_code == 200  # liveness stays open for the kubelet
