@@ -8,11 +8,7 @@ fresh signed assertion for the authenticated caller instead.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -28,7 +24,15 @@ from services.gateway.proxy.assertions import upstream_assertion
 from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
 from services.gateway.proxy.live import LiveSockets, Revocation
-from services.gateway.proxy.refusals import deny_websocket
+from services.gateway.proxy.public import (
+    CLIENT_HASH_HEADER,
+    CLIENT_HASH_STATE,
+    REPORTS_DROP,
+    client_ip,
+    day_client_hash,
+    public_caller,
+)
+from services.gateway.proxy.refusals import ProxyProblem, deny_websocket
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response
 from shared.identity import ASSERTION_HEADER
@@ -45,16 +49,6 @@ DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-cs
                                                 "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                                 "x-real-ip", "expect", "sec-websocket-key", "sec-websocket-version",
                                                 "sec-websocket-extensions", "sec-websocket-protocol"}
-# Reports may be filed without an account (seeds: anyone can raise a concern): these routes are forwarded
-# for a caller with no credentials at all as sub "anonymous" with no roles. Nothing identifying the
-# client reaches reports: no address, user agent or referrer; only a keyed, daily-rotating hash of the
-# address for its rate limits.
-PUBLIC_REPORT_ROUTES = frozenset({("POST", "/concerns"), ("GET", "/receipt"), ("POST", "/receipt/messages")})
-RECEIPT_ROUTES = frozenset({("GET", "/receipt"), ("POST", "/receipt/messages")})
-_CLIENT_HASH_STATE = "tandem.proxy.client_hash"  # in scope["state"]: computed once per request
-PUBLIC_SUBJECT = "anonymous"
-CLIENT_HASH_HEADER = "tandem-client-hash"
-REPORTS_DROP = frozenset({"user-agent", "referer", "origin", "x-forwarded-for", "via"})
 DROP_REQUEST = DROP_REQUEST | {CLIENT_HASH_HEADER}
 _DROP_REQUEST_RAW = frozenset(name.encode() for name in DROP_REQUEST)
 _REPORTS_DROP_RAW = frozenset(name.encode() for name in REPORTS_DROP)
@@ -70,12 +64,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class _Problem(Exception):
-    def __init__(self, status: int, detail: str, slug: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.slug, self.headers = status, detail, slug, headers
-
-
 def _split(scope: Scope) -> tuple[str, str]:
     """(service, upstream path) from the undecoded request path; refuses dot segments."""
     raw = scope.get("raw_path") or scope["path"].encode()
@@ -83,12 +71,12 @@ def _split(scope: Scope) -> tuple[str, str]:
     rest = path.removeprefix("/api/")
     service, _, tail = rest.partition("/")
     if service not in SERVICES:
-        raise _Problem(404, "No such service.", "not-found")
+        raise ProxyProblem(404, "No such service.", "not-found")
     segments = [unquote(s) for s in tail.split("/")]
     if any(s in (".", "..") or "/" in s or "\\" in s for s in segments):
-        raise _Problem(400, "Path segments may not be dot segments or contain encoded slashes.", "bad-path")
+        raise ProxyProblem(400, "Path segments may not be dot segments or contain encoded slashes.", "bad-path")
     if _internal_only(segments):
-        raise _Problem(404, "No such service.", "not-found")  # the same answer as for a service that is not there
+        raise ProxyProblem(404, "No such service.", "not-found")  # the same answer as for a service that is not there
     return service, "/" + tail
 
 
@@ -103,11 +91,6 @@ def _internal_only(segments: list[str]) -> bool:
     router might still send there: any case, padded, with path parameters (`;x`), repeated slashes."""
     first = next((s for s in segments if s), "")
     return first.split(";", 1)[0].strip().lower() in INTERNAL_ONLY
-
-
-def _client_ip(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
 
 
 _AUTH_HEADERS = frozenset({b"authorization", b"cookie", b"x-csrf-token"})
@@ -129,41 +112,7 @@ def _auth_headers(scope: Scope) -> dict[str, str]:
 
 async def _authorize(gw: Gateway, scope: Scope, headers: dict[str, str]) -> Caller:
     fast: FastAuth = gw.extras["fastauth"]
-    return await fast.caller(headers, str(scope.get("method", "GET")), _client_ip(scope))
-
-
-async def _public_caller(gw: Gateway, scope: Scope, service: str, path: str,
-                         headers: dict[str, str]) -> Caller | None:
-    """The anonymous caller of a public reports route, or None when the route is not public."""
-    route = (scope["method"], path)
-    if service != "reports" or route not in PUBLIC_REPORT_ROUTES:
-        return None
-    # Following up by receipt is anonymous whoever asks: credentials sent along are not even read, so no
-    # session's last-seen time, rate counter or log line of the account moves with it.
-    if route not in RECEIPT_ROUTES:
-        if headers.get("authorization"):
-            return None  # a token is a deliberate credential: it must be valid (never a quiet anonymous filing)
-        cookie = gw.cookie_of(headers)
-        if cookie is not None and await gw.sessions.get(cookie) is not None:
-            return None  # a signed-in browser files as its user (reports refuses it an anonymous filing)
-    # No cookie, or one whose browser session is over (a tab left open): the public form is anonymous anyway.
-    # Limited by the day's client hash alone: no key holds the address the account's own requests count under.
-    client_hash = await _client_hash(gw, _client_ip(scope))
-    scope["state"][_CLIENT_HASH_STATE] = client_hash
-    await gw.limiter.hit((f"public:{client_hash}", gw.settings.auth_rate_limit_per_ip))
-    return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
-
-
-async def _client_hash(gw: Gateway, ip: str) -> str:
-    """HMAC of the client address under a key shared by all gateway instances for one UTC day."""
-    day = int(gw.clock() // 86_400)
-    key_name = f"gw:client-hash-key:{day}"
-    await gw.redis.set(key_name, secrets.token_bytes(32), nx=True, ex=2 * 86_400)
-    key = await gw.redis.get(key_name)
-    if not isinstance(key, bytes):
-        raise _Problem(503, "Please try again in a moment.", "unavailable")
-    digest = hmac.new(key, ip.encode(), hashlib.sha256).digest()[:18]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return await fast.caller(headers, str(scope.get("method", "GET")), client_ip(scope))
 
 
 def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str,
@@ -189,7 +138,7 @@ def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str,
     if request_id:
         out.append((b"x-request-id", request_id.encode("latin-1")))
     if not reports:
-        out.append((b"x-forwarded-for", _client_ip(scope).encode("latin-1")))
+        out.append((b"x-forwarded-for", client_ip(scope).encode("latin-1")))
     out.append((b"x-forwarded-proto", b"https" if gw.settings.issuer.startswith("https") else b"http"))
     return out
 
@@ -217,8 +166,8 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     try:
         service, path = _split(scope)
         auth = _auth_headers(scope)
-        caller = await _public_caller(gw, scope, service, path, auth) or await _authorize(gw, scope, auth)
-    except _Problem as p:
+        caller = await public_caller(gw, scope, service, path, auth) or await _authorize(gw, scope, auth)
+    except ProxyProblem as p:
         await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
         return
     except HTTPException as exc:
@@ -233,9 +182,9 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     headers = _upstream_headers(gw, scope, caller, service, url)
     if service == "reports":
         try:
-            client_hash = scope["state"].get(_CLIENT_HASH_STATE) or await _client_hash(gw, _client_ip(scope))
+            client_hash = scope["state"].get(CLIENT_HASH_STATE) or await day_client_hash(gw, client_ip(scope))
             headers.append((_CLIENT_HASH_HEADER_RAW, client_hash.encode()))
-        except _Problem as p:
+        except ProxyProblem as p:
             await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
             return
     length = next((v for k, v in headers if k == b"content-length"), None)
@@ -293,9 +242,9 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         # Cross-site WebSocket hijacking: browsers send Origin, and it must be ours.
         origin = dict(scope.get("headers", [])).get(b"origin")
         if origin is not None and origin.decode("latin-1") != gw.settings.issuer:
-            raise _Problem(403, "Cross-origin WebSocket refused.", "origin")
+            raise ProxyProblem(403, "Cross-origin WebSocket refused.", "origin")
         caller = await _authorize(gw, scope, _auth_headers(scope))
-    except (_Problem, HTTPException) as exc:
+    except (ProxyProblem, HTTPException) as exc:
         log.info("proxy.ws_refused", status=getattr(exc, "status", getattr(exc, "status_code", 0)))
         await send({"type": "websocket.close", "code": 1008})
         return

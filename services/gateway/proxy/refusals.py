@@ -21,6 +21,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 TRY_AGAIN_LATER = 1013
 
 
+class ProxyProblem(Exception):
+    """A refusal the proxy answers itself, as problem+json (or a WebSocket denial)."""
+
+    def __init__(self, status: int, detail: str, slug: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.slug, self.headers = status, detail, slug, headers
+
+
 async def deny_websocket(scope: dict[str, Any], send: Send, status: int, detail: str, slug: str,
                          headers: dict[str, str] | None = None) -> None:
     if "websocket.http.response" not in scope.get("extensions", {}):
