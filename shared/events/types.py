@@ -128,7 +128,10 @@ class RecordingStopped(Event, frozen=True, kw_only=True):
     session_id: str
     pairing_id: str
     recording_id: str
-    reason: str  # "revoked", "ended", "disconnected", "failed" - a code, never free text
+    # A code, never free text: "revoked", "ended", "disconnected", "failed", "storage_unavailable", or the
+    # programme ending the call: "suspended", "signed_out", "pairing_ended", "room_closed",
+    # "session_cancelled", "call_ended" (the other member's side of it).
+    reason: str
     record_id: str | None = None  # the stored recording in records, when there is one
     ledger: tuple[ConsentLine, ...] = ()  # the consent lines after the start (revoke, stop): the evidence's end
 
