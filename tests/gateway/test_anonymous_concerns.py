@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from redis.asyncio import Redis
 
 from services.gateway.accounts.credentials import token_hash
 from shared.identity import Identity
-from shared.logging import configure_logging
 from tests.conftest import Databases
 from tests.gateway.conftest import Browser, Clock
 from tests.support.gateway_stack import GatewayStack, gateway_stack
+from tests.support.logs import captured_json_logs
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,8 @@ def receipt_messages(request: Request[Any, Any, Any], identity: NamedDependency[
 
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    out = io.StringIO()
-    configure_logging("debug", json=True, stream=out, service="gateway")
-    yield out
-    root.handlers[:], level = saved
-    root.setLevel(level)
+    with captured_json_logs("debug") as out:
+        yield out
 
 
 @pytest.fixture

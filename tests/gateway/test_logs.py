@@ -5,7 +5,6 @@ on the gateway and on the service behind it, for refused requests and for a whol
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -14,23 +13,18 @@ import httpx
 import pytest
 import websockets
 
-from shared.logging import configure_logging
 from tests.conftest import Databases
 from tests.gateway.conftest import PASSWORD, Clock, Harness
 from tests.support.assertion_apps import json_lines, request_lines, stack_of
+from tests.support.logs import captured_json_logs
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    out = io.StringIO()
-    configure_logging("debug", json=True, stream=out, service="gateway")
-    yield out
-    root.handlers[:], level = saved
-    root.setLevel(level)
+    with captured_json_logs("debug") as out:
+        yield out
 
 
 async def test_secrets_never_logged(harness: Harness, log_output: io.StringIO) -> None:

@@ -6,7 +6,6 @@ same paths work again without a restart."""
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -16,23 +15,18 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from deploy.local.children import RedisChild, start_redis
-from shared.logging import configure_logging
 from tests.conftest import Databases
 from tests.gateway.conftest import PASSWORD, Clock
 from tests.support.gateway_stack import GatewayStack, gateway_stack
+from tests.support.logs import captured_json_logs
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    out = io.StringIO()
-    configure_logging("info", json=True, stream=out, service="gateway")
-    yield out
-    root.handlers[:], level = saved
-    root.setLevel(level)
+    with captured_json_logs("info") as out:
+        yield out
 
 
 @pytest.fixture
