@@ -123,6 +123,19 @@ class ConsentLine(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+# Why the programme ended one member's part of a call (their suspension, their signing out everywhere)
+# is that member's own business: the pair is shown only that the programme ended it, on the call page
+# and in every view of the consent ledger they can read (sessions' ledger, the recording's evidence,
+# the inbox). The ledger itself, and admins in a dispute, keep the exact reason.
+PRIVATE_STOP_REASONS = frozenset({"suspended", "signed_out"})
+ENDED_BY_PROGRAMME = "ended_by_programme"
+
+
+def reason_for_members(reason: str | None) -> str | None:
+    """A consent or stop reason as the pairing's members are shown it."""
+    return ENDED_BY_PROGRAMME if reason in PRIVATE_STOP_REASONS else reason
+
+
 class RecordingStopped(Event, frozen=True, kw_only=True):
     TYPE = "recording.stopped"
     session_id: str

@@ -102,3 +102,21 @@ async def test_break_glass_is_flagged_to_every_other_admin_and_the_pair(live: Ha
     assert len(await _inbox(h, mentor, 2)) == 2
     await asyncio.sleep(0.2)
     assert len((await h.client.get("/me/inbox", headers=colleague.headers(csrf=False))).json()["items"]) == 1
+
+
+async def test_a_stop_the_programme_caused_reads_as_such_in_the_pairs_inbox(live: Harness, redis: Redis) -> None:
+    """A member's suspension is theirs alone: the other member's notice of the stopped recording says
+    only that the programme ended it (as the call page does), never why."""
+    h = live
+    mentor = await h.user("mentor@example.org", ["mentor"])
+    mentee = await h.user("mentee@example.org", ["mentee"])
+    sessions = RedisStreamBus(redis, "sessions")
+    await sessions.publish(t.PairingActivated(pairing_id="p1", mentor_id=mentor.user_id, mentee_id=mentee.user_id))
+    await sessions.publish(t.RecordingStopped(session_id="s1", pairing_id="p1", recording_id="rec-1",
+                                              reason="suspended"))
+    await sessions.publish(t.RecordingStopped(session_id="s2", pairing_id="p1", recording_id="rec-2",
+                                              reason="revoked"))
+    items = await _inbox(h, mentor, 3)
+    reasons = {i["facts"]["recording_id"]: i["facts"]["reason"]  # type: ignore[index]
+               for i in items if i["kind"] == "recording.stopped"}
+    assert reasons == {"rec-1": "ended_by_programme", "rec-2": "revoked"}

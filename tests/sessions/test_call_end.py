@@ -135,9 +135,13 @@ async def test_suspension_mid_recording_ends_the_call_for_both_and_is_ledgered_a
 
     await until(ended)
     lines = await ledger_of(server, issuer, sid)
+    # The ledger keeps the cause; the pair's view of it says only that the programme ended the call.
+    kept = (await server.app.state.runtime.extras["consent"].ledger(sid))[-2:]
+    assert [(e["kind"], e["actor"], e["reason"]) for e in kept] == [("revoked", MENTEE, "suspended"),
+                                                                    ("stopped", MENTEE, "suspended")]
     end = [(e["kind"], e["actor"], e["reason"]) for e in lines[-2:]]
-    assert end == [("revoked", MENTEE, "suspended"), ("stopped", MENTEE, "suspended")], lines
-    assert not [e for e in lines if e["reason"] == "disconnected"], lines
+    assert end == [("revoked", MENTEE, "ended_by_programme"), ("stopped", MENTEE, "ended_by_programme")], lines
+    assert not [e for e in lines if e["reason"] in ("disconnected", "suspended")], lines
 
     async def stopped() -> t.RecordingStopped | None:
         entries = await redis.xrange("tandem.session") or []
@@ -176,7 +180,10 @@ async def test_a_socket_the_gateway_cut_ends_the_call_for_the_other_member(serve
 
     await until(revoked)
     lines = await ledger_of(server, issuer, sid)
-    assert (lines[-1]["kind"], lines[-1]["actor"], lines[-1]["reason"]) == ("revoked", MENTEE, "signed_out"), lines
+    assert (lines[-1]["kind"], lines[-1]["actor"], lines[-1]["reason"]) == ("revoked", MENTEE,
+                                                                             "ended_by_programme"), lines
+    kept = (await server.app.state.runtime.extras["consent"].ledger(sid))[-1]
+    assert (kept["kind"], kept["reason"]) == ("revoked", "signed_out")
 
     # A plain drop (no revocation) is still a drop: the other member waits, the place is kept.
     a2, b2 = Member(server, issuer, MENTOR, sid), Member(server, issuer, MENTEE, sid)

@@ -74,7 +74,7 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
     if isinstance(payload, t.RecordingStarted | t.RecordingStopped):
         facts: dict[str, Any] = {"session_id": payload.session_id, "recording_id": payload.recording_id}
         if isinstance(payload, t.RecordingStopped):
-            facts["reason"] = payload.reason
+            facts["reason"] = t.reason_for_members(payload.reason)
         return await _pair(conn, payload.pairing_id), payload.recording_id, facts
     if isinstance(payload, t.RecordCreated):
         return (await _pair(conn, payload.pairing_id), payload.record_id,

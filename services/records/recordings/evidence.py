@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.records.core.tables import records
-from shared.events.types import RecordingStopped
+from shared.events.types import RecordingStopped, reason_for_members
 
 
 async def complete(conn: AsyncConnection, event: RecordingStopped, occurred_at: datetime) -> bool:
@@ -41,3 +41,18 @@ async def complete(conn: AsyncConnection, event: RecordingStopped, occurred_at: 
     await conn.execute(sa.update(records).where(records.c.id == event.record_id)
                        .values(consent_evidence=json.dumps(evidence, sort_keys=True)))
     return True
+
+
+def as_members_see(evidence: object) -> object:
+    """The stored evidence with each reason as the pairing's members are shown it (`reason_for_members`)."""
+    if not isinstance(evidence, dict):
+        return evidence
+    shown = dict(evidence)
+    lines = shown.get("consent")
+    if isinstance(lines, list):
+        shown["consent"] = [{**line, "reason": reason_for_members(line.get("reason"))}
+                            if isinstance(line, dict) and "reason" in line else line for line in lines]
+    stopped = shown.get("stopped")
+    if isinstance(stopped, dict):
+        shown["stopped"] = {**stopped, "reason": reason_for_members(stopped.get("reason"))}
+    return shown

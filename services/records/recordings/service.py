@@ -19,6 +19,7 @@ from services.records.core.tables import record_objects, records
 from services.records.core.vault import ObjectRef, crypto_id, new_object_key
 from services.records.disputes.service import hold_if_disputed
 from services.records.pairings.service import get_pairing, session_pairing
+from services.records.recordings.evidence import as_members_see
 from services.records.recordings.schemas import Recording, RecordingMetadata, RecordingSummary
 from services.records.retention.service import recording_retain_until
 from shared.crypto import StreamContext, StreamSealer
@@ -137,7 +138,9 @@ def _summary(row: sa.Row[tuple[object, ...]], size: int) -> RecordingSummary:
 
 def _recording(row: sa.Row[tuple[object, ...]], size: int) -> Recording:
     s = _summary(row, size)
-    return Recording(**msgspec.structs.asdict(s), consent_evidence=json.loads(row.consent_evidence or "null"))
+    # Only the pair (and the recorder, at ingest) read a recording's metadata; admins go through disputes.
+    return Recording(**msgspec.structs.asdict(s),
+                     consent_evidence=as_members_see(json.loads(row.consent_evidence or "null")))
 
 
 async def list_recordings(rec: Records, user_id: str, pairing_id: str) -> list[RecordingSummary]:

@@ -14,6 +14,7 @@ from services.sessions.meetings import service
 from services.sessions.meetings.schemas import ConsentEntryOut, ScheduleSession, SessionOut
 from services.sessions.pairings import service as pairing_svc
 from services.sessions.pairings.controllers import PEOPLE, _outbox
+from shared.events.types import reason_for_members
 from shared.http import NotFound, require_roles
 from shared.identity import Identity
 from shared.service import Runtime
@@ -69,5 +70,5 @@ class MeetingController(Controller):
                 raise NotFound("No such session.")
         store = runtime.extras["consent"]
         return [ConsentEntryOut(seq=e["seq"], kind=e["kind"], actor=e["actor"], at=datetime.fromisoformat(e["at"]),
-                                recording_id=e["recording_id"], reason=e["reason"])
+                                recording_id=e["recording_id"], reason=reason_for_members(e["reason"]))
                 for e in await store.ledger(session_id)]
