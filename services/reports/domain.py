@@ -101,5 +101,5 @@ class ReportsContext:
 
 
 def forget_actor() -> None:
-    """Drop the caller's account id from this request's log context (anonymous filings)."""
+    """Drop the caller's account id from this request's log context (every reporter-side request)."""
     structlog.contextvars.unbind_contextvars("actor")

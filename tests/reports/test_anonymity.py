@@ -169,3 +169,19 @@ async def test_report_text_never_reaches_the_logs(log_stream: io.StringIO, api: 
     assert "reports.filed" in logs and rid in logs  # the log is being captured
     for fragment in (CANARY, "Quentin", "CANARY-7f3a"):
         assert fragment not in logs
+
+
+async def test_an_identified_reporters_requests_are_logged_without_the_account(log_stream: io.StringIO,
+                                                                              api: Api) -> None:
+    """Only the two-officer reveal links a reporter to a report: the logs may not. Filing, listing,
+    reading and writing to one's own report are logged by report id, never with the account id."""
+    headers = api.as_(ACCOUNT, "mentee")
+    filed = await api.file(headers, anonymous=False)
+    report_id = filed["id"]
+    assert (await api.client.get("/mine", headers=headers)).status_code == 200
+    assert (await api.client.get(f"/mine/{report_id}", headers=headers)).status_code == 200
+    assert (await api.client.post(f"/mine/{report_id}/messages", json={"text": "more"},
+                                  headers=headers)).status_code == 201
+    logs = log_stream.getvalue()
+    assert report_id in logs and "reports.filed" in logs  # the lines were captured
+    assert ACCOUNT not in logs

@@ -68,9 +68,10 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
     public = ctx.is_public(identity)
     if identity.is_service:
         raise Forbidden("Services do not file concerns.")
+    # No filing's log lines name the account: for an identified concern that would link the reporter to
+    # the report in the logs, which only the two-officer reveal may do.
+    forget_actor()
     anonymous = data.anonymous or public
-    if anonymous:
-        forget_actor()
     if data.anonymous and not public:
         # It came with the account's credentials, so the gateway saw the account (its session's last-seen
         # time, its rate counters): anonymous filings come without any, so no layer can link them. Refused
@@ -142,6 +143,7 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
 
 
 def _reporter(ctx: ReportsContext, identity: Identity) -> str:
+    forget_actor()  # a reporter's reads and messages are logged by report id only (see `file_concern`)
     if ctx.is_public(identity) or identity.is_service:
         raise Forbidden("Sign in to see your reports, or use your receipt.")
     return identity.sub
