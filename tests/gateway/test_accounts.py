@@ -7,7 +7,9 @@ import json
 import pyotp
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis
 
+from services.gateway.accounts.credentials import token_hash
 from services.gateway.adapters.db import outbox
 from shared.events import decode_envelope
 from tests.gateway.conftest import PASSWORD, Harness
@@ -73,6 +75,25 @@ async def test_login_failures_lock_with_backoff(harness: Harness) -> None:
     # Unknown accounts answer exactly like wrong passwords.
     unknown = await h.client.post("/auth/login", json={"email": "nobody@example.org", "password": PASSWORD})
     assert unknown.status_code == 401 and unknown.json()["type"].endswith("invalid-credentials")
+
+
+
+async def test_failed_sign_ins_are_audited_without_the_address(harness: Harness, redis: Redis) -> None:
+    """An attempt that names no account is audited as `login:unknown`: neither the address nor an unkeyed
+    hash of it (which anyone holding a list of candidate addresses could match)."""
+    h = harness
+    user_id = await h.make_user("m@example.org", ["mentee"])
+    for email in ("nobody@example.org", "m@example.org"):
+        for _ in range(h.settings.lockout_threshold + 1):  # the last one is refused as locked
+            await h.client.post("/auth/login", json={"email": email, "password": "wrong password!"})
+    entries = [decode_envelope(fields[b"envelope"]).payload() for _id, fields in await redis.xrange("tandem.audit")]
+    logins = [(e.actor, e.outcome, e.reason) for e in entries if e.action == "auth.login"]
+    assert ("login:unknown", "failure", "bad-credentials") in logins and \
+        ("login:unknown", "denied", "locked") in logins
+    assert {actor for actor, _, _ in logins} <= {"login:unknown", user_id}
+    dump = str(await redis.xrange("tandem.audit"))
+    for email in ("nobody@example.org", "m@example.org"):
+        assert email not in dump and token_hash(f"login:{email}")[:16] not in dump
 
 
 @pytest.mark.parametrize("role", ["admin", "safeguarding"])

@@ -68,6 +68,7 @@ VETTING_ITEMS = ("professional_verification", "references", "interview", "backgr
 VETTING_STATUSES = frozenset({"pending", "passed", "failed"})
 AGREEMENT_KINDS = ("code_of_practice", "confidentiality")
 Audit = Callable[..., Awaitable[str]]
+UNKNOWN_LOGIN = "login:unknown"  # the audit actor of a sign-in attempt that names no account
 
 
 class MfaRequired(Unauthorized):
@@ -505,7 +506,8 @@ class Accounts:
         key = token_hash(f"login:{email}")
         locked = await self.locked_for(key)
         if locked:
-            await self.audit(f"login:{key[:16]}", "auth.login", "user:unknown", "denied", reason="locked")
+            # Never the address, nor an unkeyed hash of it (a list of candidate addresses would undo that).
+            await self.audit(UNKNOWN_LOGIN, "auth.login", "user:unknown", "denied", reason="locked")
             raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
                                   headers={"retry-after": str(locked)})
         async with self.engine.connect() as conn:
@@ -515,7 +517,7 @@ class Accounts:
         if row is None or not ok or row["status"] != "active":
             await self.count_failure(key)
             target = f"user:{row['id']}" if row else "user:unknown"
-            await self.audit(row["id"] if row else f"login:{key[:16]}", "auth.login", target, "failure",
+            await self.audit(row["id"] if row else UNKNOWN_LOGIN, "auth.login", target, "failure",
                              reason="suspended" if row is not None and ok else "bad-credentials")
             raise LoginFailed("The e-mail address or password is not correct.")
         user_id = row["id"]

@@ -122,7 +122,8 @@ class Federation:
                                                         provision=self.settings.federation_provision,
                                                         strong_auth=strong)
         except Forbidden:
-            await self.accounts.audit(f"upstream:{claims.get('sub')}", "auth.mfa", "user:federated", "denied",
+            # The provider's subject is its own account id (an e-mail address at some providers): not ours to log.
+            await self.accounts.audit("upstream:unknown", "auth.mfa", "user:federated", "denied",
                                       reason="federated-without-mfa")
             raise
         await self.accounts.audit(state_.user_id, "auth.login", f"user:{state_.user_id}", "success",
