@@ -195,6 +195,10 @@ class DisputeChanged(Event, frozen=True, kw_only=True):
 
 
 # --- tandem.report (producer: reports) -------------------------------------------------------------
+# `notify`: the officers to tell, chosen by reports (its active officers, minus the report's subject, who
+# must not learn that a case about them exists). None only on events published before the field existed:
+# consumers then fall back to every active officer. An empty tuple means nobody, never "everyone": a
+# report whose subject is the only officer must not reach them.
 
 
 class ReportFiled(Event, frozen=True, kw_only=True):
@@ -202,17 +206,20 @@ class ReportFiled(Event, frozen=True, kw_only=True):
     report_id: str
     category: str
     urgent: bool
+    notify: tuple[str, ...] | None = None
 
 
 class ReportUrgent(Event, frozen=True, kw_only=True):
     TYPE = "report.urgent"
     report_id: str
     category: str
+    notify: tuple[str, ...] | None = None
 
 
 class ReportOverdue(Event, frozen=True, kw_only=True):
     TYPE = "report.overdue"
     report_id: str
+    notify: tuple[str, ...] | None = None
 
 
 # --- tandem.audit (producers: every service; consumer: the ledger in records) ----------------------

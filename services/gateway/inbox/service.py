@@ -94,7 +94,11 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
         facts = {"report_id": payload.report_id}
         if isinstance(payload, t.ReportFiled):
             facts["urgent"] = payload.urgent
-        return await _safeguarding(conn), payload.report_id, facts
+        officers = await _safeguarding(conn)
+        if payload.notify is not None:
+            # Reports chose (the report's subject is left out); only those still active officers here.
+            officers = [u for u in payload.notify if u in officers]
+        return officers, payload.report_id, facts
     return [], "", {}
 
 
