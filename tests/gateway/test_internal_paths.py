@@ -85,6 +85,9 @@ async def test_the_gateways_own_metrics_are_only_for_the_scraper(
             assert r.status_code == 404 and "tandem_http_requests" not in r.text, headers
             assert r.headers["content-type"].startswith("application/problem+json")
         if token:
+            # A method a client invents is counted as OTHER: no series (nor client text) per invention.
+            await client.request("PROPFIND", "/api/records/whoami", headers=admin.headers(csrf=False))
             r = await client.get("/metrics", headers={"authorization": f"Bearer {token}"})
             assert r.status_code == 200 and "tandem_http_requests" in r.text
+            assert "PROPFIND" not in r.text and 'method="OTHER"' in r.text
         assert (await client.get("/healthz")).status_code == 200  # liveness stays open for the kubelet

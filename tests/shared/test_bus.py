@@ -122,7 +122,7 @@ async def test_poison_message_goes_to_dead_letter_after_n_tries(redis: Redis) ->
     assert handled == ["fine"]
     dead = await dead_letters(redis, USER)
     assert len(dead) == 1
-    assert dead[0]["error"] == "ValueError: cannot handle this one"
+    assert dead[0]["error"] == "ValueError"  # the type only: the text may quote what it failed on
     assert dead[0]["deliveries"] == "3" and dead[0]["group"] == "sessions"
     assert (await redis.xpending(USER, "sessions"))["pending"] == 0
 
