@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.records.core.tables import record_objects
+from shared.events import decode_envelope
 from shared.logging import configure_logging
 from tests.records.conftest import Harness
 
@@ -144,3 +145,30 @@ async def test_note_text_never_reaches_the_logs(harness: Harness, canary: str) -
     out = buf.getvalue()
     assert "records.note_created" in out and "records.shredded" in out  # the logs did capture the flow
     assert canary not in out and "943 476 5919" not in out
+
+
+async def _note_events(h: Harness, note_id: str) -> list[str]:
+    async with h.rec.engine.connect() as conn:
+        rows = [decode_envelope(r[0]) for r in await conn.execute(sa.text("SELECT envelope FROM outbox"))]
+    return [e.type for e in rows if e.type.startswith("record.") and getattr(e.payload(), "record_id", "") == note_id]
+
+
+async def test_a_private_note_is_announced_to_nobody_until_it_is_shared(harness: Harness) -> None:
+    """record.created reaches both members' inboxes, so a private note must not raise it: its very
+    existence is the author's. Sharing it is when the partner first may see it, and is told."""
+    h = harness
+    await h.pair("p1", MENTOR, MENTEE)
+    note = await _note(h, "only mine", visibility="private")
+    nid = str(note["id"])
+    assert await _note_events(h, nid) == []
+    assert (await h.client.put(f"/notes/{nid}", headers=h.h(MENTEE, "mentee"),
+                               json={"text": "still mine"})).status_code == 200
+    assert await _note_events(h, nid) == []
+    assert (await h.client.put(f"/notes/{nid}", headers=h.h(MENTEE, "mentee"),
+                               json={"text": "now ours", "visibility": "pair"})).status_code == 200
+    assert await _note_events(h, nid) == ["record.created"]
+    assert (await h.client.put(f"/notes/{nid}", headers=h.h(MENTEE, "mentee"),
+                               json={"text": "ours, edited"})).status_code == 200
+    assert await _note_events(h, nid) == ["record.created"]  # already known to the pair: told once
+    shared = await _note(h, "for both of us")
+    assert await _note_events(h, str(shared["id"])) == ["record.created"]

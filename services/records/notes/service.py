@@ -8,6 +8,7 @@ import secrets
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.records.core.access import not_found, object_ref, visible_record
 from services.records.core.context import Records, aware
@@ -71,6 +72,14 @@ async def _discard(rec: Records, sealed: SealedObject) -> None:
     await asyncio.to_thread(rec.store.delete, sealed.object_key)
 
 
+async def _announce(rec: Records, conn: AsyncConnection, note_id: str, pairing_id: str) -> None:
+    """record.created tells both members (their inboxes), so a note raises it only when the pair may read
+    it: at creation when shared, or when its author shares a private one. A private note's existence is
+    the author's alone."""
+    assert rec.outbox is not None  # noqa: S101 - callers check
+    await rec.outbox.add(conn, RecordCreated(record_id=note_id, pairing_id=pairing_id, kind=KIND), subject=note_id)
+
+
 async def create_note(rec: Records, user_id: str, body: NoteCreate) -> Note:
     async with rec.engine.connect() as conn:
         pairing = await get_pairing(conn, body.pairing_id)
@@ -90,8 +99,8 @@ async def create_note(rec: Records, user_id: str, body: NoteCreate) -> Note:
                 retain_until=None, legal_hold=False))
             await conn.execute(sa.insert(record_objects).values(**_object_values(record_id, 1, sealed, now)))
             if rec.outbox is not None:
-                await rec.outbox.add(conn, RecordCreated(record_id=record_id, pairing_id=pairing.pairing_id,
-                                                         kind=KIND), subject=record_id)
+                if body.visibility == "pair":
+                    await _announce(rec, conn, record_id, pairing.pairing_id)
                 await rec.outbox.add(conn, AuditEntry(actor=user_id, action="note.create",
                                                       target=f"record:{record_id}", outcome="success"))
             row = (await conn.execute(sa.select(records).where(records.c.id == record_id))).one()
@@ -159,6 +168,8 @@ async def update_note(rec: Records, user_id: str, note_id: str, body: NoteUpdate
                 raise Conflict("The note changed meanwhile; reload it.", slug="version-conflict")
             await conn.execute(sa.insert(record_objects).values(**_object_values(note_id, version, sealed, now)))
             if rec.outbox is not None:
+                if row.visibility == "private" and body.visibility == "pair":
+                    await _announce(rec, conn, note_id, row.pairing_id)
                 await rec.outbox.add(conn, AuditEntry(actor=user_id, action="note.update",
                                                       target=f"record:{note_id}", outcome="success"))
             new = (await conn.execute(sa.select(records).where(records.c.id == note_id))).one()
