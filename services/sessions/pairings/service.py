@@ -46,10 +46,21 @@ def _ineligible(mentor: UserFacts | None, mentee: UserFacts | None) -> str | Non
     return None
 
 
-async def _check_eligible(conn: AsyncConnection, mentor_id: str, mentee_id: str) -> None:
+NOT_ELIGIBLE = "This pairing is not possible at the moment. Your programme admin can tell you more."
+
+
+def _refuse(identity: Identity, reason: str, detail: str = "This pairing is not allowed.") -> Unprocessable:
+    """Admins get the reason's code. Anyone else gets one refusal whatever the reason: the codes would
+    tell a mentee whether any user id is suspended, un-vetted or without the agreements."""
+    if identity.has("admin"):
+        return Unprocessable(detail, slug="pairing-not-eligible", extra={"reason": reason})
+    return Unprocessable(NOT_ELIGIBLE, slug="pairing-not-eligible")
+
+
+async def _check_eligible(conn: AsyncConnection, identity: Identity, mentor_id: str, mentee_id: str) -> None:
     reason = _ineligible(await get_user(conn, mentor_id), await get_user(conn, mentee_id))
     if reason:
-        raise Unprocessable("This pairing is not allowed.", slug="pairing-not-eligible", extra={"reason": reason})
+        raise _refuse(identity, reason)
 
 
 async def load(conn: AsyncConnection, pairing_id: str, *, for_update: bool = False) -> Any:
@@ -87,8 +98,8 @@ async def propose(conn: AsyncConnection, outbox: Outbox, identity: Identity, men
     if not _ID.match(mentor_id) or not _ID.match(mentee_id):
         raise BadRequest("Malformed user id.")
     if mentor_id == mentee_id:
-        raise Unprocessable("A pairing needs two people.", slug="pairing-not-eligible", extra={"reason": "same-user"})
-    await _check_eligible(conn, mentor_id, mentee_id)
+        raise _refuse(identity, "same-user", "A pairing needs two people.")
+    await _check_eligible(conn, identity, mentor_id, mentee_id)
     existing = (await conn.execute(sa.select(pairings.c.pairing_id).where(
         pairings.c.mentor_id == mentor_id, pairings.c.mentee_id == mentee_id,
         pairings.c.state.in_(OPEN_STATES)))).first()
@@ -128,7 +139,7 @@ async def accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pair
     activating = getattr(row, other) is not None
     if activating:
         # Re-check at activation: vetting, agreements or suspension may have changed since the proposal.
-        await _check_eligible(conn, row.mentor_id, row.mentee_id)
+        await _check_eligible(conn, identity, row.mentor_id, row.mentee_id)
         values.update(state="active", activated_at=now)
     await _transition(conn, row, **values)
     if activating:
