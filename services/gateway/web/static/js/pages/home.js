@@ -30,7 +30,7 @@ export function describeNotice(item, ctx) {
     case 'session.cancelled': return ['A session was cancelled.', pairing];
     case 'recording.started': return ['A recording started in your session (both of you consented).', null];
     case 'recording.stopped': return ['A recording of your session stopped.', null];
-    case 'record.created': return [f.kind === 'recording' ? 'A new recording is ready to watch.' : 'A note was saved in your pairing.', pairing];
+    case 'record.created': return [f.kind === 'recording' ? 'A new recording is ready to watch.' : 'A note was shared in your pairing.', pairing];
     case 'record.accessed':
       return [`Your recording was accessed under dispute ${String(f.dispute_id || '').slice(0, 8)} by ${f.accessor_role === 'admin' ? 'a programme admin' : `someone with the ${f.accessor_role} role`}${f.break_glass ? ' in an emergency (break-glass access)' : ''}. This access was logged.`, null];
     case 'dispute.changed': {
