@@ -2,12 +2,15 @@
 `audit.entry` to the `tandem.audit` stream, where the ledger (records service) chains and stores it.
 
 It raises when the entry cannot be published: callers that must fail closed (dispute access) rely on
-that. Targets are ids ("record:ab12"), never content; `reason` is free text the ledger encrypts.
+that. Targets are ids ("record:ab12"), never content. `reason` crosses Redis in clear before the ledger
+encrypts it: give it a fixed phrase or an id ("reveal-request:ab12"), never a person's free text (seal
+that where it belongs and point to it). `hidden_from` lists account ids the ledger must never show the
+entry to (the subject of a report).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from shared.bus import EventBus
 from shared.events.types import AuditEntry
@@ -19,10 +22,12 @@ class Auditor:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
 
-    async def __call__(self, actor: str, action: str, target: str, outcome: str, reason: str | None = None) -> str:
+    async def __call__(self, actor: str, action: str, target: str, outcome: str, reason: str | None = None,
+                       *, hidden_from: Iterable[str] = ()) -> str:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
-        entry = AuditEntry(actor=actor, action=action, target=target, outcome=outcome, reason=reason)
+        entry = AuditEntry(actor=actor, action=action, target=target, outcome=outcome, reason=reason,
+                           hidden_from=tuple(sorted(set(hidden_from))))
         return await self.bus.publish(entry, subject=target)
 
 

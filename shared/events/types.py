@@ -232,3 +232,6 @@ class AuditEntry(Event, frozen=True, kw_only=True):
     target: str
     outcome: str  # "success" | "denied" | "failure"
     reason: str | None = None
+    # Account ids the ledger never shows this entry to: the subject of a report (services/reports hides
+    # the case from them; its trail must stay hidden too). Ids only, never in a log line.
+    hidden_from: tuple[str, ...] = ()

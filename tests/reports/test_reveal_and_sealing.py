@@ -14,7 +14,7 @@ from deploy.local.children import S3Child
 from shared.audit import reporter_pseudonym
 from shared.crypto import DecryptionError
 from tests.reports.conftest import CANARY, Api
-from tests.reports.support import contains, db_dump, stream_events
+from tests.reports.support import contains, db_dump, redis_dump, stream_events
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +50,43 @@ async def test_identity_reveal_needs_a_second_officer(api: Api, redis: Redis) ->
 
     audit = [e.payload() for e in await stream_events(redis, "tandem.audit")]
     trail = [(a.actor, a.action, a.outcome, a.reason) for a in audit if a.target == f"report:{rid}"]
-    assert (SG1, "report.reveal_requested", "success", "imminent safety risk") in trail
+    # The officers' reasons stay sealed in the reports database: the audit entry names the request.
+    assert (SG1, "report.reveal_requested", "success", f"reveal-request:{qid}") in trail
     assert (SG1, "report.reveal_approved", "denied", "requester cannot approve their own reveal request") in trail
-    assert (SG2, "report.reveal_approved", "success", "agreed: risk to life") in trail
+    assert (SG2, "report.reveal_approved", "success", f"reveal-request:{qid}") in trail
     # Reads are audited too, by whoever read.
     assert (SG2, "report.read", "success", None) in trail and (SG1, "report.read", "success", None) in trail
     # The reporter appears only by a keyed pseudonym, never by account id (the reveal needs two officers).
     filer = reporter_pseudonym(api.ctx.vault.tag, "mentee-1", f"report:{rid}")
     assert (filer, "report.filed", "success", None) in trail
     assert all("mentee-1" not in (a.actor, a.target, a.reason) for a in audit)
+
+
+async def test_officers_reasons_never_cross_redis(api: Api, redis: Redis) -> None:
+    """Guard: the reveal and legal-hold reasons are free text; only ids go on the bus."""
+    rid = (await api.file(api.as_("mentee-1", "mentee")))["id"]
+    sg1, sg2 = api.as_(SG1, "safeguarding"), api.as_(SG2, "safeguarding")
+    req = await api.client.post(f"/cases/{rid}/reveal-requests", json={"reason": CANARY + " requested"},
+                                headers=sg1)
+    assert req.status_code == 201, req.text
+    approved = await api.client.post(f"/cases/{rid}/reveal-requests/{req.json()['id']}/approve",
+                                     json={"reason": CANARY + " approved"}, headers=sg2)
+    assert approved.status_code == 200, approved.text
+    for hold in (True, False):
+        resp = await api.client.put(f"/cases/{rid}/legal-hold", json={"hold": hold, "reason": CANARY + " hold"},
+                                    headers=sg1)
+        assert resp.status_code == 200, resp.text
+    audit = [e.payload() for e in await stream_events(redis, "tandem.audit")]
+    actions = {a.action for a in audit if a.target == f"report:{rid}"}
+    assert {"report.reveal_requested", "report.reveal_approved", "report.legal_hold.set",
+            "report.legal_hold.released"} <= actions
+    streams = [repr(f) for s in ("tandem.audit", "tandem.audit.dead") for _, f in await redis.xrange(s)]
+    dumped = "\n".join([await redis_dump(redis), *streams])
+    for needle in ("CANARY-7f3a", "Quentin"):
+        assert needle not in dumped, needle
+    # The hold's reason is kept, sealed, as a case note the officers read.
+    notes = (await api.client.get(f"/cases/{rid}", headers=sg2)).json()["notes"]
+    assert [n["author_id"] for n in notes if CANARY + " hold" in n["text"]] == [SG1, SG1]
 
 
 async def test_plaintext_is_never_stored(api: Api, s3_server: S3Child) -> None:

@@ -16,6 +16,9 @@ may see it. An action missing from the catalogue is shown to no one: operators s
 Reports' entries are for safeguarding officers only; the reporter's side (filing, reading one's own
 report, writing to the team) never shows its actor, not even to safeguarding: the reveal of an
 identified reporter needs two officers (services/reports), and the ledger must not shortcut it.
+The reasons of reports' entries are ids, not text: `reveal-request:<id>` for a reveal, `note:<id>`
+(the sealed case note holding the officer's reason) for a legal hold. An entry about a report is also
+hidden from the report's subject (`hidden_from`, applied by the search, not by this catalogue).
 """
 
 from __future__ import annotations

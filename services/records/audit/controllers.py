@@ -45,8 +45,9 @@ class AuditController(Controller):
     ) -> AuditPage:
         """Ledger entries the caller's roles may read, newest first, each field as the audit
         catalogue declares for them (admin, safeguarding, operator; every other role 403). Searching
-        by actor or target only finds entries where the caller reads that field in clear. The search
-        itself is recorded in the ledger before anything is returned."""
+        by actor or target only finds entries where the caller reads that field in clear. Entries
+        hidden from the caller (the trail of a report about them) are never returned nor counted. The
+        search itself is recorded in the ledger before anything is returned."""
         since, until = _aware(since), _aware(until)
         if since is not None and until is not None and since >= until:
             raise BadRequest("`since` must be before `until`.")
@@ -64,7 +65,8 @@ class AuditController(Controller):
         await record_access_or_fail(runtime, actor=identity.sub, action="audit.search", target="audit:ledger")
         rows = await ledger.search(SearchFilter(actor=actor, target=target, action=action, since=since,
                                                 until=until, before_seq=before_seq, limit=limit,
-                                                actions=sorted(allowed), uncatalogued=uncatalogued))
+                                                actions=sorted(allowed), uncatalogued=uncatalogued,
+                                                reader=identity.sub))
         entries = [e for e in (render(ledger.keys, r, audiences) for r in rows) if e is not None]
         return AuditPage(entries=entries,
                          next_before_seq=int(rows[-1].seq) if len(rows) == limit else None)

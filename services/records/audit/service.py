@@ -18,7 +18,7 @@ from services.records.audit import chain
 from services.records.audit.archive import CheckpointArchive, CheckpointDoc, object_key
 from services.records.audit.catalogue import CATALOGUE
 from services.records.audit.keys import AuditKeys, is_id_like
-from services.records.audit.tables import audit_checkpoints, audit_entries, audit_head
+from services.records.audit.tables import audit_checkpoints, audit_entries, audit_head, audit_hidden
 from shared.audit import OUTCOMES
 from shared.http import ServiceUnavailable
 from shared.logging import get_logger
@@ -55,6 +55,7 @@ class NewEntry:
     target: str
     outcome: str
     reason: str | None = None
+    hidden_from: tuple[str, ...] = ()  # account ids never shown this entry (stored as HMACs)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class SearchFilter:
     # the catalogue (operators see those as problems).
     actions: Sequence[str] | None = None
     uncatalogued: bool = False
+    # Who is searching: entries hidden from this account id are left out (and take no place in `limit`).
+    reader: str | None = None
 
 
 def _clip(value: str, size: int) -> str:
@@ -136,8 +139,9 @@ class Ledger:
         """Chain several entries in one transaction (one lock round trip)."""
         now = self.clock()
         rows = [self.protect(e, now) for e in entries]
+        hidden = [sorted({self.keys.mac("hidden", sub) for sub in e.hidden_from}) for e in entries]
         async with self._lock, self.engine.begin() as conn:
-            receipts = await self._append_rows(conn, rows, now)
+            receipts = await self._append_rows(conn, rows, hidden, now)
         for row, receipt in zip(rows, receipts, strict=True):
             if receipt.appended and row["action"] not in CATALOGUE:
                 # Stored, shown to no reader; operators find it here and in `tandem audit problems`.
@@ -145,7 +149,8 @@ class Ledger:
         return receipts
 
     @staticmethod
-    async def _append_rows(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> list[Receipt]:
+    async def _append_rows(conn: AsyncConnection, rows: list[dict[str, Any]], hidden: list[list[str]],
+                           now: datetime) -> list[Receipt]:
         # UPDATE first: it takes the head row lock (PostgreSQL) / the write lock (SQLite) before
         # anything is read, so a concurrent appender waits here and then sees the new head.
         await conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(updated_at=now))
@@ -158,8 +163,9 @@ class Ledger:
             .where(audit_entries.c.event_id.in_(ids)))).all()}
         receipts: list[Receipt] = []
         new_rows: list[dict[str, Any]] = []
+        hidden_rows: list[dict[str, Any]] = []
         seen: dict[str, Receipt] = {}
-        for row in rows:
+        for row, readers in zip(rows, hidden, strict=True):
             eid = row["event_id"]
             if eid in existing:
                 old = existing[eid]
@@ -172,10 +178,13 @@ class Ledger:
             full = {**row, "seq": seq, "prev_hash": prev}
             full["hash"] = prev = chain.entry_hash(full["prev_hash"], full)
             new_rows.append(full)
+            hidden_rows += [{"seq": seq, "reader_hmac": mac} for mac in readers]
             seen[eid] = Receipt(seq, eid, prev, appended=True)
             receipts.append(seen[eid])
         if new_rows:
             await conn.execute(sa.insert(audit_entries), new_rows)
+            if hidden_rows:
+                await conn.execute(sa.insert(audit_hidden), hidden_rows)
             await conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
         return receipts
 
@@ -224,7 +233,8 @@ class Ledger:
 
     async def search(self, f: SearchFilter) -> list[sa.Row[Any]]:
         """Newest first; exact match on actor/target (through their HMAC), action, time range. Never
-        by reason or any other content."""
+        by reason or any other content. Entries hidden from `reader` are filtered in the query, so a
+        page holds `limit` entries the reader may see whenever there are that many."""
         c = audit_entries.c
         query = sa.select(audit_entries).order_by(c.seq.desc()).limit(f.limit)
         if f.actor is not None:
@@ -244,6 +254,9 @@ class Ledger:
             query = query.where(c.occurred_at < f.until)
         if f.before_seq is not None:
             query = query.where(c.seq < f.before_seq)
+        if f.reader is not None:
+            query = query.where(~sa.exists().where(audit_hidden.c.seq == c.seq,
+                                                   audit_hidden.c.reader_hmac == self.keys.mac("hidden", f.reader)))
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).all())
 

@@ -1,4 +1,4 @@
-"""Ledger tables (created by migration 0002) on the records metadata."""
+"""Ledger tables (created by migrations 0002 and 0004) on the records metadata."""
 
 import sqlalchemy as sa
 
@@ -24,6 +24,15 @@ audit_entries = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+# Who must never be shown an entry (migration 0004): the subject of a report, as a keyed HMAC of their
+# account id. Not part of the chain hash (chain.FIELDS), so entries chained before it still verify:
+# it narrows who reads an entry, it is not a fact the ledger attests.
+audit_hidden = sa.Table(
+    "audit_hidden", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("reader_hmac", sa.String(64), primary_key=True, index=True),
 )
 
 # A single row (id = 1): the last appended seq and hash. Appenders UPDATE it first, which takes the

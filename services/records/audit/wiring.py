@@ -74,7 +74,8 @@ def audit_handler(runtime: Runtime) -> Handler:
         entry = envelope.payload(AuditEntry)
         receipt = await ledger.append(NewEntry(
             event_id=envelope.id, occurred_at=envelope.occurred_at, source=envelope.source, actor=entry.actor,
-            action=entry.action, target=entry.target, outcome=entry.outcome, reason=entry.reason))
+            action=entry.action, target=entry.target, outcome=entry.outcome, reason=entry.reason,
+            hidden_from=entry.hidden_from))
         await checkpointer.after_append(receipt)
 
     return handle

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.reports.adapters.db import attachments, reports, reveal_requests
 from services.reports.adapters.vault import new_id
+from services.reports.audit_scope import hidden_from
 from services.reports.casefile import (
     NOT_FOUND,
     NoteOut,
@@ -48,6 +49,8 @@ from shared.http import Conflict, Forbidden, NotFound, PayloadTooLarge, Unproces
 from shared.identity import Identity
 from shared.service import Runtime
 
+HOLD_NOTE = {True: "Legal hold set", False: "Legal hold released"}
+
 
 def _target(report_id: str) -> str:
     return f"report:{report_id}"
@@ -65,7 +68,8 @@ async def _case(conn: AsyncConnection, runtime: Runtime, ctx: ReportsContext, id
                 action: str, *, for_update: bool = False) -> tuple[Any, Body]:
     row = await load_report(conn, report_id, for_update=for_update)
     if row is None or row.subject_tag == ctx.subject_tag(identity.sub):
-        # A report about the caller answers exactly like one that does not exist.
+        # A report about the caller answers exactly like one that does not exist, in the ledger too:
+        # this entry is not hidden from the caller, as it could not be for a missing report.
         await runtime.auditor(identity.sub, action, _target(report_id), "denied")
         raise NotFound(NOT_FOUND)
     return row, open_body(ctx, row)
@@ -104,7 +108,7 @@ async def get_case(runtime: Runtime, ctx: ReportsContext, identity: Identity, re
         reveal_requests=[RevealRequestOut(id=r.id, requested_by=r.requested_by, state=r.state,
                                           created_at=r.created_at, approved_by=r.approved_by,
                                           approved_at=r.approved_at) for r in reveals])
-    await runtime.auditor(identity.sub, "report.read", _target(report_id), "success")
+    await runtime.auditor(identity.sub, "report.read", _target(report_id), "success", hidden_from=hidden_from(body))
     return detail
 
 
@@ -112,9 +116,10 @@ async def transition(runtime: Runtime, ctx: ReportsContext, identity: Identity, 
                      to: str) -> CaseSummary:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.transition", for_update=True)
+        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.transition", for_update=True)
         if to not in TRANSITIONS[row.state]:
-            await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "denied")
+            await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "denied",
+                                  hidden_from=hidden_from(body))
             raise Conflict(f"A {row.state} report cannot become {to}.")
         values: dict[str, Any] = {"state": to, "updated_at": now}
         if to == "acknowledged":
@@ -126,7 +131,8 @@ async def transition(runtime: Runtime, ctx: ReportsContext, identity: Identity, 
                                     .values(**values))
         if result.rowcount != 1:
             raise Conflict("The report changed meanwhile; reload it.")
-        await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "success")
+        await runtime.auditor(identity.sub, f"report.transition.{to}", _target(report_id), "success",
+                              hidden_from=hidden_from(body))
         updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
     log.info("reports.transition", report_id=report_id, state_from=row.state, state_to=to)
     return summary(updated, now)
@@ -136,7 +142,7 @@ async def assign(runtime: Runtime, ctx: ReportsContext, identity: Identity, repo
                  assignee_id: str | None) -> CaseSummary:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.assign", for_update=True)
+        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.assign", for_update=True)
         if assignee_id is not None and row.subject_tag == ctx.subject_tag(assignee_id):
             raise Conflict("A report cannot be assigned to the person it is about.")
         if row.state == "closed":
@@ -146,7 +152,8 @@ async def assign(runtime: Runtime, ctx: ReportsContext, identity: Identity, repo
             raise Conflict("Cases can only be assigned to an active safeguarding officer.")
         await conn.execute(sa.update(reports).where(reports.c.id == report_id)
                            .values(assignee_id=assignee_id, updated_at=now))
-        await runtime.auditor(identity.sub, "report.assign", _target(report_id), "success")
+        await runtime.auditor(identity.sub, "report.assign", _target(report_id), "success",
+                              hidden_from=hidden_from(body))
         updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
     return summary(updated, now)
 
@@ -163,19 +170,20 @@ async def add_handler_entry(runtime: Runtime, ctx: ReportsContext, identity: Ide
     _check_text(ctx, text)
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row, _ = await _case(conn, runtime, ctx, identity, report_id, f"report.{kind}")
+        row, body = await _case(conn, runtime, ctx, identity, report_id, f"report.{kind}")
         if row.state == "closed":
             raise Conflict("The report is closed.")
         entry_id = await add_entry(conn, ctx, report_id=report_id, kind="note" if kind == "note" else "message",
                                    author_role="handler", author_id=identity.sub, text=text, now=now)
-        await runtime.auditor(identity.sub, f"report.{kind}", _target(report_id), "success")
+        await runtime.auditor(identity.sub, f"report.{kind}", _target(report_id), "success",
+                              hidden_from=hidden_from(body))
     return EntryCreated(id=entry_id, created_at=now)
 
 
 async def read_attachment(runtime: Runtime, ctx: ReportsContext, identity: Identity, report_id: str,
                           attachment_id: str) -> tuple[bytes, AttachmentMeta]:
     async with runtime.engine.connect() as conn:
-        await _case(conn, runtime, ctx, identity, report_id, "report.attachment_read")
+        _, body = await _case(conn, runtime, ctx, identity, report_id, "report.attachment_read")
         row = (await conn.execute(sa.select(attachments).where(
             attachments.c.id == attachment_id, attachments.c.report_id == report_id))).first()
     if row is None or row.object_key is None:
@@ -186,7 +194,7 @@ async def read_attachment(runtime: Runtime, ctx: ReportsContext, identity: Ident
     sealed = await ctx.vault.get_object(row.object_key)
     content = ctx.vault.open_bytes(row.id, KIND_ATTACHMENT, row.kek_version, row.wrapped_dek, sealed)
     await runtime.auditor(identity.sub, "report.attachment_read", f"report:{report_id}/attachment:{attachment_id}",
-                          "success")
+                          "success", hidden_from=hidden_from(body))
     return content, meta
 
 
@@ -194,7 +202,7 @@ async def request_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identi
                          reason: str) -> RevealRequestOut:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        row, _ = await _case(conn, runtime, ctx, identity, report_id, "report.reveal_requested", for_update=True)
+        row, body = await _case(conn, runtime, ctx, identity, report_id, "report.reveal_requested", for_update=True)
         if row.anonymous:
             raise Conflict("An anonymous report has no identity to reveal.")
         if row.identity_revealed_at is not None:
@@ -209,7 +217,9 @@ async def request_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identi
             id=request_id, report_id=report_id, requested_by=identity.sub, approved_by=None, state="pending",
             kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek, sealed_reason=sealed.ciphertext,
             created_at=now))
-        await runtime.auditor(identity.sub, "report.reveal_requested", _target(report_id), "success", reason=reason)
+        # The reason is sealed above; the entry points to the request, so no free text crosses Redis.
+        await runtime.auditor(identity.sub, "report.reveal_requested", _target(report_id), "success",
+                              reason=f"reveal-request:{request_id}", hidden_from=hidden_from(body))
     return RevealRequestOut(id=request_id, requested_by=identity.sub, state="pending", created_at=now)
 
 
@@ -217,7 +227,7 @@ async def approve_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identi
                          request_id: str, reason: str) -> RevealRequestOut:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        await _case(conn, runtime, ctx, identity, report_id, "report.reveal_approved", for_update=True)
+        _, body = await _case(conn, runtime, ctx, identity, report_id, "report.reveal_approved", for_update=True)
         req = (await conn.execute(sa.select(reveal_requests).where(
             reveal_requests.c.id == request_id, reveal_requests.c.report_id == report_id))).first()
         if req is None:
@@ -226,7 +236,8 @@ async def approve_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identi
             raise Conflict("This reveal request was already decided.")
         if req.requested_by == identity.sub:
             await runtime.auditor(identity.sub, "report.reveal_approved", _target(report_id), "denied",
-                                  reason="requester cannot approve their own reveal request")
+                                  reason="requester cannot approve their own reveal request",
+                                  hidden_from=hidden_from(body))
             raise Forbidden("A second safeguarding officer must approve revealing the reporter's identity.")
         reasons = ctx.vault.open_json(req.id, KIND_REVEAL, req.kek_version, req.wrapped_dek, req.sealed_reason,
                                       RevealReasons)
@@ -237,7 +248,8 @@ async def approve_reveal(runtime: Runtime, ctx: ReportsContext, identity: Identi
             wrapped_dek=sealed.wrapped_dek, sealed_reason=sealed.ciphertext))
         await conn.execute(sa.update(reports).where(reports.c.id == report_id)
                            .values(identity_revealed_at=now, updated_at=now))
-        await runtime.auditor(identity.sub, "report.reveal_approved", _target(report_id), "success", reason=reason)
+        await runtime.auditor(identity.sub, "report.reveal_approved", _target(report_id), "success",
+                              reason=f"reveal-request:{request_id}", hidden_from=hidden_from(body))
     log.info("reports.identity_revealed", report_id=report_id, request_id=request_id)
     return RevealRequestOut(id=req.id, requested_by=req.requested_by, state="approved", created_at=req.created_at,
                             approved_by=identity.sub, approved_at=now)
@@ -247,9 +259,13 @@ async def set_hold(runtime: Runtime, ctx: ReportsContext, identity: Identity, re
                    reason: str) -> CaseSummary:
     now = ctx.clock()
     async with runtime.engine.begin() as conn:
-        await _case(conn, runtime, ctx, identity, report_id, "report.legal_hold", for_update=True)
+        _, body = await _case(conn, runtime, ctx, identity, report_id, "report.legal_hold", for_update=True)
+        # The reason exists nowhere else: kept sealed as the officer's case note (read in the case
+        # view); the audit entry points to that note and carries no text.
+        note_id = await add_entry(conn, ctx, report_id=report_id, kind="note", author_role="handler",
+                                  author_id=identity.sub, text=f"{HOLD_NOTE[hold]}: {reason}", now=now)
         await conn.execute(sa.update(reports).where(reports.c.id == report_id).values(legal_hold=hold, updated_at=now))
         await runtime.auditor(identity.sub, "report.legal_hold.set" if hold else "report.legal_hold.released",
-                              _target(report_id), "success", reason=reason)
+                              _target(report_id), "success", reason=f"note:{note_id}", hidden_from=hidden_from(body))
         updated = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).one()
     return summary(updated, now)

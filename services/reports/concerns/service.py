@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from services.reports.adapters.db import attachments, reports
 from services.reports.adapters.receipts import new_receipt, parse_receipt
 from services.reports.adapters.vault import new_id
+from services.reports.audit_scope import hidden_from, subject_of
 from services.reports.casefile import (
     NOT_FOUND,
     add_entry,
@@ -136,7 +137,7 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
         raise
     target = f"report:{report_id}"
     await runtime.auditor(ANONYMOUS_ACTOR if anonymous else reporter_pseudonym(ctx.vault.tag, identity.sub, target),
-                          "report.filed", target, "success")
+                          "report.filed", target, "success", hidden_from=subject_of(data.person_id))
     log.info("reports.filed", report_id=report_id, category=data.category, urgent=data.urgent, anonymous=anonymous,
              attachments=len(attachment_rows))
     due = add_working_days(now, settings.ack_working_days)
@@ -190,7 +191,8 @@ async def own_report(runtime: Runtime, ctx: ReportsContext, identity: Identity, 
         row = await _own_row(conn, runtime, ctx, sub, report_id)
         view = await _reporter_view(conn, ctx, row, with_id=True)
     target = f"report:{report_id}"
-    await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.read_own", target, "success")
+    await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.read_own", target, "success",
+                          hidden_from=subject_of(view.person_id))
     return view
 
 
@@ -205,7 +207,7 @@ async def post_own_message(runtime: Runtime, ctx: ReportsContext, identity: Iden
                                    author_id=None, text=text, now=now)
     target = f"report:{report_id}"
     await runtime.auditor(reporter_pseudonym(ctx.vault.tag, sub, target), "report.message_from_reporter", target,
-                          "success")
+                          "success", hidden_from=hidden_from(open_body(ctx, row)))
     return MessagePosted(id=entry_id, created_at=now)
 
 
@@ -239,7 +241,8 @@ async def receipt_report(runtime: Runtime, ctx: ReportsContext, raw: str | None,
     async with runtime.engine.connect() as conn:
         row = await _by_receipt(conn, runtime, ctx, raw, client_hash)
         view = await _reporter_view(conn, ctx, row, with_id=False)
-    await runtime.auditor(RECEIPT_ACTOR, "report.read_by_receipt", f"report:{row.id}", "success")
+    await runtime.auditor(RECEIPT_ACTOR, "report.read_by_receipt", f"report:{row.id}", "success",
+                          hidden_from=subject_of(view.person_id))
     return view
 
 
@@ -251,5 +254,6 @@ async def post_receipt_message(runtime: Runtime, ctx: ReportsContext, raw: str |
         row = await _by_receipt(conn, runtime, ctx, raw, client_hash)
         entry_id = await add_entry(conn, ctx, report_id=row.id, kind="message", author_role="reporter",
                                    author_id=None, text=text, now=now)
-    await runtime.auditor(RECEIPT_ACTOR, "report.message_from_reporter", f"report:{row.id}", "success")
+    await runtime.auditor(RECEIPT_ACTOR, "report.message_from_reporter", f"report:{row.id}", "success",
+                          hidden_from=hidden_from(open_body(ctx, row)))
     return MessagePosted(id=entry_id, created_at=now)
