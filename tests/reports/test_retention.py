@@ -57,7 +57,7 @@ async def test_overdue_acknowledgement_raises_an_event_once(api: Api, redis: Red
     assert (await api.client.get(f"/cases/{late}", headers=sg)).json()["case"]["overdue"] is True
 
 
-async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_server: S3Child) -> None:
+async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_server: S3Child, redis: Redis) -> None:
     sg = api.as_("officer-1", "safeguarding")
     api.ctx.clock = lambda: FRIDAY
     attachment = [{"filename": "e.txt", "media_type": "text/plain", "content": base64.b64encode(b"evidence").decode()}]
@@ -82,6 +82,10 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
     assert await api.in_app(expire, runtime, ctx, too_early) == []
     later = FRIDAY + timedelta(days=api.settings.retention_days + 1)
     assert sorted(await api.in_app(expire, runtime, ctx, later)) == sorted([expired, anon])
+    # The expiry's audit entry is hidden from the report's subject, like every entry about the report.
+    expiries = {e.payload().target: e.payload().hidden_from for e in await stream_events(redis, "tandem.audit")
+                if e.payload().action == "report.expired"}
+    assert expiries == {f"report:{expired}": ("mentor-9",), f"report:{anon}": ()}
 
     rows = await db_dump(api.settings.database_url)
     tomb = next(r for t, r in rows if t == "reports" and r["id"] == expired)

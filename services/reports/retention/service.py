@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from services.reports.adapters.db import attachments, entries, reports, reveal_requests
-from services.reports.casefile import log
+from services.reports.audit_scope import hidden_from
+from services.reports.casefile import log, open_body
 from services.reports.domain import ReportsContext
 from services.reports.officers.service import officers_to_tell
 from shared.events.types import ReportOverdue
+from shared.http import NotFound
 from shared.objectstore import ObjectNotFound
 from shared.service import Runtime
 
@@ -49,6 +52,10 @@ async def flag_overdue(runtime: Runtime, ctx: ReportsContext, now: datetime) -> 
 async def shred(runtime: Runtime, ctx: ReportsContext, report_id: str, now: datetime) -> bool:
     """Crypto-shred one closed, unheld report. False if it is not (or no longer) eligible."""
     async with runtime.engine.begin() as conn:
+        # Read before the key goes: the expiry's audit entry is hidden from the report's subject, as every
+        # entry about the report is (services/reports/audit_scope.py).
+        row = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).first()
+        hidden = _subject_of(ctx, row)
         done = await conn.execute(sa.update(reports).where(
             reports.c.id == report_id, reports.c.state == "closed", reports.c.legal_hold.is_(False),
             reports.c.shredded_at.is_(None)).values(
@@ -60,10 +67,19 @@ async def shred(runtime: Runtime, ctx: ReportsContext, report_id: str, now: date
         await conn.execute(sa.delete(reveal_requests).where(reveal_requests.c.report_id == report_id))
         await conn.execute(sa.update(attachments).where(attachments.c.report_id == report_id).values(
             wrapped_dek=None, sealed_meta=None, kek_version=None))
-        await runtime.auditor(SYSTEM_ACTOR, "report.expired", f"report:{report_id}", "success")
+        await runtime.auditor(SYSTEM_ACTOR, "report.expired", f"report:{report_id}", "success", hidden_from=hidden)
     await delete_objects(runtime, ctx, report_id)
     log.info("reports.shredded", report_id=report_id)
     return True
+
+
+def _subject_of(ctx: ReportsContext, row: Any) -> tuple[str, ...]:
+    if row is None or row.sealed_body is None:
+        return ()
+    try:
+        return hidden_from(open_body(ctx, row))
+    except NotFound:  # unreadable (logged by open_body): shredding goes on, the entry hides from nobody
+        return ()
 
 
 async def delete_objects(runtime: Runtime, ctx: ReportsContext, report_id: str) -> None:
