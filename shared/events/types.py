@@ -195,10 +195,11 @@ class DisputeChanged(Event, frozen=True, kw_only=True):
 
 
 # --- tandem.report (producer: reports) -------------------------------------------------------------
-# `notify`: the officers to tell, chosen by reports (its active officers, minus the report's subject, who
-# must not learn that a case about them exists). None only on events published before the field existed:
-# consumers then fall back to every active officer. An empty tuple means nobody, never "everyone": a
-# report whose subject is the only officer must not reach them.
+# `withheld_from`: who must not be told of the report, whatever their role: its subject (an officer must
+# not learn that a case about them exists). The consumer tells every active officer it knows, minus these:
+# the gateway's role table decides who the officers are, so an officer appointed a moment ago is told
+# too (reports' own projection of officers may lag). The subject's id is an id like the others on the
+# bus (the audit entries' `hidden_from` carry it too); it never goes in a log line.
 
 
 class ReportFiled(Event, frozen=True, kw_only=True):
@@ -206,20 +207,20 @@ class ReportFiled(Event, frozen=True, kw_only=True):
     report_id: str
     category: str
     urgent: bool
-    notify: tuple[str, ...] | None = None
+    withheld_from: tuple[str, ...] = ()
 
 
 class ReportUrgent(Event, frozen=True, kw_only=True):
     TYPE = "report.urgent"
     report_id: str
     category: str
-    notify: tuple[str, ...] | None = None
+    withheld_from: tuple[str, ...] = ()
 
 
 class ReportOverdue(Event, frozen=True, kw_only=True):
     TYPE = "report.overdue"
     report_id: str
-    notify: tuple[str, ...] | None = None
+    withheld_from: tuple[str, ...] = ()
 
 
 # --- tandem.audit (producers: every service; consumer: the ledger in records) ----------------------

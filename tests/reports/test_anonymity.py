@@ -61,7 +61,7 @@ async def test_anonymous_filing_leaves_no_trace_of_the_reporter(log_stream: io.S
         assert needle not in everything["logs"], needle
     # The events carry ids and facts only.
     filed_event = next(e for e in report_events if e.type == "report.filed")
-    assert set(filed_event.payload().__struct_fields__) == {"report_id", "category", "urgent", "notify"}
+    assert set(filed_event.payload().__struct_fields__) == {"report_id", "category", "urgent", "withheld_from"}
     assert sorted({e.id: e.type for e in report_events}.values()) == ["report.filed", "report.urgent"]
     audit = await stream_events(redis, "tandem.audit")
     assert {e.payload().actor for e in audit} <= {"anonymous", "receipt-holder"}

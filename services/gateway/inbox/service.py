@@ -94,10 +94,8 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
         facts = {"report_id": payload.report_id}
         if isinstance(payload, t.ReportFiled):
             facts["urgent"] = payload.urgent
-        officers = await _safeguarding(conn)
-        if payload.notify is not None:
-            # Reports chose (the report's subject is left out); only those still active officers here.
-            officers = [u for u in payload.notify if u in officers]
+        # Every active officer by this service's own roles, except whom reports withholds (the subject).
+        officers = [u for u in await _safeguarding(conn) if u not in payload.withheld_from]
         return officers, payload.report_id, facts
     return [], "", {}
 

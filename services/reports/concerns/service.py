@@ -36,7 +36,6 @@ from services.reports.domain import (
     add_working_days,
     forget_actor,
 )
-from services.reports.officers.service import officers_to_tell
 from shared.audit import reporter_pseudonym
 from shared.events.types import ReportFiled, ReportUrgent
 from shared.http import Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
@@ -121,13 +120,12 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
                 ack_due_at=add_working_days(now, settings.ack_working_days), legal_hold=False, updated_at=now))
             if attachment_rows:
                 await conn.execute(sa.insert(attachments), attachment_rows)
-            notify = await officers_to_tell(
-                conn, ctx.subject_tag(data.person_id) if data.person_id else None, ctx.subject_tag)
+            withheld = subject_of(data.person_id)
             await runtime.outbox.add(conn, ReportFiled(report_id=report_id, category=data.category,
-                                                       urgent=data.urgent, notify=notify), subject=report_id)
+                                                       urgent=data.urgent, withheld_from=withheld), subject=report_id)
             if data.urgent:
                 await runtime.outbox.add(conn, ReportUrgent(report_id=report_id, category=data.category,
-                                                            notify=notify), subject=report_id)
+                                                            withheld_from=withheld), subject=report_id)
     except BaseException:
         # Without their row the uploaded objects are unreadable anyway (the DEK was never stored);
         # remove them so nothing is left behind.

@@ -31,16 +31,6 @@ async def is_active_officer(conn: AsyncConnection, user_id: str) -> bool:
     return row is not None and row.safeguarding and not row.suspended
 
 
-async def officers_to_tell(conn: AsyncConnection, subject_tag: str | None,
-                           tag_of: Callable[[str], str]) -> tuple[str, ...]:
-    """Who hears of a report (its report.* events name them): every active officer except its subject.
-    The subject is known only by its tag, so each officer's id is tagged the same way to compare; the
-    gateway tells exactly these people, so a report about an officer never reaches them."""
-    rows = await conn.execute(sa.select(officers.c.user_id).where(
-        officers.c.safeguarding.is_(True), officers.c.suspended.is_(False)).order_by(officers.c.user_id))
-    return tuple(uid for uid in rows.scalars() if subject_tag is None or tag_of(uid) != subject_tag)
-
-
 async def _apply(conn: AsyncConnection, payload: Event) -> None:
     now = datetime.now(UTC)
     match payload:

@@ -18,7 +18,6 @@ from services.reports.adapters.db import attachments, entries, reports, reveal_r
 from services.reports.audit_scope import hidden_from
 from services.reports.casefile import log, open_body
 from services.reports.domain import ReportsContext
-from services.reports.officers.service import officers_to_tell
 from shared.events.types import ReportOverdue
 from shared.http import NotFound
 from shared.objectstore import ObjectNotFound
@@ -31,19 +30,20 @@ async def flag_overdue(runtime: Runtime, ctx: ReportsContext, now: datetime) -> 
     """Publish report.overdue (through the outbox) for each newly overdue report; returns their ids."""
     assert runtime.outbox is not None  # noqa: S101 - create_app always configures the outbox
     async with runtime.engine.connect() as conn:
-        due = (await conn.execute(sa.select(reports.c.id, reports.c.subject_tag).where(
+        due = (await conn.execute(sa.select(reports.c.id).where(
             reports.c.state == "received", reports.c.overdue_at.is_(None), reports.c.ack_due_at <= now,
             reports.c.shredded_at.is_(None)))).all()
     flagged = []
-    for report_id, subject_tag in due:
+    for (report_id,) in due:
         async with runtime.engine.begin() as conn:
             claimed = await conn.execute(sa.update(reports).where(
                 reports.c.id == report_id, reports.c.state == "received", reports.c.overdue_at.is_(None))
                 .values(overdue_at=now))
             if claimed.rowcount != 1:
                 continue  # acknowledged meanwhile, or another instance got there first
-            notify = await officers_to_tell(conn, subject_tag, ctx.subject_tag)
-            await runtime.outbox.add(conn, ReportOverdue(report_id=report_id, notify=notify), subject=report_id)
+            row = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).first()
+            await runtime.outbox.add(conn, ReportOverdue(report_id=report_id, withheld_from=_subject_of(ctx, row)),
+                                     subject=report_id)
         flagged.append(report_id)
         log.info("reports.overdue", report_id=report_id)
     return flagged
