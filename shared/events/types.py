@@ -195,11 +195,10 @@ class DisputeChanged(Event, frozen=True, kw_only=True):
 
 
 # --- tandem.report (producer: reports) -------------------------------------------------------------
-# `withheld_from`: who must not be told of the report, whatever their role: its subject (an officer must
-# not learn that a case about them exists). The consumer tells every active officer it knows, minus these:
-# the gateway's role table decides who the officers are, so an officer appointed a moment ago is told
-# too (reports' own projection of officers may lag). The subject's id is an id like the others on the
-# bus (the audit entries' `hidden_from` carry it too); it never goes in a log line.
+# `withheld_from`: who must not be told of the report: its subject, when reports knows them as an officer
+# (an officer must not learn that a case about them exists; nobody else would be told anyway, so no other
+# subject's id ever enters an event). The consumer tells every active officer it knows, minus these: the
+# gateway's role table decides who the officers are, so an officer appointed a moment ago is told too.
 
 
 class ReportFiled(Event, frozen=True, kw_only=True):

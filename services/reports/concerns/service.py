@@ -36,6 +36,7 @@ from services.reports.domain import (
     add_working_days,
     forget_actor,
 )
+from services.reports.officers.service import withheld_from
 from shared.audit import reporter_pseudonym
 from shared.events.types import ReportFiled, ReportUrgent
 from shared.http import Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unprocessable
@@ -120,7 +121,7 @@ async def file_concern(runtime: Runtime, ctx: ReportsContext, identity: Identity
                 ack_due_at=add_working_days(now, settings.ack_working_days), legal_hold=False, updated_at=now))
             if attachment_rows:
                 await conn.execute(sa.insert(attachments), attachment_rows)
-            withheld = subject_of(data.person_id)
+            withheld = await withheld_from(conn, data.person_id)
             await runtime.outbox.add(conn, ReportFiled(report_id=report_id, category=data.category,
                                                        urgent=data.urgent, withheld_from=withheld), subject=report_id)
             if data.urgent:

@@ -31,6 +31,17 @@ async def is_active_officer(conn: AsyncConnection, user_id: str) -> bool:
     return row is not None and row.safeguarding and not row.suspended
 
 
+async def withheld_from(conn: AsyncConnection, person_id: str | None) -> tuple[str, ...]:
+    """Who a report's notices must skip: its subject, named only when this projection knows them as an
+    officer (only an officer would be told). Anyone else's id never goes into an event: the subject of a
+    report is kept here only as a keyed tag."""
+    if person_id:
+        row = (await conn.execute(sa.select(officers.c.safeguarding).where(officers.c.user_id == person_id))).first()
+        if row is not None and row.safeguarding:
+            return (person_id,)
+    return ()
+
+
 async def _apply(conn: AsyncConnection, payload: Event) -> None:
     now = datetime.now(UTC)
     match payload:

@@ -18,6 +18,7 @@ from services.reports.adapters.db import attachments, entries, reports, reveal_r
 from services.reports.audit_scope import hidden_from
 from services.reports.casefile import log, open_body
 from services.reports.domain import ReportsContext
+from services.reports.officers.service import withheld_from
 from shared.events.types import ReportOverdue
 from shared.http import NotFound
 from shared.objectstore import ObjectNotFound
@@ -42,7 +43,9 @@ async def flag_overdue(runtime: Runtime, ctx: ReportsContext, now: datetime) -> 
             if claimed.rowcount != 1:
                 continue  # acknowledged meanwhile, or another instance got there first
             row = (await conn.execute(sa.select(reports).where(reports.c.id == report_id))).first()
-            await runtime.outbox.add(conn, ReportOverdue(report_id=report_id, withheld_from=_subject_of(ctx, row)),
+            subject = _subject_of(ctx, row)
+            withheld = await withheld_from(conn, subject[0] if subject else None)
+            await runtime.outbox.add(conn, ReportOverdue(report_id=report_id, withheld_from=withheld),
                                      subject=report_id)
         flagged.append(report_id)
         log.info("reports.overdue", report_id=report_id)
