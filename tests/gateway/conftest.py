@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -174,15 +175,16 @@ async def harness(gw_settings: Settings, clock: Clock) -> AsyncIterator[Harness]
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Run `app` under a real uvicorn server on a free loopback port, in this event loop."""
-    port = port or free_port()
+async def serve(app: Any, port: int | None = None, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Run `app` under a real uvicorn server on a free loopback port, in this event loop. `sock`: a socket
+    bound in advance (`reserve_port`), so nothing else can take the port between choosing and serving."""
+    port = sock.getsockname()[1] if sock is not None else (port or free_port())
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
                             server_header=False,
                             ws="websockets-sansio")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     for _ in range(500):
         if server.started or task.done():
             break

@@ -5,6 +5,7 @@ server on a free loopback port, in the test's event loop."""
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from deploy.local.children import free_port
 from services.gateway.app import create_app
 from shared.service import build_app
 from shared.settings import ServiceSettings
@@ -20,6 +20,14 @@ from tests.conftest import Databases
 from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
 
 SERVICES = ("sessions", "records", "reports")
+
+
+def reserve_port() -> socket.socket:
+    """A loopback socket bound to a free port, for `serve(app, sock=...)`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -32,8 +40,11 @@ class GatewayStack:
 async def gateway_stack(tmp_path: Path, gateway_db_url: str, redis_url: str, database_url: Databases, clock: Clock,
                         routes: dict[str, Sequence[Any]] | None = None,
                         **gateway_settings: Any) -> AsyncIterator[GatewayStack]:
-    gw_port = free_port()
-    ports = {name: free_port() for name in SERVICES}
+    # Bound now and held until served: a port merely chosen can be taken meanwhile (an outgoing
+    # connection of the apps starting up gets an ephemeral port from the same range).
+    sockets = {name: reserve_port() for name in ("gateway", *SERVICES)}
+    gw_port = sockets["gateway"].getsockname()[1]
+    ports = {name: sockets[name].getsockname()[1] for name in SERVICES}
     gw_url = f"http://127.0.0.1:{gw_port}"
     jwks = f"{gw_url}/internal/assertion-jwks"
     settings = insecure_fast_argon2_settings(
@@ -45,9 +56,11 @@ async def gateway_stack(tmp_path: Path, gateway_db_url: str, redis_url: str, dat
                             route_handlers=list((routes or {}).get(name, ())), migrations_dir=tmp_path)
             for name in SERVICES}
     async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(serve(gateway, gw_port))
+        for sock in sockets.values():
+            stack.callback(sock.close)
+        await stack.enter_async_context(serve(gateway, sock=sockets["gateway"]))
         for name, app in apps.items():
-            await stack.enter_async_context(serve(app, ports[name]))
+            await stack.enter_async_context(serve(app, sock=sockets[name]))
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=gw_url, timeout=30))
         yield GatewayStack(Harness(gateway, client, clock, settings, url=gw_url),
                            {name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
