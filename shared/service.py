@@ -1,5 +1,11 @@
-"""The skeleton every service's `create_app` builds on: resources created in the lifespan and kept on
-`app.state.runtime`, probes, metrics, problem+json errors, request logging and assertion checking."""
+"""The skeleton every service's `create_app` builds on: the shared resources (`Runtime`) and the service's
+own typed context, both created in the lifespan; probes, metrics, problem+json errors, request logging
+and assertion checking.
+
+The service template: `context.py` declares a frozen dataclass of the service's resources and an
+`open_context(runtime)` async context manager that builds (and later closes) them. `build_app` hands
+every field of that dataclass to handlers by name with Litestar `Provide`, so a controller asks for
+`notes: Notes` and never looks anything up by a string."""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
@@ -42,20 +48,13 @@ from shared.settings import ServiceSettings
 
 log = get_logger("tandem.service")
 
-Check = Callable[["Runtime"], Awaitable[None]]
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
-class ConsumerSpec:
-    """A consumer group this service runs: `handler(runtime)` builds the handler once resources exist."""
-
-    group: str
-    streams: tuple[str, ...]
-    handler: Callable[[Runtime], Handler]
-
-
-@dataclass
 class Runtime:
+    """The resources every service has, built by `build_app`'s lifespan before the service's context."""
+
     name: str
     settings: ServiceSettings
     engine: AsyncEngine
@@ -66,8 +65,40 @@ class Runtime:
     verifier: AssertionVerifier
     http: httpx.AsyncClient
     outbox: Outbox | None = None
-    consumers: list[Consumer] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec(Generic[C]):
+    """A consumer group this service runs: `handler(runtime, context)` builds the handler once the
+    service's context exists."""
+
+    group: str
+    streams: tuple[str, ...]
+    handler: Callable[[Runtime, C], Handler]
+
+
+@dataclass(frozen=True)
+class ContextSpec(Generic[C]):
+    """How a service builds its context: `type` is the frozen dataclass (its fields become handler
+    dependencies of the same names), `open(runtime)` yields an instance for the app's lifetime."""
+
+    type: type[C]
+    open: Callable[[Runtime], contextlib.AbstractAsyncContextManager[C]]
+
+    def dependencies(self) -> dict[str, Provide]:
+        if not is_dataclass(self.type):
+            raise TypeError(f"{self.type.__name__} must be a dataclass")
+        return {f.name: Provide(_context_field(f.name), sync_to_thread=False) for f in fields(self.type)}
+
+
+def _context_field(name: str) -> Callable[[State], Any]:
+    def provide(state: State) -> Any:
+        return getattr(state.context, name)
+
+    return provide
+
+
+Check = Callable[[Any], Awaitable[None]]  # given the service's context
 
 
 class HealthStatus(msgspec.Struct):
@@ -85,11 +116,16 @@ def healthz() -> HealthStatus:
 async def readyz(state: State) -> Response[HealthStatus]:
     """Readiness: the database, Redis and (where used) the object store answer."""
     runtime: Runtime = state.runtime
+    probes: dict[str, Callable[[], Awaitable[Any]]] = {
+        "database": lambda: dbmod.ping(runtime.engine),
+        "redis": lambda: runtime.redis.ping(),
+        **{name: (lambda check=check: check(state.context)) for name, check in state.readiness.items()},
+    }
     checks: dict[str, str] = {}
     ok = True
-    for name, check in state.readiness.items():
+    for name, probe in probes.items():
         try:
-            await asyncio.wait_for(check(runtime), 3.0)
+            await asyncio.wait_for(probe(), 3.0)
             checks[name] = "ok"
         except Exception as exc:  # noqa: BLE001 - any failure makes the service unready
             ok = False
@@ -126,14 +162,6 @@ def whoami(identity: NamedDependency[Identity]) -> WhoAmI:
     return WhoAmI(sub=identity.sub, roles=sorted(identity.roles), sid=identity.sid)
 
 
-async def _check_db(runtime: Runtime) -> None:
-    await dbmod.ping(runtime.engine)
-
-
-async def _check_redis(runtime: Runtime) -> None:
-    await runtime.redis.ping()
-
-
 def _provide_runtime(state: State) -> Runtime:
     return state.runtime  # type: ignore[no-any-return]
 
@@ -158,9 +186,9 @@ def build_app(
     route_handlers: Sequence[Any],
     migrations_dir: Path,
     outbox_table: sa.Table | None = None,
-    consumers: Sequence[ConsumerSpec] = (),
+    context: ContextSpec[Any] | None = None,
+    consumers: Sequence[ConsumerSpec[Any]] = (),
     readiness: dict[str, Check] | None = None,
-    setup: Callable[[Runtime], contextlib.AbstractAsyncContextManager[None]] | None = None,
     dependencies: dict[str, Provide] | None = None,
     description: str = "",
     public_paths: Sequence[str] = (),
@@ -169,10 +197,10 @@ def build_app(
     metrics_token: str | None = None,
     **litestar_kwargs: Any,
 ) -> Litestar:
-    """Assemble a Tandem service app. `setup(runtime)` adds service-specific resources; `metrics_token`
-    guards `/metrics` on a public listener (see `metrics_route`)."""
+    """Assemble a Tandem service app. `context` builds the service's own resources (see `ContextSpec`);
+    `readiness` checks are given that context; `metrics_token` guards `/metrics` on a public listener
+    (see `metrics_route`)."""
     app_metrics = Metrics(name)
-    checks: dict[str, Check] = {"database": _check_db, "redis": _check_redis, **(readiness or {})}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -185,22 +213,24 @@ def build_app(
         verifier = AssertionVerifier(key_source(settings, http), audience=name, issuer=settings.assertion_issuer,
                                      replay=RedisReplayGuard(redis))
         runtime = Runtime(name=name, settings=settings, engine=engine, db=dbmod.sessionmaker(engine), redis=redis,
-                          bus=bus, auditor=Auditor(bus), verifier=verifier, http=http)
-        if outbox_table is not None:
-            runtime.outbox = Outbox(engine, outbox_table, bus, name)
+                          bus=bus, auditor=Auditor(bus), verifier=verifier, http=http,
+                          outbox=Outbox(engine, outbox_table, bus, name) if outbox_table is not None else None)
         app.state.runtime = runtime
         app.state.verifier = verifier
+        app.state.context = None
+        running: list[Consumer] = []
+        app.state.consumers = running
         try:
             if getattr(settings, "migrate_on_start", True):
                 await dbmod.upgrade(engine, migrations_dir, lock_key=name)
             async with contextlib.AsyncExitStack() as stack:
-                if setup is not None:
-                    await stack.enter_async_context(setup(runtime))
+                ctx = await stack.enter_async_context(context.open(runtime)) if context is not None else None
+                app.state.context = ctx
                 for spec in consumers:
                     consumer = Consumer(redis, group=spec.group, name=settings.consumer_name, streams=spec.streams,
-                                        handler=spec.handler(runtime), max_deliveries=settings.bus_max_deliveries,
+                                        handler=spec.handler(runtime, ctx), max_deliveries=settings.bus_max_deliveries,
                                         claim_idle_ms=settings.bus_claim_idle_ms)
-                    runtime.consumers.append(consumer)
+                    running.append(consumer)
                     consumer.start()
                 if runtime.outbox is not None:
                     runtime.outbox.start()
@@ -209,7 +239,7 @@ def build_app(
                     yield
                 finally:
                     # Together: each may wait out its blocking read (up to a second) before it returns.
-                    await asyncio.gather(*(consumer.stop() for consumer in runtime.consumers))
+                    await asyncio.gather(*(consumer.stop() for consumer in running))
                     if runtime.outbox is not None:
                         await runtime.outbox.stop()
         finally:
@@ -230,8 +260,9 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # shared.logging owns logging; Litestar's default would replace our handlers
         dependencies={"runtime": Provide(_provide_runtime, sync_to_thread=False),
-                      "identity": Provide(_provide_identity, sync_to_thread=False), **(dependencies or {})},
-        state=State({"metrics": app_metrics, "readiness": checks, "settings": settings}),
+                      "identity": Provide(_provide_identity, sync_to_thread=False),
+                      **(context.dependencies() if context is not None else {}), **(dependencies or {})},
+        state=State({"metrics": app_metrics, "readiness": dict(readiness or {}), "settings": settings}),
         openapi_config=OpenAPIConfig(title=f"Tandem {name}", version="0.1.0", description=description,
                                      path="/schema", render_plugins=[ScalarRenderPlugin()]),
         **litestar_kwargs,
