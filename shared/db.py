@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -74,11 +75,18 @@ async def ping(engine: AsyncEngine) -> None:
 # -- migrations ---------------------------------------------------------------------------------------
 
 
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"  # revision 0001 of every service: the bus tables
+
+
 def _alembic_config(migrations_dir: Path, connection: Any = None) -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
+    # A service's own revisions follow the shared first one (`down_revision = "0001"`).
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join([str(migrations_dir / "versions"),
+                                                              str(SHARED_MIGRATIONS)]))
     cfg.attributes["connection"] = connection
     return cfg
 
@@ -132,6 +140,23 @@ def run_env(target_metadata: sa.MetaData | None) -> None:
 
 
 # -- inbox (exactly-once effects) and outbox (no lost events) ---------------------------------------
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    """A service's database: its metadata (one naming convention for all four) with the bus tables
+    already declared on it: `metadata, inbox, outbox = service_metadata()`."""
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    inbox, outbox = bus_tables(metadata)
+    return metadata, inbox, outbox
 
 
 def bus_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:

@@ -1,8 +1,11 @@
-"""Inbox and outbox tables of the event bus.
+"""Inbox and outbox tables of the event bus: revision 0001 of every service (each service's own
+revisions start from it; `shared.db` adds this folder to every service's version locations).
 
 Revision ID: 0001
 Revises:
 """
+
+from alembic import op
 
 from shared.db import create_bus_tables_v1
 
@@ -17,7 +20,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from alembic import op
-
     op.drop_table("outbox")
     op.drop_table("processed_events")

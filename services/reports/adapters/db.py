@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import bus_tables
+from shared.db import service_metadata
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -30,14 +30,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value
 
 
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
-inbox, outbox = bus_tables(metadata)
+metadata, inbox, outbox = service_metadata()
 
 TS = UtcDateTime()
 
