@@ -78,7 +78,7 @@ async def ping(engine: AsyncEngine) -> None:
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"  # revision 0001 of every service: the bus tables
 
 
-def _alembic_config(migrations_dir: Path, connection: Any = None) -> Any:
+def alembic_config(migrations_dir: Path, connection: Any = None) -> Any:
     from alembic.config import Config
 
     cfg = Config()
@@ -100,7 +100,7 @@ async def upgrade(engine: AsyncEngine, migrations_dir: Path, revision: str = "he
     from alembic import command
 
     def _run(sync_conn: Any) -> None:
-        command.upgrade(_alembic_config(migrations_dir, sync_conn), revision)
+        command.upgrade(alembic_config(migrations_dir, sync_conn), revision)
 
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

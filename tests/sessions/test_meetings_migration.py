@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
@@ -68,10 +67,7 @@ async def downgrade(url: str, revision: str) -> None:
     engine = db.create_engine(url)
 
     def _run(sync_conn: Any) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = sync_conn
-        command.downgrade(cfg, revision)
+        command.downgrade(db.alembic_config(MIGRATIONS, sync_conn), revision)
 
     try:
         async with engine.begin() as conn:
