@@ -15,8 +15,7 @@ from shared.crypto.envelope import (
     wrap_data_key,
 )
 from shared.crypto.errors import DecryptionError, KeyringError
-from shared.crypto.keyring import LocalKeyring
-from shared.crypto.stream import (
+from shared.crypto.format import (
     DEFAULT_SEGMENT_SIZE,
     FORMAT_VERSION,
     MAX_SEGMENT_SIZE,
@@ -24,17 +23,14 @@ from shared.crypto.stream import (
     SEGMENT_OVERHEAD,
     Header,
     StreamContext,
-    StreamSealer,
     ciphertext_size,
     header_size,
-    iter_range,
-    iter_unseal,
-    open_range,
     parse_header,
     plaintext_size,
-    seal,
-    unseal,
 )
+from shared.crypto.keyring import LocalKeyring
+from shared.crypto.ranges import iter_range, open_range
+from shared.crypto.stream import StreamSealer, iter_unseal, seal, unseal
 
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from shared.crypto.errors import DecryptionError
+from shared.crypto.format import RandomSource
 from shared.crypto.primitives import KEY_SIZE, NONCE_SIZE, TAG_SIZE, Aes256Gcm
-from shared.crypto.stream import RandomSource
 from shared.logging import get_logger
 
 WRAP_FORMAT_VERSION = 1

@@ -23,8 +23,8 @@ from typing import Any
 
 from shared.crypto.envelope import KekVersion, WrappedKey, unwrap_data_key, wrap_data_key
 from shared.crypto.errors import DecryptionError, KeyringError
+from shared.crypto.format import RandomSource
 from shared.crypto.primitives import KEY_SIZE
-from shared.crypto.stream import RandomSource
 from shared.logging import get_logger
 
 FILE_FORMAT = "tandem-keyring/1"
