@@ -20,132 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from shared.events import STREAMS, Envelope, Event, decode_envelope, encode_envelope, new_envelope, stream_for
+from shared.bus.ids import FIELD, id_key, text
+from shared.events import Envelope, decode_envelope
 from shared.logging import get_logger
 
 log = get_logger("tandem.bus")
 
 Handler = Callable[[Envelope], Awaitable[None]]
-FIELD = "envelope"
 MAX_BACKOFF_S = 1.0  # longest wait between retries while Redis is down: how late delivery can resume
-EPOCH_KEY = "tandem:bus:epoch"
-
-
-class EventBus(Protocol):
-    async def publish(self, payload: Event, *, subject: str = "", event_id: str | None = None) -> str: ...
-
-    async def publish_envelope(self, envelope: Envelope) -> str: ...
-
-
-def _next_id(entry_id: str) -> str:
-    ms, seq = entry_id.split("-")
-    return f"{ms}-{int(seq) + 1}"
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, seq = entry_id.split("-")
-    return int(ms), int(seq)
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class RedisStreamBus:
-    """Publisher. Creates every declared consumer group before the first publish on a stream."""
-
-    def __init__(self, redis: Redis, source: str, *, maxlen: int = 10_000, trim_every: int = 100) -> None:
-        self.redis = redis
-        self.source = source
-        self.maxlen = maxlen
-        self.trim_every = trim_every
-        self._ready: set[str] = set()
-        self._published = 0
-        self._epoch: str | None = None
-
-    async def epoch(self) -> str:
-        """The id of Redis's current data set: a random marker set by the first publisher to miss it.
-
-        A Redis that restarted without its data (no persistence, a lost volume) has no marker, so the
-        value changes: the outbox then publishes again what it had already published (consumers are
-        idempotent), and this publisher re-creates the consumer groups before its next publish.
-        """
-        mine = secrets.token_hex(8)
-        previous = await self.redis.set(EPOCH_KEY, mine, nx=True, get=True)
-        current = _s(previous) if previous is not None else mine
-        if current != self._epoch:
-            self._ready.clear()
-            self._epoch = current
-        return current
-
-    async def ensure_groups(self, stream: str, groups: Iterable[str] | None = None) -> None:
-        names = tuple(groups) if groups is not None else STREAMS[stream].groups
-        for group in names:
-            try:
-                await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        self._ready.add(stream)
-
-    async def publish(self, payload: Event, *, subject: str = "", event_id: str | None = None) -> str:
-        envelope = new_envelope(payload, source=self.source, subject=subject, event_id=event_id)
-        return await self.publish_envelope(envelope)
-
-    async def publish_envelope(self, envelope: Envelope) -> str:
-        stream = stream_for(envelope.type).name
-        try:
-            if stream not in self._ready:
-                await self.ensure_groups(stream)
-            await self.redis.xadd(stream, {FIELD: encode_envelope(envelope)})
-        except (RedisError, OSError):
-            # Redis may come back without its data: make sure the groups exist before the next publish.
-            self._ready.clear()
-            raise
-        self._published += 1
-        if self.trim_every and self._published % self.trim_every == 0:
-            await self.trim(stream)
-        return envelope.id
-
-    async def trim(self, stream: str) -> int:
-        """Drop entries every group has acknowledged, once the stream is longer than `maxlen`.
-
-        MAXLEN trimming would drop pending entries (they read back as nil); instead the cut is the
-        oldest id some group still needs: its oldest pending entry, or the one after the last it read.
-        """
-        if await self.redis.xlen(stream) <= self.maxlen:
-            return 0
-        floor = await safe_trim_point(self.redis, stream)
-        if floor is None:
-            return 0
-        return int(await self.redis.xtrim(stream, minid=floor, approximate=False))
-
-
-async def safe_trim_point(redis: Redis, stream: str) -> str | None:
-    """The smallest id any consumer group of `stream` may still need (None: no groups, keep all)."""
-    groups = await redis.xinfo_groups(stream)
-    if not groups:
-        return None
-    floors: list[str] = []
-    for info in groups:
-        name = _s(info["name"])
-        if int(info["pending"]) > 0:
-            summary = await redis.xpending(stream, name)
-            floors.append(_s(summary["min"]))
-        else:
-            floors.append(_next_id(_s(info["last-delivered-id"])))
-    return min(floors, key=_id_key)
 
 
 @dataclass
@@ -272,12 +164,12 @@ class Consumer:
             if not deliveries:
                 break
             handled += await self._process(deliveries)
-            after = max((d.entry_id for d in deliveries), key=_id_key)
+            after = max((d.entry_id for d in deliveries), key=id_key)
         return handled
 
     async def _read(self, stream: str, start: str) -> list[Delivery]:
         reply: Any = await self.redis.xreadgroup(self.group, self.name, {stream: start}, count=self.batch)
-        entries = [(stream, _s(eid), fields) for _, batch in reply for eid, fields in batch]
+        entries = [(stream, text(eid), fields) for _, batch in reply for eid, fields in batch]
         return await self._with_counts(entries)
 
     async def _read_new(self, block: bool) -> list[Delivery]:
@@ -287,7 +179,7 @@ class Consumer:
         )
         if not reply:
             return []
-        return [Delivery(_s(stream), _s(eid), fields, 1) for stream, batch in reply for eid, fields in batch]
+        return [Delivery(text(stream), text(eid), fields, 1) for stream, batch in reply for eid, fields in batch]
 
     async def _reclaim(self, stream: str) -> list[Delivery]:
         reply = await self.redis.xautoclaim(
@@ -295,9 +187,9 @@ class Consumer:
         )
         claimed = reply[1]
         deleted = reply[2] if len(reply) > 2 else []
-        entries = [(stream, _s(eid), fields) for eid, fields in claimed]
+        entries = [(stream, text(eid), fields) for eid, fields in claimed]
         for eid in deleted:  # trimmed away while pending: nothing left to deliver
-            log.warning("bus.pending_entry_deleted", stream=stream, group=self.group, entry=_s(eid))
+            log.warning("bus.pending_entry_deleted", stream=stream, group=self.group, entry=text(eid))
         return await self._with_counts(entries)
 
     async def _with_counts(self, entries: list[tuple[str, str, Any]]) -> list[Delivery]:
@@ -306,9 +198,9 @@ class Consumer:
         stream = entries[0][0]
         ids = [eid for _, eid, _ in entries]
         pending = await self.redis.xpending_range(
-            stream, self.group, min=min(ids, key=_id_key), max=max(ids, key=_id_key), count=len(ids) * 4 + 16
+            stream, self.group, min=min(ids, key=id_key), max=max(ids, key=id_key), count=len(ids) * 4 + 16
         )
-        counts = {_s(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         return [Delivery(s, eid, fields, counts.get(eid, 1)) for s, eid, fields in entries]
 
     async def _process(self, deliveries: list[Delivery]) -> int:
@@ -358,7 +250,7 @@ class Consumer:
             return
         if d.times_delivered > self.max_deliveries:
             last = await self.redis.hget(self._errors_key(d.stream), d.entry_id)
-            reason = _s(last) if last else f"not acknowledged after {d.times_delivered - 1} deliveries"
+            reason = text(last) if last else f"not acknowledged after {d.times_delivered - 1} deliveries"
             await self._dead_letter(d, raw, reason)
             return
         if envelope.id in done:
@@ -399,20 +291,3 @@ class Consumer:
             await pipe.execute()
         log.error("bus.dead_lettered", stream=d.stream, group=self.group, entry=d.entry_id,
                   deliveries=d.times_delivered)
-
-
-async def dead_letters(redis: Redis, stream: str, count: int = 100) -> list[dict[str, str]]:
-    """Read a dead-letter stream (operators inspect and replay from it)."""
-    rows: Any = await redis.xrange(f"{stream}.dead", count=count)
-    return [{_s(k): _s(v) for k, v in fields.items()} | {"dead_id": _s(eid)} for eid, fields in rows]
-
-
-async def replay_dead_letter(redis: Redis, stream: str, dead_id: str) -> str:
-    """Put a dead-lettered envelope back on its stream (same event id: handlers stay idempotent)."""
-    rows: Any = await redis.xrange(f"{stream}.dead", min=dead_id, max=dead_id)
-    if not rows:
-        raise LookupError(dead_id)
-    fields = rows[0][1]
-    new_id = await redis.xadd(stream, {FIELD: fields[FIELD.encode()]})
-    await redis.xdel(f"{stream}.dead", dead_id)
-    return _s(new_id)
