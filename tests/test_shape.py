@@ -83,7 +83,7 @@ def test_the_context_is_a_frozen_dataclass_handed_out_by_field(service: str) -> 
     module = importlib.import_module(f"services.{service}.context")
     spec = module.CONTEXT
     assert dataclasses.is_dataclass(spec.type)
-    assert spec.type.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert spec.type.__dataclass_params__.frozen  # type: ignore[union-attr]
     assert set(spec.dependencies()) == {f.name for f in dataclasses.fields(spec.type)}
 
 
