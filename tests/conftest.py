@@ -11,25 +11,20 @@ marked `sqlite_pass_only` (their database use is incidental: a second pass would
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import secrets
-import shutil
 import tempfile
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
 
 from deploy.local.children import RedisChild, S3Child, start_redis, start_seaweed
+from tests.support.databases import PG_ADMIN_DSN, Databases, pg_reachable
 from tests.support.identity import TestIssuer
 
-PG_ADMIN_DSN = os.environ.get("TANDEM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
 # Fixtures that hand out a database on the chosen backend: a test whose fixture closure holds one of
 # these "uses a database" (marker `database`) and runs in the PostgreSQL pass.
@@ -76,7 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    if postgresql and kept and not _pg_reachable():
+    if postgresql and kept and not pg_reachable():
         pytest.exit(f"--database=postgresql but PostgreSQL is not reachable at {PG_ADMIN_DSN} "
                     "(start it, or set TANDEM_TEST_PG to an admin DSN)", returncode=pytest.ExitCode.USAGE_ERROR)
 
@@ -131,92 +126,11 @@ def s3_server(tmp_root: Path) -> Iterator[S3Child]:
     child.stop()
 
 
-def _pg_reachable() -> bool:
-    import asyncpg
-
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-        except (OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-
-    return asyncio.run(probe())
-
-
-async def _create_pg_db(name: str, template: str | None = None) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    finally:
-        await conn.close()
-
-
-async def _drop_pg_db(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine to completion from sync or async code (the caller's loop, if any, is left alone)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
-
-
-class Databases:
-    """Fresh databases on one backend; `__call__(name)` returns a new URL each time (two services in one
-    test get two databases), `close()` drops the PostgreSQL ones."""
-
-    def __init__(self, backend: str, directory: Path) -> None:
-        self.backend, self.directory = backend, directory
-        self.created: list[str] = []
-
-    def __call__(self, name: str = "db", *, template: str | None = None) -> str:
-        """A new database; `template` (a URL from the same backend) makes it a copy of that one."""
-        slug = re.sub(r"[^a-z0-9_]", "_", name.lower())[:30] or "db"
-        if self.backend == "sqlite":
-            path = self.directory / f"{slug}.db"
-            n = 1
-            while path.exists() or str(path) in self.created:
-                n += 1
-                path = self.directory / f"{slug}-{n}.db"
-            self.created.append(str(path))
-            if template is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(template.split(":///", 1)[1], path)
-            return f"sqlite:///{path}"
-        db = f"tandem_test_{slug}_{secrets.token_hex(5)}"
-        _run(_create_pg_db(db, template.rsplit("/", 1)[1] if template else None))
-        self.created.append(db)
-        return PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{db}"
-
-    def close(self) -> None:
-        if self.backend == "postgresql":
-            for db in self.created:
-                _run(_drop_pg_db(db))
-        self.created.clear()
-
-
-def service_databases(dbs: Databases, services: tuple[str, ...] = ("gateway", "sessions", "records", "reports")
-                      ) -> dict[str, str]:
-    """`<SERVICE>_DATABASE_URL` for each service, one fresh database each: for `tandem run` (its environment
-    wins over the var/ SQLite defaults) and `Stack` (`Options.extra_env`)."""
-    return {f"{name.upper()}_DATABASE_URL": dbs(name) for name in services}
-
-
 @pytest.fixture(scope="session")
 def database_backend(request: pytest.FixtureRequest) -> str:
     """The run's backend; a PostgreSQL run fails at once when the server is not reachable."""
     backend: str = request.config.getoption("--database")
-    if backend == "postgresql" and not _pg_reachable():
+    if backend == "postgresql" and not pg_reachable():
         pytest.fail(f"--database=postgresql but PostgreSQL is not reachable at {PG_ADMIN_DSN}")
     return backend
 

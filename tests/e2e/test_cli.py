@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Databases
+from tests.support.databases import Databases
 
 
 def tandem(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,7 @@ from services.records.app import create_app as records_app
 from services.records.config import Settings as RecordsSettings
 from services.records.recordings.orphans import abort_stale_uploads
 from shared.objectstore import S3ObjectStore
-from tests.conftest import Databases
+from tests.support.databases import Databases
 from tests.support.faults import FreezableS3
 from tests.support.identity import TestIssuer
 

@@ -21,7 +21,7 @@ import pytest_asyncio
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
 from deploy.local.run import Options, Stack, service_env
-from tests.conftest import Databases, service_databases
+from tests.support.databases import Databases, service_databases
 
 # One stack and one set of accounts for the module: every test shares the module's event loop.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]

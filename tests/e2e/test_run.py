@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
-from tests.conftest import Databases, service_databases
+from tests.support.databases import Databases, service_databases
 
 pytestmark = pytest.mark.integration
 

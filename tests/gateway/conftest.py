@@ -23,7 +23,7 @@ from deploy.local.children import free_port
 from services.gateway.app import create_app
 from services.gateway.config import Settings
 from services.gateway.core import Gateway
-from tests.conftest import Databases
+from tests.support.databases import Databases
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from services.gateway.app import create_app
-from tests.conftest import Databases
 from tests.gateway.conftest import Browser, Clock, Harness, insecure_fast_argon2_settings, serve
+from tests.support.databases import Databases
 from tests.support.gateway_stack import SERVICES, GatewayStack, gateway_stack
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,6 @@ from services.records.config import Settings as RecordsSettings
 from services.sessions.recorder.manager import Recorders, RecordingUnavailable
 from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
-from tests.conftest import Databases
 from tests.sessions.conftest import (
     MEDIA_ONLY,
     MENTEE,
@@ -47,6 +46,7 @@ from tests.sessions.support import (
     open_session,
     serve,
 )
+from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration

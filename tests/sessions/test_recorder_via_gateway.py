@@ -22,7 +22,6 @@ from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.signalling import messages as msg
 from shared.db import create_engine
-from tests.conftest import Databases
 from tests.gateway.conftest import gateway_db as gateway_db
 from tests.gateway.conftest import insecure_fast_argon2_settings
 from tests.gateway.conftest import migrated_template as migrated_template
@@ -45,6 +44,7 @@ from tests.sessions.support import (
     recorder_connected,
     serve,
 )
+from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration

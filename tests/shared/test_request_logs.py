@@ -19,9 +19,9 @@ import websockets
 
 from deploy.local.children import free_port, start_redis
 from shared.logging import configure_logging
-from tests.conftest import Databases
 from tests.gateway.conftest import serve
 from tests.support.assertion_apps import json_lines, request_lines, wall_app
+from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration

@@ -26,8 +26,8 @@ from services.gateway.app import create_app
 from shared.identity import Identity
 from shared.service import build_app
 from shared.settings import ServiceSettings
-from tests.conftest import Databases
 from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
+from tests.support.databases import Databases
 
 
 def wall_app(name: str, tmp_path: Path, database_url: str, redis_url: str, *, jwks_file: str = "",

@@ -16,8 +16,8 @@ import httpx
 from services.gateway.app import create_app
 from shared.service import build_app
 from shared.settings import ServiceSettings
-from tests.conftest import Databases
 from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
+from tests.support.databases import Databases
 
 SERVICES = ("sessions", "records", "reports")
 

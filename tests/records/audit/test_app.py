@@ -24,8 +24,8 @@ from services.records.audit.verify import verify
 from services.records.audit.wiring import audit_handler
 from shared.events import new_envelope
 from shared.events.types import AuditEntry
-from tests.conftest import PG_ADMIN_DSN
 from tests.records.audit.conftest import T0, AuditApp, app_settings, entry
+from tests.support.databases import PG_ADMIN_DSN
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from litestar.testing import AsyncTestClient
 from deploy.local.children import S3Child
 from services.reports.app import create_app as create_reports_app
 from services.reports.config import Settings as ReportsSettings
-from tests.conftest import Databases
 from tests.records.audit.conftest import AuditApp
 from tests.records.audit.test_audiences import _appended
+from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
