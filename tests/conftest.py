@@ -7,14 +7,18 @@ created PostgreSQL database at 127.0.0.1:5432 (TANDEM_TEST_PG) dropped at teardo
 database through these fixtures are marked `database` at collection; a PostgreSQL run deselects the rest
 (crypto vectors, property tests, bus-only tests: they would repeat identical work), and skips tests
 marked `sqlite_pass_only` (their database use is incidental: a second pass would repeat the same work).
+`migrated_template` / `gateway_db` hand out copies of a gateway database migrated once per run (the
+gateway's tests and the tests that put a real gateway in front of a service use them).
+Helpers live in tests/support/ (tests/support/databases.py: `Databases`); conftest modules hold fixtures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -169,6 +173,34 @@ def session_database_url(database_backend: str, tmp_root: Path) -> Iterator[Data
 def db_url(database_url: Databases) -> str:
     """One fresh, empty database on the run's backend."""
     return database_url("test")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(session_database_url: Databases) -> str:
+    """A gateway database migrated once on the run's backend; each test starts from a copy (saves ~0.5 s a
+    test): `gateway_db()`."""
+    from services.gateway.app import create_app  # here, not at the top: the suite's conftest loads no service
+    from shared import db as dbmod
+
+    url = session_database_url("gateway_template")
+
+    async def _migrate() -> None:
+        engine = dbmod.create_engine(url)
+        try:
+            await dbmod.upgrade(engine, Path(create_app.__code__.co_filename).parent / "migrations")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_migrate())
+    return url
+
+
+@pytest.fixture
+def gateway_db(database_url: Databases, migrated_template: str) -> Callable[..., str]:
+    """A factory of migrated gateway databases (copies of the template): `gateway_db("up")` → URL."""
+    def make(name: str = "gateway") -> str:
+        return database_url(name, template=migrated_template)
+    return make
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from services.gateway.accounts.credentials import token_hash
 from services.gateway.adapters.db import outbox
 from shared.events import decode_envelope
-from tests.gateway.conftest import PASSWORD, Harness
+from tests.support.gateway import PASSWORD, Harness
 
 pytestmark = pytest.mark.integration
 

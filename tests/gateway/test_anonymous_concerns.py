@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 
 from services.gateway.accounts.credentials import token_hash
 from shared.identity import Identity
-from tests.gateway.conftest import Browser, Clock
 from tests.support.databases import Databases
+from tests.support.gateway import Browser, Clock
 from tests.support.gateway_stack import GatewayStack, gateway_stack
 from tests.support.logs import captured_json_logs
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.gateway.conftest import Clock
 from tests.support.assertion_apps import Stack, stack_of
 from tests.support.databases import Databases
+from tests.support.gateway import Clock
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.conftest import Clock, Harness
 from tests.support.assertion_apps import stack_of
 from tests.support.databases import Databases
+from tests.support.gateway import Clock, Harness
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.conftest import Harness
+from tests.support.gateway import Harness
 
 pytestmark = pytest.mark.integration
 

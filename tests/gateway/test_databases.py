@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from services.gateway.app import create_app
 from shared.bus import RedisStreamBus
 from shared.events import types as t
-from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
+from tests.support.gateway import Clock, Harness, insecure_fast_argon2_settings
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 REDIRECT = "http://127.0.0.1:9/cb"

@@ -17,8 +17,8 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
 from shared.identity import Identity
-from tests.gateway.conftest import Clock
 from tests.support.databases import Databases
+from tests.support.gateway import Clock
 from tests.support.gateway_stack import GatewayStack, gateway_stack
 
 pytestmark = pytest.mark.integration

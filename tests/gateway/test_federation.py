@@ -10,7 +10,8 @@ import pytest
 
 from deploy.local.children import free_port
 from services.gateway.app import create_app
-from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
+from tests.support.gateway import Clock, Harness, insecure_fast_argon2_settings
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 

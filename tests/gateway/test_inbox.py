@@ -15,7 +15,8 @@ from services.gateway.config import Settings
 from shared.bus import RedisStreamBus
 from shared.events import new_envelope
 from shared.events import types as t
-from tests.gateway.conftest import Browser, Clock, Harness, serve
+from tests.support.gateway import Browser, Clock, Harness
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from services.gateway.app import create_app
-from tests.gateway.conftest import Browser, Clock, Harness, insecure_fast_argon2_settings, serve
 from tests.support.databases import Databases
+from tests.support.gateway import Browser, Clock, Harness, insecure_fast_argon2_settings
 from tests.support.gateway_stack import SERVICES, GatewayStack, gateway_stack
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 

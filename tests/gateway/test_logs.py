@@ -13,9 +13,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.gateway.conftest import PASSWORD, Clock, Harness
 from tests.support.assertion_apps import json_lines, request_lines, stack_of
 from tests.support.databases import Databases
+from tests.support.gateway import PASSWORD, Clock, Harness
 from tests.support.logs import captured_json_logs
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from authlib.deprecate import AuthlibDeprecationWarning
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.gateway.conftest import Browser, Harness
+from tests.support.gateway import Browser, Harness
 
 with warnings.catch_warnings():
     # Authlib 1.9 nudges towards the `httpx2` package, which is not installed here; httpx works.

@@ -15,8 +15,8 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from deploy.local.children import RedisChild, start_redis
-from tests.gateway.conftest import PASSWORD, Clock
 from tests.support.databases import Databases
+from tests.support.gateway import PASSWORD, Clock
 from tests.support.gateway_stack import GatewayStack, gateway_stack
 from tests.support.logs import captured_json_logs
 

@@ -17,7 +17,8 @@ from services.gateway.app import create_app
 from services.gateway.config import Settings
 from shared.bus import RedisStreamBus
 from shared.events import types as t
-from tests.gateway.conftest import Browser, Clock, Harness, serve
+from tests.support.gateway import Browser, Clock, Harness
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from services.gateway.adapters.db import outbox
 from services.gateway.inbox.tables import inbox_items
 from shared.events import decode_envelope
 from shared.events.types import AuditEntry
-from tests.gateway.conftest import PASSWORD, Harness
+from tests.support.gateway import PASSWORD, Harness
 
 pytestmark = pytest.mark.integration
 

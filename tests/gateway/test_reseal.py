@@ -19,7 +19,7 @@ from services.gateway.config import Settings
 from services.gateway.keys.tables import signing_keys
 from shared import db as dbmod
 from shared.config import ConfigError, load_settings
-from tests.gateway.conftest import PASSWORD
+from tests.support.gateway import PASSWORD
 
 pytestmark = pytest.mark.integration
 

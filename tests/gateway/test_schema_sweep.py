@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.gateway.conftest import Harness
+from tests.support.gateway import Harness
 from tests.support.sweep import sweep
 
 pytestmark = pytest.mark.integration

@@ -22,10 +22,6 @@ from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.signalling import messages as msg
 from shared.db import create_engine
-from tests.gateway.conftest import gateway_db as gateway_db
-from tests.gateway.conftest import insecure_fast_argon2_settings
-from tests.gateway.conftest import migrated_template as migrated_template
-from tests.gateway.conftest import serve as serve_app
 from tests.sessions.conftest import (
     MEDIA_ONLY,
     MENTEE,
@@ -45,7 +41,9 @@ from tests.sessions.support import (
     serve,
 )
 from tests.support.databases import Databases
+from tests.support.gateway import insecure_fast_argon2_settings
 from tests.support.identity import TestIssuer
+from tests.support.servers import serve as serve_app
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ import websockets
 
 from deploy.local.children import free_port, start_redis
 from shared.logging import configure_logging
-from tests.gateway.conftest import serve
 from tests.support.assertion_apps import json_lines, request_lines, wall_app
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 

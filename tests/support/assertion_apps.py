@@ -26,8 +26,9 @@ from services.gateway.app import create_app
 from shared.identity import Identity
 from shared.service import build_app
 from shared.settings import ServiceSettings
-from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
 from tests.support.databases import Databases
+from tests.support.gateway import Clock, Harness, insecure_fast_argon2_settings
+from tests.support.servers import serve
 
 
 def wall_app(name: str, tmp_path: Path, database_url: str, redis_url: str, *, jwks_file: str = "",

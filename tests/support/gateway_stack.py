@@ -16,8 +16,9 @@ import httpx
 from services.gateway.app import create_app
 from shared.service import build_app
 from shared.settings import ServiceSettings
-from tests.gateway.conftest import Clock, Harness, insecure_fast_argon2_settings, serve
 from tests.support.databases import Databases
+from tests.support.gateway import Clock, Harness, insecure_fast_argon2_settings
+from tests.support.servers import serve
 
 SERVICES = ("sessions", "records", "reports")
 
