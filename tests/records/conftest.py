@@ -1,99 +1,19 @@
-"""Fixtures for the records service: a real app (SQLite or PostgreSQL), SeaweedFS, Redis, a keyring."""
+"""Fixtures for the records service: a real app (SQLite or PostgreSQL), SeaweedFS, Redis, a keyring
+(helpers: tests/support/records.py)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from minio import Minio
-from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
-from services.records.adapters.db import outbox
-from services.records.app import create_app
 from services.records.config import Settings
-from services.records.core.context import Records, build_records
-from services.records.pairings.consumer import handle_envelope
-from shared.bus import RedisStreamBus
-from shared.db import create_engine
-from shared.events import new_envelope
-from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
-from shared.objectstore import S3ObjectStore
-from shared.outbox import Outbox
 from tests.support.identity import TestIssuer
-
-
-@dataclass
-class Harness:
-    client: AsyncTestClient[Litestar]
-    app: Litestar
-    issuer: TestIssuer
-    settings: Settings
-    s3: S3Child
-    rec: Records  # the service's own logic on an engine bound to the test's event loop
-
-    def __post_init__(self) -> None:
-        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
-
-    @property
-    def app_rec(self) -> Records:
-        """The running app's instance (its engine lives on the app's loop: don't query it from tests)."""
-        rec: Records = self.app.state.runtime.extras["records"]
-        return rec
-
-    def h(self, sub: str, *roles: str) -> dict[str, str]:
-        return self.issuer.headers(sub, list(roles), "records")
-
-    async def pair(self, pairing_id: str, mentor: str, mentee: str) -> None:
-        await handle_envelope(self.rec, new_envelope(
-            PairingActivated(pairing_id=pairing_id, mentor_id=mentor, mentee_id=mentee), source="sessions"))
-
-    async def end_pairing(self, pairing_id: str, mentor: str, mentee: str, at: datetime | None = None) -> None:
-        await handle_envelope(self.rec, new_envelope(
-            PairingEnded(pairing_id=pairing_id, mentor_id=mentor, mentee_id=mentee, ended_at=at or datetime.now(UTC)),
-            source="sessions"))
-
-    async def schedule(self, session_id: str, pairing_id: str) -> None:
-        now = datetime.now(UTC)
-        await handle_envelope(self.rec, new_envelope(
-            SessionScheduled(session_id=session_id, pairing_id=pairing_id, starts_at=now, ends_at=now),
-            source="sessions"))
-
-    def minio(self) -> Minio:
-        return Minio(self.s3.endpoint, access_key=self.s3.access_key, secret_key=self.s3.secret_key, secure=False)
-
-    def raw_objects(self) -> dict[str, bytes]:
-        """Every object in the bucket, raw bytes as stored."""
-        client = self.minio()
-        out = {}
-        for obj in client.list_objects(self.settings.s3_bucket, recursive=True):
-            resp = client.get_object(self.settings.s3_bucket, obj.object_name)
-            try:
-                out[obj.object_name] = resp.read()
-            finally:
-                resp.close()
-                resp.release_conn()
-        return out
-
-
-def make_settings(tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issuer: TestIssuer,
-                  **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": db_url, "redis_url": redis_url, "jwks_file": str(issuer.jwks_path),
-        "s3_endpoint": s3.endpoint, "s3_access_key": s3.access_key, "s3_secret_key": s3.secret_key,
-        "s3_bucket": f"rec-{secrets.token_hex(6)}", "keyring_path": str(tmp_path / "keys" / "keyring.json"),
-        "audit_key_dir": str(tmp_path / "audit-keys"), "audit_bucket": f"audit-{secrets.token_hex(6)}",
-        "sweep_interval_s": 0.0, "segment_size": 4096, "instance_id": f"t-{secrets.token_hex(3)}",
-    }
-    values.update(overrides)
-    return Settings(**values)
+from tests.support.records import Harness, make_settings, open_harness
 
 
 @pytest.fixture
@@ -103,26 +23,11 @@ def settings_factory(tmp_path: Path, redis_url: str, s3_server: S3Child, issuer:
     return make
 
 
-async def _harness(settings: Settings, issuer: TestIssuer, s3: S3Child) -> AsyncIterator[Harness]:
-    app = create_app(settings)
-    async with issuer.bind(AsyncTestClient(app)) as client:
-        engine = create_engine(settings.database_url)
-        store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
-        redis = Redis.from_url(settings.redis_url)
-        rec = build_records(settings, engine, Outbox(engine, outbox, RedisStreamBus(redis, "records"), "records"),
-                            store=store)
-        try:
-            yield Harness(client, app, issuer, settings, s3, rec)
-        finally:
-            await engine.dispose()
-            await redis.aclose()
-
-
 @pytest.fixture
 async def harness(db_url: str, settings_factory: Any, issuer: TestIssuer,
                   s3_server: S3Child) -> AsyncIterator[Harness]:
     """The records app on the run's database backend."""
-    async for h in _harness(settings_factory(db_url), issuer, s3_server):
+    async for h in open_harness(settings_factory(db_url), issuer, s3_server):
         yield h
 
 

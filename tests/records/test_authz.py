@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.records.conftest import Harness
 from tests.records.test_recordings import meta_header
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

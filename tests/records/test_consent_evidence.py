@@ -13,8 +13,8 @@ from services.records.core.tables import records
 from services.records.pairings.consumer import handle_envelope
 from shared.events import new_envelope
 from shared.events.types import ConsentLine, RecordingStopped
-from tests.records.conftest import Harness
 from tests.records.test_recordings import CONSENT, MENTEE, MENTOR, _ingest
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from services.records import cli
 from services.records.core.tables import record_objects
-from tests.records.conftest import Harness
 from tests.records.test_recordings import meta_header
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

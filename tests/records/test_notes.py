@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from services.records.core.tables import record_objects
 from shared.events import decode_envelope
 from shared.logging import configure_logging
-from tests.records.conftest import Harness
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

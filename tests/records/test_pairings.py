@@ -10,7 +10,7 @@ from services.records.pairings.consumer import handle_envelope
 from services.records.pairings.service import get_pairing, session_pairing
 from shared.events import new_envelope
 from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
-from tests.records.conftest import Harness
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from services.records.recordings import service
 from services.records.recordings.schemas import RecordingMetadata
 from shared.crypto import ciphertext_size
 from shared.objectstore import S3ObjectStore
-from tests.records.conftest import Harness
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from services.records.retention.service import set_legal_hold, sweep_once
 from shared.crypto.signing import verify
 from shared.events import decode_envelope
 from shared.events.types import PairingActivated, UserErasureRequested
-from tests.records.conftest import Harness
 from tests.records.test_recordings import meta_header
+from tests.support.records import Harness, open_harness
 
 pytestmark = pytest.mark.integration
 
@@ -148,10 +148,8 @@ async def test_erasure_request_over_the_bus(harness: Harness) -> None:
 
 async def test_background_sweeper_and_lifecycle_backstop(settings_factory: Any, db_url: str,
                                                          issuer: Any, s3_server: Any) -> None:
-    from tests.records.conftest import _harness
-
     settings = settings_factory(db_url, sweep_interval_s=0.2, lifecycle_backstop_days=3650)
-    async for h in _harness(settings, issuer, s3_server):
+    async for h in open_harness(settings, issuer, s3_server):
         await h.pair("p1", MENTOR, MENTEE)
         nid = await _note(h, "soon gone")
         await h.end_pairing("p1", MENTOR, MENTEE, at=datetime.now(UTC) - timedelta(days=400))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.records.conftest import Harness
+from tests.support.records import Harness
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.records.conftest import Harness
+from tests.support.records import Harness
 from tests.support.sweep import ROLE_PEOPLE, assertion_callers, sweep
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from services.records.audit.verify import verify
 from services.records.audit.wiring import audit_handler
 from shared.events import new_envelope
 from shared.events.types import AuditEntry
-from tests.records.audit.conftest import T0, AuditApp, app_settings, entry
+from tests.support.audit import T0, AuditApp, app_settings, entry
 from tests.support.databases import PG_ADMIN_DSN
 from tests.support.identity import TestIssuer
 

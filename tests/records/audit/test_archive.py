@@ -18,7 +18,7 @@ from services.records.audit.service import Ledger
 from services.records.audit.verify import verify
 from services.records.config import Settings
 from shared.objectstore import S3ObjectStore
-from tests.records.audit.conftest import StepClock, entry
+from tests.support.audit import StepClock, entry
 
 pytestmark = pytest.mark.integration
 

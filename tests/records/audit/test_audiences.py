@@ -27,7 +27,7 @@ from services.reports.app import create_app as create_reports_app
 from services.reports.config import Settings as ReportsSettings
 from shared.events import new_envelope
 from shared.events.types import AuditEntry
-from tests.records.audit.conftest import AuditApp
+from tests.support.audit import AuditApp
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 

@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from deploy.cli import main as tandem
+from services.records.app import MIGRATIONS
 from services.records.audit.cli import main
 from services.records.audit.keys import AuditKeys
 from services.records.audit.service import Ledger
 from shared.db import create_engine, upgrade
-from tests.records.audit.conftest import MIGRATIONS, StepClock, entry
+from tests.support.audit import StepClock, entry
 
 pytestmark = pytest.mark.integration
 

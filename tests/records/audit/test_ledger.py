@@ -17,7 +17,7 @@ from services.records.audit.service import Ledger
 from services.records.audit.tables import audit_entries
 from services.records.audit.verify import verify
 from shared.db import create_engine
-from tests.records.audit.conftest import StepClock, entry
+from tests.support.audit import StepClock, entry
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from litestar.testing import AsyncTestClient
 from deploy.local.children import S3Child
 from services.reports.app import create_app as create_reports_app
 from services.reports.config import Settings as ReportsSettings
-from tests.records.audit.conftest import AuditApp
 from tests.records.audit.test_audiences import _appended
+from tests.support.audit import AuditApp
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 

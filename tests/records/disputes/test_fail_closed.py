@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from services.records.adapters.db import outbox
 from services.records.disputes.tables import dispute_accesses, disputes
-from tests.records.disputes.conftest import A1, A2, World, problem
+from tests.support.disputes import A1, A2, World, problem
 
 pytestmark = pytest.mark.integration
 
