@@ -1,31 +1,20 @@
 """Fixtures of the reports tests: the app on a real database (SQLite and PostgreSQL), real Redis and
-a real SeaweedFS bucket of its own, plus helpers to call it as any role."""
+a real SeaweedFS bucket of its own (helpers to call it as any role: tests/support/reports.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from deploy.local.children import S3Child
 from services.reports.app import create_app
-from services.reports.config import Settings
-from services.reports.domain import ReportsContext
 from shared.logging import configure_logging
-from shared.service import Runtime
 from tests.support.identity import TestIssuer
-
-T = TypeVar("T")
-
-CANARY = "CANARY-7f3a Dr Quentin Blake touched me without consent after session 42"
+from tests.support.reports import Api, make_settings
 
 
 @pytest.fixture
@@ -40,68 +29,6 @@ def log_stream() -> Iterator[io.StringIO]:
     configure_logging("debug", json=True, stream=stream, service="reports")
     yield stream
     configure_logging("info", json=True)
-
-
-@dataclass
-class Api:
-    client: AsyncTestClient[Litestar]
-    issuer: TestIssuer
-    settings: Settings
-
-    def __post_init__(self) -> None:
-        self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime = self.client.app.state.runtime
-        assert isinstance(runtime, Runtime)
-        return runtime
-
-    @property
-    def ctx(self) -> ReportsContext:
-        ctx = self.runtime.extras["reports"]
-        assert isinstance(ctx, ReportsContext)
-        return ctx
-
-    def as_(self, sub: str, *roles: str, **extra: str) -> dict[str, str]:
-        return {**self.issuer.headers(sub, list(roles), "reports"), **extra}
-
-    def public(self, **extra: str) -> dict[str, str]:
-        """What the gateway forwards for the unauthenticated public form."""
-        return self.as_("anonymous", **extra)
-
-    async def file(self, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-        payload = {"category": "boundary", "text": CANARY, **body}
-        resp = await self.client.post("/concerns", json=payload, headers=headers)
-        assert resp.status_code == 201, resp.text
-        data: dict[str, Any] = resp.json()
-        return data
-
-    async def in_app(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run `fn(*args)` on the app's own event loop (the test client runs the app in a portal thread)."""
-        return await asyncio.to_thread(self.client.blocking_portal.call, fn, *args)
-
-    async def relay(self) -> None:
-        """Publish whatever the outbox holds now (the relay task would do it within a second)."""
-        outbox = self.runtime.outbox
-        assert outbox is not None
-
-        async def drain() -> None:
-            while await outbox.relay_once():
-                pass
-
-        await self.in_app(drain)
-
-
-def make_settings(tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issuer: TestIssuer,
-                  **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": db_url, "redis_url": redis_url, "jwks_file": str(issuer.jwks_path),
-        "s3_endpoint": s3.endpoint, "s3_access_key": s3.access_key, "s3_secret_key": s3.secret_key,
-        "s3_bucket": f"reports-{secrets.token_hex(4)}", "keyring_path": str(tmp_path / "reports-keyring.json"),
-        "sweep_interval_s": 0.0, "max_attachment_bytes": 64 * 1024, **overrides,
-    }
-    return Settings(**values)
 
 
 @pytest.fixture

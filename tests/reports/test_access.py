@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.reports.conftest import Api
+from tests.support.reports import Api
 
 pytestmark = pytest.mark.integration
 

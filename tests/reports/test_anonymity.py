@@ -11,8 +11,8 @@ import pytest
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
-from tests.reports.conftest import CANARY, Api
-from tests.reports.support import contains, db_dump, redis_dump, stream_events
+from tests.support.reports import CANARY, Api
+from tests.support.reports_dump import contains, db_dump, redis_dump, stream_events
 
 pytestmark = pytest.mark.integration
 

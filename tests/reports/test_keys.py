@@ -10,7 +10,7 @@ import io
 import pytest
 
 from services.reports.cli import main
-from tests.reports.conftest import CANARY, Api
+from tests.support.reports import CANARY, Api
 
 pytestmark = pytest.mark.integration
 

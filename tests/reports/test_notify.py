@@ -15,8 +15,8 @@ from services.reports.retention.service import flag_overdue
 from shared.bus import RedisStreamBus
 from shared.events import Event
 from shared.events import types as t
-from tests.reports.conftest import Api
-from tests.reports.support import db_dump, stream_events
+from tests.support.reports import Api
+from tests.support.reports_dump import db_dump, stream_events
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 
 from shared.bus import RedisStreamBus
 from shared.events import types as t
-from tests.reports.conftest import Api
-from tests.reports.support import db_dump
+from tests.support.reports import Api
+from tests.support.reports_dump import db_dump
 
 pytestmark = pytest.mark.integration
 

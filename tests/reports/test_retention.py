@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
 from services.reports.retention.service import expire, flag_overdue
-from tests.reports.conftest import Api
-from tests.reports.support import db_dump, stream_events
+from tests.support.reports import Api
+from tests.support.reports_dump import db_dump, stream_events
 
 pytestmark = pytest.mark.integration
 

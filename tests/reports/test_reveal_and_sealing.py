@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from deploy.local.children import S3Child
 from shared.audit import reporter_pseudonym
 from shared.crypto import DecryptionError
-from tests.reports.conftest import CANARY, Api
-from tests.reports.support import contains, db_dump, redis_dump, stream_events
+from tests.support.reports import CANARY, Api
+from tests.support.reports_dump import contains, db_dump, redis_dump, stream_events
 
 pytestmark = pytest.mark.integration
 

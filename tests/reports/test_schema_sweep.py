@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reports.conftest import Api
+from tests.support.reports import Api
 from tests.support.sweep import ROLE_PEOPLE, assertion_callers, sweep
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ from services.reports.app import create_app
 from services.reports.config import Settings
 from services.reports.domain import add_working_days
 from shared.config import ConfigError, load_settings
-from tests.reports.conftest import CANARY, Api, make_settings
-from tests.reports.support import stream_events
 from tests.support.identity import TestIssuer
+from tests.support.reports import CANARY, Api, make_settings
+from tests.support.reports_dump import stream_events
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Inspection helpers: everything the service stored, published or logged, as text to search."""
+"""Inspection helpers for the reports tests: everything the service stored, published or logged, as text to search."""
 
 from __future__ import annotations
 
