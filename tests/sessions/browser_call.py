@@ -31,17 +31,9 @@ from redis.asyncio import Redis
 
 from deploy.local.children import free_port, start_redis
 from services.sessions.recorder.sink import HttpRecordingSink
-from tests.sessions.conftest import (
-    MENTEE,
-    MENTOR,
-    OTHER_MENTOR,
-    ROLES,
-    publish_users,
-    sessions_settings,
-    wait_projected,
-)
-from tests.sessions.support import loopback_host_addresses, open_session, serve
+from tests.support.calls import loopback_host_addresses, open_session, serve
 from tests.support.identity import TestIssuer
+from tests.support.sessions import MENTEE, MENTOR, OTHER_MENTOR, ROLES, publish_users, sessions_settings, wait_projected
 
 PAGE = Path(__file__).with_name("call_page.html").read_text()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",

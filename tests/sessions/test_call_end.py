@@ -30,15 +30,7 @@ from shared.bus import RedisStreamBus
 from shared.config import ConfigError
 from shared.events import decode_envelope, new_envelope
 from shared.events import types as t
-from tests.sessions.conftest import (
-    MENTEE,
-    MENTOR,
-    OTHER_MENTOR,
-    publish_users,
-    sessions_settings,
-    wait_projected,
-)
-from tests.sessions.support import (
+from tests.support.calls import (
     Member,
     Server,
     ask_and_grant,
@@ -50,6 +42,7 @@ from tests.sessions.support import (
     serve,
 )
 from tests.support.identity import TestIssuer
+from tests.support.sessions import MENTEE, MENTOR, OTHER_MENTOR, publish_users, sessions_settings, wait_projected
 
 pytestmark = pytest.mark.integration
 

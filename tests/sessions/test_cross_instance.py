@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 
 from deploy.local.children import free_port
 from services.sessions.signalling import messages as msg
-from tests.sessions.conftest import MEDIA_ONLY, MENTEE, MENTOR, publish_users
-from tests.sessions.support import (
+from tests.sessions.test_recorder import decode
+from tests.support.calls import (
     Member,
     ask_and_grant,
     join_and_call,
@@ -29,9 +29,9 @@ from tests.sessions.support import (
     open_session,
     recorder_connected,
 )
-from tests.sessions.test_recorder import decode
 from tests.support.identity import TestIssuer
 from tests.support.processes import stop_all
+from tests.support.sessions import MEDIA_ONLY, MENTEE, MENTOR, publish_users
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,9 @@ from shared.bus import RedisStreamBus
 from shared.crypto import LocalKeyring, StreamContext, WrappedKey, unseal
 from shared.db import create_engine
 from shared.events import types as t
-from tests.sessions.conftest import (
+from tests.support.identity import TestIssuer
+from tests.support.rawdb import database_bytes, redis_bytes
+from tests.support.sessions import (
     ADMIN,
     MENTEE,
     MENTOR,
@@ -37,8 +39,6 @@ from tests.sessions.conftest import (
     wait_for,
     wait_projected,
 )
-from tests.support.identity import TestIssuer
-from tests.support.rawdb import database_bytes, redis_bytes
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from services.sessions.adapters.vault import AgendaVault
 from services.sessions.app import MIGRATIONS, create_app
 from shared import db
 from shared.crypto import LocalKeyring
-from tests.sessions.conftest import MENTEE, MENTOR, Api, publish_users, sessions_settings, wait_projected
 from tests.support.identity import TestIssuer
 from tests.support.rawdb import database_bytes
+from tests.support.sessions import MENTEE, MENTOR, Api, publish_users, sessions_settings, wait_projected
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,8 @@ from shared.bus import RedisStreamBus
 from shared.db import create_engine
 from shared.events import decode_envelope, new_envelope
 from shared.events import types as t
-from tests.sessions.conftest import (
+from tests.support.identity import TestIssuer
+from tests.support.sessions import (
     ADMIN,
     MENTEE,
     MENTOR,
@@ -35,7 +36,6 @@ from tests.sessions.conftest import (
     wait_for,
     wait_projected,
 )
-from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
 

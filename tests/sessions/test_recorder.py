@@ -27,16 +27,7 @@ from services.records.config import Settings as RecordsSettings
 from services.sessions.recorder.manager import Recorders, RecordingUnavailable
 from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
-from tests.sessions.conftest import (
-    MEDIA_ONLY,
-    MENTEE,
-    MENTOR,
-    OTHER_MENTOR,
-    publish_users,
-    sessions_settings,
-    wait_projected,
-)
-from tests.sessions.support import (
+from tests.support.calls import (
     Member,
     Server,
     ask_and_grant,
@@ -48,6 +39,15 @@ from tests.sessions.support import (
 )
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
+from tests.support.sessions import (
+    MEDIA_ONLY,
+    MENTEE,
+    MENTOR,
+    OTHER_MENTOR,
+    publish_users,
+    sessions_settings,
+    wait_projected,
+)
 
 pytestmark = pytest.mark.integration
 

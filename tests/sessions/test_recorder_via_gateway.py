@@ -22,16 +22,7 @@ from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.signalling import messages as msg
 from shared.db import create_engine
-from tests.sessions.conftest import (
-    MEDIA_ONLY,
-    MENTEE,
-    MENTOR,
-    OTHER_MENTOR,
-    publish_users,
-    sessions_settings,
-    wait_projected,
-)
-from tests.sessions.support import (
+from tests.support.calls import (
     Member,
     ask_and_grant,
     join_and_call,
@@ -44,6 +35,15 @@ from tests.support.databases import Databases
 from tests.support.gateway import insecure_fast_argon2_settings
 from tests.support.identity import TestIssuer
 from tests.support.servers import serve as serve_app
+from tests.support.sessions import (
+    MEDIA_ONLY,
+    MENTEE,
+    MENTOR,
+    OTHER_MENTOR,
+    publish_users,
+    sessions_settings,
+    wait_projected,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ async def test_recording_goes_through_the_gateway_with_client_credentials(
         instance_id="records-gw-test")
     async with serve_app(gateway, gw_port), serve_app(records_app(rsettings), rec_port), \
             httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
-        gw = gateway.state.runtime.extras["gateway"]
+        gw = gateway.state.context
         client_id, secret = await gw.oauth.create_client(
             name="sessions-recorder", redirect_uris=[], post_logout_redirect_uris=[],
             grant_types=["client_credentials"], scope=["api"], confidential=True)

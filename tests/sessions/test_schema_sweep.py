@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sessions.conftest import Api
+from tests.support.sessions import Api
 from tests.support.sweep import ROLE_PEOPLE, assertion_callers, sweep
 
 pytestmark = pytest.mark.integration

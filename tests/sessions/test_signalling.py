@@ -16,7 +16,9 @@ from services.sessions.signalling.turn import ice_servers, turn_credential
 from shared.bus import RedisStreamBus
 from shared.events import decode_envelope
 from shared.events import types as t
-from tests.sessions.conftest import (
+from tests.support.calls import Member, Server, http, loopback_host_addresses, open_session, serve
+from tests.support.identity import TestIssuer
+from tests.support.sessions import (
     ADMIN,
     MENTEE,
     MENTOR,
@@ -26,8 +28,6 @@ from tests.sessions.conftest import (
     sessions_settings,
     wait_projected,
 )
-from tests.sessions.support import Member, Server, http, loopback_host_addresses, open_session, serve
-from tests.support.identity import TestIssuer
 
 pytestmark = pytest.mark.integration
 

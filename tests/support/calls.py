@@ -33,8 +33,8 @@ from deploy.local.children import free_port
 from services.sessions.app import create_app
 from services.sessions.config import Settings
 from services.sessions.signalling import messages as msg
-from tests.sessions.conftest import ADMIN, ROLES
 from tests.support.identity import TestIssuer
+from tests.support.sessions import ADMIN, ROLES
 
 
 def loopback_host_addresses() -> contextlib.AbstractContextManager[None]:
