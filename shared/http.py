@@ -35,7 +35,7 @@ from shared.identity import (
 )
 from shared.logging import get_logger
 from shared.outage import DETAIL as OUTAGE_DETAIL
-from shared.outage import dependency_down, retry_after
+from shared.outage import RETRY_AFTER_S, dependency_down
 
 log = get_logger("tandem.http")
 
@@ -98,6 +98,17 @@ class TooManyRequests(Problem):
 
 class ServiceUnavailable(Problem):
     status_code, slug = 503, "unavailable"
+
+
+def whole_seconds(seconds: float) -> int:
+    """`seconds` as whole seconds rounded up (a millisecond of float noise aside); 0 for a wait that is over."""
+    return max(0, int(seconds + 0.999))
+
+
+def retry_after(seconds: float = RETRY_AFTER_S) -> dict[str, str]:
+    """The Retry-After header asking a client to wait `seconds` (rounded up, at least 1). The default is
+    the wait after an outage of a dependency (shared.outage)."""
+    return {"retry-after": str(max(1, whole_seconds(seconds)))}
 
 
 def problem_response(status: int, detail: str, *, slug: str | None = None, extra: dict[str, Any] | None = None,
@@ -311,7 +322,7 @@ class AssertionMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(detail="A valid identity assertion is required.") from None
         except AssertionCheckUnavailable as exc:
             log.warning("auth.assertion_check_unavailable", exc_type=str(exc), path=scope.get("path"))
-            raise ServiceUnavailable("Please try again in a moment.", headers={"retry-after": "1"}) from None
+            raise ServiceUnavailable("Please try again in a moment.", headers=retry_after(1)) from None
         structlog.contextvars.bind_contextvars(actor=identity.sub)
         return AuthenticationResult(user=identity, auth=token)
 

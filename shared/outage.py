@@ -12,7 +12,7 @@ import redis.exceptions
 import sqlalchemy.exc
 
 # Long enough for a restarted Redis or database to take connections again, short enough that a client
-# that honours it is back as soon as it may be.
+# that honours it is back as soon as it may be (the default of shared.http.retry_after).
 RETRY_AFTER_S = 5
 DETAIL = "A service Tandem depends on is unavailable. Please try again in a moment."
 
@@ -36,6 +36,3 @@ def dependency_down(exc: BaseException) -> bool:
     # Drivers sometimes raise their own error with the socket's failure as its cause.
     return isinstance(exc.__cause__, ConnectionError | socket.gaierror)
 
-
-def retry_after() -> dict[str, str]:
-    return {"retry-after": str(RETRY_AFTER_S)}

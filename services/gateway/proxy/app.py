@@ -34,11 +34,11 @@ from services.gateway.proxy.public import (
 )
 from services.gateway.proxy.refusals import ProxyProblem, deny_websocket
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
-from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response
+from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response, retry_after
 from shared.identity import ASSERTION_HEADER
 from shared.logging import get_logger
 from shared.outage import DETAIL as OUTAGE_DETAIL
-from shared.outage import dependency_down, retry_after
+from shared.outage import dependency_down
 
 log = get_logger("tandem.gateway.proxy")
 

@@ -1,11 +1,16 @@
-"""Fixed-window rate limits in Redis, keyed by opaque bucket names (IP hashes, receipt ids, hashed
-account ids): nothing stored here names a person or points at a report."""
+"""Attempt limits of the reports service: the shared fixed-window limiter (shared/ratelimit.py) keyed by
+opaque bucket names (IP hashes, receipt ids, hashed account ids): nothing stored here names a person or
+points at a report. The callers refuse with their own 429 (services/reports/concerns/service.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 
 from redis.asyncio import Redis
+
+from shared.clock import EpochClock
+from shared.ratelimit import RateLimiter as SharedRateLimiter
 
 PREFIX = "reports:rl:"
 
@@ -16,15 +21,9 @@ def opaque(value: str) -> str:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, *, window_s: int = 3600) -> None:
-        self.redis = redis
-        self.window_s = window_s
+    def __init__(self, redis: Redis, *, window_s: int = 3600, clock: EpochClock = time.time) -> None:
+        self.limiter = SharedRateLimiter(redis, prefix=PREFIX, window_s=window_s, clock=clock)
 
     async def hit(self, scope: str, bucket: str, limit: int) -> bool:
         """Count one attempt; False once `limit` attempts were made in the current window."""
-        key = f"{PREFIX}{scope}:{opaque(bucket)}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self.window_s, nx=True)
-            count, _ = await pipe.execute()
-        return int(count) <= limit
+        return await self.limiter.allow(f"{scope}:{opaque(bucket)}", limit)
