@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.records.audit import chain
 from shared.crypto import signing
+from tests.support import vectors
 
-VECTOR = json.loads((Path(__file__).parent / "vectors" / "chain.json").read_text())
+VECTOR = vectors.load("audit_chain")
 
 
 def _ts(text: str) -> datetime:

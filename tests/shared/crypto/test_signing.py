@@ -5,19 +5,21 @@ from __future__ import annotations
 import pytest
 
 from shared.crypto import signing
+from tests.support import vectors
 
-# RFC 8032, section 7.1, TEST 1 (empty message).
-SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-SIGNATURE = bytes.fromhex(
-    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
-)
+# RFC 8032, section 7.1, TEST 1 (empty message): tests/vectors/ed25519.json.
+RFC8032 = vectors.load("ed25519")["cases"][0]
+SEED = bytes.fromhex(RFC8032["seed"])
+PUBLIC = bytes.fromhex(RFC8032["public_key"])
+SIGNATURE = bytes.fromhex(RFC8032["signature"])
+MESSAGE = bytes.fromhex(RFC8032["message"])
 
 
 def test_rfc8032_vector() -> None:
     assert signing.public_key(SEED) == PUBLIC
-    assert signing.sign(SEED, b"") == SIGNATURE
-    assert signing.verify(PUBLIC, b"", SIGNATURE)
+    assert MESSAGE == b""
+    assert signing.sign(SEED, MESSAGE) == SIGNATURE
+    assert signing.verify(PUBLIC, MESSAGE, SIGNATURE)
 
 
 def test_rejects_tampering_and_garbage() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,11 @@ from shared.crypto import (
     wrap_data_key,
 )
 from shared.crypto.primitives import Aes256Gcm, hkdf_sha256
-from tests.shared.crypto.conftest import fixed_rng
+from tests.support import vectors
+from tests.support.rng import fixed_rng
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors"
-STREAM: dict[str, Any] = json.loads((VECTORS / "streaming_aead.json").read_text())
-WRAP: dict[str, Any] = json.loads((VECTORS / "key_wrap.json").read_text())
+STREAM: dict[str, Any] = vectors.load("streaming_aead")
+WRAP: dict[str, Any] = vectors.load("key_wrap")
 
 
 def by_name(doc: dict[str, Any]) -> list[Any]:
