@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.webapp_support import (
+from tests.support.webapp import (
     PASSWORD,
     Browser,
     RunningStack,

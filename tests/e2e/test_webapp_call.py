@@ -25,7 +25,7 @@ import pyotp
 import pytest
 
 from deploy.local.run import service_env, wait_ready
-from tests.e2e.webapp_support import (
+from tests.support.webapp import (
     PASSWORD,
     ROOT,
     Browser,

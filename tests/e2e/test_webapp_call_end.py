@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_webapp_call import Api, accept_invitation, eventually, playing, signed_in_page
-from tests.e2e.webapp_support import (
+from tests.support.webapp import (
     Browser,
     RunningStack,
     can_unshare,

@@ -19,7 +19,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.webapp_support import (
+from tests.support.webapp import (
     PASSWORD,
     Browser,
     RunningStack,
