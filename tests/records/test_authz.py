@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.records.test_recordings import meta_header
-from tests.support.records import Harness
+from tests.support.records import Harness, meta_header
 
 pytestmark = pytest.mark.integration
 

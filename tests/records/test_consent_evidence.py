@@ -13,8 +13,7 @@ from services.records.core.tables import records
 from services.records.pairings.consumer import handle_envelope
 from shared.events import new_envelope
 from shared.events.types import ConsentLine, RecordingStopped
-from tests.records.test_recordings import CONSENT, MENTEE, MENTOR, _ingest
-from tests.support.records import Harness
+from tests.support.records import CONSENT, MENTEE, MENTOR, Harness, ingest
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +22,7 @@ async def test_stop_completes_the_evidence_once(harness: Harness, canary: str) -
     h = harness
     await h.pair("p1", MENTOR, MENTEE)
     await h.schedule("s1", "p1")
-    created = await _ingest(h, canary.encode() * 100)
+    created = await ingest(h, canary.encode() * 100)
     assert created.status_code == 201, created.text
     record_id = created.json()["id"]
     at = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
@@ -53,7 +52,7 @@ async def test_the_pair_sees_that_the_programme_ended_it_not_why(harness: Harnes
     h = harness
     await h.pair("p1", MENTOR, MENTEE)
     await h.schedule("s1", "p1")
-    created = await _ingest(h, canary.encode() * 100)
+    created = await ingest(h, canary.encode() * 100)
     assert created.status_code == 201, created.text
     record_id = created.json()["id"]
     at = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from services.records import cli
 from services.records.core.tables import record_objects
-from tests.records.test_recordings import meta_header
-from tests.support.records import Harness
+from tests.support.records import Harness, meta_header
 
 pytestmark = pytest.mark.integration
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
-import json
 import os
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,20 +15,9 @@ from services.records.recordings import service
 from services.records.recordings.schemas import RecordingMetadata
 from shared.crypto import ciphertext_size
 from shared.objectstore import S3ObjectStore
-from tests.support.records import Harness
+from tests.support.records import CONSENT, MENTEE, MENTOR, Harness, ingest, meta_header
 
 pytestmark = pytest.mark.integration
-
-MENTOR, MENTEE = "u-mentor", "u-mentee"
-CONSENT = [{"actor": MENTOR, "event": "granted", "at": "2026-11-22T10:00:00Z"},
-           {"actor": MENTEE, "event": "granted", "at": "2026-11-22T10:00:01Z"}]
-
-
-def meta_header(**overrides: Any) -> str:
-    meta = {"session_id": "s1", "pairing_id": "p1", "consent_evidence": CONSENT,
-            "started_at": "2026-11-22T10:00:02Z", "recording_id": "rec-1", **overrides}
-    return base64.urlsafe_b64encode(json.dumps(meta).encode()).decode().rstrip("=")
-
 
 def media(size: int, canary: str) -> bytes:
     body = bytearray(os.urandom(size))
@@ -39,12 +25,6 @@ def media(size: int, canary: str) -> bytes:
     for off in (0, size // 3, size // 2 + 7, size - len(c)):
         body[off:off + len(c)] = c
     return bytes(body)
-
-
-async def _ingest(h: Harness, data: bytes, **headers: str) -> Any:
-    return await h.client.post("/internal/recordings", content=data,
-                               headers={**h.h("svc-sessions", "service"), "content-type": "video/webm",
-                                        "tandem-recording": meta_header(), **headers})
 
 
 class CountingStore(S3ObjectStore):
@@ -63,7 +43,7 @@ async def test_ingest_then_play_with_ranges(harness: Harness, canary: str) -> No
     await h.pair("p1", MENTOR, MENTEE)
     await h.schedule("s1", "p1")
     plaintext = media(11 * 1024 * 1024 + 123, canary)  # > 2 parts of 5 MiB: a real multipart upload
-    resp = await _ingest(h, plaintext)
+    resp = await ingest(h, plaintext)
     assert resp.status_code == 201, resp.text
     rec = resp.json()
     assert rec["size"] == len(plaintext) and rec["media_type"] == "video/webm"
@@ -125,11 +105,11 @@ async def test_ingest_refusals_store_nothing(harness: Harness) -> None:
         resp = await h.client.post("/internal/recordings", content=b"x",
                                    headers={**h.h("u", *roles), "tandem-recording": meta_header()})
         assert resp.status_code == 403, roles
-    assert (await _ingest(h, b"abc", **{"tandem-recording": ""})).status_code == 400
-    assert (await _ingest(h, b"abc", **{"tandem-recording": "%%%"})).status_code == 400
-    assert (await _ingest(h, b"abc", **{"tandem-recording": meta_header(session_id="")})).status_code == 400
-    assert (await _ingest(h, b"abc", **{"tandem-recording": meta_header(pairing_id="p2")})).status_code == 422
-    assert (await _ingest(h, b"")).status_code == 400
+    assert (await ingest(h, b"abc", **{"tandem-recording": ""})).status_code == 400
+    assert (await ingest(h, b"abc", **{"tandem-recording": "%%%"})).status_code == 400
+    assert (await ingest(h, b"abc", **{"tandem-recording": meta_header(session_id="")})).status_code == 400
+    assert (await ingest(h, b"abc", **{"tandem-recording": meta_header(pairing_id="p2")})).status_code == 422
+    assert (await ingest(h, b"")).status_code == 400
     assert h.raw_objects() == {}
     async with h.rec.engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(records))).scalar_one() == 0
@@ -149,7 +129,7 @@ async def test_aborted_or_oversized_upload_leaves_no_object_and_no_record(harnes
         # 12 MiB then a failure: parts were already uploaded when the client vanished.
         await service.ingest(h.rec, "svc", meta, _failing_body(192, 65536), None)
     object.__setattr__(h.settings, "max_recording_bytes", 6 * 1024 * 1024)
-    resp = await _ingest(h, os.urandom(7 * 1024 * 1024))
+    resp = await ingest(h, os.urandom(7 * 1024 * 1024))
     assert resp.status_code == 413
     assert h.raw_objects() == {}
     client = h.minio()

@@ -21,8 +21,7 @@ from services.records.retention.service import set_legal_hold, sweep_once
 from shared.crypto.signing import verify
 from shared.events import decode_envelope
 from shared.events.types import PairingActivated, UserErasureRequested
-from tests.records.test_recordings import meta_header
-from tests.support.records import Harness, open_harness
+from tests.support.records import Harness, meta_header, open_harness
 
 pytestmark = pytest.mark.integration
 

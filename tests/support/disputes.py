@@ -17,8 +17,7 @@ from redis.asyncio import Redis
 from services.records.core.tables import records
 from shared.bus import FIELD
 from shared.events import decode_envelope
-from tests.records.test_recordings import meta_header
-from tests.support.records import Harness
+from tests.support.records import Harness, meta_header
 
 T = TypeVar("T")
 MENTOR, MENTEE = "u-mentor", "u-mentee"

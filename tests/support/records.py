@@ -1,8 +1,11 @@
 """Records test helpers: the harness around a running records app (its client, its settings, the
-service's own logic on the test's event loop, the raw bucket) and the settings it runs with."""
+service's own logic on the test's event loop, the raw bucket) and the settings it runs with; a
+recording's metadata header and its ingest as the sessions service sends it."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -109,3 +112,20 @@ async def open_harness(settings: Settings, issuer: TestIssuer, s3: S3Child) -> A
         finally:
             await engine.dispose()
             await redis.aclose()
+
+
+MENTOR, MENTEE = "u-mentor", "u-mentee"
+CONSENT = [{"actor": MENTOR, "event": "granted", "at": "2026-11-22T10:00:00Z"},
+           {"actor": MENTEE, "event": "granted", "at": "2026-11-22T10:00:01Z"}]
+
+
+def meta_header(**overrides: Any) -> str:
+    meta = {"session_id": "s1", "pairing_id": "p1", "consent_evidence": CONSENT,
+            "started_at": "2026-11-22T10:00:02Z", "recording_id": "rec-1", **overrides}
+    return base64.urlsafe_b64encode(json.dumps(meta).encode()).decode().rstrip("=")
+
+
+async def ingest(h: Harness, data: bytes, **headers: str) -> Any:
+    return await h.client.post("/internal/recordings", content=data,
+                               headers={**h.h("svc-sessions", "service"), "content-type": "video/webm",
+                                        "tandem-recording": meta_header(), **headers})

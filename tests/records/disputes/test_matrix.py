@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from litestar.routes import HTTPRoute
 
-from tests.records.test_recordings import meta_header
 from tests.support.disputes import A2, World
+from tests.support.records import meta_header
 
 pytestmark = pytest.mark.integration
 

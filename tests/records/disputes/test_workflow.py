@@ -14,8 +14,8 @@ from services.records.audit.tables import audit_entries
 from services.records.disputes.tables import dispute_accesses
 from services.records.retention.service import sweep_once
 from shared.events.types import DisputeChanged, RecordAccessed
-from tests.records.test_recordings import meta_header
 from tests.support.disputes import A1, A2, A3, MENTEE, MENTOR, REASON, World, problem
+from tests.support.records import meta_header
 
 pytestmark = pytest.mark.integration
 
