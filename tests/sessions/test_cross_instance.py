@@ -20,10 +20,10 @@ from redis.asyncio import Redis
 
 from deploy.local.children import free_port
 from services.sessions.signalling import messages as msg
-from tests.sessions.test_recorder import decode
 from tests.support.calls import (
     Member,
     ask_and_grant,
+    decode,
     join_and_call,
     loopback_host_addresses,
     open_session,

@@ -4,7 +4,6 @@ streaming one WebM into the real records service (SeaweedFS underneath), then pl
 from __future__ import annotations
 
 import asyncio
-import io
 import secrets
 import threading
 import time
@@ -15,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import pytest
 import uvicorn
@@ -31,6 +29,7 @@ from tests.support.calls import (
     Member,
     Server,
     ask_and_grant,
+    decode,
     http,
     join_and_call,
     loopback_host_addresses,
@@ -205,31 +204,6 @@ async def _wait_record(client: httpx.AsyncClient, record_id: str, headers: dict[
             return resp.json()  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, resp.text
         await asyncio.sleep(0.1)
-
-
-def decode(data: bytes) -> dict[str, dict[str, Any]]:
-    """Per stream title: decoded frames, decode errors, duration (first to last frame, seconds)."""
-    out: dict[str, dict[str, Any]] = {}
-    with av.open(io.BytesIO(data)) as container:
-        streams = {s.index: s for s in container.streams}
-        for s in streams.values():
-            out[s.metadata.get("title", str(s.index))] = {"frames": 0, "errors": 0, "first": None, "last": None}
-        for packet in container.demux():
-            if packet.size == 0:
-                continue
-            entry = out[streams[packet.stream.index].metadata.get("title", str(packet.stream.index))]
-            try:
-                frames = packet.decode()
-            except av.FFmpegError:
-                entry["errors"] += 1
-                continue
-            entry["frames"] += len(frames)
-            seconds = float(packet.pts * packet.time_base)
-            entry["first"] = seconds if entry["first"] is None else entry["first"]
-            entry["last"] = seconds
-    for entry in out.values():
-        entry["duration"] = (entry["last"] or 0) - (entry["first"] or 0)
-    return out
 
 
 async def test_recorders_are_capped_and_refuse_clearly() -> None:

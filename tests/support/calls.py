@@ -6,6 +6,7 @@ import array
 import asyncio
 import contextlib
 import fractions
+import io
 import math
 import random
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aioice.ice
+import av
 import httpx
 import uvicorn
 import websockets
@@ -367,3 +369,28 @@ def add_candidate(pc: RTCPeerConnection, frame: msg.RelayedIceCandidate) -> Any:
     cand: RTCIceCandidate = candidate_from_sdp(frame.candidate.split(":", 1)[-1])
     cand.sdpMid, cand.sdpMLineIndex = frame.sdp_mid, frame.sdp_mline_index
     return pc.addIceCandidate(cand)
+
+
+def decode(data: bytes) -> dict[str, dict[str, Any]]:
+    """Per stream title: decoded frames, decode errors, duration (first to last frame, seconds)."""
+    out: dict[str, dict[str, Any]] = {}
+    with av.open(io.BytesIO(data)) as container:
+        streams = {s.index: s for s in container.streams}
+        for s in streams.values():
+            out[s.metadata.get("title", str(s.index))] = {"frames": 0, "errors": 0, "first": None, "last": None}
+        for packet in container.demux():
+            if packet.size == 0:
+                continue
+            entry = out[streams[packet.stream.index].metadata.get("title", str(packet.stream.index))]
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                entry["errors"] += 1
+                continue
+            entry["frames"] += len(frames)
+            seconds = float(packet.pts * packet.time_base)
+            entry["first"] = seconds if entry["first"] is None else entry["first"]
+            entry["last"] = seconds
+    for entry in out.values():
+        entry["duration"] = (entry["last"] or 0) - (entry["first"] or 0)
+    return out
