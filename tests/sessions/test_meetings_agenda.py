@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -35,7 +33,10 @@ from tests.support.sessions import (
     SAFEGUARD,
     Api,
     publish_users,
+    rows,
+    schedule,
     sessions_settings,
+    shredded,
     wait_for,
     wait_projected,
 )
@@ -62,24 +63,6 @@ async def api(settings: Settings, redis: Redis, issuer: TestIssuer) -> AsyncIter
         await wait_projected(app, MENTOR, vetted=True, agreements_accepted=True)
         await wait_projected(app, OPERATOR)
         yield Api(client, issuer)
-
-
-async def schedule(api: Api, pid: str, who: str, agenda: str | None) -> str:
-    start = datetime.now(UTC) + timedelta(minutes=5)
-    r = await api.req("POST", f"/pairings/{pid}/sessions", who, json={
-        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": agenda})
-    assert r.status_code == 201, r.text
-    assert r.json()["agenda"] == agenda
-    return str(r.json()["session_id"])
-
-
-async def rows(settings: Settings) -> dict[str, Any]:
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            return {r.session_id: r for r in (await conn.execute(sa.select(meetings))).all()}
-    finally:
-        await engine.dispose()
 
 
 async def test_agenda_is_stored_sealed_and_read_only_by_the_members(
@@ -137,10 +120,6 @@ async def test_sealed_agenda_is_bound_to_its_session_and_kind(api: Api, settings
     with pytest.raises(DecryptionError):  # the same key and text presented as another kind of object
         dek = vault.keyring.unwrap(WrappedKey(row.agenda_kek_version, row.agenda_wrapped_dek), record_id=a)
         unseal(dek, StreamContext(record_id=a, kind="note"), row.agenda_sealed)
-
-
-def shredded(row: Any) -> bool:
-    return row.agenda_kek_version is None and row.agenda_wrapped_dek is None and row.agenda_sealed is None
 
 
 async def test_cancel_and_pairing_end_shred_the_agendas(api: Api, settings: Settings) -> None:

@@ -14,9 +14,18 @@ from deploy.cli import main as tandem
 from services.sessions.app import create_app
 from services.sessions.cli import main
 from services.sessions.config import Settings
-from tests.sessions.test_meetings_agenda import rows, schedule, shredded
 from tests.support.identity import TestIssuer
-from tests.support.sessions import MENTEE, MENTOR, Api, publish_users, sessions_settings, wait_projected
+from tests.support.sessions import (
+    MENTEE,
+    MENTOR,
+    Api,
+    publish_users,
+    rows,
+    schedule,
+    sessions_settings,
+    shredded,
+    wait_projected,
+)
 
 pytestmark = pytest.mark.integration
 

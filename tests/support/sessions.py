@@ -1,5 +1,6 @@
 """Sessions test helpers: the cast and their roles, settings, users seeded through the real bus (and waiting
-for the projection), a handle to call the app as one of the cast."""
+for the projection), a handle to call the app as one of the cast; scheduling a meeting and reading
+the meetings table as stored (sealed agendas)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from services.sessions.adapters.db import users
+from services.sessions.adapters.db import meetings, users
 from services.sessions.config import Settings
 from shared.bus import RedisStreamBus
 from shared.db import create_engine
@@ -101,3 +103,25 @@ class Api:
             r = await self.req("POST", f"/pairings/{pid}/accept", who)
             assert r.status_code == 200, r.text
         return str(pid)
+
+
+async def schedule(api: Api, pid: str, who: str, agenda: str | None) -> str:
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    r = await api.req("POST", f"/pairings/{pid}/sessions", who, json={
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat(), "agenda": agenda})
+    assert r.status_code == 201, r.text
+    assert r.json()["agenda"] == agenda
+    return str(r.json()["session_id"])
+
+
+async def rows(settings: Settings) -> dict[str, Any]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            return {r.session_id: r for r in (await conn.execute(sa.select(meetings))).all()}
+    finally:
+        await engine.dispose()
+
+
+def shredded(row: Any) -> bool:
+    return row.agenda_kek_version is None and row.agenda_wrapped_dek is None and row.agenda_sealed is None
