@@ -14,7 +14,7 @@ from deploy.local.children import S3Child
 from services.reports.app import create_app
 from shared.logging import configure_logging
 from tests.support.identity import TestIssuer
-from tests.support.reports import Api, make_settings
+from tests.support.reports import Api, SetClock, make_settings
 
 
 @pytest.fixture
@@ -36,5 +36,6 @@ async def api(tmp_path: Path, db_url: str, redis_url: str, s3_server: S3Child, i
               insecure_fast_argon2: dict[str, int]) -> AsyncIterator[Api]:
     """The app on the run's database backend."""
     settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, **insecure_fast_argon2)
-    async with issuer.bind(AsyncTestClient(create_app(settings))) as client:
-        yield Api(client, issuer, settings)
+    clock = SetClock()
+    async with issuer.bind(AsyncTestClient(create_app(settings, clock=clock))) as client:
+        yield Api(client, issuer, settings, clock)

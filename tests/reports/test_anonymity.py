@@ -108,7 +108,7 @@ class CountingHasher(PasswordHasher):
 
 
 async def test_wrong_receipts_run_the_same_verification_and_fail_alike(api: Api) -> None:
-    receipts = api.ctx.receipts
+    receipts = api.ctx.concerns.receipts
     spy = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
     receipts.hasher = spy
     good = (await api.file(api.public()))["receipt"]

@@ -13,7 +13,6 @@ from minio.error import S3Error
 from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
-from services.reports.retention.service import expire, flag_overdue
 from tests.support.reports import Api
 from tests.support.reports_dump import db_dump, stream_events
 
@@ -33,7 +32,7 @@ async def _wait_types(redis: Redis, stream: str, n: int) -> list[str]:
 
 
 async def test_overdue_acknowledgement_raises_an_event_once(api: Api, redis: Redis) -> None:
-    api.ctx.clock = lambda: FRIDAY
+    api.clock.at = FRIDAY
     late = (await api.file(api.as_("mentee-1", "mentee")))["id"]
     acked = (await api.file(api.as_("mentee-2", "mentee"), urgent=True))["id"]
     sg = api.as_("officer-1", "safeguarding")
@@ -42,24 +41,24 @@ async def test_overdue_acknowledgement_raises_an_event_once(api: Api, redis: Red
     case = (await api.client.get(f"/cases/{late}", headers=sg)).json()["case"]
     assert case["ack_due_at"].startswith("2026-11-24T15:00")  # two working days after a Friday: Tuesday
 
-    runtime, ctx = api.runtime, api.ctx
+    flag_overdue = api.ctx.retention.flag_overdue
     monday = FRIDAY + timedelta(days=3)
-    assert await api.in_app(flag_overdue, runtime, ctx, monday) == []
+    assert await api.in_app(flag_overdue, monday) == []
     wednesday = FRIDAY + timedelta(days=5)
-    assert await api.in_app(flag_overdue, runtime, ctx, wednesday) == [late]
-    assert await api.in_app(flag_overdue, runtime, ctx, wednesday + timedelta(hours=1)) == []  # only once
+    assert await api.in_app(flag_overdue, wednesday) == [late]
+    assert await api.in_app(flag_overdue, wednesday + timedelta(hours=1)) == []  # only once
     await api.relay()
     types = await _wait_types(redis, "tandem.report", 4)
     assert sorted(types) == ["report.filed", "report.filed", "report.overdue", "report.urgent"]
     overdue = next(e for e in await stream_events(redis, "tandem.report") if e.type == "report.overdue")
     assert overdue.payload().report_id == late
-    api.ctx.clock = lambda: wednesday
+    api.clock.at = wednesday
     assert (await api.client.get(f"/cases/{late}", headers=sg)).json()["case"]["overdue"] is True
 
 
 async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_server: S3Child, redis: Redis) -> None:
     sg = api.as_("officer-1", "safeguarding")
-    api.ctx.clock = lambda: FRIDAY
+    api.clock.at = FRIDAY
     attachment = [{"filename": "e.txt", "media_type": "text/plain", "content": base64.b64encode(b"evidence").decode()}]
     expired = (await api.file(api.as_("mentee-1", "mentee"), attachments=attachment, person_id="mentor-9"))["id"]
     held = (await api.file(api.as_("mentee-2", "mentee"), attachments=attachment))["id"]
@@ -77,11 +76,11 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
 
     before = {r["id"]: r for t, r in await db_dump(api.settings.database_url) if t == "report_attachments"}
     keys = {r["report_id"]: r["object_key"] for r in before.values()}
-    runtime, ctx = api.runtime, api.ctx
+    expire = api.ctx.retention.expire
     too_early = FRIDAY + timedelta(days=api.settings.retention_days - 1)
-    assert await api.in_app(expire, runtime, ctx, too_early) == []
+    assert await api.in_app(expire, too_early) == []
     later = FRIDAY + timedelta(days=api.settings.retention_days + 1)
-    assert sorted(await api.in_app(expire, runtime, ctx, later)) == sorted([expired, anon])
+    assert sorted(await api.in_app(expire, later)) == sorted([expired, anon])
     # The expiry's audit entry is hidden from the report's subject, like every entry about the report.
     expiries = {e.payload().target: e.payload().hidden_from for e in await stream_events(redis, "tandem.audit")
                 if e.payload().action == "report.expired"}
@@ -101,7 +100,7 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
         await asyncio.to_thread(client.stat_object, api.settings.s3_bucket, keys[expired])
     await asyncio.to_thread(client.stat_object, api.settings.s3_bucket, keys[held])
 
-    api.ctx.clock = lambda: later
+    api.clock.at = later
     for rid in (expired, anon):
         assert (await api.client.get(f"/cases/{rid}", headers=sg)).status_code == 404
     assert (await api.client.get(f"/mine/{expired}", headers=api.as_("mentee-1", "mentee"))).status_code == 404
@@ -112,6 +111,6 @@ async def test_expiry_shreds_closed_reports_and_spares_held_ones(api: Api, s3_se
 
     # Releasing the hold lets the next sweep expire it.
     await api.client.put(f"/cases/{held}/legal-hold", json={"hold": False, "reason": "tribunal over"}, headers=sg)
-    assert await api.in_app(expire, runtime, ctx, later) == [held]
+    assert await api.in_app(expire, later) == [held]
     with pytest.raises(S3Error):
         await asyncio.to_thread(client.stat_object, api.settings.s3_bucket, keys[held])

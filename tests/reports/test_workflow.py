@@ -13,11 +13,11 @@ from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
 from services.reports.app import create_app
+from services.reports.concerns.service import add_working_days
 from services.reports.config import Settings
-from services.reports.domain import add_working_days
 from shared.config import ConfigError, load_settings
 from tests.support.identity import TestIssuer
-from tests.support.reports import CANARY, Api, make_settings
+from tests.support.reports import CANARY, Api, SetClock, make_settings
 from tests.support.reports_dump import stream_events
 
 pytestmark = pytest.mark.integration
@@ -177,11 +177,12 @@ async def test_sweeper_runs_in_the_background(tmp_path: Path, db_url: str, redis
                                               redis: Redis) -> None:
     settings = make_settings(tmp_path, db_url, redis_url, s3_server, issuer, sweep_interval_s=0.1,
                              **insecure_fast_argon2)
-    async with issuer.bind(AsyncTestClient(create_app(settings))) as client:
-        api = Api(client, issuer, settings)
-        api.ctx.clock = lambda: datetime(2020, 1, 6, 9, 0, tzinfo=UTC)  # long overdue by now
+    clock = SetClock()
+    async with issuer.bind(AsyncTestClient(create_app(settings, clock=clock))) as client:
+        api = Api(client, issuer, settings, clock)
+        api.clock.at = datetime(2020, 1, 6, 9, 0, tzinfo=UTC)  # long overdue by now
         await api.file(api.as_("mentee-1", "mentee"))
-        api.ctx.clock = lambda: datetime.now(UTC)
+        api.clock.at = None
         for _ in range(100):
             if any(e.type == "report.overdue" for e in await stream_events(redis, "tandem.report")):
                 break

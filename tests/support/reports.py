@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from deploy.local.children import S3Child
 from services.reports.config import Settings
-from services.reports.domain import ReportsContext
+from services.reports.context import ReportsContext
 from shared.service import Runtime
 from tests.support.identity import TestIssuer
 
@@ -24,11 +25,23 @@ T = TypeVar("T")
 CANARY = "CANARY-7f3a Dr Quentin Blake touched me without consent after session 42"
 
 
+class SetClock:
+    """The app's clock (`create_app(settings, clock=...)`): the real time until a test sets `at`, that
+    instant from then on (`at = None`: the real time again)."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at or datetime.now(UTC)
+
+
 @dataclass
 class Api:
     client: AsyncTestClient[Litestar]
     issuer: TestIssuer
     settings: Settings
+    clock: SetClock
 
     def __post_init__(self) -> None:
         self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
@@ -41,7 +54,7 @@ class Api:
 
     @property
     def ctx(self) -> ReportsContext:
-        ctx = self.runtime.extras["reports"]
+        ctx = self.client.app.state.context
         assert isinstance(ctx, ReportsContext)
         return ctx
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import msgspec
 
-from services.reports.casefile import AttachmentInfo, MessageOut, NoteOut
-from services.reports.domain import Category, State
+from services.reports.casefile.schemas import AttachmentInfo, Category, MessageOut, NoteOut
+from services.reports.casefile.schemas import State as State  # the workflow's states, also the list's filter
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]

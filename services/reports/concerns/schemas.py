@@ -7,8 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from services.reports.casefile import AttachmentInfo, MessageOut
-from services.reports.domain import Category
+from services.reports.casefile.schemas import AttachmentInfo, Category, MessageOut
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 

@@ -7,18 +7,18 @@ reporter or subject account id is stored in clear (see docs/reports.md).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.reports.adapters.db import inbox, officers
+from services.reports.adapters.db import inbox
+from services.reports.officers.tables import officers
+from shared.bus import Handler
+from shared.clock import utcnow
 from shared.db import claim_event
 from shared.events import Envelope, Event
 from shared.events import types as t
 from shared.logging import get_logger
+from shared.service import Runtime
 
 log = get_logger("tandem.reports.officers")
 GROUP = "reports"
@@ -43,7 +43,7 @@ async def withheld_from(conn: AsyncConnection, person_id: str | None) -> tuple[s
 
 
 async def _apply(conn: AsyncConnection, payload: Event) -> None:
-    now = datetime.now(UTC)
+    now = utcnow()
     match payload:
         case t.UserCreated(user_id=uid, roles=roles) | t.UserRolesChanged(user_id=uid, roles=roles):
             holds = "safeguarding" in roles
@@ -67,13 +67,10 @@ async def apply_user_event(conn: AsyncConnection, envelope: Envelope) -> None:
     await _apply(conn, payload)
 
 
-def handler_for(engine: AsyncEngine) -> Callable[[Envelope], Awaitable[None]]:
+def handler(runtime: Runtime, _context: object) -> Handler:
+    """The consumer of group "reports" (`ConsumerSpec`): each event in its own transaction."""
     async def handle(envelope: Envelope) -> None:
-        async with engine.begin() as conn:
+        async with runtime.engine.begin() as conn:
             await apply_user_event(conn, envelope)
 
     return handle
-
-
-def handler(runtime: Any) -> Callable[[Envelope], Awaitable[None]]:
-    return handler_for(runtime.engine)
