@@ -6,26 +6,24 @@
     keys retire VERSION     retire a version, refused while any data key references it
     retention sweep         expire due records once (crypto-shred), then exit
 
+The `keys` commands are the shared ones (shared/keyadmin) over the records' wrapped keys (keys/spec.py).
 Settings come from RECORDS_* variables (the same as the service). Exit codes: 0 ok, 1 refused, 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from services.records.adapters.db import outbox as outbox_table
 from services.records.config import Settings
 from services.records.core.context import build_records
-from services.records.keys import service as keys
+from services.records.keys.spec import KEYS
 from services.records.retention.service import sweep_once
-from shared import db
-from shared.config import ConfigError, load_settings
-from shared.crypto import KeyringError, LocalKeyring
+from shared import keyadmin
+from shared.crypto import LocalKeyring
 from shared.events import Envelope, Event
 from shared.outbox import Outbox
 
@@ -45,76 +43,25 @@ class _NoBus:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tandem", description="Records service operator commands.")
     sub = p.add_subparsers(dest="group", required=True)
-    k = sub.add_parser("keys", help="key-encryption keys").add_subparsers(dest="command", required=True)
-    k.add_parser("list", help="list KEK versions and their references")
-    k.add_parser("rotate", help="add a KEK version and make it primary")
-    rw = k.add_parser("rewrap", help="re-wrap every data key under the primary KEK")
-    rw.add_argument("--batch", type=int, default=200)
-    rt = k.add_parser("retire", help="retire a KEK version nothing references")
-    rt.add_argument("version", type=int)
+    keyadmin.add_keys(sub)
     r = sub.add_parser("retention", help="retention").add_subparsers(dest="command", required=True)
     r.add_parser("sweep", help="expire due records once")
     return p
 
 
 def main(argv: list[str], *, settings: Settings | None = None, out: TextIO | None = None) -> int:
-    stream = out or sys.stdout
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else 2
-    if settings is None:
-        try:
-            settings = load_settings(Settings, Settings.PREFIX, os.environ)
-        except ConfigError as exc:
-            print(f"tandem: configuration error: {exc}", file=sys.stderr)
-            return 2
-    return asyncio.run(_run(args, settings, stream))
+    return keyadmin.main(argv, _parser(), Settings, _run, name="tandem", settings=settings, out=out)
 
 
-def _say(out: TextIO, line: str) -> None:
-    print(line, file=out, flush=True)
-
-
-async def _run(args: Any, settings: Settings, out: TextIO) -> int:
-    engine = db.create_engine(settings.database_url)
-    try:
-        await db.upgrade(engine, MIGRATIONS, lock_key="records")
+async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    async with keyadmin.database(settings.database_url, MIGRATIONS, lock_key="records") as engine:
         if args.group == "retention":
             rec = build_records(settings, engine, Outbox(engine, outbox_table, _NoBus(), "records"))
             result = await sweep_once(rec)
-            _say(out, f"sweep: {len(result.expired)} expired, {len(result.failed)} failed")
+            keyadmin.say(out, f"sweep: {len(result.expired)} expired, {len(result.failed)} failed")
             return 1 if result.failed else 0
-        provider = LocalKeyring(Path(settings.keyring_path))
-        if args.command == "list":
-            refs = await keys.references(engine)
-            _say(out, "version  state     created_at                        data_keys")
-            for v in provider.versions():
-                _say(out, f"{v.version:<8} {v.state:<9} {v.created_at.isoformat():<33} {refs.get(v.version, 0)}")
-            return 0
-        if args.command == "rotate":
-            version = provider.rotate()
-            _say(out, f"rotated: KEK version {version} is now primary; run `tandem keys rewrap` next")
-            return 0
-        if args.command == "rewrap":
-            done = await keys.rewrap_all(
-                engine, provider, batch=max(1, args.batch),
-                progress=lambda p: _say(out, f"rewrap: {p.done}/{p.total} data keys under the primary"))
-            _say(out, f"rewrap: done, {done} data keys re-wrapped under KEK version {provider.primary_version()}")
-            return 0
-        try:
-            count = await keys.retire(engine, provider, args.version)
-        except keys.StillReferenced as exc:
-            _say(out, f"refused: KEK version {exc.version} still wraps {exc.count} data keys; "
-                      "run `tandem keys rewrap` first")
-            return 1
-        except KeyringError as exc:
-            _say(out, f"refused: {exc}")
-            return 1
-        _say(out, f"retired: KEK version {args.version} ({count} data keys reference it)")
-        return 0
-    finally:
-        await engine.dispose()
+        admin = keyadmin.KeyAdmin(engine, LocalKeyring(Path(settings.keyring_path)), KEYS.wrapped)
+        return await keyadmin.run_keys(args, admin, KEYS, out)
 
 
 if __name__ == "__main__":

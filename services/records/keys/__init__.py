@@ -1,0 +1,1 @@
+"""Where the records service keeps wrapped data keys (spec.py), for the shared key commands (shared/keyadmin)."""

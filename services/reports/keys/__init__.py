@@ -1,1 +1,1 @@
-"""Key-encryption key rotation for the reports keyring: rewrap every data key, then retire."""
+"""Where the reports service keeps wrapped data keys (spec.py), for the shared key commands (shared/keyadmin)."""

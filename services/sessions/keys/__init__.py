@@ -1,1 +1,1 @@
-"""Key-encryption key rotation for the sessions keyring (sealed agendas): rewrap, then retire."""
+"""Where the sessions service keeps wrapped agenda keys (spec.py), for the shared key commands (shared/keyadmin)."""
