@@ -21,15 +21,19 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_webapp_call import Api, accept_invitation, eventually, playing, signed_in_page
 from tests.support.webapp import (
+    Api,
     Browser,
     RunningStack,
+    accept_invitation,
     can_unshare,
     chromium_missing,
+    eventually,
     in_private_netns,
+    playing,
     run_isolated,
     shot,
+    signed_in_page,
     start_stack,
 )
 

@@ -1,5 +1,6 @@
 """Support for the web app's browser tests: the whole stack on free ports, headless Debian Chromium
-driven by Playwright, axe-core for accessibility, screenshots into test-artifacts/.
+driven by Playwright, axe-core for accessibility, screenshots into test-artifacts/; a signed-in API
+client and a signed-in page for the call tests.
 
 WebRTC needs a network namespace holding only our own interfaces (RUNTIME.md): `run_isolated()`
 re-runs a test module under `unshare -n`, with loopback holding a second address (aioice skips
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
@@ -198,3 +200,68 @@ def token_of(invitation_url: str) -> str:
     match = re.search(r"#token=([^&]+)", invitation_url)
     assert match, invitation_url
     return match.group(1)
+
+
+# -- driving the stack: API clients and signed-in pages ---------------------------------------------------
+
+
+class Api:
+    """A signed-in API client (the session cookie is sent by hand: it is Secure, and this is plain http)."""
+
+    opened: list[httpx.Client] = []  # closed by the fixture that made them
+
+    def __init__(self, base: str, email: str, secret: str | None = None) -> None:
+        self.http = httpx.Client(base_url=base, timeout=30)
+        Api.opened.append(self.http)
+        body = {"email": email, "password": PASSWORD, "totp_code": pyotp.TOTP(secret).now() if secret else None}
+        resp = self.http.post("/auth/login", json=body)
+        resp.raise_for_status()
+        self.http.headers["cookie"] = resp.headers["set-cookie"].split(";", 1)[0]
+        self.http.headers["x-csrf-token"] = resp.json()["csrf_token"]
+        self.user_id: str = resp.json()["user_id"]
+
+    def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
+        resp = self.http.request(method, path, json=body)
+        assert resp.status_code in ok, (path, resp.status_code, resp.text[:300])
+        return resp.json() if resp.content else None
+
+
+def accept_invitation(base: str, url: str) -> str | None:
+    resp = httpx.post(f"{base}/auth/invitations/accept", json={"token": token_of(url), "password": PASSWORD})
+    resp.raise_for_status()
+    uri = resp.json().get("totp_uri")
+    return pyotp.parse_uri(uri).secret if uri else None
+
+
+def eventually(fn: Any, what: str, tries: int = 80) -> Any:
+    for _ in range(tries):
+        result = fn()
+        if result:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def signed_in_page(browser: Browser, stack: RunningStack, email: str, totp: tuple[str, int | None] | None = None
+                   ) -> Any:
+    page = browser.page(stack.url)
+    page.goto("/")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if totp:
+        page.get_by_label("Authenticator code (if you have one)").fill(totp_now(*totp)[0])
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("h1", has_text="Hello").or_(page.locator("h1", has_text="Programme agreements")).wait_for()
+    if page.locator("h1", has_text="Programme agreements").count():
+        page.get_by_role("checkbox").first.wait_for()
+        for box in page.get_by_role("checkbox").all():
+            box.check()
+        for button in page.get_by_role("button", name="Accept").all():
+            button.click()
+    page.get_by_role("heading", name="Hello", exact=False).wait_for()
+    return page
+
+
+def playing(page: Any, selector: str) -> bool:
+    return bool(page.evaluate(f"() => {{ const v = document.querySelector('{selector}');"
+                              " return !!v && v.videoWidth > 0 && v.readyState >= 2; }"))
