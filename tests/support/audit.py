@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from deploy.local.children import S3Child
 from services.records.app import create_app
 from services.records.audit.service import Ledger, NewEntry, ledger_of
+from services.records.audit.tables import audit_entries
 from services.records.config import Settings
 from shared.service import Runtime
 from tests.support.identity import TestIssuer
@@ -92,3 +94,15 @@ async def open_audit_app(settings: Settings, issuer: TestIssuer) -> AsyncIterato
     app = create_app(settings)
     async with issuer.bind(AsyncTestClient(app)) as client:
         yield AuditApp(client, app, settings, issuer)
+
+
+async def appended(app: AuditApp, count: int) -> list[Any]:
+    """The ledger's rows in order, once at least `count` of them are there."""
+
+    async def read() -> list[Any]:
+        async with app.runtime.engine.connect() as conn:
+            return list((await conn.execute(sa.select(audit_entries).order_by(audit_entries.c.seq))).all())
+    async with asyncio.timeout(20):
+        while len(rows := await app.run(read)) < count:
+            await asyncio.sleep(0.05)
+    return rows

@@ -9,7 +9,6 @@ one action no catalogue knows. Every role then searches: what each sees of each 
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from deploy.local.children import S3Child
 from services.records.audit.service import record_access_or_fail
-from services.records.audit.tables import audit_entries
 from services.reports.app import create_app as create_reports_app
 from services.reports.config import Settings as ReportsSettings
 from shared.events import new_envelope
 from shared.events.types import AuditEntry
-from tests.support.audit import AuditApp
+from tests.support.audit import AuditApp, appended
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
@@ -47,16 +44,6 @@ class World:
     app: AuditApp
     report_id: str
     anon_event_seen: bool = True
-
-
-async def _appended(app: AuditApp, count: int) -> list[Any]:
-    async def read() -> list[Any]:
-        async with app.runtime.engine.connect() as conn:
-            return list((await conn.execute(sa.select(audit_entries).order_by(audit_entries.c.seq))).all())
-    async with asyncio.timeout(20):
-        while len(rows := await app.run(read)) < count:
-            await asyncio.sleep(0.05)
-    return rows
 
 
 async def _publish(app: AuditApp, source: str, actor: str, action: str, target: str, outcome: str = "success",
@@ -102,7 +89,7 @@ async def world(audit_app: AuditApp, database_url: Databases, redis_url: str, s3
     await app.run(record_access_or_fail, app.runtime, actor=ADMIN, action="dispute.open", target="dispute:d-3",
                   reason=DISPUTE_REASON)
     # 6 from reports (2 filed, read, reveal, hold, read_own) + 4 published + 1 dispute
-    await _appended(app, 11)
+    await appended(app, 11)
     yield World(app, rid)
 
 
@@ -202,7 +189,7 @@ async def test_an_admin_who_is_also_an_officer_gets_each_entry_as_its_owner_sees
 
 
 async def test_the_ledger_itself_never_holds_the_reporters_id(world: World) -> None:
-    rows = await _appended(world.app, 11)
+    rows = await appended(world.app, 11)
     reports_rows = [r for r in rows if r.action.startswith("report.")]
     assert reports_rows and all(REPORTER not in str(r.actor) for r in reports_rows)
     assert all(r.actor is None or r.actor.startswith(("reporter:", "anonymous", OFFICER))

@@ -18,8 +18,7 @@ from litestar.testing import AsyncTestClient
 from deploy.local.children import S3Child
 from services.reports.app import create_app as create_reports_app
 from services.reports.config import Settings as ReportsSettings
-from tests.records.audit.test_audiences import _appended
-from tests.support.audit import AuditApp
+from tests.support.audit import AuditApp, appended
 from tests.support.databases import Databases
 from tests.support.identity import TestIssuer
 
@@ -67,7 +66,7 @@ async def case(audit_app: AuditApp, database_url: Databases, redis_url: str, s3_
         # them as any missing report's would (hiding it would tell them the report exists).
         assert (await reports.get(f"/cases/{about}", headers=as_(SUBJECT, "safeguarding"))).status_code == 404
     # 2 filed + 2 x (read, reveal, hold) + read_own + the subject's denied read
-    await _appended(audit_app, 10)
+    await appended(audit_app, 10)
     yield Case(audit_app, about, other)
 
 
