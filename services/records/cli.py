@@ -23,7 +23,6 @@ from services.records.core.context import build_records
 from services.records.keys.spec import KEYS
 from services.records.retention.service import sweep_once
 from shared import keyadmin
-from shared.crypto import LocalKeyring
 from shared.events import Envelope, Event
 from shared.outbox import Outbox
 
@@ -60,8 +59,7 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             result = await sweep_once(rec)
             keyadmin.say(out, f"sweep: {len(result.expired)} expired, {len(result.failed)} failed")
             return 1 if result.failed else 0
-        admin = keyadmin.KeyAdmin(engine, LocalKeyring(Path(settings.keyring_path)), KEYS.wrapped)
-        return await keyadmin.run_keys(args, admin, KEYS, out)
+        return await keyadmin.run_keys(args, KEYS.admin(engine, settings), KEYS, out)
 
 
 if __name__ == "__main__":

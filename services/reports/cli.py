@@ -12,33 +12,18 @@ Run `keys rewrap` while the service runs; restart nothing (the keyring file is r
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from services.reports.config import Settings
 from services.reports.keys.spec import KEYS
-from shared import keyadmin
-from shared.crypto import LocalKeyring
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m services.reports.cli", description="Reports operator commands.")
-    keyadmin.add_keys(p.add_subparsers(dest="group", required=True))
-    return p
+from shared.keyadmin import keys_main
 
 
 def main(argv: list[str], *, settings: Settings | None = None, out: TextIO | None = None) -> int:
-    return keyadmin.main(argv, _parser(), Settings, _run, name="reports", settings=settings, out=out)
-
-
-async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    async with keyadmin.database(settings.database_url, MIGRATIONS, lock_key="reports") as engine:
-        admin = keyadmin.KeyAdmin(engine, LocalKeyring(Path(settings.keyring_path)), KEYS.wrapped)
-        return await keyadmin.run_keys(args, admin, KEYS, out)
+    return keys_main(argv, KEYS, Settings, prog="python -m services.reports.cli", settings=settings, out=out,
+                     description="Reports operator commands.", migrations=Path(__file__).parent / "migrations")
 
 
 if __name__ == "__main__":

@@ -12,34 +12,20 @@ Run `keys rewrap` while the service runs; restart nothing (the keyring file is r
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from services.sessions.adapters.vault import open_keyring, register_for_migrations
 from services.sessions.config import Settings
 from services.sessions.keys.spec import KEYS
-from shared import keyadmin
+from shared.keyadmin import keys_main
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m services.sessions.cli", description="Sessions operator commands.")
-    keyadmin.add_keys(p.add_subparsers(dest="group", required=True))
-    return p
-
-
 def main(argv: list[str], *, settings: Settings | None = None, out: TextIO | None = None) -> int:
-    return keyadmin.main(argv, _parser(), Settings, _run, name="sessions", settings=settings, out=out)
-
-
-async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    register_for_migrations(settings.database_url, settings.keyring_path)  # migration 0003 seals with it
-    async with keyadmin.database(settings.database_url, MIGRATIONS, lock_key="sessions") as engine:
-        admin = keyadmin.KeyAdmin(engine, open_keyring(settings.keyring_path), KEYS.wrapped)
-        return await keyadmin.run_keys(args, admin, KEYS, out)
+    return keys_main(argv, KEYS, Settings, prog="python -m services.sessions.cli",
+                     description="Sessions operator commands.", migrations=MIGRATIONS, settings=settings, out=out)
 
 
 if __name__ == "__main__":

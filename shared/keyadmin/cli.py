@@ -5,9 +5,10 @@
     keys rewrap [--batch N] re-wrap every data key under the primary (no sealed data read; resumable)
     keys retire VERSION     retire a version, refused while any data key references it
 
-Exit codes: 0 ok, 1 refused, 2 usage (or configuration). A service's cli.py adds the group to its parser
-(`add_keys`), opens its database (`database`) and keyring and hands them to `run_keys` with its
-`KeyCommands`; `main` is the common frame (parse, settings from the environment, one event loop).
+Exit codes: 0 ok, 1 refused, 2 usage (or configuration). A service describes its keys in a `KeyCommands`
+(keys/spec.py). A CLI with only these commands is `keys_main`; one with more adds the group to its parser
+(`add_keys`), opens its database (`database`) and hands the keys commands to `run_keys`. `main` is the
+common frame (parse, settings from the environment, one event loop).
 """
 
 from __future__ import annotations
@@ -20,31 +21,49 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TextIO, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import db
 from shared.config import ConfigError, load_settings
-from shared.crypto import KeyringError
+from shared.crypto import KeyEncryptionKeyProvider, KeyringError, LocalKeyring
 from shared.keyadmin.service import KeyAdmin, RewrapProgress, StillReferenced, WrappedKeys
 
 
-class _Settings(Protocol):
+class KeyringSettings(Protocol):
+    """What the key commands read of a service's settings."""
+
     PREFIX: ClassVar[str]
 
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def keyring_path(self) -> str: ...
 
-S = TypeVar("S", bound=_Settings)
+
+S = TypeVar("S", bound=KeyringSettings)
+
+
+def local_keyring(settings: KeyringSettings) -> KeyEncryptionKeyProvider:
+    """The keyring file at the service's keyring path (created with version 1 if there is none)."""
+    return LocalKeyring(Path(settings.keyring_path))
 
 
 @dataclass(frozen=True)
-class KeyCommands:
-    """One service's key commands: where its wrapped keys live and how its operators run `rewrap`.
+class KeyCommands(Generic[S]):
+    """One service's key commands: its name (the migration lock, the prefix of a configuration error),
+    where its wrapped keys live, how its keyring opens and how its operators run `rewrap`.
     `progress`: print each rewrap batch ("rewrap: done/total") and the count that proves a retire."""
 
+    service: str
     wrapped: Sequence[WrappedKeys]
+    keyring: Callable[[S], KeyEncryptionKeyProvider] = local_keyring
     rewrap: str = "keys rewrap"
     progress: bool = False
+
+    def admin(self, engine: AsyncEngine, settings: S) -> KeyAdmin:
+        return KeyAdmin(engine, self.keyring(settings), self.wrapped)
 
 
 def add_keys(sub: Any) -> None:
@@ -62,7 +81,7 @@ def say(out: TextIO, line: str) -> None:
     print(line, file=out, flush=True)
 
 
-async def run_keys(args: argparse.Namespace, admin: KeyAdmin, commands: KeyCommands, out: TextIO) -> int:
+async def run_keys(args: argparse.Namespace, admin: KeyAdmin, commands: KeyCommands[Any], out: TextIO) -> int:
     keyring = admin.keyring
     if args.command == "list":
         refs = await admin.references()
@@ -122,3 +141,17 @@ def main(argv: Sequence[str], parser: argparse.ArgumentParser, settings_type: ty
             print(f"{name}: configuration error: {exc}", file=sys.stderr)
             return 2
     return asyncio.run(run(args, settings, out or sys.stdout))
+
+
+def keys_main(argv: Sequence[str], commands: KeyCommands[S], settings_type: type[S], *, prog: str, description: str,
+              migrations: Path, settings: S | None = None, out: TextIO | None = None) -> int:
+    """The whole CLI of a service whose only operator commands are the key commands."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_keys(parser.add_subparsers(dest="group", required=True))
+
+    async def run(args: argparse.Namespace, settings: S, out: TextIO) -> int:
+        keyring = commands.keyring(settings)  # before the migrations: a service's may seal with it
+        async with database(settings.database_url, migrations, lock_key=commands.service) as engine:
+            return await run_keys(args, KeyAdmin(engine, keyring, commands.wrapped), commands, out)
+
+    return main(argv, parser, settings_type, run, name=commands.service, settings=settings, out=out)

@@ -4,10 +4,12 @@ batch (terabytes of recordings make a long metadata pass) and `retire` the count
 
 from __future__ import annotations
 
+from services.records.config import Settings
 from services.records.lifecycle.tables import record_objects
 from shared.keyadmin import KeyCommands, WrappedKeys
 
-KEYS = KeyCommands(
+KEYS = KeyCommands[Settings](
+    service="records",
     wrapped=(WrappedKeys(record_objects, bound_to="crypto_id"),),
     rewrap="tandem keys rewrap",
     progress=True,

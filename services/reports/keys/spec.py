@@ -8,9 +8,11 @@ from services.reports.adapters.index_key import RECORD_ID as INDEX_RECORD_ID
 from services.reports.adapters.index_key import index_keys
 from services.reports.casefile.tables import attachments, entries, reports
 from services.reports.cases.tables import reveal_requests
+from services.reports.config import Settings
 from shared.keyadmin import KeyCommands, WrappedKeys
 
-KEYS = KeyCommands(
+KEYS = KeyCommands[Settings](
+    service="reports",
     wrapped=(
         WrappedKeys(reports),
         WrappedKeys(entries),
@@ -18,5 +20,4 @@ KEYS = KeyCommands(
         WrappedKeys(reveal_requests),
         WrappedKeys(index_keys, blob="wrapped_key", record_id=INDEX_RECORD_ID),
     ),
-    rewrap="keys rewrap",
 )
