@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _events(h: Harness, event_type: str) -> list[dict[str, object]]:
-    async with h.gw.accounts.engine.connect() as conn:
+    async with h.gw.users.engine.connect() as conn:
         rows = (await conn.execute(sa.select(outbox.c.envelope).order_by(outbox.c.seq))).all()
     out = []
     for (raw,) in rows:
@@ -54,7 +54,7 @@ async def test_invitation_sets_password_once(harness: Harness) -> None:
 
 async def test_expired_invitation_refused(harness: Harness) -> None:
     h = harness
-    _, token, _ = await h.gw.accounts.create_user("test", "late@example.org", "Late", ["mentor"])
+    _, token, _ = await h.gw.invitations.create_user("test", "late@example.org", "Late", ["mentor"])
     h.clock.advance(h.settings.invitation_lifetime_s + 1)
     r = await h.client.post("/auth/invitations/accept", json={"token": token, "password": PASSWORD})
     assert r.status_code == 400

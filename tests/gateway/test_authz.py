@@ -37,9 +37,9 @@ async def _matrix(h: Harness) -> None:
     headers: dict[str, dict[str, str]] = {}
     for role in ROLES[:-1]:
         headers[role] = (await h.user(f"{role}@example.org", [role])).headers()
-    client_id, secret = await h.gw.oauth.create_client(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
-                                                       grant_types=["client_credentials"], scope=["api"],
-                                                       confidential=True)
+    client_id, secret = await h.gw.oauth_clients.create(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
+                                                        grant_types=["client_credentials"], scope=["api"],
+                                                        confidential=True)
     token = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                  auth=(client_id, secret or ""))).json()["access_token"]
     headers["service"] = {"authorization": f"Bearer {token}"}

@@ -54,5 +54,5 @@ async def test_client_with_a_provisioned_secret(gw_settings: Settings, capsys: p
     from services.gateway.cli import gateway
 
     async with gateway(gw_settings) as gw:
-        client = await gw.oauth.authenticate_client({"client_id": "tandem-recorder", "client_secret": "s" * 40}, None)
+        client = await gw.oauth_clients.authenticate({"client_id": "tandem-recorder", "client_secret": "s" * 40}, None)
         assert client.client_id == "tandem-recorder"

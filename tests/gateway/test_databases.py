@@ -45,9 +45,9 @@ async def test_gateway_sql_on_each_database(on_db: Harness, redis: Redis) -> Non
     users = (await h.client.get("/admin/users", params={"role": "mentor"}, headers=admin.headers())).json()
     assert [u["id"] for u in users] == [mentor.user_id]
 
-    client_id, _ = await h.gw.oauth.create_client(name="app", redirect_uris=[REDIRECT], post_logout_redirect_uris=[],
-                                                  grant_types=["authorization_code", "refresh_token"],
-                                                  scope=["openid"], confidential=False)
+    client_id, _ = await h.gw.oauth_clients.create(name="app", redirect_uris=[REDIRECT], post_logout_redirect_uris=[],
+                                                   grant_types=["authorization_code", "refresh_token"],
+                                                   scope=["openid"], confidential=False)
     verifier = "x" * 50
     r = await h.client.get("/oauth/authorize", headers=mentor.headers(csrf=False), params={
         "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,

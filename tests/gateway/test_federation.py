@@ -30,7 +30,7 @@ async def pair(redis_url: str, gateway_db: Callable[..., str], clock: Clock) -> 
     upstream_app = create_app(up_settings, clock=clock, run_consumers=False)
     async with serve(upstream_app, up_port), httpx.AsyncClient(base_url=up_url, timeout=30) as up_client:
         upstream = Harness(upstream_app, up_client, clock, up_settings, url=up_url)
-        client_id, secret = await upstream.gw.oauth.create_client(
+        client_id, secret = await upstream.gw.oauth_clients.create(
             name="tandem", redirect_uris=[f"{local_url}/auth/federated/callback"], post_logout_redirect_uris=[],
             grant_types=["authorization_code"], scope=["openid", "email", "profile"], confidential=True)
         local_settings = insecure_fast_argon2_settings(
@@ -78,7 +78,7 @@ async def test_upstream_sign_in_maps_roles_and_keeps_mfa(pair: Pair) -> None:
     ops = await p.upstream.user("ops@example.org", ["operator"])
     refused = await _federated_sign_in(p, ops.headers(csrf=False))
     assert refused.status_code == 403 and "set-cookie" not in refused.headers
-    ops_local = await p.local.gw.accounts.state(p.local.users["ops@example.org"])
+    ops_local = await p.local.gw.users.state(p.local.users["ops@example.org"])
     assert ops_local is not None and ops_local.roles == ("mentor",)  # nothing changed on a refused sign-in
 
 

@@ -30,7 +30,7 @@ def log_output() -> Iterator[io.StringIO]:
 async def test_secrets_never_logged(harness: Harness, log_output: io.StringIO) -> None:
     h = harness
     secrets_seen: list[str] = [PASSWORD]
-    user_id, invite, _ = await h.gw.accounts.create_user("test", "admin@example.org", "Admin", ["admin", "mentor"])
+    user_id, invite, _ = await h.gw.invitations.create_user("test", "admin@example.org", "Admin", ["admin", "mentor"])
     secrets_seen.append(invite)
     await h.client.post("/auth/invitations/accept", json={"token": invite, "password": "too short"})
     r = await h.client.post("/auth/invitations/accept", json={"token": invite, "password": PASSWORD})
@@ -49,10 +49,10 @@ async def test_secrets_never_logged(harness: Harness, log_output: io.StringIO) -
     cookie = r.cookies.get(h.settings.cookie_name) or r.headers["set-cookie"].split(";")[0].split("=", 1)[1]
     csrf = r.json()["csrf_token"]
     secrets_seen += [code, cookie, csrf]
-    client_id, _ = await h.gw.oauth.create_client(name="app", redirect_uris=["http://127.0.0.1:9/cb"],
-                                                  post_logout_redirect_uris=[],
-                                                  grant_types=["authorization_code", "refresh_token"],
-                                                  scope=["openid"], confidential=False)
+    client_id, _ = await h.gw.oauth_clients.create(name="app", redirect_uris=["http://127.0.0.1:9/cb"],
+                                                   post_logout_redirect_uris=[],
+                                                   grant_types=["authorization_code", "refresh_token"],
+                                                   scope=["openid"], confidential=False)
     verifier = "v" * 43 + "erifier"
     from authlib.oauth2.rfc7636 import create_s256_code_challenge
 

@@ -72,13 +72,13 @@ class App:
 @pytest.fixture
 async def app(harness: Harness) -> AsyncIterator[App]:
     h = harness
-    client_id, _ = await h.gw.oauth.create_client(
+    client_id, _ = await h.gw.oauth_clients.create(
         name="web", redirect_uris=[REDIRECT], post_logout_redirect_uris=[LOGOUT],
         grant_types=["authorization_code", "refresh_token"], scope=["openid", "profile", "email", "offline_access",
                                                                       "api"], confidential=False)
-    rs_id, rs_secret = await h.gw.oauth.create_client(name="rs", redirect_uris=[], post_logout_redirect_uris=[],
-                                                      grant_types=["client_credentials"], scope=["api"],
-                                                      confidential=True)
+    rs_id, rs_secret = await h.gw.oauth_clients.create(name="rs", redirect_uris=[], post_logout_redirect_uris=[],
+                                                       grant_types=["client_credentials"], scope=["api"],
+                                                       confidential=True)
     assert rs_secret
     browser = await h.user("mentee@example.org", ["mentee"])
     yield App(h, client_id, rs_id, rs_secret, browser)
@@ -278,7 +278,7 @@ async def test_key_rotation_keeps_old_tokens_valid_until_expiry(app: App) -> Non
     kids = {k["kid"] for k in (await h.client.get("/oauth/jwks")).json()["keys"]}
     assert old_kid not in kids and new_kid in kids
     # A token whose signature was checked before is not trusted from memory once its key is gone.
-    assert h.gw.oauth.decode(old["access_token"], verify_exp=False) is None
+    assert h.gw.access_tokens.decode(old["access_token"], verify_exp=False) is None
 
 
 async def test_publish_ahead_new_key_published_before_it_signs(harness: Harness) -> None:

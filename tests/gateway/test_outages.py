@@ -80,8 +80,8 @@ async def test_redis_killed_mid_flow_is_503_everywhere_and_recovers(stack: Gatew
                                                                     tmp_path: Path, log_output: io.StringIO) -> None:
     h = stack.h
     member = await h.user("mia@example.org", ["mentee"])
-    client = await h.gw.oauth.create_client(name="recorder", redirect_uris=[], post_logout_redirect_uris=[],
-                                            grant_types=["client_credentials"], scope=["api"], confidential=True)
+    client = await h.gw.oauth_clients.create(name="recorder", redirect_uris=[], post_logout_redirect_uris=[],
+                                             grant_types=["client_credentials"], scope=["api"], confidential=True)
     secret: tuple[str, str] = (client[0], client[1] or "")
     cookie, csrf = member.headers(csrf=False), {"x-csrf-token": member.csrf}
     assert (await h.client.get("/api/records/whoami", headers=cookie)).status_code == 200

@@ -88,9 +88,9 @@ async def test_callers_and_bad_input(harness: Harness) -> None:
     admin = await h.user("admin@example.org", ["admin"])
     resp = await _people(h, None)
     assert resp.status_code == 401 and resp.headers["content-type"].startswith("application/problem+json")
-    client_id, secret = await h.gw.oauth.create_client(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
-                                                       grant_types=["client_credentials"], scope=["api"],
-                                                       confidential=True)
+    client_id, secret = await h.gw.oauth_clients.create(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
+                                                        grant_types=["client_credentials"], scope=["api"],
+                                                        confidential=True)
     token = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                  auth=(client_id, secret or ""))).json()["access_token"]
     service = await _people(h, {"authorization": f"Bearer {token}"}, admin.user_id)

@@ -27,7 +27,7 @@ PASSING = "privileged-role-needs-explicit-grant"
 
 
 async def _events(h: Harness, event_type: str) -> list[dict[str, object]]:
-    async with h.gw.accounts.engine.connect() as conn:
+    async with h.gw.users.engine.connect() as conn:
         rows = (await conn.execute(sa.select(outbox.c.envelope).order_by(outbox.c.seq))).all()
     return [json.loads(bytes(env.data)) for env in (decode_envelope(raw) for (raw,) in rows)
             if env.type == event_type]
@@ -39,7 +39,7 @@ async def _audit(redis: Redis) -> list[AuditEntry]:
 
 
 async def _notices(h: Harness, user_id: str) -> list[dict[str, object]]:
-    async with h.gw.accounts.engine.connect() as conn:
+    async with h.gw.users.engine.connect() as conn:
         rows = (await conn.execute(sa.select(inbox_items).where(inbox_items.c.user_id == user_id))).mappings().all()
     return [{"kind": r["kind"], "subject_id": r["subject_id"], "facts": json.loads(r["facts"])} for r in rows]
 
@@ -80,7 +80,7 @@ async def test_privileged_role_cannot_be_granted_in_passing(harness: Harness) ->
         _refused_in_passing(r)
     assert (await h.client.get(f"/admin/users/{uid}", headers=admin.headers())).json()["roles"] == ["mentor"]
     assert len(await _events(h, "user.roles_changed")) == created_events
-    state = await h.gw.accounts.state(uid)
+    state = await h.gw.users.state(uid)
     assert state is not None and state.roles == ("mentor",)
 
     # Ordinary roles still change as before, and a privileged role already held may stay or be removed:
@@ -220,9 +220,9 @@ async def test_grant_endpoint_authorization(harness: Harness) -> None:
     headers: dict[str, dict[str, str]] = {}
     for role in ("mentee", "mentor", "admin", "safeguarding", "operator"):
         headers[role] = (await h.user(f"{role}@example.org", [role])).headers()
-    client_id, secret = await h.gw.oauth.create_client(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
-                                                       grant_types=["client_credentials"], scope=["api"],
-                                                       confidential=True)
+    client_id, secret = await h.gw.oauth_clients.create(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
+                                                        grant_types=["client_credentials"], scope=["api"],
+                                                        confidential=True)
     token = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                  auth=(client_id, secret or ""))).json()["access_token"]
     headers["service"] = {"authorization": f"Bearer {token}"}
@@ -260,9 +260,9 @@ async def test_an_upstream_role_claim_granting_admin_is_never_silent(harness: Ha
     ada = await h.user("ada@example.org", ["admin"])
     olive = await h.make_user("olive@example.org", ["safeguarding"])
     mentor = await h.make_user("max@example.org", ["mentor"])
-    await h.gw.accounts.federated_user("max@example.org", "Max", ["mentor", "safeguarding"], provision=False,
-                                       strong_auth=True)
-    new = await h.gw.accounts.federated_user("new@example.org", "New", ["admin"], provision=True, strong_auth=True)
+    await h.gw.signin.federated_user("max@example.org", "Max", ["mentor", "safeguarding"], provision=False,
+                                     strong_auth=True)
+    new = await h.gw.signin.federated_user("new@example.org", "New", ["admin"], provision=True, strong_auth=True)
     told = {"kind": "user.privileged_role_granted", "subject_id": mentor,
             "facts": {"user_id": mentor, "role": "safeguarding", "granted_by": "federation"}}
     assert await _notices(h, olive) == [told]

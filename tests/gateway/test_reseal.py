@@ -44,8 +44,8 @@ async def test_rotate_the_key_encryption_key_then_reseal(gw_settings: Settings,
         await gw.keys.assertion.maintain()
         await gw.keys.token.maintain()
         kid = gw.keys.assertion.current().kid
-        _, token, _ = await gw.accounts.create_user("test", "admin@example.org", "Admin", ["admin"])
-        _, uri = await gw.accounts.accept_invitation(token, PASSWORD)
+        _, token, _ = await gw.invitations.create_user("test", "admin@example.org", "Admin", ["admin"])
+        _, uri = await gw.invitations.accept(token, PASSWORD)
     totp = pyotp.TOTP(parse_qs(urlparse(uri or "").query)["secret"][0])
     sealed_before = await _sealed(before)
     assert len(sealed_before) == 3 and all(s.startswith(b"fernet:") for s in sealed_before)
@@ -55,7 +55,7 @@ async def test_rotate_the_key_encryption_key_then_reseal(gw_settings: Settings,
     async with gateway(during) as gw:
         await gw.keys.assertion.load()
         assert gw.keys.assertion.current().kid == kid
-        assert (await gw.accounts.authenticate("admin@example.org", PASSWORD, totp.now())).roles == ("admin",)
+        assert (await gw.signin.authenticate("admin@example.org", PASSWORD, totp.now())).roles == ("admin",)
 
     # Step 2: reseal (and again: nothing left to do).
     assert await run(parser().parse_args(["reseal"]), during) == 0
@@ -72,7 +72,7 @@ async def test_rotate_the_key_encryption_key_then_reseal(gw_settings: Settings,
         assert gw.keys.assertion.current().kid == kid
         # (The next 30 s step: a code already used is refused as a replay.)
         code = totp.at(time.time() + 30)
-        assert (await gw.accounts.authenticate("admin@example.org", PASSWORD, code)).roles == ("admin",)
+        assert (await gw.signin.authenticate("admin@example.org", PASSWORD, code)).roles == ("admin",)
     # A reseal that meets a secret no configured key opens says so (exit 2) and changes nothing.
     stranger = dataclasses.replace(before, key_encryption_key=Fernet.generate_key().decode())
     assert await run(parser().parse_args(["reseal"]), stranger) == 2

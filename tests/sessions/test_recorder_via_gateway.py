@@ -69,7 +69,7 @@ async def test_recording_goes_through_the_gateway_with_client_credentials(
     async with serve_app(gateway, gw_port), serve_app(records_app(rsettings), rec_port), \
             httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         gw = gateway.state.context
-        client_id, secret = await gw.oauth.create_client(
+        client_id, secret = await gw.oauth_clients.create(
             name="sessions-recorder", redirect_uris=[], post_logout_redirect_uris=[],
             grant_types=["client_credentials"], scope=["api"], confidential=True)
         auth = ClientCredentials(f"{gw_url}/oauth/token", client_id, secret or "")

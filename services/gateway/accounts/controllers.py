@@ -9,9 +9,14 @@ from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, QueryParameter
 
-from services.gateway.accounts.privileged import grant_privileged_role
-from services.gateway.core import Caller, Gateway
-from services.gateway.deps import need, need_user
+from services.gateway.accounts.admin import AccountAdmin
+from services.gateway.accounts.agreements import Agreements
+from services.gateway.accounts.invitations import Invitations
+from services.gateway.accounts.privileged import PrivilegedRoles
+from services.gateway.accounts.users import Users
+from services.gateway.accounts.vetting import MentorVetting
+from services.gateway.auth.caller import Caller, need, need_user
+from services.gateway.config import Settings
 from shared.http import Forbidden, NotFound
 
 Email = Annotated[str, msgspec.Meta(max_length=320)]
@@ -108,85 +113,89 @@ class Done(msgspec.Struct):
     ok: bool = True
 
 
-def _link(gw: Gateway, token: str) -> str:
-    base = gw.settings.invitation_url
+def _link(settings: Settings, token: str) -> str:
+    base = settings.invitation_url
     if base.startswith("/"):
-        base = gw.settings.issuer + base
+        base = settings.issuer + base
     return f"{base}#token={token}"  # a fragment never reaches server logs or Referer headers
 
 
 @post("/admin/users", tags=["admin"], status_code=201)
-async def create_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
-                      data: Annotated[NewUser, Body()]) -> Invitation:
+async def create_user(invitations: NamedDependency[Invitations], settings: NamedDependency[Settings],
+                      caller: NamedDependency[Caller], data: Annotated[NewUser, Body()]) -> Invitation:
     """Create an account and its one-time set-password link (admins). Ordinary roles only, possibly none:
     admin and safeguarding are granted as their own step (`POST /admin/users/{id}/privileged-roles`)."""
     need(caller, "admin")
-    user_id, token, expires = await gw.accounts.invite(caller.sub, data.email, data.display_name, data.roles)
-    return Invitation(user_id=user_id, invitation_url=_link(gw, token), expires_at=int(expires))
+    user_id, token, expires = await invitations.invite(caller.sub, data.email, data.display_name, data.roles)
+    return Invitation(user_id=user_id, invitation_url=_link(settings, token), expires_at=int(expires))
 
 
 @get("/admin/users", tags=["admin"])
-async def list_users(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+async def list_users(users: NamedDependency[Users], caller: NamedDependency[Caller],
                      role: Annotated[str | None, QueryParameter(max_length=32)] = None,
                      limit: Annotated[int, QueryParameter(ge=1, le=500)] = 200,
                      offset: Annotated[int, QueryParameter(ge=0)] = 0) -> list[User]:
     """Accounts, optionally by role (admins)."""
     need(caller, "admin")
-    return msgspec.convert(await gw.accounts.list_users(role, limit, offset), list[User])
+    return msgspec.convert(await users.list_users(role, limit, offset), list[User])
 
 
 @get("/admin/users/{user_id:str}", tags=["admin"])
-async def get_user(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> User:
+async def get_user(users: NamedDependency[Users], caller: NamedDependency[Caller],
+                   user_id: FromPath[str]) -> User:
     """One account with its vetting checklist (admins)."""
     need(caller, "admin")
-    return msgspec.convert(await gw.accounts.get_user(user_id), User)
+    return msgspec.convert(await users.get_user(user_id), User)
 
 
 @put("/admin/users/{user_id:str}/roles", tags=["admin"])
-async def set_roles(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+async def set_roles(account_admin: NamedDependency[AccountAdmin],
+                    caller: NamedDependency[Caller], user_id: FromPath[str],
                     data: Annotated[Roles, Body()]) -> Roles:
     """Replace the user's roles (admins). Admin or safeguarding may be kept or removed but not added here
     (422): that is `POST /admin/users/{id}/privileged-roles`."""
     need(caller, "admin")
-    return Roles(roles=await gw.accounts.set_roles(caller.sub, user_id, data.roles))
+    return Roles(roles=await account_admin.set_roles(caller.sub, user_id, data.roles))
 
 
 @post("/admin/users/{user_id:str}/privileged-roles", tags=["admin"], status_code=200)
-async def grant_privileged(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+async def grant_privileged(privileged: NamedDependency[PrivilegedRoles],
+                           caller: NamedDependency[Caller], user_id: FromPath[str],
                            data: Annotated[PrivilegedGrant, Body()]) -> PrivilegedGrantResult:
     """Grant admin or safeguarding to one person, explicitly (admins, not to themselves): with a confirmation
     and the granting admin's current authenticator code. Audited; every other admin (and for safeguarding
     every other officer) is told in their inbox; the person's sessions end so the role is used only after
     a sign-in with a second factor. Works on invited accounts too: grant before sending the link."""
     need(caller, "admin")
-    grant = await grant_privileged_role(gw.accounts, caller.sub, user_id, data.role, confirm=data.confirm,
-                                        totp_code=data.totp_code)
+    grant = await privileged.grant(caller.sub, user_id, data.role, confirm=data.confirm, totp_code=data.totp_code)
     return PrivilegedGrantResult(user_id=grant.user_id, role=grant.role, roles=grant.roles, granted=grant.granted,
                                  needs_new_link=grant.needs_new_link)
 
 
 @post("/admin/users/{user_id:str}/invitation", tags=["admin"], status_code=201)
-async def reissue_invitation(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
-                             user_id: FromPath[str]) -> Invitation:
+async def reissue_invitation(invitations: NamedDependency[Invitations], settings: NamedDependency[Settings],
+                             caller: NamedDependency[Caller], user_id: FromPath[str]) -> Invitation:
     """A new set-password link; also resets the second factor (admins)."""
     need(caller, "admin")
-    token, expires = await gw.accounts.reissue_invitation(caller.sub, user_id)
-    return Invitation(user_id=user_id, invitation_url=_link(gw, token), expires_at=int(expires))
+    token, expires = await invitations.reissue(caller.sub, user_id)
+    return Invitation(user_id=user_id, invitation_url=_link(settings, token), expires_at=int(expires))
 
 
 @post("/admin/users/{user_id:str}/suspend", tags=["admin"], status_code=200)
-async def suspend(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> Done:
+async def suspend(account_admin: NamedDependency[AccountAdmin],
+                  caller: NamedDependency[Caller], user_id: FromPath[str]) -> Done:
     """Suspend: every token and browser session of the user ends at once (admins)."""
     need(caller, "admin")
-    await gw.accounts.suspend(caller.sub, user_id)
+    await account_admin.suspend(caller.sub, user_id)
     return Done()
 
 
 @post("/admin/users/{user_id:str}/reactivate", tags=["admin"], status_code=200)
-async def reactivate(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str]) -> Done:
+async def reactivate(account_admin: NamedDependency[AccountAdmin], caller: NamedDependency[Caller],
+                     user_id: FromPath[str]) -> Done:
     """Lift a suspension (admins)."""
     need(caller, "admin")
-    await gw.accounts.reactivate(caller.sub, user_id)
+    await account_admin.reactivate(caller.sub, user_id)
     return Done()
 
 
@@ -195,57 +204,58 @@ class Erasure(msgspec.Struct):
 
 
 @post("/admin/users/{user_id:str}/erasure", tags=["admin"], status_code=202)
-async def request_erasure(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+async def request_erasure(account_admin: NamedDependency[AccountAdmin], caller: NamedDependency[Caller],
                           user_id: FromPath[str]) -> Erasure:
     """Right to erasure: the gateway forgets the person now (sign-in ends at once) and asks every service
     to erase what it holds (`user.erasure_requested`) (admins)."""
     need(caller, "admin")
     if caller.sub == user_id:
         raise Forbidden("Ask another admin to erase your own account.")
-    return Erasure(request_id=await gw.accounts.request_erasure(caller.sub, user_id))
+    return Erasure(request_id=await account_admin.request_erasure(caller.sub, user_id))
 
 
 @put("/admin/users/{user_id:str}/vetting/{item:str}", tags=["admin"])
-async def record_vetting(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], user_id: FromPath[str],
+async def record_vetting(vetting: NamedDependency[MentorVetting],
+                         caller: NamedDependency[Caller], user_id: FromPath[str],
                          item: FromPath[str],
                          data: Annotated[VettingUpdate, Body()]) -> Vetting:
     """Record one mentor vetting check (professional_verification, references, interview, background_check)
     as pending, passed or failed; who and when are kept (admins)."""
     need(caller, "admin")
-    return msgspec.convert(await gw.accounts.record_vetting(caller.sub, user_id, item, data.status), Vetting)
+    return msgspec.convert(await vetting.record(caller.sub, user_id, item, data.status), Vetting)
 
 
 @post("/admin/agreements", tags=["admin"], status_code=201)
-async def publish_agreement(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+async def publish_agreement(agreements: NamedDependency[Agreements], caller: NamedDependency[Caller],
                             data: Annotated[NewAgreement, Body()]) -> Agreement:
     """Publish a new version of a programme agreement (code_of_practice, confidentiality); everyone must
     accept it again (admins)."""
     need(caller, "admin")
-    return msgspec.convert(await gw.accounts.publish_agreement(caller.sub, data.kind, data.title, data.body),
-                           Agreement)
+    return msgspec.convert(await agreements.publish(caller.sub, data.kind, data.title, data.body), Agreement)
 
 
 @get("/agreements", tags=["agreements"])
-async def current_agreements(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> list[Agreement]:
+async def current_agreements(agreements: NamedDependency[Agreements],
+                             caller: NamedDependency[Caller]) -> list[Agreement]:
     """The current version of each programme agreement, with the caller's acceptance."""
-    return msgspec.convert(await gw.accounts.agreements_for(caller.user_id), list[Agreement])
+    return msgspec.convert(await agreements.current_for(caller.user_id), list[Agreement])
 
 
 @post("/me/agreements/{agreement_id:str}/accept", tags=["me"], status_code=200)
-async def accept_agreement(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+async def accept_agreement(agreements: NamedDependency[Agreements], caller: NamedDependency[Caller],
                            agreement_id: FromPath[str]) -> Acceptance:
     """Accept the current version of an agreement (recorded with its time)."""
     user_id = need_user(caller)
     if len(agreement_id) != 32:
         raise NotFound("No such agreement.")
     return Acceptance(agreement_id=agreement_id,
-                      accepted_current=await gw.accounts.accept_agreement(user_id, agreement_id))
+                      accepted_current=await agreements.accept(user_id, agreement_id))
 
 
 @get("/me", tags=["me"])
-async def me(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> User:
+async def me(users: NamedDependency[Users], caller: NamedDependency[Caller]) -> User:
     """The signed-in user's account."""
-    return msgspec.convert(await gw.accounts.get_user(need_user(caller)), User)
+    return msgspec.convert(await users.get_user(need_user(caller)), User)
 
 
 ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,

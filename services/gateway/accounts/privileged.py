@@ -19,14 +19,14 @@ link; the second factor is enrolled when the link is used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from services.gateway.accounts.credentials import token_hash
-from services.gateway.accounts.service import PRIVILEGED_ROLES, Accounts
+from services.gateway.accounts.signin import SignIn
 from services.gateway.accounts.tables import user_roles, users
-from services.gateway.inbox.service import tell_privileged_grant
+from services.gateway.accounts.users import PRIVILEGED_ROLES, TellGrant, Users, at, roles_of
+from shared.audit import Auditor
 from shared.events.types import UserRolesChanged
 from shared.http import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 
@@ -46,69 +46,76 @@ class Grant:
     needs_new_link: bool  # active without a second factor: they must enrol one (new set-password link)
 
 
-async def _step_up(accounts: Accounts, actor: str, user_id: str, totp_code: str) -> None:
-    """The granting admin proves presence with a fresh authenticator code (each code works once)."""
-    key = token_hash(f"reauth:{actor}")
-    locked = await accounts.locked_for(key)
-    if locked:
-        await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="locked")
-        raise TooManyRequests("Too many wrong authenticator codes. Try again later.", slug="locked",
-                              headers={"retry-after": str(locked)})
-    async with accounts.engine.connect() as conn:
-        sealed = (await conn.execute(sa.select(users.c.totp_secret).where(users.c.id == actor))).scalar_one_or_none()
-    if sealed is None:
-        await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="no-second-factor")
-        raise Forbidden("Granting this role needs your authenticator code, and you have no authenticator set up "
-                        "here. Ask another admin for a new set-password link to set one up.",
-                        slug="reauthentication-unavailable")
-    if not await accounts.use_totp(actor, sealed, totp_code):
-        await accounts.count_failure(key)
-        await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "failure", reason="reauthentication")
-        raise ReauthenticationFailed("The authenticator code is not correct or was used already. Enter the "
-                                     "current 6-digit code from your authenticator app.")
-    await accounts.clear_failures(key)
+class PrivilegedRoles:
+    def __init__(self, users: Users, signin: SignIn, audit: Auditor, tell_grant: TellGrant) -> None:
+        self.users = users
+        self.signin = signin
+        self.audit = audit
+        self.tell_grant = tell_grant
 
+    async def _step_up(self, actor: str, user_id: str, totp_code: str) -> None:
+        """The granting admin proves presence with a fresh authenticator code (each code works once)."""
+        key = token_hash(f"reauth:{actor}")
+        lockout = self.signin.lockout
+        locked = await lockout.locked_for(key)
+        if locked:
+            await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="locked")
+            raise TooManyRequests("Too many wrong authenticator codes. Try again later.", slug="locked",
+                                  headers={"retry-after": str(locked)})
+        async with self.users.engine.connect() as conn:
+            sealed = (await conn.execute(sa.select(users.c.totp_secret).where(users.c.id == actor))
+                      ).scalar_one_or_none()
+        if sealed is None:
+            await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="no-second-factor")
+            raise Forbidden("Granting this role needs your authenticator code, and you have no authenticator set up "
+                            "here. Ask another admin for a new set-password link to set one up.",
+                            slug="reauthentication-unavailable")
+        if not await self.signin.use_totp(actor, sealed, totp_code):
+            await lockout.count(key)
+            await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "failure", reason="reauthentication")
+            raise ReauthenticationFailed("The authenticator code is not correct or was used already. Enter the "
+                                         "current 6-digit code from your authenticator app.")
+        await lockout.clear(key)
 
-async def grant_privileged_role(accounts: Accounts, actor: str, user_id: str, role: str, *, confirm: bool,
-                                totp_code: str) -> Grant:
-    if role not in PRIVILEGED_ROLES:
-        raise BadRequest("Only admin and safeguarding are granted here; change other roles with "
-                         "PUT /admin/users/{user_id}/roles.", slug="not-a-privileged-role")
-    if not confirm:
-        raise BadRequest("Confirm the grant: set `confirm` to true once you have checked who gets which role.",
-                         slug="confirmation-required")
-    if actor == user_id:
-        await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="self-grant")
-        raise Forbidden("You cannot grant yourself a role: ask another admin.", slug="self-grant")
-    await _step_up(accounts, actor, user_id, totp_code)
+    async def grant(self, actor: str, user_id: str, role: str, *, confirm: bool, totp_code: str) -> Grant:
+        if role not in PRIVILEGED_ROLES:
+            raise BadRequest("Only admin and safeguarding are granted here; change other roles with "
+                             "PUT /admin/users/{user_id}/roles.", slug="not-a-privileged-role")
+        if not confirm:
+            raise BadRequest("Confirm the grant: set `confirm` to true once you have checked who gets which role.",
+                             slug="confirmation-required")
+        if actor == user_id:
+            await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="self-grant")
+            raise Forbidden("You cannot grant yourself a role: ask another admin.", slug="self-grant")
+        await self._step_up(actor, user_id, totp_code)
 
-    now = datetime.fromtimestamp(accounts.clock(), UTC)
-    async with accounts.engine.begin() as conn:
-        row = (await conn.execute(sa.select(users.c.status, users.c.totp_secret).where(users.c.id == user_id))
-               ).first()
-        if row is None:
-            raise NotFound("No such user.")
-        if row.status in ("erased", "suspended"):
-            await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason=row.status)
-            raise Conflict(f"This account is {row.status}: it cannot be given a role.", slug=row.status)
-        before = sorted(r.role for r in await conn.execute(
-            sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id)))
-        if role in before:
-            granted, after = False, before
-        else:
-            granted, after = True, sorted({*before, role})
-            await conn.execute(sa.insert(user_roles).values(user_id=user_id, role=role))
-            values: dict[str, object] = {"updated_at": now}
+        now = at(self.users.clock)
+        async with self.users.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.status, users.c.totp_secret).where(users.c.id == user_id))
+                   ).first()
+            if row is None:
+                raise NotFound("No such user.")
+            if row.status in ("erased", "suspended"):
+                await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason=row.status)
+                raise Conflict(f"This account is {row.status}: it cannot be given a role.", slug=row.status)
+            before = await roles_of(conn, user_id)
+            if role in before:
+                granted, after = False, before
+            else:
+                granted, after = True, sorted({*before, role})
+                await conn.execute(sa.insert(user_roles).values(user_id=user_id, role=role))
+                values: dict[str, object] = {"updated_at": now}
+                if row.status == "active":
+                    values["tokens_valid_after"] = now  # the role is used only after a sign-in with a second factor
+                await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+                await self.users.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=after),
+                                            subject=f"user:{user_id}")
+                await self.tell_grant(conn, user_id, role, actor, now)
+        if granted:
+            await self.users.forget(user_id)
             if row.status == "active":
-                values["tokens_valid_after"] = now  # the role is used only after a sign-in with a second factor
-            await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
-            await accounts.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=after), subject=f"user:{user_id}")
-            await tell_privileged_grant(conn, user_id, role, actor, now)
-    if granted:
-        await accounts.forget(user_id)
-        if row.status == "active":
-            await accounts.revoke_everything(user_id)
-    await accounts.audit(actor, GRANT_ACTION, f"user:{user_id}", "success",
+                await self.users.revoke_everything(user_id)
+        await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "success",
                          reason=role if granted else f"{role}:already-held")
-    return Grant(user_id=user_id, role=role, roles=after, granted=granted,
-                 needs_new_link=granted and row.status == "active" and row.totp_secret is None)
+        return Grant(user_id=user_id, role=role, roles=after, granted=granted,
+                     needs_new_link=granted and row.status == "active" and row.totp_secret is None)

@@ -3,20 +3,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 from litestar import Request, Response, get, post, route
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
-from services.gateway.core import Caller, Gateway
-from services.gateway.deps import need
+from services.gateway.accounts.users import Users
+from services.gateway.adapters.ratelimit import RateLimiter
+from services.gateway.auth.caller import Caller, need
+from services.gateway.browser.sessions import BrowserSessions
+from services.gateway.config import Settings
+from services.gateway.keys.service import Keys
+from services.gateway.live.service import LiveSockets
 from services.gateway.oauth import openapi
-from services.gateway.oauth.service import OAuthError
+from services.gateway.oauth.access import AccessTokens
+from services.gateway.oauth.clients import Clients, OAuthError, server_metadata
+from services.gateway.oauth.codes import AuthorizationCodes
+from services.gateway.oauth.revocation import Revocation
+from services.gateway.oauth.tokens import Tokens
+from shared.clock import EpochClock
 from shared.http import BadRequest
+from shared.service import Runtime
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM = 16 * 1024
@@ -61,28 +73,28 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
 
 
 @get("/.well-known/openid-configuration", tags=["oauth"], sync_to_thread=False)
-def discovery(gw: NamedDependency[Gateway]) -> dict[str, Any]:
+def discovery(settings: NamedDependency[Settings]) -> dict[str, Any]:
     """OpenID Provider metadata."""
-    return gw.oauth.discovery()
+    return server_metadata(settings.issuer)
 
 
 @get("/.well-known/oauth-authorization-server", tags=["oauth"], sync_to_thread=False)
-def as_metadata(gw: NamedDependency[Gateway]) -> dict[str, Any]:
+def as_metadata(settings: NamedDependency[Settings]) -> dict[str, Any]:
     """RFC 8414 authorization server metadata (same document)."""
-    return gw.oauth.discovery()
+    return server_metadata(settings.issuer)
 
 
 @get("/oauth/jwks", tags=["oauth"], sync_to_thread=False)
-def token_jwks(gw: NamedDependency[Gateway]) -> Response[dict[str, Any]]:
+def token_jwks(keys: NamedDependency[Keys]) -> Response[dict[str, Any]]:
     """Public keys of access and ID tokens (new keys appear before they sign; old ones stay until
     their tokens expire)."""
-    return Response(gw.keys.token.jwks(), headers={"cache-control": "public, max-age=60"})
+    return Response(keys.token.jwks(), headers={"cache-control": "public, max-age=60"})
 
 
 @get("/internal/assertion-jwks", tags=["internal"], sync_to_thread=False)
-def assertion_jwks(gw: NamedDependency[Gateway]) -> Response[dict[str, Any]]:
+def assertion_jwks(keys: NamedDependency[Keys]) -> Response[dict[str, Any]]:
     """Public keys of the identity assertions internal services verify (public keys only)."""
-    return Response(gw.keys.assertion.jwks(), headers={"cache-control": "public, max-age=60"})
+    return Response(keys.assertion.jwks(), headers={"cache-control": "public, max-age=60"})
 
 
 class Rotated(msgspec.Struct):
@@ -91,14 +103,15 @@ class Rotated(msgspec.Struct):
 
 
 @post("/admin/keys/{purpose:str}/rotate", tags=["admin"], status_code=201)
-async def rotate_keys(gw: NamedDependency[Gateway], caller: NamedDependency[Caller], purpose: FromPath[str]) -> Rotated:
+async def rotate_keys(keys: NamedDependency[Keys], runtime: NamedDependency[Runtime],
+                      caller: NamedDependency[Caller], purpose: FromPath[str]) -> Rotated:
     """Publish the next signing key now (it signs after GATEWAY_KEY_PUBLISH_AHEAD_S) (operators, admins)."""
     need(caller, "operator", "admin")
     if purpose not in ("assertion", "token"):
         raise BadRequest("purpose is assertion or token", slug="invalid-purpose")
-    ring = gw.keys.assertion if purpose == "assertion" else gw.keys.token
+    ring = keys.assertion if purpose == "assertion" else keys.token
     kid = await ring.rotate()
-    await gw.accounts.audit(caller.sub, "keys.rotate", f"keys:{purpose}", "success")
+    await runtime.auditor(caller.sub, "keys.rotate", f"keys:{purpose}", "success")
     return Rotated(purpose=purpose, kid=kid)
 
 
@@ -106,39 +119,41 @@ async def rotate_keys(gw: NamedDependency[Gateway], caller: NamedDependency[Call
 
 
 @get("/oauth/authorize", tags=["oauth"], status_code=302)
-async def authorize(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+async def authorize(request: Request[Any, Any, Any], oauth_codes: NamedDependency[AuthorizationCodes],
+                    sessions: NamedDependency[BrowserSessions], users: NamedDependency[Users],
+                    settings: NamedDependency[Settings], clock: NamedDependency[EpochClock]) -> Response[Any]:
     """Authorization code + PKCE (S256) for the signed-in browser session; first-party clients only,
     so consent is implied by signing in."""
     raw = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = _unique(parse_qsl(raw, keep_blank_values=True))
-        client = await gw.oauth.check_authorization_client(params)
+        client = await oauth_codes.check_client(params)
     except OAuthError as exc:
         # Never redirect to an unverified URI: show the error instead.
         return Response({**exc.body()}, status_code=400, headers=NO_STORE, media_type="application/json")
     redirect_uri = params["redirect_uri"]
     state = {"state": params["state"]} if "state" in params else {}
-    back = {**state, "iss": gw.settings.issuer}
+    back = {**state, "iss": settings.issuer}
     try:
-        scope = gw.oauth.check_authorization_request(client, params)
+        scope = oauth_codes.check_request(client, params)
     except OAuthError as exc:
         return Redirect(_with_query(redirect_uri, {**exc.body(), **back}), status_code=302)
-    session = await gw.sessions.get(gw.cookie_of(request.headers))
-    user_state = await gw.accounts.state(session.user_id) if session else None
+    session = await sessions.get(sessions.cookie_of(request.headers))
+    user_state = await users.state(session.user_id) if session else None
     if session is None or user_state is None or not user_state.active \
             or session.created < user_state.valid_after - 0.001:
         if params.get("prompt") == "none":
             return Redirect(_with_query(redirect_uri, {"error": "login_required",
                                                        "error_description": "Sign in first.", **back}),
                             status_code=302)
-        login = gw.settings.login_url
+        login = settings.login_url
         return Redirect(_with_query(login, {"return_to": f"/oauth/authorize?{raw}"}), status_code=302)
     max_age = params.get("max_age")
-    if max_age is not None and max_age.isdigit() and gw.clock() - session.auth_time > int(max_age):
+    if max_age is not None and max_age.isdigit() and clock() - session.auth_time > int(max_age):
         return Redirect(_with_query(redirect_uri, {"error": "login_required",
                                                    "error_description": "Sign in again.", **back}), status_code=302)
-    code = await gw.oauth.issue_code(client, params, scope, session.user_id, session.sid, session.auth_time,
-                                     session.amr)
+    code = await oauth_codes.issue(client, params, scope, session.user_id, session.sid, session.auth_time,
+                                   session.amr)
     return Redirect(_with_query(redirect_uri, {"code": code, **back}), status_code=302,
                     headers={"cache-control": "no-store"})
 
@@ -147,74 +162,95 @@ async def authorize(request: Request[Any, Any, Any], gw: NamedDependency[Gateway
 
 
 @post("/oauth/token", tags=["oauth"], status_code=200, operation_class=openapi.TOKEN)
-async def token(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+async def token(request: Request[Any, Any, Any], oauth_clients: NamedDependency[Clients],
+                oauth_tokens: NamedDependency[Tokens], limiter: NamedDependency[RateLimiter],
+                settings: NamedDependency[Settings]) -> Response[Any]:
     """Token endpoint: authorization_code (+PKCE), refresh_token (rotating), client_credentials."""
     try:
         client_ip = request.client.host if request.client else "unknown"
-        await gw.limiter.hit((f"token:{client_ip}", gw.settings.auth_rate_limit_per_ip * 4))
+        await limiter.hit((f"token:{client_ip}", settings.auth_rate_limit_per_ip * 4))
         form = await read_form(request)
-        client = await gw.oauth.authenticate_client(form, request.headers.get("authorization"))
-        body = await gw.oauth.token(client, form)
+        client = await oauth_clients.authenticate(form, request.headers.get("authorization"))
+        body = await oauth_tokens.token(client, form)
     except OAuthError as exc:
         return oauth_error(exc)
     return Response(body, status_code=200, headers=NO_STORE)
 
 
 @post("/oauth/revoke", tags=["oauth"], status_code=200, operation_class=openapi.REVOKE)
-async def revoke(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+async def revoke(request: Request[Any, Any, Any], oauth_clients: NamedDependency[Clients],
+                 oauth_revocation: NamedDependency[Revocation]) -> Response[Any]:
     """RFC 7009: revoke a refresh token (its whole family) or an access token. Always 200 for valid requests."""
     try:
         form = await read_form(request)
-        client = await gw.oauth.authenticate_client(form, request.headers.get("authorization"))
+        client = await oauth_clients.authenticate(form, request.headers.get("authorization"))
         if "token" not in form:
             raise OAuthError("invalid_request", "token is required.")
-        await gw.oauth.revoke(client, form["token"])
+        await oauth_revocation.revoke(client, form["token"])
     except OAuthError as exc:
         return oauth_error(exc)
     return Response(b"", status_code=200, headers=NO_STORE)
 
 
 @post("/oauth/introspect", tags=["oauth"], status_code=200, operation_class=openapi.INTROSPECT)
-async def introspect(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+async def introspect(request: Request[Any, Any, Any], oauth_clients: NamedDependency[Clients],
+                     access_tokens: NamedDependency[AccessTokens]) -> Response[Any]:
     """RFC 7662 for confidential clients (resource servers)."""
     try:
         form = await read_form(request)
-        client = await gw.oauth.authenticate_client(form, request.headers.get("authorization"))
+        client = await oauth_clients.authenticate(form, request.headers.get("authorization"))
         if not client.confidential:
             raise OAuthError("invalid_client", "Introspection needs a confidential client.", 401)
         if "token" not in form:
             raise OAuthError("invalid_request", "token is required.")
-        body = await gw.oauth.introspect(client, form["token"])
+        body = await access_tokens.introspect(client, form["token"])
     except OAuthError as exc:
         return oauth_error(exc)
     return Response(body, status_code=200, headers=NO_STORE)
 
 
 @route("/oauth/userinfo", http_method=["GET", "POST"], tags=["oauth"])
-async def userinfo(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+async def userinfo(request: Request[Any, Any, Any], access_tokens: NamedDependency[AccessTokens]) -> Response[Any]:
     """OIDC UserInfo for a bearer access token with the openid scope."""
     scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    checked = await gw.oauth.check_access_token(value.strip()) if scheme.lower() == "bearer" else None
+    checked = await access_tokens.check(value.strip()) if scheme.lower() == "bearer" else None
     if checked is None or "openid" not in checked.scope.split() or checked.sub.startswith("service:"):
         return Response({"error": "invalid_token"}, status_code=401,
                         headers={**NO_STORE, "www-authenticate": 'Bearer error="invalid_token"'})
-    return Response(await gw.oauth.userinfo(checked), headers=NO_STORE)
+    return Response(await access_tokens.userinfo(checked), headers=NO_STORE)
 
 
-@get("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_GET)
-async def end_session(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+@dataclass(frozen=True)
+class Logout:
+    """What RP-initiated logout works with (both of its routes), by the context's field names."""
+
+    access_tokens: NamedDependency[AccessTokens]
+    oauth_clients: NamedDependency[Clients]
+    oauth_revocation: NamedDependency[Revocation]
+    sessions: NamedDependency[BrowserSessions]
+    live: NamedDependency[LiveSockets]
+    runtime: NamedDependency[Runtime]
+    settings: NamedDependency[Settings]
+
+
+LOGOUT = {"logout": Provide(Logout, sync_to_thread=False)}
+
+
+@get("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_GET, dependencies=LOGOUT)
+async def end_session(request: Request[Any, Any, Any], logout: NamedDependency[Logout]) -> Response[Any]:
     """OIDC RP-initiated logout: needs `id_token_hint` (a token we issued, expired or not); ends the browser
     session and the tokens issued through it, then returns to a registered post_logout_redirect_uri."""
-    return await _end_session(request, gw)
+    return await _end_session(request, logout)
 
 
-@post("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_POST)
-async def end_session_form(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Response[Any]:
+@post("/oauth/logout", tags=["oauth"], status_code=200, operation_class=openapi.LOGOUT_POST, dependencies=LOGOUT)
+async def end_session_form(request: Request[Any, Any, Any], logout: NamedDependency[Logout]) -> Response[Any]:
     """OIDC RP-initiated logout with the parameters in a form body (query parameters are read too)."""
-    return await _end_session(request, gw)
+    return await _end_session(request, logout)
 
 
-async def _end_session(request: Request[Any, Any, Any], gw: Gateway) -> Response[Any]:
+async def _end_session(request: Request[Any, Any, Any], parts: Logout) -> Response[Any]:
+    sessions, settings = parts.sessions, parts.settings
     raw = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = _unique(parse_qsl(raw, keep_blank_values=True))
@@ -222,7 +258,7 @@ async def _end_session(request: Request[Any, Any, Any], gw: Gateway) -> Response
             params.update(await read_form(request))
     except OAuthError as exc:
         return Response(exc.body(), status_code=400, headers=NO_STORE, media_type="application/json")
-    claims = gw.oauth.decode(params.get("id_token_hint", ""), verify_exp=False)
+    claims = parts.access_tokens.decode(params.get("id_token_hint", ""), verify_exp=False)
     if claims is None:
         return Response({"error": "invalid_request", "error_description": "A valid id_token_hint is required."},
                         status_code=400, headers=NO_STORE)
@@ -230,29 +266,29 @@ async def _end_session(request: Request[Any, Any, Any], gw: Gateway) -> Response
     if client_id != claims.get("aud"):
         return Response({"error": "invalid_request", "error_description": "client_id does not match the hint."},
                         status_code=400, headers=NO_STORE)
-    client = await gw.oauth.client(client_id)
+    client = await parts.oauth_clients.get(client_id)
     target = params.get("post_logout_redirect_uri")
     if target is not None and (client is None or target not in client.post_logout_redirect_uris):
         return Response({"error": "invalid_request",
                          "error_description": "post_logout_redirect_uri is not registered for this client."},
                         status_code=400, headers=NO_STORE)
     sid = claims.get("sid")
-    session = await gw.sessions.get(gw.cookie_of(request.headers))
+    session = await sessions.get(sessions.cookie_of(request.headers))
     if session is not None and session.sid == sid:
-        await gw.sessions.delete(session)
+        await sessions.delete(session)
     if isinstance(sid, str):
-        await gw.oauth.revoke_sid(sid)
-        await gw.extras["live"].revoke_sid(sid)
-    await gw.accounts.audit(str(claims.get("sub")), "auth.logout", f"client:{client_id}", "success", reason="rp")
+        await parts.oauth_revocation.revoke_sid(sid)
+        await parts.live.revoke_sid(sid)
+    await parts.runtime.auditor(str(claims.get("sub")), "auth.logout", f"client:{client_id}", "success", reason="rp")
     if target:
         extra = {"state": params["state"]} if "state" in params else {}
         response: Response[Any] = Redirect(_with_query(target, extra) if extra else target, status_code=302)
     else:
         response = Response({"logged_out": True}, headers=NO_STORE)
     if session is not None and session.sid == sid:
-        response.set_cookie(key=gw.settings.cookie_name, value="", path="/", max_age=0,
-                            secure=gw.settings.cookie_secure, httponly=True,
-                            samesite="strict" if gw.settings.cookie_samesite == "strict" else "lax")
+        response.set_cookie(key=settings.cookie_name, value="", path="/", max_age=0,
+                            secure=settings.cookie_secure, httponly=True,
+                            samesite="strict" if settings.cookie_samesite == "strict" else "lax")
     return response
 
 
@@ -277,17 +313,18 @@ class ClientCreated(msgspec.Struct):
 
 
 @post("/admin/clients", tags=["admin"], status_code=201)
-async def create_client(gw: NamedDependency[Gateway], caller: NamedDependency[Caller],
+async def create_client(oauth_clients: NamedDependency[Clients], runtime: NamedDependency[Runtime],
+                        caller: NamedDependency[Caller],
                         data: Annotated[NewClient, Body()]) -> ClientCreated:
     """Register an OAuth client: an app (code + PKCE) or a service account (client credentials)."""
     need(caller, "admin", "operator")
     try:
-        client_id, secret = await gw.oauth.create_client(
+        client_id, secret = await oauth_clients.create(
             name=data.name, redirect_uris=data.redirect_uris, post_logout_redirect_uris=data.post_logout_redirect_uris,
             grant_types=data.grant_types, scope=data.scope, confidential=data.confidential, client_id=data.client_id)
     except ValueError as exc:
         raise BadRequest(str(exc), slug="invalid-client") from None
-    await gw.accounts.audit(caller.sub, "oauth.client_create", f"client:{client_id}", "success")
+    await runtime.auditor(caller.sub, "oauth.client_create", f"client:{client_id}", "success")
     return ClientCreated(client_id=client_id, client_secret=secret)
 
 

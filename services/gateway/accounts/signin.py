@@ -1,0 +1,196 @@
+"""Sign-in: password and (where the roles need one) a TOTP second factor, with a lockout that grows with
+each failure; sign-in through an upstream identity provider (federation); logout everywhere.
+
+Redis keys (this module's): `gw:fails:<key>` and `gw:lock-until:<key>` count failures per account (the key
+is a hash, never the address), `gw:totp:<user id>` the last TOTP step used."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+
+from services.gateway.accounts.credentials import Passwords, token_hash, totp_step
+from services.gateway.accounts.tables import users
+from services.gateway.accounts.users import (
+    MFA_ROLES,
+    PRIVILEGED_ROLES,
+    TellGrant,
+    Users,
+    UserState,
+    at,
+    normalise_email,
+    roles_of,
+)
+from services.gateway.config import Settings
+from services.gateway.keys.service import Sealer
+from shared.audit import Auditor
+from shared.clock import EpochClock
+from shared.http import BadRequest, Forbidden, Problem, TooManyRequests, Unauthorized
+
+UNKNOWN_LOGIN = "login:unknown"  # the audit actor of a sign-in attempt that names no account
+TOTP_MEMORY_S = 300
+
+# Marks a TOTP step as used only if it is later than the last one used (RFC 6238 §5.2: a code works
+# once), atomically, so two requests carrying the same code cannot both pass.
+_USE_TOTP_STEP = """
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(last) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
+class MfaRequired(Unauthorized):
+    slug = "mfa-required"
+
+
+class LoginFailed(Unauthorized):
+    slug = "invalid-credentials"
+
+
+def failures_key(key: str) -> str:
+    return f"gw:fails:{key}"
+
+
+def locked_until_key(key: str) -> str:
+    return f"gw:lock-until:{key}"
+
+
+def totp_used_key(user_id: str) -> str:
+    return f"gw:totp:{user_id}"
+
+
+class Lockout:
+    """Failures counted per `key`; past `lockout_threshold`, attempts wait twice as long each time."""
+
+    def __init__(self, redis: Redis, settings: Settings, clock: EpochClock) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.clock = clock
+
+    async def clear(self, key: str) -> None:
+        await self.redis.delete(failures_key(key), locked_until_key(key))
+
+    async def locked_for(self, key: str) -> int:
+        """Seconds until `key` may try again (0: now)."""
+        until = await self.redis.get(locked_until_key(key))
+        if until is None:
+            return 0
+        return max(0, int(float(until) - self.clock() + 0.999))
+
+    async def count(self, key: str) -> None:
+        failures = int(await self.redis.incr(failures_key(key)))
+        await self.redis.expire(failures_key(key), self.settings.lockout_max_s * 4)
+        over = failures - self.settings.lockout_threshold
+        if over >= 0:
+            wait = min(self.settings.lockout_base_s * (2 ** min(over, 20)), self.settings.lockout_max_s)
+            await self.redis.set(locked_until_key(key), str(self.clock() + wait), ex=wait + 1)
+
+
+class SignIn:
+    def __init__(self, users: Users, audit: Auditor, passwords: Passwords, sealer: Sealer, settings: Settings,
+                 tell_grant: TellGrant) -> None:
+        self.users = users
+        self.engine = users.engine
+        self.redis = users.redis
+        self.clock = users.clock
+        self.audit = audit
+        self.passwords = passwords
+        self.sealer = sealer
+        self.lockout = Lockout(users.redis, settings, users.clock)
+        self.tell_grant = tell_grant
+
+    async def authenticate(self, email: str, password: str, totp_code: str | None) -> UserState:
+        """Check password (and TOTP where the roles need it). Failures are counted per account."""
+        try:
+            email = normalise_email(email)
+        except BadRequest:
+            email = "invalid"
+        key = token_hash(f"login:{email}")
+        locked = await self.lockout.locked_for(key)
+        if locked:
+            # Never the address, nor an unkeyed hash of it (a list of candidate addresses would undo that).
+            await self.audit(UNKNOWN_LOGIN, "auth.login", "user:unknown", "denied", reason="locked")
+            raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
+                                  headers={"retry-after": str(locked)})
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.email == email))).mappings().first()
+            roles = await roles_of(conn, row["id"]) if row else []
+        ok = await self.passwords.verify(row["password_hash"] if row else None, password)
+        if row is None or not ok or row["status"] != "active":
+            await self.lockout.count(key)
+            target = f"user:{row['id']}" if row else "user:unknown"
+            await self.audit(row["id"] if row else UNKNOWN_LOGIN, "auth.login", target, "failure",
+                             reason="suspended" if row is not None and ok else "bad-credentials")
+            raise LoginFailed("The e-mail address or password is not correct.")
+        user_id = row["id"]
+        if MFA_ROLES & set(roles):
+            if row["totp_secret"] is None:
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "denied", reason="not-enrolled")
+                raise Problem("A second factor is required for your role but none is set up. "
+                              "Ask an admin for a new invitation link.", slug="mfa-not-enrolled")
+            if not totp_code:
+                raise MfaRequired("Enter the 6-digit code from your authenticator app.")
+            if not await self.use_totp(user_id, row["totp_secret"], totp_code):
+                await self.lockout.count(key)
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "failure")
+                raise MfaRequired("The code is not correct. Enter the current 6-digit code.")
+            await self.audit(user_id, "auth.mfa", f"user:{user_id}", "success")
+        await self.lockout.clear(key)
+        await self.audit(user_id, "auth.login", f"user:{user_id}", "success")
+        state = await self.users.state(user_id)
+        assert state is not None  # noqa: S101 - the row exists: we just read it
+        return state
+
+    async def use_totp(self, user_id: str, sealed_secret: bytes, code: str) -> bool:
+        """Whether `code` is the user's current TOTP code and unused; using it spends it (and every earlier
+        step), for sign-in and step-up alike."""
+        step = totp_step(self.sealer.open(sealed_secret).decode(), code, self.clock())
+        if step is None:
+            return False
+        return bool(await self.redis.eval(_USE_TOTP_STEP, 1, totp_used_key(user_id), str(step), str(TOTP_MEMORY_S)))
+
+    async def federated_user(self, email: str, display_name: str, roles: list[str], *, provision: bool,
+                             strong_auth: bool) -> UserState:
+        """The active account for an upstream-verified e-mail address; roles follow the upstream's mapped
+        roles when it sends any. Unknown people are created only when provisioning is on. Roles that need a
+        second factor need `strong_auth` (the upstream says it used one); nothing changes otherwise. An
+        upstream claim that adds admin or safeguarding is the operator's configured decision, but it is
+        never silent: audited, and told to the other admins (and officers) like an explicit grant."""
+        email = normalise_email(email)
+        now = at(self.clock)
+        gained: frozenset[str] = frozenset()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users.c.id, users.c.status).where(users.c.email == email))).first()
+            effective = roles or (await roles_of(conn, row.id) if row is not None else [])
+            if MFA_ROLES & set(effective) and not strong_auth:
+                raise Forbidden("Your role needs a second factor; the upstream sign-in did not use one.")
+            if row is None:
+                if not provision or not roles:
+                    raise LoginFailed("There is no Tandem account for this sign-in. Ask an admin for an invitation.")
+                user_id = await self.users.add(conn, email=email, display_name=display_name[:200] or "Member",
+                                               status="active", roles=roles, now=now)
+                gained = PRIVILEGED_ROLES & set(roles)
+            else:
+                user_id = row.id
+                if row.status != "active":
+                    raise LoginFailed("The e-mail address or password is not correct.")
+                before = await roles_of(conn, user_id)
+                if roles and roles != before:
+                    gained = PRIVILEGED_ROLES & (set(roles) - set(before))
+                    await self.users.replace_roles(conn, user_id, roles)
+            for role in sorted(gained):
+                await self.tell_grant(conn, user_id, role, "federation", now)
+        await self.users.forget(user_id)
+        for role in sorted(gained):
+            await self.audit("federation", "user.privileged_role_grant", f"user:{user_id}", "success", reason=role)
+        state = await self.users.state(user_id)
+        assert state is not None  # noqa: S101 - the row exists
+        return state
+
+    async def end_everywhere(self, user_id: str) -> None:
+        """Logout everywhere: every token issued so far dies."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(users).where(users.c.id == user_id).values(tokens_valid_after=at(self.clock)))
+        await self.users.forget(user_id)
+        await self.users.revoke_everything(user_id)

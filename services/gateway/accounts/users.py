@@ -1,0 +1,214 @@
+"""The user store: the accounts' rows (users and their roles), the rules they follow, and the `UserState`
+every authenticated request needs, cached in Redis under keys this module owns (`user_state_key`).
+
+Whoever ends a user's sign-ins or changes what they may do goes through here: `forget` drops the cached
+state (and tells `on_change`), `revoke_everything` tells `on_revoke` (browser sessions, refresh tokens,
+live sockets)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.gateway.accounts.agreements import current_agreement_ids
+from services.gateway.accounts.tables import user_roles, users
+from services.gateway.accounts.vetting import checklist
+from shared.clock import EpochClock, aware
+from shared.events.types import UserCreated, UserRolesChanged
+from shared.http import BadRequest, NotFound, Unprocessable
+from shared.outbox import Outbox
+
+USER_ROLES = frozenset({"mentee", "mentor", "admin", "safeguarding", "operator"})
+MFA_ROLES = frozenset({"admin", "safeguarding"})
+# Granted only as their own step (POST GRANT_PATH, with the granting admin's authenticator code), never
+# along with an invitation or a role update: a ticked box must not make someone an admin or an officer.
+PRIVILEGED_ROLES = MFA_ROLES
+GRANT_PATH = "/admin/users/{user_id}/privileged-roles"
+USER_STATE_PREFIX = "gw:u:"  # + user id: the cached `UserState` (JSON, or "null" for no such user)
+STATE_TTL_S = 300
+MISSING_TTL_S = 60
+
+Hook = Callable[[str], Awaitable[Any]]  # called with a user id
+# Tells the other admins (and officers) of a privileged role granted, in the grant's own transaction:
+# (conn, user id, role, granted by, now).
+TellGrant = Callable[[AsyncConnection, str, str, str, datetime], Awaitable[object]]
+
+
+class PrivilegedInPassing(Unprocessable):
+    slug = "privileged-role-needs-explicit-grant"
+
+    def __init__(self, roles: Collection[str]) -> None:
+        names = " and ".join(sorted(roles))
+        super().__init__(f"The {names} role{'s are' if len(roles) > 1 else ' is'} not granted with an invitation "
+                         f"or a role update. Grant it as its own step: POST {GRANT_PATH} with the role, a "
+                         "confirmation and your authenticator code (on the person's page in the web app).",
+                         extra={"privileged_roles": sorted(roles), "grant_endpoint": GRANT_PATH})
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not (3 <= len(email) <= 320) or email.count("@") != 1 or " " in email or email.startswith("@") \
+            or email.endswith("@"):
+        raise BadRequest("Enter a valid e-mail address.", slug="invalid-email")
+    return email
+
+
+def check_roles(roles: list[str], *, allow_empty: bool = False) -> list[str]:
+    unknown = set(roles) - USER_ROLES
+    if unknown:
+        raise BadRequest(f"Unknown roles: {', '.join(sorted(unknown))}.", slug="invalid-role")
+    if not roles and not allow_empty:
+        raise BadRequest("A user needs at least one role.", slug="invalid-role")
+    return sorted(set(roles))
+
+
+def at(clock: EpochClock) -> datetime:
+    """The clock's time as a UTC datetime (for the database)."""
+    return datetime.fromtimestamp(clock(), UTC)
+
+
+def epoch(value: datetime | None) -> float:
+    """A stored instant as epoch seconds; never (None) is 0."""
+    return aware(value).timestamp() if value is not None else 0.0
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What every authenticated request needs, cached in Redis (invalidated on every change)."""
+
+    user_id: str
+    roles: tuple[str, ...]
+    status: str
+    valid_after: float  # tokens issued before this are dead
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    display_name: str
+
+
+def user_state_key(user_id: str) -> str:
+    return USER_STATE_PREFIX + user_id
+
+
+def read_user_state(user_id: str, raw: bytes | str) -> UserState | None:
+    """A cached value (`user_state_key`), typed: None when the cache knows there is no such user."""
+    data = json.loads(raw)
+    if data is None:
+        return None
+    return UserState(user_id, tuple(data["roles"]), data["status"], data["valid_after"])
+
+
+async def roles_of(conn: AsyncConnection, user_id: str) -> list[str]:
+    rows = await conn.execute(sa.select(user_roles.c.role).where(user_roles.c.user_id == user_id))
+    return sorted(r.role for r in rows)
+
+
+def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    created = row["created_at"]
+    return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
+            "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
+            "mfa_enrolled": row["totp_secret"] is not None,
+            "created_at": aware(created).isoformat() if created is not None else None, "vetting": vetting or []}
+
+
+class Users:
+    def __init__(self, engine: AsyncEngine, redis: Redis, outbox: Outbox, clock: EpochClock) -> None:
+        self.engine = engine
+        self.redis = redis
+        self.outbox = outbox
+        self.clock = clock
+        self.on_revoke: list[Hook] = []  # browser sessions, refresh tokens, live sockets: all of the user's end
+        self.on_change: list[Hook] = []  # roles, status: the proxy forgets sign-ins
+
+    # -- cached state -------------------------------------------------------------------------------
+
+    async def state(self, user_id: str) -> UserState | None:
+        """From the cache, or from the database (and then cached)."""
+        raw = await self.redis.get(user_state_key(user_id))
+        if raw is not None:
+            return read_user_state(user_id, raw)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users.c.status, users.c.tokens_valid_after)
+                                      .where(users.c.id == user_id))).first()
+            roles = await roles_of(conn, user_id) if row else []
+        if row is None:
+            await self.redis.set(user_state_key(user_id), "null", ex=MISSING_TTL_S)
+            return None
+        state = UserState(user_id, tuple(roles), row.status, epoch(row.tokens_valid_after))
+        await self.redis.set(user_state_key(user_id), json.dumps(
+            {"roles": list(state.roles), "status": state.status, "valid_after": state.valid_after}), ex=STATE_TTL_S)
+        return state
+
+    async def forget(self, user_id: str) -> None:
+        await self.redis.delete(user_state_key(user_id))
+        for changed in self.on_change:
+            await changed(user_id)
+
+    async def revoke_everything(self, user_id: str) -> None:
+        for revoke in self.on_revoke:
+            await revoke(user_id)
+
+    async def contact(self, user_id: str) -> Contact | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users.c.email, users.c.display_name)
+                                      .where(users.c.id == user_id))).first()
+        return None if row is None else Contact(row.email, row.display_name)
+
+    # -- rows, inside the caller's transaction ---------------------------------------------------------
+
+    async def add(self, conn: AsyncConnection, *, email: str, display_name: str, status: str, roles: list[str],
+                  now: datetime) -> str:
+        """A new account and its roles, with its `user.created` event; returns its id."""
+        user_id = uuid.uuid4().hex
+        await conn.execute(sa.insert(users).values(
+            id=user_id, email=email, display_name=display_name, status=status, vetted=False,
+            agreements_current=not await current_agreement_ids(conn), created_at=now, updated_at=now))
+        if roles:
+            await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+        await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+        return user_id
+
+    async def replace_roles(self, conn: AsyncConnection, user_id: str, roles: list[str]) -> None:
+        """The user's roles become `roles`, with the `user.roles_changed` event."""
+        await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
+        await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
+        await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+
+    # -- reads for admins and the user's own page ----------------------------------------------------------
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        """One account with its vetting checklist."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).mappings().first()
+            if row is None:
+                raise NotFound("No such user.")
+            roles = await roles_of(conn, user_id)
+            vetting = await checklist(conn, user_id)
+        return _public_user(row, roles, vetting)
+
+    async def list_users(self, role: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            query = sa.select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+            if role:
+                query = query.where(users.c.id.in_(sa.select(user_roles.c.user_id).where(user_roles.c.role == role)))
+            rows = (await conn.execute(query)).mappings().all()
+            ids = [r["id"] for r in rows]
+            role_rows = (await conn.execute(sa.select(user_roles).where(user_roles.c.user_id.in_(ids)))).all()
+        by_user: dict[str, list[str]] = {}
+        for rr in role_rows:
+            by_user.setdefault(rr.user_id, []).append(rr.role)
+        return [_public_user(r, sorted(by_user.get(r["id"], []))) for r in rows]
