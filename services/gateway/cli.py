@@ -19,15 +19,22 @@ import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.gateway.accounts.tables import user_roles, users
+from services.gateway.adapters.db import outbox
 from services.gateway.config import Settings
+from services.gateway.context import Stores, build_stores
+from services.gateway.keys.service import KeyUnavailable, Sealer
+from services.gateway.keys.tables import signing_keys
 from shared import db as dbmod
 from shared.audit import Auditor
 from shared.bus import RedisStreamBus
+from shared.entrypoint import load_or_exit
+from shared.logging import configure_logging
 from shared.outbox import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,14 +65,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def reseal(engine: Any, sealer: Any) -> dict[str, int]:
+async def reseal(engine: AsyncEngine, sealer: Sealer) -> dict[str, int]:
     """Move every sealed secret to the current KEK, row by row (each in its own transaction, so an
     interrupted run simply continues next time). Counts what moved and what was current already."""
-    import sqlalchemy as sa
-
-    from services.gateway.accounts.tables import users
-    from services.gateway.keys.tables import signing_keys
-
     counts = {"signing_keys": 0, "totp_secrets": 0, "already_current": 0}
     for table, column, key, label in ((signing_keys, signing_keys.c.private_jwk, signing_keys.c.kid, "signing_keys"),
                                       (users, users.c.totp_secret, users.c.id, "totp_secrets")):
@@ -83,41 +85,29 @@ async def reseal(engine: Any, sealer: Any) -> dict[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[Any]:
-    from services.gateway.adapters.db import outbox
-    from services.gateway.app import build_gateway
-
+async def gateway(settings: Settings) -> AsyncIterator[Stores]:
     engine = dbmod.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     try:
         await dbmod.upgrade(engine, MIGRATIONS, lock_key="gateway")
         bus = RedisStreamBus(redis, "gateway")
-        runtime = SimpleNamespace(engine=engine, redis=redis, auditor=Auditor(bus),
-                                  outbox=Outbox(engine, outbox, bus, "gateway"))
-        gw = build_gateway(runtime, settings, time.time)  # type: ignore[arg-type]
-        try:
-            yield gw
-        finally:
-            await gw.upstream.aclose()
+        yield build_stores(engine=engine, redis=redis, outbox=Outbox(engine, outbox, bus, "gateway"),
+                           auditor=Auditor(bus), settings=settings, clock=time.time)
     finally:
         await redis.aclose()
         await engine.dispose()
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    import sqlalchemy as sa
-
-    from services.gateway.accounts.tables import user_roles
-
     async with gateway(settings) as gw:
         if args.command == "bootstrap-admin":
-            async with gw.accounts.engine.connect() as conn:
+            async with gw.users.engine.connect() as conn:
                 admins = (await conn.execute(sa.select(sa.func.count()).select_from(user_roles)
                                              .where(user_roles.c.role == "admin"))).scalar_one()
             if admins and not args.force:
                 print("An admin exists already; use --force to add another.", file=sys.stderr)
                 return 1
-            user_id, token, _ = await gw.accounts.create_user("bootstrap", args.email, args.name, ["admin"])
+            user_id, token, _ = await gw.invitations.create_user("bootstrap", args.email, args.name, ["admin"])
             base = settings.invitation_url
             base = settings.issuer + base if base.startswith("/") else base
             print(json.dumps({"user_id": user_id, "invitation_url": f"{base}#token={token}",
@@ -132,7 +122,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"error: cannot read {args.client_secret_file}: {exc.strerror}", file=sys.stderr)
                     return 2
             try:
-                client_id, secret = await gw.oauth.create_client(
+                client_id, secret = await gw.oauth_clients.create(
                     name=args.name, redirect_uris=args.redirect_uris, post_logout_redirect_uris=args.logout_uris,
                     grant_types=args.grants, scope=args.scopes, confidential=not args.public,
                     client_id=args.client_id, secret=given)
@@ -143,10 +133,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({"client_id": client_id, "client_secret": None if given else secret}))
             return 0
         if args.command == "reseal":
-            from services.gateway.keys.service import KeyUnavailable
-
             try:
-                counts = await reseal(gw.accounts.engine, gw.accounts.sealer)
+                counts = await reseal(gw.users.engine, gw.sealer)
             except KeyUnavailable:
                 print("error: a stored secret opens with none of the configured keys; set the key it was "
                       "sealed with in GATEWAY_PREVIOUS_KEY_ENCRYPTION_KEYS", file=sys.stderr)
@@ -160,9 +148,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from shared.entrypoint import load_or_exit
-    from shared.logging import configure_logging
-
     args = parser().parse_args(argv)
     settings = load_or_exit(Settings)
     configure_logging(settings.log_level, json=settings.log_json, service="gateway", stream=sys.stderr)

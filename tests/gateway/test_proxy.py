@@ -200,16 +200,16 @@ async def test_authentication_csrf_and_bearer_on_the_proxy(stack: Stack) -> None
     ok = await h.client.post("/api/records/upload", content=b"x", headers=mentee.headers())
     assert ok.status_code == 200 and ok.json()["size"] == 1
     # Service accounts (e.g. the sessions recorder) use client credentials and a bearer token: no CSRF.
-    client_id, secret = await h.gw.oauth.create_client(name="recorder", redirect_uris=[], post_logout_redirect_uris=[],
-                                                       grant_types=["client_credentials"], scope=["api"],
-                                                       confidential=True)
+    client_id, secret = await h.gw.oauth_clients.create(name="recorder", redirect_uris=[], post_logout_redirect_uris=[],
+                                                        grant_types=["client_credentials"], scope=["api"],
+                                                        confidential=True)
     tok = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(client_id, secret or ""))).json()["access_token"]
     r = await h.client.get("/api/records/echo", headers={"authorization": f"Bearer {tok}"})
     assert r.json()["sub"] == f"service:{client_id}" and r.json()["roles"] == ["service"]
     assert "authorization" not in stack.up.seen_headers[-1]  # the bearer token stays at the gateway
     assert (await h.client.get("/api/records/echo", headers={"authorization": "Bearer bogus"})).status_code == 401
-    narrow_id, narrow_secret = await h.gw.oauth.create_client(
+    narrow_id, narrow_secret = await h.gw.oauth_clients.create(
         name="reader", redirect_uris=[], post_logout_redirect_uris=[], grant_types=["client_credentials"],
         scope=["api", "profile"], confidential=True)
     narrow = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "profile"},
@@ -366,7 +366,7 @@ async def test_unexpected_failure_in_the_proxy_is_a_plain_500(stack: Stack, capl
     h = stack.h
     mentee = await h.user("m@example.org", ["mentee"])
     canary = "canary-5ecret-in-an-exception"
-    fast = h.gw.extras["fastauth"]
+    fast = h.gw.auth
 
     async def broken(*_args: Any) -> Any:
         raise RuntimeError(canary)
@@ -400,7 +400,7 @@ async def test_remembered_sign_ins_follow_every_change_on_this_instance(stack: S
     h = stack.h
     admin = await h.user("admin@example.org", ["admin"])
     mentee = await h.user("m@example.org", ["mentee"])
-    assert h.gw.extras["fastauth"].cache.ttl_s > 0
+    assert h.gw.auth.cache.ttl_s > 0
 
     async def whoami(browser: Any) -> httpx.Response:
         return await h.client.get("/api/sessions/whoami", headers=browser.headers(csrf=False))
@@ -417,9 +417,9 @@ async def test_remembered_sign_ins_follow_every_change_on_this_instance(stack: S
     assert (await h.client.post("/auth/logout", headers=mentee.headers())).status_code == 200
     assert (await whoami(mentee)).status_code == 401
     # A bearer token revoked (RFC 7009) stops at once too.
-    client_id, secret = await h.gw.oauth.create_client(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
-                                                       grant_types=["client_credentials"], scope=["api"],
-                                                       confidential=True)
+    client_id, secret = await h.gw.oauth_clients.create(name="svc", redirect_uris=[], post_logout_redirect_uris=[],
+                                                        grant_types=["client_credentials"], scope=["api"],
+                                                        confidential=True)
     tok = (await h.client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(client_id, secret or ""))).json()["access_token"]
     bearer = {"authorization": f"Bearer {tok}"}
@@ -445,7 +445,7 @@ async def test_changes_reach_other_gateway_instances_over_pub_sub(stack: Stack) 
         for _ in range(2):
             r = await client.get("/api/sessions/whoami", headers=mentee.headers(csrf=False))
             assert r.status_code == 200
-        assert other.state.runtime.extras["gateway"].extras["fastauth"].cache._entries, "nothing remembered"
+        assert other.state.context.auth.cache._entries, "nothing remembered"
         assert (await h.client.post(f"/admin/users/{mentee.user_id}/suspend", headers=admin.headers())
                 ).status_code == 200
         deadline = asyncio.get_running_loop().time() + 5

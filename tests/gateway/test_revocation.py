@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.gateway.revocation import AuthCache
+from services.gateway.auth.cache import AuthCache
 
 
 def _cache(ttl: float = 2.0) -> AuthCache:

@@ -12,7 +12,7 @@ import pyotp
 from litestar import Litestar
 
 from services.gateway.config import Settings
-from services.gateway.core import Gateway
+from services.gateway.context import GatewayContext
 
 PASSWORD = "correct horse battery staple"
 
@@ -69,11 +69,11 @@ class Harness:
     totp_steps: dict[str, int] = field(default_factory=dict)
 
     @property
-    def gw(self) -> Gateway:
-        return self.app.state.runtime.extras["gateway"]  # type: ignore[no-any-return]
+    def gw(self) -> GatewayContext:
+        return self.app.state.context  # type: ignore[no-any-return]
 
     async def make_user(self, email: str, roles: list[str], password: str = PASSWORD) -> str:
-        user_id, token, _ = await self.gw.accounts.create_user("test", email, email.split("@")[0], roles)
+        user_id, token, _ = await self.gw.invitations.create_user("test", email, email.split("@")[0], roles)
         r = await self.client.post("/auth/invitations/accept", json={"token": token, "password": password})
         assert r.status_code == 200, r.text
         uri = r.json()["totp_uri"]

@@ -10,8 +10,13 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Body
 
-from services.gateway.core import Caller, Gateway
-from services.gateway.deps import need_user
+from services.gateway.accounts.invitations import Invitations
+from services.gateway.accounts.signin import SignIn
+from services.gateway.accounts.users import Users
+from services.gateway.adapters.ratelimit import RateLimiter
+from services.gateway.auth.caller import Caller, need_user
+from services.gateway.browser.sessions import BrowserSessions
+from services.gateway.config import Settings
 from shared.http import BadRequest, Unauthorized
 
 
@@ -51,88 +56,93 @@ def _require_json(request: Request[Any, Any, Any]) -> None:
         raise BadRequest("Send application/json.", slug="content-type")
 
 
-def set_session_cookie(gw: Gateway, response: Response[Any], value: str, max_age: int) -> None:
-    s = gw.settings
+def set_session_cookie(s: Settings, response: Response[Any], value: str, max_age: int) -> None:
     response.set_cookie(key=s.cookie_name, value=value, path="/", max_age=max_age, secure=s.cookie_secure,
                         httponly=True, samesite="strict" if s.cookie_samesite == "strict" else "lax")
 
 
-def _clear_cookie(gw: Gateway, response: Response[Any]) -> None:
-    set_session_cookie(gw, response, "", 0)
+def _clear_cookie(settings: Settings, response: Response[Any]) -> None:
+    set_session_cookie(settings, response, "", 0)
 
 
-async def _ip_limit(gw: Gateway, request: Request[Any, Any, Any], what: str) -> None:
+async def _ip_limit(limiter: RateLimiter, settings: Settings, request: Request[Any, Any, Any], what: str) -> None:
     client = request.client.host if request.client else "unknown"
-    await gw.limiter.hit((f"{what}:{client}", gw.settings.auth_rate_limit_per_ip))
+    await limiter.hit((f"{what}:{client}", settings.auth_rate_limit_per_ip))
 
 
 @post("/auth/login", tags=["browser session"], status_code=200)
-async def login(request: Request[Any, Any, Any], gw: NamedDependency[Gateway],
+async def login(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                limiter: NamedDependency[RateLimiter], signin: NamedDependency[SignIn],
+                sessions: NamedDependency[BrowserSessions],
                 data: Annotated[LoginRequest, Body()]) -> Response[SessionInfo]:
     """Sign in with e-mail, password and (admin, safeguarding) a TOTP code; sets the session cookie."""
     _require_json(request)
-    await _ip_limit(gw, request, "login")
-    state = await gw.accounts.authenticate(data.email, data.password, data.totp_code)
-    old = await gw.sessions.get(gw.cookie_of(request.headers))
+    await _ip_limit(limiter, settings, request, "login")
+    state = await signin.authenticate(data.email, data.password, data.totp_code)
+    old = await sessions.get(sessions.cookie_of(request.headers))
     if old is not None:  # no session fixation: a sign-in always gets a fresh session
-        await gw.sessions.delete(old)
+        await sessions.delete(old)
     amr = ["pwd", "otp"] if data.totp_code else ["pwd"]
-    cookie, session = await gw.sessions.create(state.user_id, amr)
+    cookie, session = await sessions.create(state.user_id, amr)
     info = SessionInfo(user_id=state.user_id, roles=list(state.roles), csrf_token=session.csrf, sid=session.sid,
-                       expires_at=int(session.created + gw.settings.session_absolute_s))
+                       expires_at=int(session.created + settings.session_absolute_s))
     response = Response(info, status_code=200)
-    set_session_cookie(gw, response, cookie, gw.settings.session_absolute_s)
+    set_session_cookie(settings, response, cookie, settings.session_absolute_s)
     return response
 
 
 @get("/auth/session", tags=["browser session"])
-async def current_session(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> SessionInfo:
+async def current_session(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                          users: NamedDependency[Users], sessions: NamedDependency[BrowserSessions]
+                          ) -> SessionInfo:
     """The signed-in browser session (and its CSRF token), or 401."""
-    session = await gw.sessions.get(gw.cookie_of(request.headers))
+    session = await sessions.get(sessions.cookie_of(request.headers))
     if session is None:
         raise Unauthorized("Sign in first.")
-    state = await gw.accounts.state(session.user_id)
+    state = await users.state(session.user_id)
     if state is None or not state.active or session.created < state.valid_after - 0.001:
-        await gw.sessions.delete(session)
+        await sessions.delete(session)
         raise Unauthorized("Sign in first.")
     return SessionInfo(user_id=state.user_id, roles=list(state.roles), csrf_token=session.csrf, sid=session.sid,
-                       expires_at=int(session.created + gw.settings.session_absolute_s))
+                       expires_at=int(session.created + settings.session_absolute_s))
 
 
 @post("/auth/logout", tags=["browser session"], status_code=200)
-async def logout(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> Response[LoggedOut]:
-    """End this browser session (and the OAuth tokens issued through it)."""
+async def logout(settings: NamedDependency[Settings], signin: NamedDependency[SignIn],
+                 sessions: NamedDependency[BrowserSessions], caller: NamedDependency[Caller]) -> Response[LoggedOut]:
+    """End this browser session (and the OAuth tokens issued through it, and its live sockets)."""
     ended = 0
     if caller.session is not None:
-        await gw.sessions.delete(caller.session)
-        await gw.oauth.revoke_sid(caller.session.sid)
-        await gw.extras["live"].revoke_sid(caller.session.sid)
+        await sessions.logout(caller.session)
         ended = 1
-    await gw.accounts.audit(caller.sub, "auth.logout", f"user:{caller.sub}", "success")
+    await signin.audit(caller.sub, "auth.logout", f"user:{caller.sub}", "success")
     response = Response(LoggedOut(ended_sessions=ended), status_code=200)
-    _clear_cookie(gw, response)
+    _clear_cookie(settings, response)
     return response
 
 
 @post("/auth/logout-everywhere", tags=["browser session"], status_code=200)
-async def logout_everywhere(gw: NamedDependency[Gateway], caller: NamedDependency[Caller]) -> Response[LoggedOut]:
+async def logout_everywhere(settings: NamedDependency[Settings], signin: NamedDependency[SignIn],
+                            sessions: NamedDependency[BrowserSessions],
+                            caller: NamedDependency[Caller]) -> Response[LoggedOut]:
     """End every session and revoke every token of the signed-in user."""
     user_id = need_user(caller)
-    count = len(await gw.redis.smembers(f"gw:us:{user_id}"))
-    await gw.accounts.revoke_all_tokens(user_id)
-    await gw.accounts.audit(user_id, "auth.logout_everywhere", f"user:{user_id}", "success")
+    count = await sessions.count(user_id)
+    await signin.end_everywhere(user_id)
+    await signin.audit(user_id, "auth.logout_everywhere", f"user:{user_id}", "success")
     response = Response(LoggedOut(ended_sessions=count), status_code=200)
-    _clear_cookie(gw, response)
+    _clear_cookie(settings, response)
     return response
 
 
 @post("/auth/invitations/accept", tags=["browser session"], status_code=200)
-async def accept_invitation(request: Request[Any, Any, Any], gw: NamedDependency[Gateway],
+async def accept_invitation(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                            limiter: NamedDependency[RateLimiter], invitations: NamedDependency[Invitations],
                             data: Annotated[AcceptInvitation, Body()]) -> InvitationAccepted:
     """Set the password with the one-time invitation token (then sign in)."""
     _require_json(request)
-    await _ip_limit(gw, request, "invite")
-    user_id, uri = await gw.accounts.accept_invitation(data.token, data.password)
+    await _ip_limit(limiter, settings, request, "invite")
+    user_id, uri = await invitations.accept(data.token, data.password)
     return InvitationAccepted(user_id=user_id, totp_required=uri is not None, totp_uri=uri)
 
 

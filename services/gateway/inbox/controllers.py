@@ -6,12 +6,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from services.gateway.core import Caller
-from services.gateway.deps import need_user
+from services.gateway.auth.caller import Caller, need_user
 from services.gateway.inbox.service import Inbox
 from shared.http import NotFound
 
@@ -35,20 +33,18 @@ class Done(msgspec.Struct):
 
 
 @get("/me/inbox", tags=["me"])
-async def my_inbox(state: State, caller: NamedDependency[Caller],
+async def my_inbox(inbox: NamedDependency[Inbox], caller: NamedDependency[Caller],
                    unread_only: Annotated[bool, QueryParameter()] = False,
                    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50) -> InboxPage:
     """Notices for the signed-in user, newest first."""
-    box: Inbox = state.runtime.extras["inbox"]
-    items, unread = await box.items(need_user(caller), unread_only=unread_only, limit=limit)
+    items, unread = await inbox.items(need_user(caller), unread_only=unread_only, limit=limit)
     return InboxPage(items=msgspec.convert(items, list[InboxItem]), unread=unread)
 
 
 @post("/me/inbox/{item_id:str}/read", tags=["me"], status_code=200)
-async def mark_read(state: State, caller: NamedDependency[Caller], item_id: FromPath[str]) -> Done:
+async def mark_read(inbox: NamedDependency[Inbox], caller: NamedDependency[Caller], item_id: FromPath[str]) -> Done:
     """Mark one notice as read."""
-    box: Inbox = state.runtime.extras["inbox"]
-    if not await box.mark_read(need_user(caller), item_id[:64]):
+    if not await inbox.mark_read(need_user(caller), item_id[:64]):
         raise NotFound("No such notice.")
     return Done()
 

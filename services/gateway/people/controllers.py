@@ -6,14 +6,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from services.gateway.core import Caller
-from services.gateway.deps import need_user
+from services.gateway.auth.caller import Caller, need_user
 from services.gateway.people.service import visible_people
 from shared.http import BadRequest
+from shared.service import Runtime
 
 MAX_IDS = 100
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
@@ -29,7 +28,7 @@ class People(msgspec.Struct, frozen=True):
 
 
 @get("/me/people", tags=["me"], summary="Display names of people you may know")
-async def my_people(state: State, caller: NamedDependency[Caller],
+async def my_people(runtime: NamedDependency[Runtime], caller: NamedDependency[Caller],
                     ids: Annotated[list[UserId] | None, QueryParameter(
                         name="id", description="User ids to name (repeatable, at most 100). Without it: the "
                                                 "people you are paired with.")] = None) -> People:
@@ -38,7 +37,7 @@ async def my_people(state: State, caller: NamedDependency[Caller],
     user_id = need_user(caller)
     if ids is not None and len(ids) > MAX_IDS:
         raise BadRequest(f"Ask for at most {MAX_IDS} ids at once.")
-    found = await visible_people(state.runtime.engine, user_id, caller.roles, ids)
+    found = await visible_people(runtime.engine, user_id, caller.roles, ids)
     return People(people=[Person(id=i, display_name=n) for i, n in found])
 
 

@@ -19,11 +19,11 @@ from litestar.exceptions import HTTPException
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from services.gateway.core import IDENTITY_HEADERS, Caller, Gateway
+from services.gateway.auth.caller import Caller
+from services.gateway.auth.rules import PROXY
+from services.gateway.live.service import Revocation
 from services.gateway.proxy.assertions import upstream_assertion
-from services.gateway.proxy.fastauth import FastAuth
 from services.gateway.proxy.headers import proxied_response_headers, secured
-from services.gateway.proxy.live import LiveSockets, Revocation
 from services.gateway.proxy.public import (
     CLIENT_HASH_HEADER,
     CLIENT_HASH_STATE,
@@ -33,6 +33,7 @@ from services.gateway.proxy.public import (
     public_caller,
 )
 from services.gateway.proxy.refusals import ProxyProblem, deny_websocket
+from services.gateway.proxy.service import Proxy
 from services.gateway.proxy.upstream import UpstreamError, UpstreamTimeout
 from shared.http import PUBLIC_PATHS, Metrics, ObservabilityMiddleware, problem_response, retry_after
 from shared.identity import ASSERTION_HEADER
@@ -43,6 +44,9 @@ from shared.outage import dependency_down
 log = get_logger("tandem.gateway.proxy")
 
 SERVICES = ("sessions", "records", "reports")
+# Identity claims a client might smuggle in: the services trust only the gateway's assertion.
+IDENTITY_HEADERS = frozenset({ASSERTION_HEADER, "x-user", "x-user-id", "x-user-roles", "x-roles", "x-forwarded-user",
+                              "x-remote-user", "remote-user", "x-auth-request-user", "x-identity"})
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade", "host", "content-length"})
 DROP_REQUEST = HOP_BY_HOP | IDENTITY_HEADERS | {"cookie", "authorization", "x-csrf-token", "forwarded",
@@ -110,12 +114,11 @@ def _auth_headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-async def _authorize(gw: Gateway, scope: Scope, headers: dict[str, str]) -> Caller:
-    fast: FastAuth = gw.extras["fastauth"]
-    return await fast.caller(headers, str(scope.get("method", "GET")), client_ip(scope))
+async def _authorize(proxy: Proxy, scope: Scope, headers: dict[str, str]) -> Caller:
+    return await proxy.auth.caller(headers, str(scope.get("method", "GET")), client_ip(scope), PROXY)
 
 
-def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str,
+def _upstream_headers(proxy: Proxy, scope: Scope, caller: Caller, service: str,
                       url: str) -> list[tuple[bytes, bytes]]:
     """What the service gets: the client's headers less hop-by-hop, identity, credential and forwarding
     ones (for reports also anything identifying the client), then the assertion, the request id and
@@ -133,13 +136,13 @@ def _upstream_headers(gw: Gateway, scope: Scope, caller: Caller, service: str,
             out.append((name, value))
     if length is not None:
         out.append((b"content-length", length))
-    assertion = upstream_assertion(gw, caller, service, scope, url)  # bound to this very request
+    assertion = upstream_assertion(proxy.assertions, caller, service, scope, url)  # bound to this very request
     out.append((_ASSERTION_HEADER_RAW, assertion.encode("latin-1")))
     if request_id:
         out.append((b"x-request-id", request_id.encode("latin-1")))
     if not reports:
         out.append((b"x-forwarded-for", client_ip(scope).encode("latin-1")))
-    out.append((b"x-forwarded-proto", b"https" if gw.settings.issuer.startswith("https") else b"http"))
+    out.append((b"x-forwarded-proto", b"https" if proxy.settings.issuer.startswith("https") else b"http"))
     return out
 
 
@@ -162,11 +165,11 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, status: int,
     await asgi_response(scope, receive, secured(send, scope))  # type: ignore[arg-type]
 
 
-async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+async def _proxy_http(proxy: Proxy, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         service, path = _split(scope)
         auth = _auth_headers(scope)
-        caller = await public_caller(gw, scope, service, path, auth) or await _authorize(gw, scope, auth)
+        caller = await public_caller(proxy, scope, service, path, auth) or await _authorize(proxy, scope, auth)
     except ProxyProblem as p:
         await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
         return
@@ -174,15 +177,16 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         await _send_problem(scope, receive, send, exc.status_code, str(exc.detail),
                             getattr(exc, "slug", "error"), exc.headers)
         return
-    url = gw.settings.upstream(service) + path
+    url = proxy.settings.upstream(service) + path
     query = scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
     method = scope["method"]
-    headers = _upstream_headers(gw, scope, caller, service, url)
+    headers = _upstream_headers(proxy, scope, caller, service, url)
     if service == "reports":
         try:
-            client_hash = scope["state"].get(CLIENT_HASH_STATE) or await day_client_hash(gw, client_ip(scope))
+            client_hash = scope["state"].get(CLIENT_HASH_STATE) or \
+                await day_client_hash(proxy.redis, proxy.clock, client_ip(scope))
             headers.append((_CLIENT_HASH_HEADER_RAW, client_hash.encode()))
         except ProxyProblem as p:
             await _send_problem(scope, receive, send, p.status, p.detail, p.slug, p.headers)
@@ -191,9 +195,9 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     has_body = (method not in ("GET", "HEAD", "OPTIONS", "DELETE") or length is not None) and \
         not (length is not None and length.strip() == b"0")
     try:
-        response = await gw.upstream.request(method, url, headers,
+        response = await proxy.upstream.request(method, url, headers,
                                              _request_body(receive) if has_body else None,
-                                             timeout=gw.settings.proxy_timeout_s)
+                                             timeout=proxy.settings.proxy_timeout_s)
     except UpstreamTimeout:
         await _send_problem(scope, receive, send, 504, "The service did not answer in time.", "upstream-timeout")
         return
@@ -233,7 +237,7 @@ async def _proxy_http(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         await response.aclose()
 
 
-async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+async def _proxy_ws(proxy: Proxy, scope: Scope, receive: Receive, send: Send) -> None:
     first = await receive()
     if first["type"] != "websocket.connect":
         return
@@ -241,9 +245,9 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         service, path = _split(scope)
         # Cross-site WebSocket hijacking: browsers send Origin, and it must be ours.
         origin = dict(scope.get("headers", [])).get(b"origin")
-        if origin is not None and origin.decode("latin-1") != gw.settings.issuer:
+        if origin is not None and origin.decode("latin-1") != proxy.settings.issuer:
             raise ProxyProblem(403, "Cross-origin WebSocket refused.", "origin")
-        caller = await _authorize(gw, scope, _auth_headers(scope))
+        caller = await _authorize(proxy, scope, _auth_headers(scope))
     except (ProxyProblem, HTTPException) as exc:
         log.info("proxy.ws_refused", status=getattr(exc, "status", getattr(exc, "status_code", 0)))
         await send({"type": "websocket.close", "code": 1008})
@@ -253,14 +257,14 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
             raise
         await _ws_unavailable(scope, send, exc)
         return
-    base = gw.settings.upstream(service)
+    base = proxy.settings.upstream(service)
     url = ("wss://" if base.startswith("https") else "ws://") + base.split("://", 1)[1] + path
     query = scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
     try:
         headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, v in _upstream_headers(gw, scope, caller, service, url) if k != b"content-length"]
+                   for k, v in _upstream_headers(proxy, scope, caller, service, url) if k != b"content-length"]
     except Exception as exc:
         if not dependency_down(exc):
             raise
@@ -280,8 +284,7 @@ async def _proxy_ws(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
             await send({"type": "websocket.close", "code": 1008 if status in (401, 403) else 1011})
         return
     await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-    live: LiveSockets = gw.extras["live"]
-    with live.track(caller.user_id, caller.sid) as revoked:
+    with proxy.live.track(caller.user_id, caller.sid) as revoked:
         await _relay(upstream, receive, send, revoked)
 
 
@@ -361,12 +364,12 @@ class ProxyFront:
             await self.app(scope, receive, secured(send, scope))
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gw: Gateway = scope["app"].state.runtime.extras["gateway"]
+        proxy: Proxy = scope["app"].state.context.proxy
         try:
             if scope["type"] == "websocket":
-                await _proxy_ws(gw, scope, receive, send)
+                await _proxy_ws(proxy, scope, receive, send)
             else:
-                await _proxy_http(gw, scope, receive, send)
+                await _proxy_http(proxy, scope, receive, send)
         except Exception as exc:
             if scope["state"].get(_STARTED) or scope["type"] != "http":
                 raise  # mid-stream: only cutting the connection is left (the server does that)

@@ -16,15 +16,15 @@ per assertion. See docs/gateway.md for the measurements.)
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import Any
 
 import msgspec
 
+from services.gateway.auth.caller import Caller
+from services.gateway.keys.service import KeyRing, SigningKey
+from shared.clock import EpochClock
 from shared.identity import WEBSOCKET_METHOD
-
-if TYPE_CHECKING:
-    from services.gateway.core import Caller, Gateway
-    from services.gateway.keys.service import SigningKey
 
 _HEADERS: dict[str, bytes] = {}  # kid -> base64url(protected header): a handful of keys over a process's life
 
@@ -53,7 +53,31 @@ def wire_target(url: str) -> str:
     return rest[slash:] if slash >= 0 else "/"
 
 
-def upstream_assertion(gw: Gateway, caller: Caller, service: str, scope: dict[str, Any], url: str) -> str:
+class Assertions:
+    """Identity assertions for the internal services, signed with the assertion key ring."""
+
+    def __init__(self, ring: KeyRing, *, issuer: str, lifetime_s: int, clock: EpochClock) -> None:
+        self.ring = ring
+        self.issuer = issuer
+        self.lifetime_s = lifetime_s
+        self.clock = clock
+
+    def sign(self, caller: Caller, audience: str, *, method: str, target: str) -> str:
+        """The identity assertion for one request to `audience`: bound to its `method` (or "WS") and its
+        wire target (`shared.identity.request_target`), with a fresh `jti` the service accepts once."""
+        now = int(self.clock())
+        claims: dict[str, Any] = {"iss": self.issuer, "sub": caller.sub, "aud": audience,
+                                  "roles": list(caller.roles), "iat": now, "exp": now + self.lifetime_s,
+                                  "jti": uuid.uuid4().hex, "htm": method, "htu": target}
+        if caller.sid:
+            claims["sid"] = caller.sid
+        key = self.ring.current()
+        if key.alg == "Ed25519":  # (the assertion ring's algorithm; the general path stays for any other)
+            return sign_compact(key, claims)
+        return self.ring.sign(claims)
+
+
+def upstream_assertion(assertions: Assertions, caller: Caller, service: str, scope: dict[str, Any], url: str) -> str:
     """The assertion for this one upstream request (`url` as the proxy will send it)."""
     method = WEBSOCKET_METHOD if scope["type"] == "websocket" else str(scope["method"])
-    return gw.assertion(caller, service, method=method, target=wire_target(url))
+    return assertions.sign(caller, service, method=method, target=wire_target(url))

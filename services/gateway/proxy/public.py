@@ -14,8 +14,12 @@ import hmac
 import secrets
 from typing import Any
 
-from services.gateway.core import Caller, Gateway
+from redis.asyncio import Redis
+
+from services.gateway.auth.caller import Caller
 from services.gateway.proxy.refusals import ProxyProblem
+from services.gateway.proxy.service import Proxy
+from shared.clock import EpochClock
 
 Scope = dict[str, Any]
 
@@ -32,7 +36,7 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def public_caller(gw: Gateway, scope: Scope, service: str, path: str,
+async def public_caller(proxy: Proxy, scope: Scope, service: str, path: str,
                          headers: dict[str, str]) -> Caller | None:
     """The anonymous caller of a public reports route, or None when the route is not public."""
     route = (scope["method"], path)
@@ -43,23 +47,27 @@ async def public_caller(gw: Gateway, scope: Scope, service: str, path: str,
     if route not in RECEIPT_ROUTES:
         if headers.get("authorization"):
             return None  # a token is a deliberate credential: it must be valid (never a quiet anonymous filing)
-        cookie = gw.cookie_of(headers)
-        if cookie is not None and await gw.sessions.get(cookie) is not None:
+        cookie = proxy.sessions.cookie_of(headers)
+        if cookie is not None and await proxy.sessions.get(cookie) is not None:
             return None  # a signed-in browser files as its user (reports refuses it an anonymous filing)
     # No cookie, or one whose browser session is over (a tab left open): the public form is anonymous anyway.
     # Limited by the day's client hash alone: no key holds the address the account's own requests count under.
-    client_hash = await day_client_hash(gw, client_ip(scope))
+    client_hash = await day_client_hash(proxy.redis, proxy.clock, client_ip(scope))
     scope["state"][CLIENT_HASH_STATE] = client_hash
-    await gw.limiter.hit((f"public:{client_hash}", gw.settings.auth_rate_limit_per_ip))
+    await proxy.limiter.hit((f"public:{client_hash}", proxy.settings.auth_rate_limit_per_ip))
     return Caller(sub=PUBLIC_SUBJECT, roles=(), sid=None, via="public")
 
 
-async def day_client_hash(gw: Gateway, ip: str) -> str:
+def client_hash_key(day: int) -> str:
+    """The Redis key of one UTC day's client-hash key."""
+    return f"gw:client-hash-key:{day}"
+
+
+async def day_client_hash(redis: Redis, clock: EpochClock, ip: str) -> str:
     """HMAC of the client address under a key shared by all gateway instances for one UTC day."""
-    day = int(gw.clock() // 86_400)
-    key_name = f"gw:client-hash-key:{day}"
-    await gw.redis.set(key_name, secrets.token_bytes(32), nx=True, ex=2 * 86_400)
-    key = await gw.redis.get(key_name)
+    key_name = client_hash_key(int(clock() // 86_400))
+    await redis.set(key_name, secrets.token_bytes(32), nx=True, ex=2 * 86_400)
+    key = await redis.get(key_name)
     if not isinstance(key, bytes):
         raise ProxyProblem(503, "Please try again in a moment.", "unavailable")
     digest = hmac.new(key, ip.encode(), hashlib.sha256).digest()[:18]

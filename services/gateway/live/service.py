@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from redis.asyncio import Redis
 
-from services.gateway.revocation import CHANNEL
+from services.gateway.auth.cache import CHANNEL
 from shared.logging import get_logger
 
 log = get_logger("tandem.gateway.live")

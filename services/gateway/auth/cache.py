@@ -6,7 +6,7 @@ user's sign-in changed: roles, status, one session or token ended: remembered si
 changes the state writes Redis / the database first and announces after, so an instance that reads again
 after the announcement sees the change.
 
-`AuthCache` is the proxy's memory of recently checked credentials (see `proxy.fastauth`). It forgets a
+`AuthCache` is the memory of recently checked credentials in front of `auth.rules` (see `auth.service`). It forgets a
 user's entries the moment this instance announces a change and when another instance's announcement
 arrives; a `generation` counter stops a check that started before an announcement from being remembered
 after it. While the subscription is down, it remembers nothing.
