@@ -28,7 +28,7 @@ from services.gateway.accounts.tables import user_roles, users
 from services.gateway.accounts.users import PRIVILEGED_ROLES, TellGrant, Users, at, roles_of
 from shared.audit import Auditor
 from shared.events.types import UserRolesChanged
-from shared.http import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from shared.http import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, retry_after
 
 GRANT_ACTION = "user.privileged_role_grant"  # audit action
 
@@ -61,7 +61,7 @@ class PrivilegedRoles:
         if locked:
             await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="locked")
             raise TooManyRequests("Too many wrong authenticator codes. Try again later.", slug="locked",
-                                  headers={"retry-after": str(locked)})
+                                  headers=retry_after(locked))
         async with self.users.engine.connect() as conn:
             sealed = (await conn.execute(sa.select(users.c.totp_secret).where(users.c.id == actor))
                       ).scalar_one_or_none()

@@ -25,7 +25,7 @@ from services.gateway.config import Settings
 from services.gateway.keys.service import Sealer
 from shared.audit import Auditor
 from shared.clock import EpochClock
-from shared.http import BadRequest, Forbidden, Problem, TooManyRequests, Unauthorized
+from shared.http import BadRequest, Forbidden, Problem, TooManyRequests, Unauthorized, retry_after, whole_seconds
 
 UNKNOWN_LOGIN = "login:unknown"  # the audit actor of a sign-in attempt that names no account
 TOTP_MEMORY_S = 300
@@ -76,7 +76,7 @@ class Lockout:
         until = await self.redis.get(locked_until_key(key))
         if until is None:
             return 0
-        return max(0, int(float(until) - self.clock() + 0.999))
+        return whole_seconds(float(until) - self.clock())
 
     async def count(self, key: str) -> None:
         failures = int(await self.redis.incr(failures_key(key)))
@@ -112,7 +112,7 @@ class SignIn:
             # Never the address, nor an unkeyed hash of it (a list of candidate addresses would undo that).
             await self.audit(UNKNOWN_LOGIN, "auth.login", "user:unknown", "denied", reason="locked")
             raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
-                                  headers={"retry-after": str(locked)})
+                                  headers=retry_after(locked))
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.email == email))).mappings().first()
             roles = await roles_of(conn, row["id"]) if row else []
