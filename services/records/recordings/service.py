@@ -24,7 +24,7 @@ from services.records.recordings.schemas import Recording, RecordingMetadata, Re
 from services.records.retention.service import recording_retain_until
 from shared.crypto import StreamContext, StreamSealer
 from shared.events.types import AuditEntry, RecordCreated
-from shared.http import BadRequest, PayloadTooLarge, ServiceUnavailable, Unprocessable
+from shared.http import BadRequest, PayloadTooLarge, ServiceUnavailable, Unprocessable, retry_after
 from shared.logging import get_logger
 
 log = get_logger("tandem.records.recordings")
@@ -117,7 +117,7 @@ async def ingest(rec: Records, actor: str, meta: RecordingMetadata, body: AsyncI
         if isinstance(exc, UploadAborted):
             # Answered now, whatever is left of the body: the recorder stops streaming when it sees it.
             raise ServiceUnavailable("The object store is unavailable; nothing was stored. Retry the upload later.",
-                                     slug="store-unavailable", headers={"retry-after": str(RETRY_AFTER_S)}) from None
+                                     slug="store-unavailable", headers=retry_after(RETRY_AFTER_S)) from None
         raise
     log.info("records.recording_stored", record_id=record_id, session_id=meta.session_id,
              size=sealer.plaintext_size, request_chunks=chunks_in)
