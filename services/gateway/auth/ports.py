@@ -43,6 +43,7 @@ class SessionStore(Protocol):
     def hash(self, cookie: str) -> str: ...
     def key(self, key_hash: str) -> str: ...  # the Redis key of one session
     def read(self, key_hash: str, raw: bytes) -> BrowserSession: ...  # a stored value, typed
+    async def get(self, cookie: str | None) -> BrowserSession | None: ...  # timeouts checked, `seen` refreshed
     async def touch(self, session: BrowserSession) -> None: ...  # seen now (idle timeout)
     async def delete(self, session: BrowserSession) -> None: ...
 

@@ -136,6 +136,18 @@ class Authenticator:
             await self.sessions.touch(session)
         return caller
 
+    async def signed_in(self, headers: Any) -> Caller | None:
+        """The caller of the browser session a request's cookie opens, whatever else it carries (its
+        Authorization header, its CSRF token); None when there is none, or it is over (then deleted)."""
+        session = await self.sessions.get(self.cookie(headers))  # timeouts checked, `seen` refreshed
+        if session is None:
+            return None
+        try:
+            return rules.session_caller(session, await self.users.state(session.user_id))
+        except rules.SessionOver:
+            await self.sessions.delete(session)
+            return None
+
     def _still_good(self, remembered: _Remembered, now: float) -> bool:
         """Token expiry, or the session's timeouts (a session due for its idle-timeout touch goes to Redis)."""
         if remembered.exp is not None:

@@ -12,9 +12,9 @@ from litestar.params import Body
 
 from services.gateway.accounts.invitations import Invitations
 from services.gateway.accounts.signin import SignIn
-from services.gateway.accounts.users import Users
 from services.gateway.adapters.ratelimit import RateLimiter
 from services.gateway.auth.caller import Caller, need_user
+from services.gateway.auth.service import Authenticator
 from services.gateway.browser.sessions import BrowserSessions
 from services.gateway.config import Settings
 from shared.http import BadRequest, Unauthorized
@@ -93,17 +93,13 @@ async def login(request: Request[Any, Any, Any], settings: NamedDependency[Setti
 
 @get("/auth/session", tags=["browser session"])
 async def current_session(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
-                          users: NamedDependency[Users], sessions: NamedDependency[BrowserSessions]
-                          ) -> SessionInfo:
+                          auth: NamedDependency[Authenticator]) -> SessionInfo:
     """The signed-in browser session (and its CSRF token), or 401."""
-    session = await sessions.get(sessions.cookie_of(request.headers))
-    if session is None:
+    caller = await auth.signed_in(request.headers)
+    if caller is None or caller.session is None:
         raise Unauthorized("Sign in first.")
-    state = await users.state(session.user_id)
-    if state is None or not state.active or session.created < state.valid_after - 0.001:
-        await sessions.delete(session)
-        raise Unauthorized("Sign in first.")
-    return SessionInfo(user_id=state.user_id, roles=list(state.roles), csrf_token=session.csrf, sid=session.sid,
+    session = caller.session
+    return SessionInfo(user_id=caller.sub, roles=list(caller.roles), csrf_token=session.csrf, sid=session.sid,
                        expires_at=int(session.created + settings.session_absolute_s))
 
 

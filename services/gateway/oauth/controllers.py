@@ -13,16 +13,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
-from services.gateway.accounts.users import Users
 from services.gateway.adapters.ratelimit import RateLimiter
 from services.gateway.auth.caller import Caller, need
+from services.gateway.auth.service import Authenticator
 from services.gateway.browser.sessions import BrowserSessions
 from services.gateway.config import Settings
 from services.gateway.keys.service import Keys
 from services.gateway.live.service import LiveSockets
 from services.gateway.oauth import openapi
 from services.gateway.oauth.access import AccessTokens
-from services.gateway.oauth.clients import Clients, OAuthError, server_metadata
+from services.gateway.oauth.clients import Client, Clients, OAuthError, server_metadata
 from services.gateway.oauth.codes import AuthorizationCodes
 from services.gateway.oauth.revocation import Revocation
 from services.gateway.oauth.tokens import Tokens
@@ -120,8 +120,8 @@ async def rotate_keys(keys: NamedDependency[Keys], runtime: NamedDependency[Runt
 
 @get("/oauth/authorize", tags=["oauth"], status_code=302)
 async def authorize(request: Request[Any, Any, Any], oauth_codes: NamedDependency[AuthorizationCodes],
-                    sessions: NamedDependency[BrowserSessions], users: NamedDependency[Users],
-                    settings: NamedDependency[Settings], clock: NamedDependency[EpochClock]) -> Response[Any]:
+                    auth: NamedDependency[Authenticator], settings: NamedDependency[Settings],
+                    clock: NamedDependency[EpochClock]) -> Response[Any]:
     """Authorization code + PKCE (S256) for the signed-in browser session; first-party clients only,
     so consent is implied by signing in."""
     raw = request.scope.get("query_string", b"").decode("latin-1")
@@ -138,10 +138,9 @@ async def authorize(request: Request[Any, Any, Any], oauth_codes: NamedDependenc
         scope = oauth_codes.check_request(client, params)
     except OAuthError as exc:
         return Redirect(_with_query(redirect_uri, {**exc.body(), **back}), status_code=302)
-    session = await sessions.get(sessions.cookie_of(request.headers))
-    user_state = await users.state(session.user_id) if session else None
-    if session is None or user_state is None or not user_state.active \
-            or session.created < user_state.valid_after - 0.001:
+    signed_in = await auth.signed_in(request.headers)
+    session = signed_in.session if signed_in is not None else None
+    if session is None:
         if params.get("prompt") == "none":
             return Redirect(_with_query(redirect_uri, {"error": "login_required",
                                                        "error_description": "Sign in first.", **back}),
@@ -177,16 +176,25 @@ async def token(request: Request[Any, Any, Any], oauth_clients: NamedDependency[
     return Response(body, status_code=200, headers=NO_STORE)
 
 
+async def _client_and_token(request: Request[Any, Any, Any], clients: Clients, *,
+                            confidential: bool) -> tuple[Client, str]:
+    """The authenticated client (`confidential`: introspection's) and the `token` it presents."""
+    form = await read_form(request)
+    client = await clients.authenticate(form, request.headers.get("authorization"))
+    if confidential and not client.confidential:
+        raise OAuthError("invalid_client", "Introspection needs a confidential client.", 401)
+    if "token" not in form:
+        raise OAuthError("invalid_request", "token is required.")
+    return client, form["token"]
+
+
 @post("/oauth/revoke", tags=["oauth"], status_code=200, operation_class=openapi.REVOKE)
 async def revoke(request: Request[Any, Any, Any], oauth_clients: NamedDependency[Clients],
                  oauth_revocation: NamedDependency[Revocation]) -> Response[Any]:
     """RFC 7009: revoke a refresh token (its whole family) or an access token. Always 200 for valid requests."""
     try:
-        form = await read_form(request)
-        client = await oauth_clients.authenticate(form, request.headers.get("authorization"))
-        if "token" not in form:
-            raise OAuthError("invalid_request", "token is required.")
-        await oauth_revocation.revoke(client, form["token"])
+        client, presented = await _client_and_token(request, oauth_clients, confidential=False)
+        await oauth_revocation.revoke(client, presented)
     except OAuthError as exc:
         return oauth_error(exc)
     return Response(b"", status_code=200, headers=NO_STORE)
@@ -197,13 +205,8 @@ async def introspect(request: Request[Any, Any, Any], oauth_clients: NamedDepend
                      access_tokens: NamedDependency[AccessTokens]) -> Response[Any]:
     """RFC 7662 for confidential clients (resource servers)."""
     try:
-        form = await read_form(request)
-        client = await oauth_clients.authenticate(form, request.headers.get("authorization"))
-        if not client.confidential:
-            raise OAuthError("invalid_client", "Introspection needs a confidential client.", 401)
-        if "token" not in form:
-            raise OAuthError("invalid_request", "token is required.")
-        body = await access_tokens.introspect(client, form["token"])
+        client, presented = await _client_and_token(request, oauth_clients, confidential=True)
+        body = await access_tokens.introspect(client, presented)
     except OAuthError as exc:
         return oauth_error(exc)
     return Response(body, status_code=200, headers=NO_STORE)
