@@ -72,24 +72,6 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(sa.text("SELECT 1"))
 
 
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """A timestamp column that is timezone-aware UTC on the way out, also on SQLite (which hands back
-    naive values), and refuses a naive datetime on the way in."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(UTC) if value is not None else None
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
 async def secure_delete(engine: AsyncEngine) -> None:
     """SQLite: zero deleted content on every connection from now on, so a shredded row's wrapped keys do
     not linger in free pages. Pooled connections (from the migrations) predate the listener: dropped."""

@@ -10,10 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reports.adapters.db import metadata
+from services.reports.adapters.db import UtcDateTime, metadata
 from shared.clock import utcnow
 from shared.crypto import KeyEncryptionKeyProvider, WrappedKey, new_data_key
-from shared.db import UtcDateTime
 
 KEY_ID = "blind-index-v1"
 RECORD_ID = f"reports:index-key:{KEY_ID}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.reports.adapters.db import metadata
-from shared.db import UtcDateTime
+from services.reports.adapters.db import UtcDateTime, metadata
 
 
 def sealed(column: str) -> tuple[sa.Column[object], ...]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.reports.adapters.db import metadata
+from services.reports.adapters.db import UtcDateTime, metadata
 from services.reports.casefile.tables import of_report, sealed
-from shared.db import UtcDateTime
 
 reveal_requests = sa.Table(
     "reveal_requests", metadata,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.reports.adapters.db import metadata
-from shared.db import UtcDateTime
+from services.reports.adapters.db import UtcDateTime, metadata
 
 # Projection of tandem.user, kept only for accounts that hold (or held) the safeguarding role:
 # assignment must go to an active officer. Nobody else's account id is recorded here.
