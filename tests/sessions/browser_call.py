@@ -30,7 +30,7 @@ from playwright.async_api import async_playwright
 from redis.asyncio import Redis
 
 from deploy.local.children import free_port, start_redis
-from services.sessions.recorder.sink import HttpRecordingSink
+from services.sessions.adapters.sink import HttpRecordingSink
 from tests.support.calls import loopback_host_addresses, open_session, serve
 from tests.support.identity import TestIssuer
 from tests.support.sessions import MENTEE, MENTOR, OTHER_MENTOR, ROLES, publish_users, sessions_settings, wait_projected

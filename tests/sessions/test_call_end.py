@@ -21,8 +21,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from services.sessions.adapters.sink import HttpRecordingSink
 from services.sessions.config import Settings
-from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
 from services.sessions.signalling.turn import recorder_ttl_s
 from services.sessions.users import service as users_svc
@@ -129,7 +129,7 @@ async def test_suspension_mid_recording_ends_the_call_for_both_and_is_ledgered_a
     await until(ended)
     lines = await ledger_of(server, issuer, sid)
     # The ledger keeps the cause; the pair's view of it says only that the programme ended the call.
-    kept = (await server.app.state.runtime.extras["consent"].ledger(sid))[-2:]
+    kept = (await server.app.state.context.consent.ledger(sid))[-2:]
     assert [(e["kind"], e["actor"], e["reason"]) for e in kept] == [("revoked", MENTEE, "suspended"),
                                                                     ("stopped", MENTEE, "suspended")]
     end = [(e["kind"], e["actor"], e["reason"]) for e in lines[-2:]]
@@ -175,7 +175,7 @@ async def test_a_socket_the_gateway_cut_ends_the_call_for_the_other_member(serve
     lines = await ledger_of(server, issuer, sid)
     assert (lines[-1]["kind"], lines[-1]["actor"], lines[-1]["reason"]) == ("revoked", MENTEE,
                                                                              "ended_by_programme"), lines
-    kept = (await server.app.state.runtime.extras["consent"].ledger(sid))[-1]
+    kept = (await server.app.state.context.consent.ledger(sid))[-1]
     assert (kept["kind"], kept["reason"]) == ("revoked", "signed_out")
 
     # A plain drop (no revocation) is still a drop: the other member waits, the place is kept.

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from services.sessions.meetings.service import Room
+from services.sessions.meetings.rooms import Room
 from services.sessions.signalling.hub import Conn, Hub
 
 pytestmark = pytest.mark.integration

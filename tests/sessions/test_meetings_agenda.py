@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from services.sessions.adapters.db import meetings
 from services.sessions.adapters.vault import AgendaVault, DecryptionError
 from services.sessions.app import create_app
 from services.sessions.config import Settings
+from services.sessions.meetings.tables import meetings
 from shared.bus import RedisStreamBus
 from shared.crypto import LocalKeyring, StreamContext, WrappedKey, unseal
 from shared.db import create_engine

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from services.sessions.adapters.db import users
 from services.sessions.app import create_app
 from services.sessions.users.service import apply_user_event
+from services.sessions.users.tables import users
 from shared.bus import RedisStreamBus
 from shared.db import create_engine
 from shared.events import decode_envelope, new_envelope

@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from deploy.local.children import S3Child, free_port
 from services.records.app import create_app as records_app
 from services.records.config import Settings as RecordsSettings
+from services.sessions.adapters.sink import HttpRecordingSink
 from services.sessions.recorder.manager import Recorders, RecordingUnavailable
-from services.sessions.recorder.sink import HttpRecordingSink
 from services.sessions.signalling import messages as msg
 from tests.support.calls import (
     Member,
@@ -109,7 +109,7 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
     await b.expect_type(msg.Joined)
     await asyncio.gather(a.call(), b.answer_call())
     await asyncio.gather(a.wait_connected(), b.wait_connected())
-    recorders: Recorders = srv.app.state.runtime.extras["recorders"]
+    recorders: Recorders = srv.app.state.context.recorders
 
     # One consent alone never records; no media reaches the server.
     await a.send(msg.ConsentRequest())
@@ -117,7 +117,7 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
     await b.expect_type(msg.RecordingState, phase="requested", granted=[MENTOR])
     await asyncio.sleep(0.5)
     assert not recorders.active and not a.recorder_pcs and not b.recorder_pcs
-    assert not srv.app.state.runtime.extras["hub"].recorders
+    assert not srv.app.state.context.hub.recorders
 
     # Both: the recorder joins each member as an extra peer.
     await b.send(msg.ConsentGrant())
@@ -259,7 +259,7 @@ async def test_a_failing_sink_stops_the_recording_for_both(db_url: str, redis_ur
                 ledger = (await http(srv.url, issuer, "GET", f"/sessions/{sid}/consent-ledger", MENTOR)).json()
                 assert (ledger[-1]["kind"], ledger[-1]["actor"], ledger[-1]["reason"]) == ("stopped", "system",
                                                                                            "failed")
-                recorders: Recorders = srv.app.state.runtime.extras["recorders"]
+                recorders: Recorders = srv.app.state.context.recorders
                 await asyncio.wait_for(_until(lambda: not recorders.active), 10)
                 assert recorders.finished[-1].record_id is None
                 await a.close()

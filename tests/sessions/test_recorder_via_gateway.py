@@ -17,9 +17,9 @@ from deploy.local.children import S3Child, free_port
 from services.gateway.app import create_app as gateway_app
 from services.records.app import create_app as records_app
 from services.records.config import Settings as RecordsSettings
-from services.records.core.tables import records as records_table
+from services.records.lifecycle.tables import records as records_table
+from services.sessions.adapters.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.recorder.manager import Recorders
-from services.sessions.recorder.sink import ClientCredentials, HttpRecordingSink, SinkError
 from services.sessions.signalling import messages as msg
 from shared.db import create_engine
 from tests.support.calls import (
@@ -91,7 +91,7 @@ async def test_recording_goes_through_the_gateway_with_client_credentials(
                 await a.send(msg.ConsentRevoke())
                 for m in (a, b):
                     await m.expect_type(msg.RecordingState, phase="idle")
-                recorders: Recorders = srv.app.state.runtime.extras["recorders"]
+                recorders: Recorders = srv.app.state.context.recorders
                 for _ in range(500):
                     if not recorders.active:
                         break

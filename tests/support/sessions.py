@@ -17,8 +17,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from services.sessions.adapters.db import meetings, users
 from services.sessions.config import Settings
+from services.sessions.meetings.tables import meetings
+from services.sessions.users.tables import users
 from shared.bus import RedisStreamBus
 from shared.db import create_engine
 from shared.events import types as t

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.sessions.config import Settings
 from shared.config import load_settings
 from shared.crypto import (
     DecryptionError,
@@ -31,8 +30,8 @@ from shared.crypto import (
 )
 from shared.db import async_url
 
-__all__ = ["KIND", "AgendaVault", "DecryptionError", "Sealed", "open_keyring", "register_for_migrations",
-           "secure_delete"]
+__all__ = ["KIND", "AgendaVault", "DecryptionError", "Sealed", "keyring_for_migration", "open_keyring",
+           "register_for_migrations"]
 
 KIND = "agenda"
 
@@ -95,20 +94,5 @@ def keyring_for_migration(bind: Any) -> LocalKeyring:
     for registered, path in _MIGRATION_KEYRINGS:
         if registered == url:
             return open_keyring(path)
-    from services.sessions.config import Settings
-
     return open_keyring(load_settings(Settings, Settings.PREFIX, os.environ).keyring_path)
 
-
-async def secure_delete(engine: AsyncEngine) -> None:
-    """SQLite: zero deleted content, so a shredded agenda's wrapped key does not linger in free pages."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _pragma(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA secure_delete=ON")
-        cur.close()
-
-    await engine.dispose()  # pooled connections (from the migrations) predate the listener

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.sessions.adapters.db import consent_ledger, consent_state
 from services.sessions.consent import machine as m
+from services.sessions.consent.tables import consent_ledger, consent_state
+from shared.clock import Clock, aware, utcnow
 from shared.logging import get_logger
 
 log = get_logger("tandem.sessions.consent")
 
 
 class ConsentStore:
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] | None = None,
-                 new_id: Callable[[], str] | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utcnow, new_id: Callable[[], str] | None = None) -> None:
         self.engine = engine
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
 
     async def state(self, session_id: str, members: tuple[str, str]) -> m.ConsentState:
@@ -67,13 +67,13 @@ class ConsentStore:
             return before, after, entries
         raise RuntimeError("consent state contention")  # pragma: no cover
 
-    async def ledger(self, session_id: str, recording_id: str | None = None) -> list[dict[str, object]]:
+    async def ledger(self, session_id: str, recording_id: str | None = None) -> list[dict[str, Any]]:
         """The evidence: every line of the session (or the round that led to `recording_id`)."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(sa.select(consent_ledger).where(consent_ledger.c.session_id == session_id)
                                        .order_by(consent_ledger.c.seq))).all()
         out = [{"seq": r.seq, "kind": r.kind, "actor": r.actor,
-                "at": (r.at.replace(tzinfo=UTC) if r.at.tzinfo is None else r.at).isoformat(),
+                "at": aware(r.at).isoformat(),
                 "recording_id": r.recording_id, "reason": r.reason} for r in rows]
         if recording_id is None:
             return out

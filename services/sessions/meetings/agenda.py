@@ -8,30 +8,24 @@ wrote, as records does with notes) when that person's erasure is requested.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.sessions.adapters.db import inbox, meetings
+from services.sessions.adapters.db import inbox
 from services.sessions.adapters.vault import AgendaVault, DecryptionError
+from services.sessions.meetings.tables import meetings
 from shared.db import claim_event
 from shared.events import Envelope
 from shared.events import types as t
 from shared.logging import get_logger
-from shared.service import Runtime
 
 log = get_logger("tandem.sessions.agenda")
 CONSUMER = "sessions.agendas"
 
 SHREDDED: dict[str, Any] = {"agenda_kek_version": None, "agenda_wrapped_dek": None, "agenda_sealed": None}
-
-
-def vault_of(runtime: Runtime) -> AgendaVault:
-    vault = runtime.extras["agendas"]
-    assert isinstance(vault, AgendaVault)  # noqa: S101 - create_app's setup puts it there
-    return vault
 
 
 async def sealed_columns(vault: AgendaVault, session_id: str, text: str | None) -> dict[str, Any]:
@@ -86,7 +80,7 @@ async def shred_written_by(conn: AsyncConnection, user_id: str) -> int:
     return await _shred(conn, meetings.c.created_by == user_id)
 
 
-async def reclaim(engine: Any) -> None:
+async def reclaim(engine: AsyncEngine) -> None:
     """Call after a transaction that shredded agendas committed. SQLite: checkpoint and truncate the WAL,
     so the destroyed keys' old page images leave the files now (secure_delete zeroes the freed cells of
     the main file). PostgreSQL keeps dead row versions until (auto)vacuum: docs/sessions.md, "Agendas"."""
@@ -98,7 +92,7 @@ async def reclaim(engine: Any) -> None:
         log.info("sessions.wal_checkpoint_busy")  # a reader held it: the next checkpoint finishes the job
 
 
-async def on_user_event(engine: Any, envelope: Envelope) -> None:
+async def on_user_event(engine: AsyncEngine, envelope: Envelope) -> None:
     """`user.erasure_requested`: shred the agendas the person wrote (once per event)."""
     if envelope.type != t.UserErasureRequested.TYPE:
         return
@@ -110,17 +104,3 @@ async def on_user_event(engine: Any, envelope: Envelope) -> None:
     await reclaim(engine)
     log.info("sessions.agendas_erased", request_id=request.request_id, shredded=shredded)
 
-
-def with_erasure(users_handler: Callable[[Runtime], Callable[[Envelope], Awaitable[None]]]
-                 ) -> Callable[[Runtime], Callable[[Envelope], Awaitable[None]]]:
-    """The `tandem.user` handler of group "sessions", plus agenda erasure (one group: the catalogue's)."""
-    def build(runtime: Runtime) -> Callable[[Envelope], Awaitable[None]]:
-        users = users_handler(runtime)
-
-        async def handle(envelope: Envelope) -> None:
-            await users(envelope)
-            await on_user_event(runtime.engine, envelope)
-
-        return handle
-
-    return build

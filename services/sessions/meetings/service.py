@@ -1,56 +1,42 @@
-"""Scheduled sessions of active pairings, and who may enter their room when."""
+"""Scheduled sessions of active pairings: scheduling, reading (agendas for the two members only),
+cancelling, and a session's consent ledger. Who may enter a room when: rooms.py."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.sessions.adapters.db import meetings, pairings
 from services.sessions.adapters.vault import AgendaVault
+from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings import agenda as agendas
-from services.sessions.meetings.schemas import SessionOut
+from services.sessions.meetings.rooms import load
+from services.sessions.meetings.schemas import ConsentEntryOut, ScheduleSession, SessionOut
+from services.sessions.meetings.tables import meetings
 from services.sessions.pairings import service as pairing_svc
-from services.sessions.users.service import get_user
+from shared.clock import aware, utcnow
 from shared.events import types as t
-from shared.http import BadRequest, Conflict, Forbidden, NotFound
+from shared.events.types import reason_for_members
+from shared.http import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from shared.identity import Identity
 from shared.outbox import Outbox
+from shared.service import Runtime
 
 MAX_LENGTH = timedelta(hours=8)
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone=True columns: they are stored as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def to_out(row: Any, open_before: timedelta, agenda: str | None = None) -> SessionOut:
     """`agenda` is the opened text, passed only when the caller is one of the two members."""
-    starts = _utc(row.starts_at)
+    starts = aware(row.starts_at)
     return SessionOut(session_id=row.session_id, pairing_id=row.pairing_id, starts_at=starts,
-                      ends_at=_utc(row.ends_at), state=row.state, room_opens_at=starts - open_before,
+                      ends_at=aware(row.ends_at), state=row.state, room_opens_at=starts - open_before,
                       agenda=agenda)
 
 
-async def _member_view(vault: AgendaVault, row: Any, open_before: timedelta) -> SessionOut:
-    texts = await agendas.open_for_members(vault, [row])
-    return to_out(row, open_before, texts[row.session_id])
-
-
-async def schedule(conn: AsyncConnection, outbox: Outbox, vault: AgendaVault, identity: Identity, pairing_id: str,
-                   starts_at: datetime, ends_at: datetime, agenda: str | None, now: datetime,
-                   open_before: timedelta) -> SessionOut:
-    row = await pairing_svc.load(conn, pairing_id)
-    if not pairing_svc.is_member(row, identity):
-        pairing_svc.visible(row, identity)
-        raise Forbidden("Only the two members schedule their sessions.")
-    if row.state != "active":
-        raise Conflict(f"Sessions can only be scheduled for an active pairing (this one is {row.state}).")
+def _times(starts_at: datetime, ends_at: datetime, now: datetime) -> tuple[datetime, datetime]:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise BadRequest("starts_at and ends_at need a time zone offset.")
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
@@ -58,100 +44,93 @@ async def schedule(conn: AsyncConnection, outbox: Outbox, vault: AgendaVault, id
         raise BadRequest("ends_at must be after starts_at, and a session lasts at most 8 hours.")
     if ends_at <= now:
         raise BadRequest("The session would already be over.")
-    session_id = uuid.uuid4().hex
-    sealed = await agendas.sealed_columns(vault, session_id, agenda)
-    await conn.execute(sa.insert(meetings).values(
-        session_id=session_id, pairing_id=pairing_id, starts_at=starts_at, ends_at=ends_at, state="scheduled",
-        created_by=identity.sub, created_at=now, **sealed))
-    await outbox.add(conn, t.SessionScheduled(session_id=session_id, pairing_id=pairing_id, starts_at=starts_at,
-                                              ends_at=ends_at), subject=f"session:{session_id}")
-    # The member just wrote it: echo it without opening what was sealed a moment ago.
-    return to_out((await load(conn, session_id))[0], open_before, agenda)
+    return starts_at, ends_at
 
 
-async def load(conn: AsyncConnection, session_id: str) -> tuple[Any, Any]:
-    row = (await conn.execute(sa.select(meetings).where(meetings.c.session_id == session_id))).first()
-    if row is None:
-        raise NotFound("No such session.")
-    pairing = (await conn.execute(sa.select(pairings).where(pairings.c.pairing_id == row.pairing_id))).first()
-    return row, pairing
+class Meetings:
+    def __init__(self, runtime: Runtime, agendas: AgendaVault, consent: ConsentStore, *,
+                 open_before: timedelta) -> None:
+        self.runtime = runtime
+        self.agendas = agendas
+        self.consent = consent
+        self.open_before = open_before
 
+    def _outbox(self) -> Outbox:
+        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
+            raise ServiceUnavailable()
+        return self.runtime.outbox
 
-async def get(conn: AsyncConnection, vault: AgendaVault, identity: Identity, session_id: str,
-              open_before: timedelta) -> SessionOut:
-    row, pairing = await load(conn, session_id)
-    if pairing_svc.is_member(pairing, identity):
-        return await _member_view(vault, row, open_before)
-    if not identity.has("admin"):
-        raise NotFound("No such session.")
-    return to_out(row, open_before)  # admins: times and state, never the agenda (not even opened)
+    async def schedule(self, identity: Identity, pairing_id: str, data: ScheduleSession) -> SessionOut:
+        """A member schedules a session of their active pairing; the agenda is sealed before it is stored."""
+        now = utcnow()
+        async with self.runtime.engine.begin() as conn:
+            row = await pairing_svc.load(conn, pairing_id)
+            if not pairing_svc.is_member(row, identity):
+                pairing_svc.visible(row, identity)
+                raise Forbidden("Only the two members schedule their sessions.")
+            if row.state != "active":
+                raise Conflict(f"Sessions can only be scheduled for an active pairing (this one is {row.state}).")
+            starts_at, ends_at = _times(data.starts_at, data.ends_at, now)
+            session_id = uuid.uuid4().hex
+            sealed = await agendas.sealed_columns(self.agendas, session_id, data.agenda)
+            await conn.execute(sa.insert(meetings).values(
+                session_id=session_id, pairing_id=pairing_id, starts_at=starts_at, ends_at=ends_at,
+                state="scheduled", created_by=identity.sub, created_at=now, **sealed))
+            await self._outbox().add(conn, t.SessionScheduled(session_id=session_id, pairing_id=pairing_id,
+                                                              starts_at=starts_at, ends_at=ends_at),
+                                     subject=f"session:{session_id}")
+            # The member just wrote it: echo it without opening what was sealed a moment ago.
+            return to_out((await load(conn, session_id))[0], self.open_before, data.agenda)
 
+    async def get(self, identity: Identity, session_id: str) -> SessionOut:
+        async with self.runtime.engine.connect() as conn:
+            row, pairing = await load(conn, session_id)
+        if pairing_svc.is_member(pairing, identity):
+            texts = await agendas.open_for_members(self.agendas, [row])
+            return to_out(row, self.open_before, texts[row.session_id])
+        if not identity.has("admin"):
+            raise NotFound("No such session.")
+        return to_out(row, self.open_before)  # admins: times and state, never the agenda (not even opened)
 
-async def list_for_pairing(conn: AsyncConnection, vault: AgendaVault, identity: Identity, pairing_id: str,
-                           open_before: timedelta) -> list[SessionOut]:
-    pairing = await pairing_svc.load(conn, pairing_id)
-    pairing_svc.visible(pairing, identity)
-    rows = (await conn.execute(sa.select(meetings).where(meetings.c.pairing_id == pairing_id)
-                               .order_by(meetings.c.starts_at))).all()
-    if not pairing_svc.is_member(pairing, identity):
-        return [to_out(r, open_before) for r in rows]
-    texts = await agendas.open_for_members(vault, rows)
-    return [to_out(r, open_before, texts[r.session_id]) for r in rows]
+    async def list_for_pairing(self, identity: Identity, pairing_id: str) -> list[SessionOut]:
+        async with self.runtime.engine.connect() as conn:
+            pairing = await pairing_svc.load(conn, pairing_id)
+            pairing_svc.visible(pairing, identity)
+            rows = (await conn.execute(sa.select(meetings).where(meetings.c.pairing_id == pairing_id)
+                                       .order_by(meetings.c.starts_at))).all()
+        if not pairing_svc.is_member(pairing, identity):
+            return [to_out(r, self.open_before) for r in rows]
+        texts = await agendas.open_for_members(self.agendas, rows)
+        return [to_out(r, self.open_before, texts[r.session_id]) for r in rows]
 
+    async def cancel(self, identity: Identity, session_id: str) -> SessionOut:
+        """Cancelling ends the agenda's purpose: its data key is destroyed in the same transaction."""
+        async with self.runtime.engine.begin() as conn:
+            out = await self._cancel(conn, identity, session_id)
+        await agendas.reclaim(self.runtime.engine)
+        return out
 
-async def cancel(conn: AsyncConnection, outbox: Outbox, identity: Identity, session_id: str,
-                 open_before: timedelta) -> SessionOut:
-    """Cancelling ends the agenda's purpose: its data key is destroyed in the same transaction."""
-    row, pairing = await load(conn, session_id)
-    if not pairing_svc.is_member(pairing, identity):
-        if identity.has("admin"):
-            raise Forbidden("Only the two members cancel their sessions.")
-        raise NotFound("No such session.")
-    if row.state != "scheduled":
-        raise Conflict(f"A session in state {row.state} cannot be cancelled.")
-    await conn.execute(sa.update(meetings).where(meetings.c.session_id == session_id).values(state="cancelled"))
-    await agendas.shred_session(conn, session_id)
-    await outbox.add(conn, t.SessionCancelled(session_id=session_id, pairing_id=row.pairing_id),
-                     subject=f"session:{session_id}")
-    return to_out((await load(conn, session_id))[0], open_before)
-
-
-@dataclass(frozen=True)
-class Room:
-    session_id: str
-    pairing_id: str
-    members: tuple[str, str]  # (mentor, mentee)
-    starts_at: datetime
-    ends_at: datetime
-
-
-class RoomRefused(Exception):
-    """The caller may not enter this room now; `code` is for the client, never more detail."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-async def admit(conn: AsyncConnection, user_id: str, session_id: str, now: datetime, open_before: timedelta,
-                close_after: timedelta) -> Room:
-    """Only the two members of an active pairing, not suspended, while the room is open."""
-    try:
+    async def _cancel(self, conn: AsyncConnection, identity: Identity, session_id: str) -> SessionOut:
         row, pairing = await load(conn, session_id)
-    except NotFound:
-        raise RoomRefused("not-found") from None
-    if user_id not in (pairing.mentor_id, pairing.mentee_id):
-        raise RoomRefused("not-found")  # no existence oracle for outsiders, admins included
-    user = await get_user(conn, user_id)
-    if user is None or user.suspended:
-        raise RoomRefused("suspended")
-    if pairing.state != "active":
-        raise RoomRefused("pairing-not-active")
-    if row.state != "scheduled":
-        raise RoomRefused("session-cancelled")
-    starts, ends = _utc(row.starts_at), _utc(row.ends_at)
-    if now < starts - open_before:
-        raise RoomRefused("room-not-open")
-    if now > ends + close_after:
-        raise RoomRefused("room-closed")
-    return Room(session_id, pairing.pairing_id, (pairing.mentor_id, pairing.mentee_id), starts, ends)
+        if not pairing_svc.is_member(pairing, identity):
+            if identity.has("admin"):
+                raise Forbidden("Only the two members cancel their sessions.")
+            raise NotFound("No such session.")
+        if row.state != "scheduled":
+            raise Conflict(f"A session in state {row.state} cannot be cancelled.")
+        await conn.execute(sa.update(meetings).where(meetings.c.session_id == session_id).values(state="cancelled"))
+        await agendas.shred_session(conn, session_id)
+        await self._outbox().add(conn, t.SessionCancelled(session_id=session_id, pairing_id=row.pairing_id),
+                                 subject=f"session:{session_id}")
+        return to_out((await load(conn, session_id))[0], self.open_before)
+
+    async def consent_ledger(self, identity: Identity, session_id: str) -> list[ConsentEntryOut]:
+        """Every consent transition of the session: the two members only (anyone else: no such session)."""
+        async with self.runtime.engine.connect() as conn:
+            _row, pairing = await load(conn, session_id)
+        if not pairing_svc.is_member(pairing, identity):
+            raise NotFound("No such session.")
+        return [ConsentEntryOut(seq=e["seq"], kind=e["kind"], actor=e["actor"],
+                                at=datetime.fromisoformat(e["at"]), recording_id=e["recording_id"],
+                                reason=reason_for_members(e["reason"]))
+                for e in await self.consent.ledger(session_id)]

@@ -5,23 +5,37 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.sessions.adapters.db import pairings
-from services.sessions.meetings.agenda import shred_pairing as shred_pairing_agendas
 from services.sessions.pairings.schemas import PairingOut
+from services.sessions.pairings.tables import pairings
 from services.sessions.users.service import UserFacts, get_user
+from shared.clock import utcnow
 from shared.events import types as t
-from shared.http import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from shared.events.types import AuditEntry
+from shared.http import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from shared.identity import Identity
 from shared.outbox import Outbox
+from shared.service import Runtime
 
 OPEN_STATES = ("proposed", "active")
 _ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class PairingEnd:
+    """What else ends with a pairing. Pairings knows neither the sessions nor the calls (the context wires
+    them): `in_transaction(conn, pairing_id)` runs in the transaction that ends the pairing (its agendas'
+    keys are shredded), `after(pairing_id)` once that committed (its live calls are cut)."""
+
+    in_transaction: Callable[[AsyncConnection, str], Awaitable[object]]
+    after: Callable[[str], Awaitable[object]]
 
 
 def to_out(row: Any) -> PairingOut:
@@ -83,7 +97,7 @@ def visible(row: Any, identity: Identity) -> None:
         raise NotFound("No such pairing.")
 
 
-async def propose(conn: AsyncConnection, outbox: Outbox, identity: Identity, mentor_id: str,
+async def _propose(conn: AsyncConnection, outbox: Outbox, identity: Identity, mentor_id: str,
                   mentee_id: str | None, now: datetime) -> PairingOut:
     if identity.has("admin"):
         if not mentee_id:
@@ -123,14 +137,22 @@ async def _transition(conn: AsyncConnection, row: Any, **values: Any) -> None:
         raise Conflict("The pairing changed meanwhile; reload and retry.")
 
 
-async def accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
-                 now: datetime) -> PairingOut:
+async def _by_member(conn: AsyncConnection, identity: Identity, pairing_id: str, verb: str, state: str,
+                     done: str) -> Any:
+    """The pairing (locked) if the caller is one of its two members and it is in `state`; the member is
+    about to `verb` it (it would become `done`)."""
     row = await load(conn, pairing_id, for_update=True)
     visible(row, identity)
     if not is_member(row, identity):
-        raise Forbidden("Only the two members can accept a pairing.")
-    if row.state != "proposed":
-        raise Conflict(f"A pairing in state {row.state} cannot be accepted.")
+        raise Forbidden(f"Only the two members can {verb} a pairing.")
+    if row.state != state:
+        raise Conflict(f"A pairing in state {row.state} cannot be {done}.")
+    return row
+
+
+async def _accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
+                 now: datetime) -> PairingOut:
+    row = await _by_member(conn, identity, pairing_id, "accept", "proposed", "accepted")
     column = "mentor_accepted_at" if identity.sub == row.mentor_id else "mentee_accepted_at"
     if getattr(row, column) is not None:
         raise Conflict("You have already accepted this pairing.")
@@ -148,39 +170,79 @@ async def accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pair
     return to_out(await load(conn, pairing_id))
 
 
-async def decline(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
+async def _decline(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
                   now: datetime) -> PairingOut:
-    row = await load(conn, pairing_id, for_update=True)
-    visible(row, identity)
-    if not is_member(row, identity):
-        raise Forbidden("Only the two members can decline a pairing.")
-    if row.state != "proposed":
-        raise Conflict(f"A pairing in state {row.state} cannot be declined.")
+    row = await _by_member(conn, identity, pairing_id, "decline", "proposed", "declined")
     await _transition(conn, row, state="declined", closed_at=now)
     await outbox.add(conn, t.PairingDeclined(pairing_id=pairing_id, mentor_id=row.mentor_id,
                                              mentee_id=row.mentee_id), subject=f"pairing:{pairing_id}")
     return to_out(await load(conn, pairing_id))
 
 
-async def end(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
-              now: datetime) -> PairingOut:
-    row = await load(conn, pairing_id, for_update=True)
-    visible(row, identity)
-    if not is_member(row, identity):
-        raise Forbidden("Only the two members can end a pairing.")
-    if row.state != "active":
-        raise Conflict(f"A pairing in state {row.state} cannot be ended.")
+async def _end(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str, now: datetime,
+              ending: PairingEnd) -> PairingOut:
+    row = await _by_member(conn, identity, pairing_id, "end", "active", "ended")
     await _transition(conn, row, state="ended", closed_at=now)
-    await shred_pairing_agendas(conn, pairing_id)  # an agenda's purpose ends with its pairing
+    await ending.in_transaction(conn, pairing_id)  # an agenda's purpose ends with its pairing
     await outbox.add(conn, t.PairingEnded(pairing_id=pairing_id, mentor_id=row.mentor_id, mentee_id=row.mentee_id,
                                           ended_at=now), subject=f"pairing:{pairing_id}")
     return to_out(await load(conn, pairing_id))
 
 
-async def list_for(conn: AsyncConnection, identity: Identity, state: str | None) -> list[PairingOut]:
-    query = sa.select(pairings).order_by(pairings.c.created_at)
-    if not identity.has("admin"):
-        query = query.where(sa.or_(pairings.c.mentor_id == identity.sub, pairings.c.mentee_id == identity.sub))
-    if state:
-        query = query.where(pairings.c.state == state)
-    return [to_out(r) for r in (await conn.execute(query)).all()]
+Change = Callable[[AsyncConnection, Outbox, datetime], Awaitable[PairingOut]]
+
+
+class Pairings:
+    """The pairing routes' work: each change in one transaction with its events and its audit entry."""
+
+    def __init__(self, runtime: Runtime, ending: PairingEnd) -> None:
+        self.runtime = runtime
+        self.ending = ending
+
+    async def _change(self, identity: Identity, action: str, change: Change) -> PairingOut:
+        """Apply `change` and stage who made it (ids only) in the same transaction."""
+        outbox = self.runtime.outbox
+        if outbox is None:  # pragma: no cover - create_app always configures it
+            raise ServiceUnavailable()
+        now = utcnow()
+        async with self.runtime.engine.begin() as conn:
+            out = await change(conn, outbox, now)
+            target = f"pairing:{out.pairing_id}"
+            await outbox.add(conn, AuditEntry(actor=identity.sub, action=action, target=target, outcome="success"),
+                             subject=target)
+        return out
+
+    async def propose(self, identity: Identity, mentor_id: str, mentee_id: str | None) -> PairingOut:
+        """An admin proposes a mentor and a mentee, or a mentee requests a vetted mentor."""
+        return await self._change(identity, "pairing.propose", lambda conn, outbox, now: _propose(
+            conn, outbox, identity, mentor_id, mentee_id, now))
+
+    async def accept(self, identity: Identity, pairing_id: str) -> PairingOut:
+        return await self._change(identity, "pairing.accept", lambda conn, outbox, now: _accept(
+            conn, outbox, identity, pairing_id, now))
+
+    async def decline(self, identity: Identity, pairing_id: str) -> PairingOut:
+        return await self._change(identity, "pairing.decline", lambda conn, outbox, now: _decline(
+            conn, outbox, identity, pairing_id, now))
+
+    async def end(self, identity: Identity, pairing_id: str) -> PairingOut:
+        """The pairing's agendas are shredded with it; once that committed, its live calls are cut."""
+        out = await self._change(identity, "pairing.end", lambda conn, outbox, now: _end(
+            conn, outbox, identity, pairing_id, now, self.ending))
+        await self.ending.after(pairing_id)
+        return out
+
+    async def get(self, identity: Identity, pairing_id: str) -> PairingOut:
+        async with self.runtime.engine.connect() as conn:
+            row = await load(conn, pairing_id)
+        visible(row, identity)
+        return to_out(row)
+
+    async def list_for(self, identity: Identity, state: str | None) -> list[PairingOut]:
+        query = sa.select(pairings).order_by(pairings.c.created_at)
+        if not identity.has("admin"):
+            query = query.where(sa.or_(pairings.c.mentor_id == identity.sub, pairings.c.mentee_id == identity.sub))
+        if state:
+            query = query.where(pairings.c.state == state)
+        async with self.runtime.engine.connect() as conn:
+            return [to_out(r) for r in (await conn.execute(query)).all()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from services.sessions.meetings.service import Room
+from services.sessions.meetings.rooms import Room
 from shared.logging import get_logger
 
 log = get_logger("tandem.sessions.recorder")

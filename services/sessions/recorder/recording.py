@@ -10,26 +10,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from services.sessions.adapters.sink import STORAGE_UNAVAILABLE, RecordingMeta, RecordingSink, Upload
+from services.sessions.config import Settings
 from services.sessions.consent import machine as cm
 from services.sessions.consent.service import ConsentStore
-from services.sessions.meetings.service import Room
+from services.sessions.meetings.rooms import Room
 from services.sessions.recorder.muxer import WebmMuxer
 from services.sessions.recorder.passthrough import tap
-from services.sessions.recorder.sink import STORAGE_UNAVAILABLE, RecordingMeta, RecordingSink, Upload
 from services.sessions.signalling import messages as msg
-from services.sessions.signalling.controllers import publish_state
 from services.sessions.signalling.hub import RECORDER, Hub
+from services.sessions.signalling.service import publish_state
+from services.sessions.signalling.turn import ice_servers, recorder_ttl_s
+from shared.clock import utcnow
 from shared.events import Event
 from shared.events import types as t
 from shared.logging import get_logger
 from shared.outbox import Outbox
+from shared.service import Runtime
 
 log = get_logger("tandem.sessions.recorder")
 PLI_INTERVAL_S = 0.3
@@ -66,7 +70,7 @@ class Recording:
     async def start(self) -> None:
         evidence = await self.consent.ledger(self.room.session_id, self.recording_id)
         meta = RecordingMeta(session_id=self.room.session_id, pairing_id=self.room.pairing_id,
-                             recording_id=self.recording_id, started_at=datetime.now(UTC),
+                             recording_id=self.recording_id, started_at=utcnow(),
                              consent_evidence=evidence)
         self.upload = await self.sink.open(meta)
         if hasattr(self.upload, "on_failure"):
@@ -265,3 +269,23 @@ class Recording:
 def _event_reason(reason: str | None) -> str:
     return reason if reason in ("revoked", "ended", "disconnected", STORAGE_UNAVAILABLE,
                                 *cm.PROGRAMME_REASONS) else "failed"
+
+
+Starter = Callable[[Room, str, Callable[[str], None]], Awaitable[Recording]]
+
+
+def starter(runtime: Runtime, settings: Settings, hub: Hub, consent: ConsentStore, sink: RecordingSink) -> Starter:
+    """How this instance starts a recording (`Recorders`' factory): the recorder's own TURN credential
+    lasts while the room can be open (it has no renewal)."""
+    async def start(room: Room, recording_id: str, finished: Callable[[str], None]) -> Recording:
+        servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+                   for s in ice_servers(settings.ice_urls, settings.turn_secret, "recorder", time.time(),
+                                        recorder_ttl_s(settings.turn_ttl_s, room.ends_at, settings.room_close_after_s,
+                                                       utcnow()))]
+        recording = Recording(room=room, recording_id=recording_id, hub=hub, sink=sink, consent=consent,
+                              outbox=runtime.outbox, engine=runtime.engine, ice_servers=servers,
+                              on_finished=finished)
+        await recording.start()
+        return recording
+
+    return start

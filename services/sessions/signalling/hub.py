@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 from redis.asyncio import Redis
 
-from services.sessions.meetings.service import Room
+from services.sessions.meetings.rooms import Room
 from services.sessions.signalling.ending import PEER_REASON, Cause, cause_of
 from services.sessions.signalling.messages import PeerLeft, encode
 from shared.logging import get_logger

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.sessions.adapters.db import inbox, users
+from services.sessions.adapters.db import inbox
+from services.sessions.users.tables import users
+from shared.clock import utcnow
 from shared.db import claim_event
 from shared.events import Envelope, Event
 from shared.events import types as t
@@ -39,7 +40,7 @@ async def get_user(conn: AsyncConnection, user_id: str) -> UserFacts | None:
 
 
 async def _upsert(conn: AsyncConnection, user_id: str, **values: Any) -> None:
-    values["updated_at"] = datetime.now(UTC)
+    values["updated_at"] = utcnow()
     done = await conn.execute(sa.update(users).where(users.c.user_id == user_id).values(**values))
     if not done.rowcount:
         await conn.execute(sa.insert(users).values(user_id=user_id, **values))
