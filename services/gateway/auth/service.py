@@ -33,7 +33,7 @@ from shared.ratelimit import RateCounts, RateLimiter
 # KEYS: 1 session or "", 2 and 3 revocation marks or "", 4 per-address counter or "" (not counted)
 # ARGV: 1 user id of a bearer token or "", 2 user-state key prefix, 3 and 4 what comes before and after
 #       the user id in the per-identity counter's key ("" and "": not counted), 5 counter ttl
-_SCRIPT = """
+SCRIPT = """
 local session = false
 local uid = ARGV[1]
 if KEYS[1] ~= '' then
@@ -87,7 +87,7 @@ class Authenticator:
         self.cookie_name = cookie_name
         self.limits = limits
         self.clock = clock
-        self.script = redis.register_script(_SCRIPT)
+        self.script = redis.register_script(SCRIPT)
         self.counts = RateCounts(redis, limits.limiter.ttl_s)
 
     def start(self) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,11 +25,11 @@ from joserfc.jwk import ECKey, KeySet, OKPKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.gateway.keys.tables import signing_keys
+from shared.clock import EpochClock
 from shared.logging import get_logger
 
 log = get_logger("tandem.gateway.keys")
 
-Clock = Callable[[], float]
 ALGS = {"assertion": "Ed25519", "token": "ES256"}
 
 
@@ -110,7 +109,7 @@ class SigningKey:
 class KeyRing:
     """The keys of one purpose, cached in memory and reloaded from the database."""
 
-    def __init__(self, engine: AsyncEngine, purpose: str, sealer: Sealer, *, clock: Clock, rotate_s: int,
+    def __init__(self, engine: AsyncEngine, purpose: str, sealer: Sealer, *, clock: EpochClock, rotate_s: int,
                  publish_ahead_s: int, retain_s: int) -> None:
         self.engine = engine
         self.purpose = purpose
