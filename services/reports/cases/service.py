@@ -8,6 +8,7 @@ audit that cannot be written undoes the change (fail closed).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,13 +49,15 @@ def summary(row: Any, now: datetime) -> CaseSummary:
                        legal_hold=row.legal_hold)
 
 
+@dataclass(frozen=True)
 class Cases:
-    def __init__(self, runtime: Runtime, settings: Settings, files: CaseFile, vault: Vault, clock: Clock) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        self.files = files
-        self.vault = vault
-        self.clock = clock
+    """The safeguarding routes' work, on the report rows (`files`) and the sealed objects (`vault`)."""
+
+    runtime: Runtime
+    settings: Settings
+    files: CaseFile
+    vault: Vault
+    clock: Clock
 
     async def _case(self, conn: AsyncConnection, identity: Identity, report_id: str, action: str, *,
                     for_update: bool = False) -> tuple[Any, Body]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,16 +57,17 @@ def forget_actor() -> None:
     structlog.contextvars.unbind_contextvars("actor")
 
 
+@dataclass(frozen=True)
 class Concerns:
-    def __init__(self, runtime: Runtime, settings: Settings, files: CaseFile, vault: Vault, receipts: ReceiptBook,
-                 limiter: RateLimiter, clock: Clock) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        self.files = files
-        self.vault = vault
-        self.receipts = receipts
-        self.limiter = limiter
-        self.clock = clock
+    """The reporter's routes' work: filing, and following up by account or by receipt."""
+
+    runtime: Runtime
+    settings: Settings
+    files: CaseFile
+    vault: Vault
+    receipts: ReceiptBook
+    limiter: RateLimiter
+    clock: Clock
 
     def is_public(self, identity: Identity) -> bool:
         """The gateway's unauthenticated public form: the configured subject with no roles."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,13 +31,15 @@ from shared.service import Runtime
 SYSTEM_ACTOR = "system:reports-retention"
 
 
+@dataclass(frozen=True)
 class Retention:
-    def __init__(self, runtime: Runtime, settings: Settings, files: CaseFile, vault: Vault, clock: Clock) -> None:
-        self.runtime = runtime
-        self.settings = settings
-        self.files = files
-        self.vault = vault
-        self.clock = clock
+    """The sweeps, run by `run` in the background (or one `sweep` at a time)."""
+
+    runtime: Runtime
+    settings: Settings
+    files: CaseFile
+    vault: Vault
+    clock: Clock
 
     async def run(self, interval_s: float) -> None:
         """Sweep every `interval_s` seconds until cancelled."""

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from services.sessions.meetings.rooms import Room
 from services.sessions.signalling.ending import PEER_REASON, Cause, cause_of
 from services.sessions.signalling.messages import PeerLeft, encode
+from shared.clock import EpochClock
 from shared.logging import get_logger
 
 log = get_logger("tandem.sessions.hub")
@@ -107,7 +108,7 @@ class Conn:
 
 
 class Hub:
-    def __init__(self, redis: Redis, *, grace_s: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, redis: Redis, *, grace_s: float, clock: EpochClock = time.time) -> None:
         self.redis = redis
         self.grace_s = grace_s
         self.clock = clock
