@@ -34,7 +34,7 @@ from services.gateway.oauth.access import AccessTokens
 from services.gateway.oauth.clients import Clients
 from services.gateway.oauth.codes import AuthorizationCodes
 from services.gateway.oauth.revocation import Revocation
-from services.gateway.oauth.store import OAuthMarks, RefreshTokens, revocation_keys
+from services.gateway.oauth.store import OAuthStore, revocation_keys
 from services.gateway.oauth.tokens import Tokens
 from services.gateway.proxy.assertions import Assertions
 from services.gateway.proxy.service import Proxy
@@ -83,16 +83,10 @@ class Stores:
     users: Users
     invitations: Invitations
     signin: SignIn
-    account_admin: AccountAdmin
-    privileged: PrivilegedRoles
-    vetting: MentorVetting
-    agreements: Agreements
     sessions: BrowserSessions
     oauth_clients: Clients
-    oauth_codes: AuthorizationCodes
-    oauth_tokens: Tokens
-    oauth_revocation: Revocation
     access_tokens: AccessTokens
+    oauth_revocation: Revocation
 
 
 def build_stores(*, engine: AsyncEngine, redis: Redis, outbox: Outbox, auditor: Auditor, settings: Settings,
@@ -111,22 +105,16 @@ def build_stores(*, engine: AsyncEngine, redis: Redis, outbox: Outbox, auditor: 
     signin = SignIn(users, auditor, passwords, sealer, settings, tell_privileged_grant)
     sessions = BrowserSessions(redis, idle_s=settings.session_idle_s, absolute_s=settings.session_absolute_s,
                                clock=clock, cookie_name=settings.cookie_name)
-    marks, refresh = OAuthMarks(redis), RefreshTokens(engine)
+    oauth_store = OAuthStore(redis, engine)
     oauth_clients = Clients(engine, auditor, clock)
-    access_tokens = AccessTokens(token, marks, refresh, oauth_clients, users, settings.issuer, clock)
-    revocation = Revocation(marks, refresh, access_tokens, auditor, settings.access_token_lifetime_s, clock)
-    codes = AuthorizationCodes(marks, oauth_clients, users, revocation, auditor, settings.auth_code_lifetime_s, clock)
+    access_tokens = AccessTokens(token, oauth_store, oauth_clients, users, settings.issuer, clock)
+    revocation = Revocation(oauth_store, access_tokens, auditor, settings.access_token_lifetime_s, clock)
     users.on_revoke.append(sessions.delete_all)
     users.on_revoke.append(revocation.revoke_user)
     return Stores(keys=keys, sealer=sealer, users=users,
                   invitations=Invitations(users, auditor, passwords, sealer, settings), signin=signin,
-                  account_admin=AccountAdmin(users, auditor, erase_rows_in=[inbox_items]),
-                  privileged=PrivilegedRoles(users, signin, auditor, tell_privileged_grant),
-                  vetting=MentorVetting(engine, outbox, auditor, clock),
-                  agreements=Agreements(engine, outbox, auditor, clock),
-                  sessions=sessions, oauth_clients=oauth_clients, oauth_codes=codes,
-                  oauth_tokens=Tokens(token, marks, refresh, codes, users, revocation, auditor, settings, clock),
-                  oauth_revocation=revocation, access_tokens=access_tokens)
+                  sessions=sessions, oauth_clients=oauth_clients, access_tokens=access_tokens,
+                  oauth_revocation=revocation)
 
 
 def build_context(runtime: Runtime, settings: Settings, clock: EpochClock) -> GatewayContext:
@@ -134,11 +122,16 @@ def build_context(runtime: Runtime, settings: Settings, clock: EpochClock) -> Ga
     assert runtime.outbox is not None  # noqa: S101 - create_app always passes the outbox table
     stores = build_stores(engine=runtime.engine, redis=runtime.redis, outbox=runtime.outbox,
                           auditor=runtime.auditor, settings=settings, clock=clock)
-    users, sessions = stores.users, stores.sessions
+    users, sessions, revocation = stores.users, stores.sessions, stores.oauth_revocation
+    auditor = runtime.auditor
+    account_admin = AccountAdmin(users, auditor, erase_rows_in=(inbox_items,))
+    codes = AuthorizationCodes(revocation.store, stores.oauth_clients, users, revocation, auditor,
+                               settings.auth_code_lifetime_s, clock)
+    tokens = Tokens(codes, revocation, revocation.store, stores.keys.token, users, auditor, settings, clock)
     live = LiveSockets(runtime.redis)
-    stores.account_admin.on_suspend.append(live.suspend_user)
+    account_admin.on_suspend.append(live.suspend_user)
     users.on_revoke.append(live.revoke_user)
-    sessions.on_logout.append(stores.oauth_revocation.revoke_sid)
+    sessions.on_logout.append(revocation.revoke_sid)
     sessions.on_logout.append(live.revoke_sid)
     limiter = RateLimiter(runtime.redis, window_s=settings.rate_limit_window_s, clock=clock)
     # The memory of checked credentials forgets a user on every change, here and elsewhere.
@@ -148,7 +141,7 @@ def build_context(runtime: Runtime, settings: Settings, clock: EpochClock) -> Ga
     users.on_change.append(cache.changed)
     users.on_revoke.append(cache.changed)
     sessions.on_end.append(cache.changed)
-    stores.oauth_revocation.on_token_revoked.append(cache.changed)
+    revocation.on_token_revoked.append(cache.changed)
     auth = Authenticator(
         runtime.redis, sessions=sessions, cache=cache, cookie_name=settings.cookie_name, clock=clock,
         users=UserStates(prefix=USER_STATE_PREFIX, read=read_user_state, state=users.state),
@@ -164,12 +157,12 @@ def build_context(runtime: Runtime, settings: Settings, clock: EpochClock) -> Ga
     proxy = Proxy(settings=settings, clock=clock, redis=runtime.redis, auth=auth, sessions=sessions,
                   limiter=limiter, upstream=upstream, live=live, assertions=assertions)
     return GatewayContext(settings=settings, clock=clock, keys=stores.keys, users=users,
-                          invitations=stores.invitations, signin=stores.signin, account_admin=stores.account_admin,
-                          privileged=stores.privileged, vetting=stores.vetting, agreements=stores.agreements,
-                          sessions=sessions, oauth_clients=stores.oauth_clients, oauth_codes=stores.oauth_codes,
-                          oauth_tokens=stores.oauth_tokens, oauth_revocation=stores.oauth_revocation,
-                          access_tokens=stores.access_tokens, limiter=limiter, upstream=upstream,
-                          inbox=Inbox(runtime.engine, clock),
+                          invitations=stores.invitations, signin=stores.signin, account_admin=account_admin,
+                          privileged=PrivilegedRoles(users, stores.signin, auditor, tell_privileged_grant),
+                          vetting=MentorVetting(users, auditor), agreements=Agreements(users, auditor),
+                          sessions=sessions, oauth_clients=stores.oauth_clients, oauth_codes=codes,
+                          oauth_tokens=tokens, oauth_revocation=revocation, access_tokens=stores.access_tokens,
+                          limiter=limiter, upstream=upstream, inbox=Inbox(runtime.engine, clock),
                           federation=Federation(settings, runtime.redis, stores.signin), live=live, auth=auth,
                           proxy=proxy)
 

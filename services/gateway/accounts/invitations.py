@@ -5,6 +5,7 @@ password and second factor replace the old ones and every session and token of t
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,23 +25,21 @@ from services.gateway.accounts.users import (
     epoch,
     normalise_email,
     roles_of,
+    status_of,
 )
 from services.gateway.config import Settings
 from services.gateway.keys.service import Sealer
 from shared.audit import Auditor
-from shared.http import BadRequest, Conflict, NotFound, Problem
+from shared.http import BadRequest, Conflict, Problem
 
 
+@dataclass(eq=False)
 class Invitations:
-    def __init__(self, users: Users, audit: Auditor, passwords: Passwords, sealer: Sealer,
-                 settings: Settings) -> None:
-        self.users = users
-        self.engine = users.engine
-        self.clock = users.clock
-        self.audit = audit
-        self.passwords = passwords
-        self.sealer = sealer
-        self.settings = settings
+    users: Users
+    audit: Auditor
+    passwords: Passwords
+    sealer: Sealer
+    settings: Settings
 
     async def invite(self, actor: str, email: str, display_name: str, roles: list[str]) -> tuple[str, str, float]:
         """An admin's invitation (`POST /admin/users`): ordinary roles only, possibly none yet (a new admin
@@ -61,9 +60,9 @@ class Invitations:
         if not 1 <= len(display_name) <= 200:
             raise BadRequest("Enter a display name (1-200 characters).", slug="invalid-name")
         try:
-            async with self.engine.begin() as conn:
+            async with self.users.engine.begin() as conn:
                 user_id = await self.users.add(conn, email=email, display_name=display_name, status="invited",
-                                               roles=roles, now=at(self.clock))
+                                               roles=roles, now=at(self.users.clock))
                 token, expires = await self._new_link(conn, actor, user_id)
         except IntegrityError:
             raise Conflict("An account with this e-mail address exists.", slug="email-taken") from None
@@ -72,7 +71,7 @@ class Invitations:
 
     async def _new_link(self, conn: AsyncConnection, actor: str, user_id: str) -> tuple[str, float]:
         token = secrets.token_urlsafe(32)
-        now = self.clock()
+        now = self.users.clock()
         expires = now + self.settings.invitation_lifetime_s
         # Older invitations die: only the newest link works.
         await conn.execute(sa.update(invitations).where(invitations.c.user_id == user_id,
@@ -85,12 +84,8 @@ class Invitations:
 
     async def reissue(self, actor: str, user_id: str) -> tuple[str, float]:
         """A fresh set-password link; older links die."""
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).first()
-            if row is None:
-                raise NotFound("No such user.")
-            if row.status == "erased":
-                raise Conflict("This account has been erased.", slug="erased")
+        async with self.users.engine.begin() as conn:
+            await status_of(conn, user_id, erased="This account has been erased.")
             token, expires = await self._new_link(conn, actor, user_id)
         await self.audit(actor, "user.invitation_issue", f"user:{user_id}", "success")
         return token, expires
@@ -101,11 +96,11 @@ class Invitations:
         if problem:
             raise BadRequest(problem, slug="weak-password")
         pw_hash = await self.passwords.hash(password)
-        now = at(self.clock)
-        async with self.engine.begin() as conn:
+        now = at(self.users.clock)
+        async with self.users.engine.begin() as conn:
             inv = (await conn.execute(sa.select(invitations).where(invitations.c.token_hash == token_hash(token))
                                       .with_for_update())).mappings().first()
-            if inv is None or inv["used_at"] is not None or epoch(inv["expires_at"]) < self.clock():
+            if inv is None or inv["used_at"] is not None or epoch(inv["expires_at"]) < self.users.clock():
                 raise Problem("This invitation link is invalid or has expired. Ask an admin for a new one.",
                               slug="invitation-invalid")
             claimed = await conn.execute(sa.update(invitations).where(invitations.c.token_hash == inv["token_hash"],

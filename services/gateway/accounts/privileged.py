@@ -46,12 +46,12 @@ class Grant:
     needs_new_link: bool  # active without a second factor: they must enrol one (new set-password link)
 
 
+@dataclass(eq=False)
 class PrivilegedRoles:
-    def __init__(self, users: Users, signin: SignIn, audit: Auditor, tell_grant: TellGrant) -> None:
-        self.users = users
-        self.signin = signin
-        self.audit = audit
-        self.tell_grant = tell_grant
+    users: Users
+    signin: SignIn
+    audit: Auditor
+    tell_grant: TellGrant
 
     async def _step_up(self, actor: str, user_id: str, totp_code: str) -> None:
         """The granting admin proves presence with a fresh authenticator code (each code works once)."""

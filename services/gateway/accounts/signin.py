@@ -6,6 +6,8 @@ is a hash, never the address), `gw:totp:<user id>` the last TOTP step used."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
@@ -48,57 +50,50 @@ class LoginFailed(Unauthorized):
     slug = "invalid-credentials"
 
 
-def failures_key(key: str) -> str:
-    return f"gw:fails:{key}"
+FAILURES = "gw:fails:"  # + key: failures counted
+LOCKED_UNTIL = "gw:lock-until:"  # + key: no attempt before this time
+TOTP_USED = "gw:totp:"  # + user id: the last TOTP step used
 
 
-def locked_until_key(key: str) -> str:
-    return f"gw:lock-until:{key}"
-
-
-def totp_used_key(user_id: str) -> str:
-    return f"gw:totp:{user_id}"
-
-
+@dataclass(eq=False)
 class Lockout:
     """Failures counted per `key`; past `lockout_threshold`, attempts wait twice as long each time."""
 
-    def __init__(self, redis: Redis, settings: Settings, clock: EpochClock) -> None:
-        self.redis = redis
-        self.settings = settings
-        self.clock = clock
+    redis: Redis
+    settings: Settings
+    clock: EpochClock
 
     async def clear(self, key: str) -> None:
-        await self.redis.delete(failures_key(key), locked_until_key(key))
+        await self.redis.delete(FAILURES + key, LOCKED_UNTIL + key)
 
     async def locked_for(self, key: str) -> int:
         """Seconds until `key` may try again (0: now)."""
-        until = await self.redis.get(locked_until_key(key))
+        until = await self.redis.get(LOCKED_UNTIL + key)
         if until is None:
             return 0
         return whole_seconds(float(until) - self.clock())
 
     async def count(self, key: str) -> None:
-        failures = int(await self.redis.incr(failures_key(key)))
-        await self.redis.expire(failures_key(key), self.settings.lockout_max_s * 4)
+        failures = int(await self.redis.incr(FAILURES + key))
+        await self.redis.expire(FAILURES + key, self.settings.lockout_max_s * 4)
         over = failures - self.settings.lockout_threshold
         if over >= 0:
             wait = min(self.settings.lockout_base_s * (2 ** min(over, 20)), self.settings.lockout_max_s)
-            await self.redis.set(locked_until_key(key), str(self.clock() + wait), ex=wait + 1)
+            await self.redis.set(LOCKED_UNTIL + key, str(self.clock() + wait), ex=wait + 1)
 
 
+@dataclass(eq=False)
 class SignIn:
-    def __init__(self, users: Users, audit: Auditor, passwords: Passwords, sealer: Sealer, settings: Settings,
-                 tell_grant: TellGrant) -> None:
-        self.users = users
-        self.engine = users.engine
-        self.redis = users.redis
-        self.clock = users.clock
-        self.audit = audit
-        self.passwords = passwords
-        self.sealer = sealer
-        self.lockout = Lockout(users.redis, settings, users.clock)
-        self.tell_grant = tell_grant
+    users: Users
+    audit: Auditor
+    passwords: Passwords
+    sealer: Sealer
+    settings: Settings
+    tell_grant: TellGrant  # the other admins (and officers) hear of a privileged role an upstream grants
+    lockout: Lockout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lockout = Lockout(self.users.redis, self.settings, self.users.clock)
 
     async def authenticate(self, email: str, password: str, totp_code: str | None) -> UserState:
         """Check password (and TOTP where the roles need it). Failures are counted per account."""
@@ -113,7 +108,7 @@ class SignIn:
             await self.audit(UNKNOWN_LOGIN, "auth.login", "user:unknown", "denied", reason="locked")
             raise TooManyRequests("Too many failed attempts. Try again later.", slug="locked",
                                   headers=retry_after(locked))
-        async with self.engine.connect() as conn:
+        async with self.users.engine.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.email == email))).mappings().first()
             roles = await roles_of(conn, row["id"]) if row else []
         ok = await self.passwords.verify(row["password_hash"] if row else None, password)
@@ -145,10 +140,10 @@ class SignIn:
     async def use_totp(self, user_id: str, sealed_secret: bytes, code: str) -> bool:
         """Whether `code` is the user's current TOTP code and unused; using it spends it (and every earlier
         step), for sign-in and step-up alike."""
-        step = totp_step(self.sealer.open(sealed_secret).decode(), code, self.clock())
+        step = totp_step(self.sealer.open(sealed_secret).decode(), code, self.users.clock())
         if step is None:
             return False
-        return bool(await self.redis.eval(_USE_TOTP_STEP, 1, totp_used_key(user_id), str(step), str(TOTP_MEMORY_S)))
+        return bool(await self.users.redis.eval(_USE_TOTP_STEP, 1, TOTP_USED + user_id, str(step), str(TOTP_MEMORY_S)))
 
     async def federated_user(self, email: str, display_name: str, roles: list[str], *, provision: bool,
                              strong_auth: bool) -> UserState:
@@ -158,9 +153,9 @@ class SignIn:
         upstream claim that adds admin or safeguarding is the operator's configured decision, but it is
         never silent: audited, and told to the other admins (and officers) like an explicit grant."""
         email = normalise_email(email)
-        now = at(self.clock)
+        now = at(self.users.clock)
         gained: frozenset[str] = frozenset()
-        async with self.engine.begin() as conn:
+        async with self.users.engine.begin() as conn:
             row = (await conn.execute(sa.select(users.c.id, users.c.status).where(users.c.email == email))).first()
             effective = roles or (await roles_of(conn, row.id) if row is not None else [])
             if MFA_ROLES & set(effective) and not strong_auth:
@@ -190,7 +185,8 @@ class SignIn:
 
     async def end_everywhere(self, user_id: str) -> None:
         """Logout everywhere: every token issued so far dies."""
-        async with self.engine.begin() as conn:
-            await conn.execute(sa.update(users).where(users.c.id == user_id).values(tokens_valid_after=at(self.clock)))
+        async with self.users.engine.begin() as conn:
+            await conn.execute(sa.update(users).where(users.c.id == user_id)
+                               .values(tokens_valid_after=at(self.users.clock)))
         await self.users.forget(user_id)
         await self.users.revoke_everything(user_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +18,10 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.gateway.accounts.agreements import current_agreement_ids
-from services.gateway.accounts.tables import user_roles, users
-from services.gateway.accounts.vetting import checklist
+from services.gateway.accounts.tables import agreements, user_roles, users, vetting_checks
 from shared.clock import EpochClock, aware
 from shared.events.types import UserCreated, UserRolesChanged
-from shared.http import BadRequest, NotFound, Unprocessable
+from shared.http import BadRequest, Conflict, NotFound, Unprocessable
 from shared.outbox import Outbox
 
 USER_ROLES = frozenset({"mentee", "mentor", "admin", "safeguarding", "operator"})
@@ -32,6 +30,7 @@ MFA_ROLES = frozenset({"admin", "safeguarding"})
 # along with an invitation or a role update: a ticked box must not make someone an admin or an officer.
 PRIVILEGED_ROLES = MFA_ROLES
 GRANT_PATH = "/admin/users/{user_id}/privileged-roles"
+VETTING_ITEMS = ("professional_verification", "references", "interview", "background_check")  # mentors'
 USER_STATE_PREFIX = "gw:u:"  # + user id: the cached `UserState` (JSON, or "null" for no such user)
 STATE_TTL_S = 300
 MISSING_TTL_S = 60
@@ -73,6 +72,11 @@ def check_roles(roles: list[str], *, allow_empty: bool = False) -> list[str]:
 def at(clock: EpochClock) -> datetime:
     """The clock's time as a UTC datetime (for the database)."""
     return datetime.fromtimestamp(clock(), UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored instant as ISO 8601 (UTC), or None."""
+    return aware(value).isoformat() if value is not None else None
 
 
 def epoch(value: datetime | None) -> float:
@@ -117,22 +121,46 @@ async def roles_of(conn: AsyncConnection, user_id: str) -> list[str]:
     return sorted(r.role for r in rows)
 
 
+async def checklist(conn: AsyncConnection, user_id: str) -> list[dict[str, Any]]:
+    """Every vetting item of the user, recorded or still pending."""
+    rows = (await conn.execute(sa.select(vetting_checks).where(vetting_checks.c.user_id == user_id))).mappings()
+    recorded = {r["item"]: r for r in rows}
+    out = []
+    for item in VETTING_ITEMS:
+        r = recorded.get(item)
+        out.append({"item": item, "status": r["status"] if r else "pending",
+                    "recorded_by": r["recorded_by"] if r else None,
+                    "recorded_at": iso(r["recorded_at"]) if r else None})
+    return out
+
+
+async def status_of(conn: AsyncConnection, user_id: str, *, erased: str | None = None) -> str:
+    """The account's status (invited, active, suspended, erased): 404 if there is no such account, 409 with
+    the message `erased` if it is erased and the caller said so."""
+    status = (await conn.execute(sa.select(users.c.status).where(users.c.id == user_id))).scalar_one_or_none()
+    if status is None:
+        raise NotFound("No such user.")
+    if erased is not None and status == "erased":
+        raise Conflict(erased, slug="erased")
+    return str(status)
+
+
 def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    created = row["created_at"]
     return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
             "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
             "mfa_enrolled": row["totp_secret"] is not None,
-            "created_at": aware(created).isoformat() if created is not None else None, "vetting": vetting or []}
+            "created_at": iso(row["created_at"]), "vetting": vetting or []}
 
 
+@dataclass(eq=False)
 class Users:
-    def __init__(self, engine: AsyncEngine, redis: Redis, outbox: Outbox, clock: EpochClock) -> None:
-        self.engine = engine
-        self.redis = redis
-        self.outbox = outbox
-        self.clock = clock
-        self.on_revoke: list[Hook] = []  # browser sessions, refresh tokens, live sockets: all of the user's end
-        self.on_change: list[Hook] = []  # roles, status: the proxy forgets sign-ins
+    engine: AsyncEngine
+    redis: Redis
+    outbox: Outbox
+    clock: EpochClock
+    # Browser sessions, refresh tokens, live sockets: all of the user's end.
+    on_revoke: list[Hook] = field(default_factory=list, init=False)
+    on_change: list[Hook] = field(default_factory=list, init=False)  # roles, status: the proxy forgets sign-ins
 
     # -- cached state -------------------------------------------------------------------------------
 
@@ -176,7 +204,9 @@ class Users:
         user_id = uuid.uuid4().hex
         await conn.execute(sa.insert(users).values(
             id=user_id, email=email, display_name=display_name, status=status, vetted=False,
-            agreements_current=not await current_agreement_ids(conn), created_at=now, updated_at=now))
+            # Nothing to accept before the first agreement is published.
+            agreements_current=(await conn.execute(sa.select(agreements.c.id).limit(1))).first() is None,
+            created_at=now, updated_at=now))
         if roles:
             await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
         await self.outbox.add(conn, UserCreated(user_id=user_id, roles=roles), subject=f"user:{user_id}")

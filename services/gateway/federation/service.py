@@ -22,7 +22,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from redis.asyncio import Redis
 
-from services.gateway.accounts.service import USER_ROLES, Accounts, UserState
+from services.gateway.accounts.signin import SignIn
+from services.gateway.accounts.users import USER_ROLES, UserState
 from services.gateway.config import Settings
 from shared.http import Forbidden, Problem
 from shared.logging import get_logger
@@ -50,10 +51,10 @@ class Upstream:
 
 
 class Federation:
-    def __init__(self, settings: Settings, redis: Redis, accounts: Accounts) -> None:
+    def __init__(self, settings: Settings, redis: Redis, signin: SignIn) -> None:
         self.settings = settings
         self.redis = redis
-        self.accounts = accounts
+        self.signin = signin
         self.redirect_uri = f"{settings.issuer}/auth/federated/callback"
         self._upstream: Upstream | None = None
         self.role_map = dict(pair.split("=", 1) for pair in settings.federation_role_map if "=" in pair)
@@ -118,16 +119,16 @@ class Federation:
         amr = [a for a in claims.get("amr", []) if isinstance(a, str)]
         strong = bool(STRONG_AMR & set(amr))
         try:
-            state_ = await self.accounts.federated_user(email, str(info.get("name") or "Member"), roles,
-                                                        provision=self.settings.federation_provision,
-                                                        strong_auth=strong)
+            state_ = await self.signin.federated_user(email, str(info.get("name") or "Member"), roles,
+                                                      provision=self.settings.federation_provision,
+                                                      strong_auth=strong)
         except Forbidden:
             # The provider's subject is its own account id (an e-mail address at some providers): not ours to log.
-            await self.accounts.audit("upstream:unknown", "auth.mfa", "user:federated", "denied",
-                                      reason="federated-without-mfa")
+            await self.signin.audit("upstream:unknown", "auth.mfa", "user:federated", "denied",
+                                    reason="federated-without-mfa")
             raise
-        await self.accounts.audit(state_.user_id, "auth.login", f"user:{state_.user_id}", "success",
-                                  reason="federated")
+        await self.signin.audit(state_.user_id, "auth.login", f"user:{state_.user_id}", "success",
+                                reason="federated")
         return state_, ["fed", *amr], pending["return_to"]
 
     def _verify_id_token(self, upstream: Upstream, id_token: str, nonce: str) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class AccessClaims:
 
 @dataclass(eq=False)
 class AccessTokens:
+    """Reads the access tokens clients present (and refresh tokens, for introspection)."""
+
     keys: KeyRing  # the token signing keys
     store: OAuthStore
     clients: Clients

@@ -10,7 +10,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -78,12 +78,12 @@ def _check_registration(redirect_uris: list[str], post_logout_redirect_uris: lis
             raise ValueError(f"redirect URIs must be https (or loopback http) without fragment: {uri}")
 
 
+@dataclass(eq=False)
 class Clients:
-    def __init__(self, engine: AsyncEngine, audit: Auditor, clock: EpochClock) -> None:
-        self.engine = engine
-        self.audit = audit
-        self.clock = clock
-        self._recent: dict[str, tuple[float, Client | None]] = {}
+    engine: AsyncEngine
+    audit: Auditor
+    clock: EpochClock
+    _recent: dict[str, tuple[float, Client | None]] = field(default_factory=dict, init=False)
 
     async def create(self, *, name: str, redirect_uris: list[str], post_logout_redirect_uris: list[str],
                      grant_types: list[str], scope: list[str], confidential: bool, client_id: str | None = None,

@@ -8,6 +8,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
@@ -15,7 +16,7 @@ from services.gateway.accounts.credentials import token_hash
 from services.gateway.accounts.users import Users, UserState
 from services.gateway.oauth.clients import Client, Clients, OAuthError, parse_scope
 from services.gateway.oauth.revocation import Revocation
-from services.gateway.oauth.store import CodeGrant, OAuthMarks
+from services.gateway.oauth.store import CodeGrant, OAuthStore
 from shared.audit import Auditor
 from shared.clock import EpochClock
 
@@ -23,16 +24,15 @@ PKCE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 CODE_KEPT_S = 30  # a code stays in Redis this long past its lifetime (its own `exp` decides)
 
 
+@dataclass(eq=False)
 class AuthorizationCodes:
-    def __init__(self, marks: OAuthMarks, clients: Clients, users: Users, revocation: Revocation, audit: Auditor,
-                 lifetime_s: int, clock: EpochClock) -> None:
-        self.marks = marks
-        self.clients = clients
-        self.users = users
-        self.revocation = revocation
-        self.audit = audit
-        self.lifetime_s = lifetime_s
-        self.clock = clock
+    store: OAuthStore
+    clients: Clients
+    users: Users
+    revocation: Revocation
+    audit: Auditor
+    lifetime_s: int  # how long a code may be redeemed
+    clock: EpochClock
 
     async def check_client(self, params: Mapping[str, str]) -> Client:
         """Errors here are shown to the user, never redirected (the redirect target is not trusted)."""
@@ -73,7 +73,7 @@ class AuthorizationCodes:
         grant = CodeGrant(client_id=client.client_id, redirect_uri=params["redirect_uri"], user_id=user_id, sid=sid,
                           scope=scope, challenge=params["code_challenge"], nonce=params.get("nonce"),
                           auth_time=int(auth_time), exp=self.clock() + self.lifetime_s, amr=amr or [])
-        await self.marks.put_code(token_hash(code), grant, self.lifetime_s + CODE_KEPT_S)
+        await self.store.put_code(token_hash(code), grant, self.lifetime_s + CODE_KEPT_S)
         await self.audit(user_id, "oauth.code_issue", f"client:{client.client_id}", "success")
         return code
 
@@ -85,9 +85,9 @@ class AuthorizationCodes:
         if not verifier:
             raise OAuthError("invalid_request", "code_verifier is required (PKCE).")
         code_hash = token_hash(code)
-        grant = await self.marks.take_code(code_hash)
+        grant = await self.store.take_code(code_hash)
         if grant is None:
-            family = await self.marks.family_of_used_code(code_hash)
+            family = await self.store.family_of_used_code(code_hash)
             if family is not None:
                 # A replayed code: whoever redeemed it first may be an attacker; kill what it produced.
                 await self.revocation.revoke_family(family, reason="code-replay")
@@ -107,5 +107,5 @@ class AuthorizationCodes:
         if state is None or not state.active or state.valid_after > grant.auth_time + 0.999:
             raise OAuthError("invalid_grant", "The user's session is no longer valid.")
         family = uuid.uuid4().hex
-        await self.marks.code_used(code_hash, family)
+        await self.store.code_used(code_hash, family)
         return state, grant, family

@@ -3,7 +3,7 @@
 Redis (short-lived): authorization codes (`gw:code:`), the family a redeemed code produced (`gw:code-used:`,
 so a replay can revoke it), revoked access tokens by `jti` (`gw:rev:`) and by family (`gw:fam-rev:`), and the
 response a refresh returned, for a retry within the grace window (`gw:rt-grace:`). The database: refresh
-tokens, stored by hash (`RefreshTokens`)."""
+tokens, stored by hash (`OAuthStore` keeps both)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,9 @@ from services.gateway.oauth.tables import refresh_tokens
 from shared.clock import aware
 
 CODE_USED_S = 600
-
-
-def code_key(code_hash: str) -> str:
-    return f"gw:code:{code_hash}"
-
-
-def code_used_key(code_hash: str) -> str:
-    return f"gw:code-used:{code_hash}"
+CODE = "gw:code:"  # + hash of the code: what it stands for (`CodeGrant`), until redeemed
+CODE_USED = "gw:code-used:"  # + hash of a redeemed code: the token family it produced
+GRACE = "gw:rt-grace:"  # + hash of a spent refresh token: the response its first use returned (sealed)
 
 
 def revoked_key(jti: str) -> str:
@@ -39,10 +34,6 @@ def revoked_key(jti: str) -> str:
 def family_revoked_key(family: str) -> str:
     """Exists (holding the reason) while every access token of the token family is revoked."""
     return f"gw:fam-rev:{family}"
-
-
-def grace_key(refresh_hash: str) -> str:
-    return f"gw:rt-grace:{refresh_hash}"
 
 
 def revocation_keys(claims: dict[str, Any]) -> list[str]:
@@ -71,46 +62,6 @@ class CodeGrant:
     amr: list[str] = field(default_factory=list)
 
 
-class OAuthMarks:
-    """The authorization server's Redis: codes and revocation marks, each with a typed read."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    async def put_code(self, code_hash: str, grant: CodeGrant, ttl_s: int) -> None:
-        await self.redis.set(code_key(code_hash), json.dumps(asdict(grant)), ex=ttl_s)
-
-    async def take_code(self, code_hash: str) -> CodeGrant | None:
-        """The code's grant, once: the code is gone after this read."""
-        raw = await self.redis.getdel(code_key(code_hash))
-        return None if raw is None else CodeGrant(**json.loads(raw))
-
-    async def code_used(self, code_hash: str, family: str) -> None:
-        await self.redis.set(code_used_key(code_hash), family, ex=CODE_USED_S)
-
-    async def family_of_used_code(self, code_hash: str) -> str | None:
-        raw = await self.redis.get(code_used_key(code_hash))
-        return None if raw is None else _text(raw)
-
-    async def revoke_token(self, jti: str, ttl_s: int) -> None:
-        await self.redis.set(revoked_key(jti), "1", ex=ttl_s)
-
-    async def revoke_families(self, families: Sequence[str], reason: str, ttl_s: int) -> None:
-        for family in families:
-            await self.redis.set(family_revoked_key(family), reason, ex=ttl_s)
-
-    async def is_revoked(self, claims: dict[str, Any]) -> bool:
-        """Whether an access token with these claims was revoked (itself or its family)."""
-        return bool(await self.redis.exists(*revocation_keys(claims)))
-
-    async def put_grace(self, refresh_hash: str, sealed: bytes, ttl_ms: int) -> None:
-        await self.redis.set(grace_key(refresh_hash), sealed, px=ttl_ms)
-
-    async def grace(self, refresh_hash: str) -> bytes | None:
-        raw = await self.redis.get(grace_key(refresh_hash))
-        return None if raw is None else (raw if isinstance(raw, bytes) else raw.encode())
-
-
 @dataclass(frozen=True)
 class RefreshToken:
     """A refresh token's row (the token itself is never stored)."""
@@ -131,21 +82,60 @@ def _epoch(value: datetime | None) -> float | None:
     return aware(value).timestamp() if value is not None else None
 
 
-class RefreshTokens:
-    """Refresh tokens in the database, by the hash of the token."""
+@dataclass(eq=False)
+class OAuthStore:
+    """What the authorization server keeps: in Redis, codes and revocation marks; in the database, refresh
+    tokens (by the hash of the token). Each with a typed read."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    redis: Redis
+    engine: AsyncEngine
 
-    async def add(self, token_hash: str, *, family: str, user_id: str, client_id: str, scope: str, sid: str | None,
-                  auth_time: int, now: float, expires: float) -> None:
+    # -- Redis -----------------------------------------------------------------------------------------
+
+    async def put_code(self, code_hash: str, grant: CodeGrant, ttl_s: int) -> None:
+        await self.redis.set(CODE + code_hash, json.dumps(asdict(grant)), ex=ttl_s)
+
+    async def take_code(self, code_hash: str) -> CodeGrant | None:
+        """The code's grant, once: the code is gone after this read."""
+        raw = await self.redis.getdel(CODE + code_hash)
+        return None if raw is None else CodeGrant(**json.loads(raw))
+
+    async def code_used(self, code_hash: str, family: str) -> None:
+        await self.redis.set(CODE_USED + code_hash, family, ex=CODE_USED_S)
+
+    async def family_of_used_code(self, code_hash: str) -> str | None:
+        raw = await self.redis.get(CODE_USED + code_hash)
+        return None if raw is None else _text(raw)
+
+    async def revoke_token(self, jti: str, ttl_s: int) -> None:
+        await self.redis.set(revoked_key(jti), "1", ex=ttl_s)
+
+    async def revoke_families(self, families: Sequence[str], reason: str, ttl_s: int) -> None:
+        for family in families:
+            await self.redis.set(family_revoked_key(family), reason, ex=ttl_s)
+
+    async def is_revoked(self, claims: dict[str, Any]) -> bool:
+        """Whether an access token with these claims was revoked (itself or its family)."""
+        return bool(await self.redis.exists(*revocation_keys(claims)))
+
+    async def put_grace(self, refresh_hash: str, sealed: bytes, ttl_ms: int) -> None:
+        await self.redis.set(GRACE + refresh_hash, sealed, px=ttl_ms)
+
+    async def grace(self, refresh_hash: str) -> bytes | None:
+        raw = await self.redis.get(GRACE + refresh_hash)
+        return None if raw is None else (raw if isinstance(raw, bytes) else raw.encode())
+
+    # -- refresh tokens --------------------------------------------------------------------------------
+
+    async def add_refresh(self, token_hash: str, *, family: str, user_id: str, client_id: str, scope: str,
+                          sid: str | None, auth_time: int, now: float, expires: float) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(sa.insert(refresh_tokens).values(
                 token_hash=token_hash, family_id=family, user_id=user_id, client_id=client_id, scope=scope, sid=sid,
                 auth_time=auth_time, created_at=datetime.fromtimestamp(now, UTC),
                 expires_at=datetime.fromtimestamp(expires, UTC)))
 
-    async def get(self, token_hash: str) -> RefreshToken | None:
+    async def refresh_token(self, token_hash: str) -> RefreshToken | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash))
                    ).first()
@@ -156,22 +146,22 @@ class RefreshTokens:
                             expires_at=aware(row.expires_at).timestamp(), used_at=_epoch(row.used_at),
                             revoked_at=_epoch(row.revoked_at))
 
-    async def claim(self, token_hash: str, now: float) -> bool:
-        """Marks the token used, if it was not: whether this call did (only one caller ever does)."""
+    async def claim_refresh(self, token_hash: str, now: float) -> bool:
+        """Marks the refresh token used, if it was not: whether this call did (only one caller ever does)."""
         async with self.engine.begin() as conn:
             claimed = await conn.execute(sa.update(refresh_tokens).where(
                 refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
                 .values(used_at=datetime.fromtimestamp(now, UTC)))
         return bool(claimed.rowcount)
 
-    async def revoke_family(self, family: str, now: float) -> None:
-        await self._revoke(refresh_tokens.c.family_id == family, now)
+    async def revoke_refresh_family(self, family: str, now: float) -> None:
+        await self._revoke_refresh(refresh_tokens.c.family_id == family, now)
 
-    async def revoke_user(self, user_id: str, now: float) -> list[str]:
-        """Revokes every live token of the user; returns the families they belonged to."""
-        return await self._revoke(refresh_tokens.c.user_id == user_id, now)
+    async def revoke_refresh_of_user(self, user_id: str, now: float) -> list[str]:
+        """Revokes every live refresh token of the user; returns the families they belonged to."""
+        return await self._revoke_refresh(refresh_tokens.c.user_id == user_id, now)
 
-    async def _revoke(self, where: sa.ColumnElement[bool], now: float) -> list[str]:
+    async def _revoke_refresh(self, where: sa.ColumnElement[bool], now: float) -> list[str]:
         live = sa.and_(where, refresh_tokens.c.revoked_at.is_(None))
         async with self.engine.begin() as conn:
             families = [r.family_id for r in await conn.execute(
@@ -180,7 +170,7 @@ class RefreshTokens:
                                .values(revoked_at=datetime.fromtimestamp(now, UTC)))
         return families
 
-    async def owner(self, family: str) -> str | None:
+    async def family_owner(self, family: str) -> str | None:
         async with self.engine.connect() as conn:
             owner = (await conn.execute(sa.select(refresh_tokens.c.user_id)
                                         .where(refresh_tokens.c.family_id == family).limit(1))).scalar()

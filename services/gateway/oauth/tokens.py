@@ -15,6 +15,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -26,7 +27,7 @@ from services.gateway.keys.service import KeyRing
 from services.gateway.oauth.clients import GRANT_TYPES, Client, OAuthError, parse_scope
 from services.gateway.oauth.codes import AuthorizationCodes
 from services.gateway.oauth.revocation import Revocation
-from services.gateway.oauth.store import OAuthMarks, RefreshTokens
+from services.gateway.oauth.store import OAuthStore
 from shared.audit import Auditor
 from shared.clock import EpochClock
 
@@ -43,19 +44,22 @@ def _grace_cipher(refresh_token: str) -> Fernet:
                                            .digest()))
 
 
+@dataclass(eq=False)
 class Tokens:
-    def __init__(self, keys: KeyRing, marks: OAuthMarks, refresh: RefreshTokens, codes: AuthorizationCodes,
-                 users: Users, revocation: Revocation, audit: Auditor, settings: Settings, clock: EpochClock) -> None:
-        self.keys = keys
-        self.marks = marks
-        self.refresh = refresh
-        self.codes = codes
-        self.users = users
-        self.revocation = revocation
-        self.audit = audit
-        self.settings = settings
-        self.issuer = settings.issuer
-        self.clock = clock
+    """Issues tokens for the grants a client may use."""
+
+    codes: AuthorizationCodes  # the code grant redeems their codes
+    revocation: Revocation  # a reused refresh token revokes its family
+    store: OAuthStore
+    keys: KeyRing  # the token signing keys
+    users: Users
+    audit: Auditor
+    settings: Settings
+    clock: EpochClock
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer
 
     async def token(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
         grant = form.get("grant_type")
@@ -111,9 +115,9 @@ class Tokens:
                                     "expires_in": self.settings.access_token_lifetime_s, "scope": " ".join(scope)}
         if "refresh_token" in client.grant_types:
             token = secrets.token_urlsafe(32)
-            await self.refresh.add(token_hash(token), family=family, user_id=user_id, client_id=client.client_id,
-                                   scope=" ".join(scope), sid=sid, auth_time=auth_time, now=now,
-                                   expires=family_expires or (now + self.settings.refresh_token_lifetime_s))
+            await self.store.add_refresh(token_hash(token), family=family, user_id=user_id, client_id=client.client_id,
+                                         scope=" ".join(scope), sid=sid, auth_time=auth_time, now=now,
+                                         expires=family_expires or (now + self.settings.refresh_token_lifetime_s))
             response["refresh_token"] = token
         if "openid" in scope:
             digest = hashlib.sha256(access.encode()).digest()
@@ -137,10 +141,10 @@ class Tokens:
         key = token_hash(token)
         invalid = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
         now = self.clock()
-        row = await self.refresh.get(key)
+        row = await self.store.refresh_token(key)
         if row is None or row.client_id != client.client_id or row.revoked_at is not None:
             raise invalid
-        if row.used_at is not None or not await self.refresh.claim(key, now):
+        if row.used_at is not None or not await self.store.claim_refresh(key, now):
             used_at = row.used_at if row.used_at is not None else now
             if now - used_at <= self.settings.refresh_grace_s:
                 cached = await self._grace_pair(key, token)
@@ -166,14 +170,14 @@ class Tokens:
                                      family_expires=row.expires_at)
         if self.settings.refresh_grace_s > 0:
             sealed = _grace_cipher(token).encrypt(json.dumps(response).encode())
-            await self.marks.put_grace(key, sealed, int(self.settings.refresh_grace_s * 1000) + 1000)
+            await self.store.put_grace(key, sealed, int(self.settings.refresh_grace_s * 1000) + 1000)
         await self.audit(row.user_id, "oauth.token_refresh", f"client:{client.client_id}", "success")
         return response
 
     async def _grace_pair(self, key: str, token: str) -> dict[str, Any] | None:
         # The first use may still be writing its response: wait a moment for it.
         for _ in range(20):
-            sealed = await self.marks.grace(key)
+            sealed = await self.store.grace(key)
             if sealed is not None:
                 try:
                     return json.loads(_grace_cipher(token).decrypt(sealed))  # type: ignore[no-any-return]
