@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 
 import pytest
+from urllib3.exceptions import MaxRetryError
 
-from deploy.local.children import S3Child
-from shared.objectstore import ObjectNotFound, S3ObjectStore
+from deploy.local.children import S3Child, free_port
+from shared.objectstore import ObjectNotFound, S3ObjectStore, StoreRequestFailed
 from shared.settings import ObjectStoreSettings
 
 pytestmark = pytest.mark.integration
@@ -52,3 +54,39 @@ def test_wrong_credentials_are_rejected(s3_server: S3Child) -> None:
                                                           s3_secret_key="wrong"), "anything")
     with pytest.raises(S3Error):
         bad.ping()
+
+
+def test_multipart_upload_driven_by_the_caller(store: S3ObjectStore) -> None:
+    """start_upload, put_part (from any buffer), complete_upload: the parts in order; abort_upload of an
+    upload that is gone is no error; a completion naming a part that was never sent fails."""
+    parts = [secrets.token_bytes(5 * 1024 * 1024), secrets.token_bytes(1000)]
+    upload_id = store.start_upload("mp")
+    etags = [store.put_part("mp", upload_id, n, memoryview(bytearray(data))) for n, data in enumerate(parts, 1)]
+    store.complete_upload("mp", upload_id, etags)
+    assert store.get("mp") == b"".join(parts)
+    store.abort_upload("mp", upload_id)  # completed: gone, which is what an abort wants
+
+    upload_id = store.start_upload("never")
+    etag = store.put_part("never", upload_id, 1, parts[1])
+    with pytest.raises(StoreRequestFailed) as bad:
+        store.complete_upload("never", upload_id, [etag, etag])  # part 2 was never sent
+    assert bad.value.code and "X-Amz" not in str(bad.value)
+    store.abort_upload("never", upload_id)
+    store.abort_upload("never", upload_id)  # twice: no error
+    with pytest.raises(StoreRequestFailed) as gone:
+        store.put_part("never", upload_id, 2, parts[1])
+    assert gone.value.code == "NoSuchUpload"
+    with pytest.raises(ObjectNotFound):
+        store.stat("never")
+
+
+def test_a_retried_presigned_request_is_logged_without_its_query(caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3 logs the URL of a request it retries; a presigned URL's query (signature, access key id)
+    never reaches the log."""
+    settings = ObjectStoreSettings(s3_endpoint=f"127.0.0.1:{free_port()}", s3_access_key="tandem-key-id",
+                                   s3_secret_key="s3cret", s3_retries=1)
+    dead = S3ObjectStore.from_settings(settings, "nobody-home")
+    with caplog.at_level(logging.WARNING, logger="urllib3"), pytest.raises(MaxRetryError):
+        dead.start_upload("k")
+    assert "Retrying" in caplog.text and "/nobody-home/k" in caplog.text
+    assert "X-Amz" not in caplog.text and "tandem-key-id" not in caplog.text

@@ -10,8 +10,14 @@ not heap memory: returned to the OS when the upload ends whatever glibc's malloc
 heap never sees part-sized allocations come and go (which, with a low `MALLOC_MMAP_THRESHOLD_`,
 cost ~2 CPU-s/GiB in page faults here).
 
-Part uploads are signed with `UNSIGNED-PAYLOAD` (see `_upload_part`), so each byte is hashed once
-(for the content hash), not twice.
+The multipart upload is driven here, through the object store's presigned S3 requests
+(`S3ObjectStore.start_upload`, `put_part`, `complete_upload`, `abort_upload`: public SDK API, the
+SDK signs them). A part goes out straight from its buffer, with no payload digest, so each byte is
+hashed once (for the content hash), not twice. Why not the SDK's own streaming upload
+(`put_object(length=-1)`): measured here it costs ~1.4 CPU-s/GiB more (it hashes every part for its
+signature and copies each one three times) and ~20 MiB more RSS, growing from upload to upload (heap
+fragmentation); it reports a failed part only when the stream ends, that is when the recorder stops
+sending, and a stream that fails leaves its worker threads blocked for good.
 
 Giving up is bounded: every store call fails within the client's timeouts (`s3_timeout`, no retry of
 a timeout), and `abort()` spends at most `give_up_s` removing what the upload left (parts in flight,
@@ -23,26 +29,19 @@ without a record are unreadable anyway (their key was never stored).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import mmap
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlunsplit
-
-from minio import Minio
-from minio.datatypes import Part
-from minio.error import S3Error, ServerError
-from minio.signer import sign_v4_s3
-from minio.time import to_amz_date, utcnow
 
 from shared.crypto.primitives import Buffer
 from shared.logging import get_logger
 from shared.objectstore import ObjectStore, S3ObjectStore
 
 log = get_logger("tandem.records.upload")
-
-UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
 class UploadAborted(Exception):
@@ -52,9 +51,8 @@ class UploadAborted(Exception):
 class SealedUpload:
     """One object written sequentially by the event loop; `finish()` stores it, `abort()` removes it.
 
-    Only `S3ObjectStore` is supported: the loop drives the SDK's multipart calls itself (minio pinned
-    `<8`; tests/records/test_upload.py is the contract test). The SDK's own `put_object(length=-1)`
-    copies each part two or three times and keeps up to four parts alive (~45 MB more RSS here).
+    Only `S3ObjectStore` is supported: the loop drives the multipart upload itself, through the store's
+    presigned requests (tests/records/test_upload.py is the contract test).
     """
 
     def __init__(self, store: ObjectStore, key: str, *, part_size: int, parallel: int,
@@ -63,8 +61,7 @@ class SealedUpload:
             raise TypeError("recording uploads need an S3ObjectStore")
         if parallel < 1:
             raise ValueError("parallel must be at least 1")
-        self._client: Minio = store.client
-        self._bucket = store.bucket
+        self._store = store
         self._key = key
         self._part_size = part_size
         self._parallel = parallel
@@ -148,10 +145,9 @@ class SealedUpload:
                     await self._submit(part, length)
                 while self._inflight:
                     await self._reap()
-                parts = [Part(n, self._etags[n]) for n in sorted(self._etags)]
+                etags = [self._etags[n] for n in range(1, self._number + 1)]
                 self._stored = True
-                await self._run(self._client._complete_multipart_upload, self._bucket, self._key,
-                                self._upload_id, parts)
+                await self._run(self._store.complete_upload, self._key, self._upload_id, etags)
         except BaseException:
             await self.abort()
             raise
@@ -180,10 +176,10 @@ class SealedUpload:
             clean = not running
         self._inflight.clear()
         if self._upload_id is not None:  # gone already if it completed: that counts as done
-            clean = await _within(deadline, self._client._abort_multipart_upload, self._bucket, self._key,
-                                  self._upload_id) and clean
+            clean = await _within(deadline, functools.partial(self._store.abort_upload, self._key,
+                                                              self._upload_id)) and clean
         if self._stored:
-            clean = await _within(deadline, self._client.remove_object, self._bucket, self._key) and clean
+            clean = await _within(deadline, functools.partial(self._store.delete, self._key)) and clean
         self._buffers.clear()
         self._part = None
         if not clean:
@@ -202,8 +198,7 @@ class SealedUpload:
 
     async def _submit(self, part: mmap.mmap, length: int) -> None:
         if self._upload_id is None:
-            self._upload_id = await self._run(self._client._create_multipart_upload, self._bucket, self._key,
-                                              {"Content-Type": "application/octet-stream"})
+            self._upload_id = await self._run(self._store.start_upload, self._key)
         while len(self._inflight) >= self._parallel:
             await self._reap()
         self._number += 1
@@ -228,7 +223,8 @@ class SealedUpload:
     # -- internals (pool threads) --------------------------------------------------------------------
     def _put_single(self, data: memoryview) -> None:
         self._sha256.update(data)
-        self._client.put_object(self._bucket, self._key, io.BytesIO(data), len(data))
+        self._store.client.put_object(bucket_name=self._store.bucket, object_name=self._key,
+                                      data=io.BytesIO(data), length=len(data))
 
     def _hash_and_upload(self, number: int, data: memoryview, prev: Future[None] | None,
                          mine: Future[None]) -> str:
@@ -244,53 +240,22 @@ class SealedUpload:
         return self._upload_part(number, data)
 
     def _upload_part(self, number: int, data: memoryview) -> str:
-        """S3 UploadPart signed with UNSIGNED-PAYLOAD (SigV4 without a body digest).
-
-        Over plain HTTP the SDK puts the SHA-256 of every part in the signature, which hashes every
-        byte a second time (the content hash above is the first) and cannot be turned off per call.
-        The payload digest adds nothing for us: the bytes are AES-GCM segments, each authenticated
-        and bound to the object header, so a part altered on the way fails to open at playback
-        (fail closed), and the record keeps the SHA-256 of what was sent. The request itself (method,
-        key, part number, upload id, date) stays signed. This is what the SDK sends over HTTPS too
-        (where it adds a Content-MD5 instead: a hash all the same). Built with the SDK's own signer
-        and connection pool (private attributes, minio pinned `<8`; the contract test covers it).
-        """
-        client = self._client
-        creds = client._provider.retrieve() if client._provider else None
-        region = client._get_region(self._bucket)
-        url = client._base_url.build(method="PUT", region=region, bucket_name=self._bucket,
-                                     object_name=self._key,
-                                     query_params={"partNumber": str(number), "uploadId": str(self._upload_id)})
-        date = utcnow()
-        headers: dict[str, Any] = {"Host": url.netloc, "User-Agent": client._user_agent,
-                                   "Content-Length": str(len(data)), "x-amz-date": to_amz_date(date)}
-        if creds is not None:
-            headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
-            if creds.session_token:
-                headers["X-Amz-Security-Token"] = creds.session_token
-            headers = sign_v4_s3(method="PUT", url=url, region=region, headers=headers, credentials=creds,
-                                 content_sha256=UNSIGNED_PAYLOAD, date=date)
-        resp = client._http.urlopen("PUT", urlunsplit(url), body=data, headers=headers)
-        if resp.status != 200:
-            if "xml" in (resp.headers.get("content-type") or "") and resp.data:
-                raise S3Error.fromxml(resp)
-            raise ServerError(f"upload part failed with HTTP status {resp.status}", resp.status)
-        return str(resp.headers.get("etag", "")).replace('"', "")
+        """UploadPart straight from the part buffer (a presigned request: no payload digest, so no second
+        hash of the part). The digest would add nothing for us: the bytes are AES-GCM segments, each
+        authenticated and bound to the object header, so a part altered on the way fails to open at
+        playback (fail closed), and the record keeps the SHA-256 of what was sent. The request itself
+        (method, key, part number, upload id, expiry) stays signed."""
+        return self._store.put_part(self._key, str(self._upload_id), number, data)
 
 
-async def _within(deadline: float, fn: Any, *args: Any) -> bool:
+async def _within(deadline: float, fn: Callable[[], object]) -> bool:
     """Run a store call on a thread until `deadline`; False if it failed or is still waiting then (the
     thread ends by itself within the client's timeouts)."""
     remaining = deadline - asyncio.get_running_loop().time()
     if remaining <= 0:
         return False
     try:
-        await asyncio.wait_for(asyncio.to_thread(fn, *args), remaining)
-    except S3Error as exc:
-        if exc.code == "NoSuchUpload":
-            return True
-        log.warning("records.upload_cleanup_failed", exc_type=type(exc).__name__, code=exc.code)
-        return False
+        await asyncio.wait_for(asyncio.to_thread(fn), remaining)
     except Exception as exc:  # noqa: BLE001 - clean-up is best effort; the sweeper retries it
         log.warning("records.upload_cleanup_failed", exc_type=type(exc).__name__, code=getattr(exc, "code", None))
         return False
