@@ -60,6 +60,8 @@ class StillReferenced(Exception):
 
 @dataclass(frozen=True)
 class RewrapProgress:
+    """How far a rewrap has come: `done` of the `total` keys that were due when it started."""
+
     done: int
     total: int
 
