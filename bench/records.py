@@ -186,9 +186,9 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: b
     else:
         raise SystemExit("records service did not become ready")
     service_pid = next(p.pid for p in psutil.Process().children() if "services.records" in " ".join(p.cmdline()))
-    minio = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
-    if not minio.bucket_exists("bench-plain"):
-        minio.make_bucket("bench-plain")
+    minio = Minio(endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
+    if not minio.bucket_exists(bucket_name="bench-plain"):
+        minio.make_bucket(bucket_name="bench-plain")
     meta = base64.urlsafe_b64encode(json.dumps({"session_id": "s-bench", "pairing_id": "p-bench",
                                                 "consent_evidence": []}).encode()).decode().rstrip("=")
 
@@ -229,7 +229,8 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: b
     def plain_put(size: int) -> float:
         c0, w0 = cpu_of(me), cpu_of(s3_proc)
         start = time.perf_counter()
-        minio.put_object("bench-plain", uuid.uuid4().hex, ChunkReader(size), length=-1, part_size=PART)  # type: ignore[arg-type]
+        minio.put_object(bucket_name="bench-plain", object_name=uuid.uuid4().hex, data=ChunkReader(size),  # type: ignore[arg-type]
+                         length=-1, part_size=PART)
         elapsed = time.perf_counter() - start
         add("s3_client", cpu_of(me) - c0)
         add("s3_server_plain", cpu_of(s3_proc) - w0)
