@@ -28,8 +28,8 @@ SESSIONS_KEYRING = "sessions-keyring.json"
 
 def bootstrap(directory: Path) -> dict[str, list[Path]]:
     """Create missing keys under `directory`; return the files of each Kubernetes Secret."""
+    from services.records.adapters.receipts import ReceiptSigner
     from services.records.audit.keys import LEDGER_KEY, SIGNING_KEY, SIGNING_PUB, AuditKeys
-    from services.records.core.receipts import ReceiptSigner
     from shared.crypto import LocalKeyring
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -19,11 +19,12 @@ from typing import TextIO
 
 from services.records.adapters.db import outbox as outbox_table
 from services.records.config import Settings
-from services.records.core.context import build_records
+from services.records.context import build_lifecycle
 from services.records.keys.spec import KEYS
-from services.records.retention.service import sweep_once
+from services.records.retention.service import Retention
 from shared import keyadmin
 from shared.events import Envelope, Event
+from shared.objectstore import S3ObjectStore
 from shared.outbox import Outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,8 +56,12 @@ def main(argv: list[str], *, settings: Settings | None = None, out: TextIO | Non
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     async with keyadmin.database(settings.database_url, MIGRATIONS, lock_key="records") as engine:
         if args.group == "retention":
-            rec = build_records(settings, engine, Outbox(engine, outbox_table, _NoBus(), "records"))
-            result = await sweep_once(rec)
+            staged = Outbox(engine, outbox_table, _NoBus(), "records")
+            lifecycle = build_lifecycle(settings, engine, staged,
+                                        store=S3ObjectStore.from_settings(settings, settings.s3_bucket))
+            retention = Retention(engine=engine, lifecycle=lifecycle, settings=settings,
+                                  instance=settings.consumer_name)
+            result = await retention.sweep_once()
             keyadmin.say(out, f"sweep: {len(result.expired)} expired, {len(result.failed)} failed")
             return 1 if result.failed else 0
         return await keyadmin.run_keys(args, KEYS.admin(engine, settings), KEYS, out)

@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from deploy.local.children import S3Child, free_port
 from services.records.adapters.db import inbox
-from services.records.pairings.consumer import GROUP
+from services.records.events.consumer import GROUP
 from services.records.pairings.tables import pairing_sessions, pairings
 from shared.bus import RedisStreamBus
 from shared.db import create_engine

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from services.records.core.tables import records
-from services.records.pairings.consumer import handle_envelope
+from services.records.lifecycle.tables import records
 from shared.events import new_envelope
 from shared.events.types import ConsentLine, RecordingStopped
 from tests.support.records import CONSENT, MENTEE, MENTOR, Harness, ingest
@@ -30,10 +29,10 @@ async def test_stop_completes_the_evidence_once(harness: Harness, canary: str) -
               ConsentLine(seq=8, kind="stopped", actor=MENTEE, at=at, reason="revoked"))
     stopped = new_envelope(RecordingStopped(session_id="s1", pairing_id="p1", recording_id="rec-1", reason="revoked",
                                             record_id=record_id, ledger=ledger), source="sessions", now=at)
-    await handle_envelope(h.rec, stopped)
-    await handle_envelope(h.rec, stopped)  # redelivered: nothing added twice
+    await h.rec.events.handle(stopped)
+    await h.rec.events.handle(stopped)  # redelivered: nothing added twice
     # Another recording's stop (wrong recording id for this record) changes nothing.
-    await handle_envelope(h.rec, new_envelope(RecordingStopped(
+    await h.rec.events.handle(new_envelope(RecordingStopped(
         session_id="s1", pairing_id="p1", recording_id="rec-other", reason="ended", record_id=record_id,
         ledger=(ConsentLine(seq=9, kind="stopped", actor="system", at=at, reason="ended"),)), source="sessions"))
 
@@ -58,7 +57,7 @@ async def test_the_pair_sees_that_the_programme_ended_it_not_why(harness: Harnes
     at = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
     ledger = (ConsentLine(seq=7, kind="revoked", actor=MENTEE, at=at, reason="suspended"),
               ConsentLine(seq=8, kind="stopped", actor=MENTEE, at=at, reason="suspended"))
-    await handle_envelope(h.rec, new_envelope(RecordingStopped(
+    await h.rec.events.handle(new_envelope(RecordingStopped(
         session_id="s1", pairing_id="p1", recording_id="rec-1", reason="suspended", record_id=record_id,
         ledger=ledger), source="sessions", now=at))
     for member, role in ((MENTOR, "mentor"), (MENTEE, "mentee")):
@@ -68,6 +67,6 @@ async def test_the_pair_sees_that_the_programme_ended_it_not_why(harness: Harnes
         evidence = got.json()["consent_evidence"]
         assert [line["reason"] for line in evidence["consent"][2:]] == ["ended_by_programme"] * 2
         assert evidence["stopped"]["reason"] == "ended_by_programme"
-    async with h.rec.engine.connect() as conn:  # the stored evidence keeps the cause
+    async with h.engine.connect() as conn:  # the stored evidence keeps the cause
         stored = (await conn.execute(sa.select(records.c.consent_evidence).where(records.c.id == record_id))).scalar()
     assert json.loads(stored)["stopped"]["reason"] == "suspended"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.records.notes.identifiers import find_identifiers
-from services.records.recordings.ranges import ByteRange, Unsatisfiable, parse_range
+from services.records.playback.ranges import ByteRange, Unsatisfiable, parse_range
 
 
 def kinds(text: str) -> list[str]:

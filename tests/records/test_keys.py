@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.records import cli
-from services.records.core.tables import record_objects
+from services.records.lifecycle.tables import record_objects
 from tests.support.records import Harness, meta_header
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ async def run_cli(h: Harness, *argv: str) -> tuple[int, str]:
 
 
 async def _versions(h: Harness) -> list[int]:
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         return sorted(r[0] for r in await conn.execute(
             sa.select(record_objects.c.kek_version).where(record_objects.c.wrapped_dek.is_not(None))))
 

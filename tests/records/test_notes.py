@@ -8,7 +8,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from services.records.core.tables import record_objects
+from services.records.lifecycle.tables import record_objects
 from shared.events import decode_envelope
 from shared.logging import configure_logging
 from tests.support.records import Harness
@@ -52,7 +52,7 @@ async def test_note_lifecycle_is_sealed_and_versioned(harness: Harness, canary: 
     for key, data in raw.items():
         assert canary.encode() not in data and b"first" not in data
         assert key.startswith("o/") and MENTEE not in key and "p1" not in key
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         rows = (await conn.execute(sa.select(record_objects).where(record_objects.c.record_id == nid))).all()
     assert len({r.wrapped_dek for r in rows}) == 2 and all(r.content_hash for r in rows)
 
@@ -148,7 +148,7 @@ async def test_note_text_never_reaches_the_logs(harness: Harness, canary: str) -
 
 
 async def _note_events(h: Harness, note_id: str) -> list[str]:
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         rows = [decode_envelope(r[0]) for r in await conn.execute(sa.text("SELECT envelope FROM outbox"))]
     return [e.type for e in rows if e.type.startswith("record.") and getattr(e.payload(), "record_id", "") == note_id]
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.records.pairings.consumer import handle_envelope
 from services.records.pairings.service import get_pairing, session_pairing
 from shared.events import new_envelope
 from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
@@ -22,18 +21,18 @@ async def test_projection_is_idempotent_and_an_end_is_final(db_harness: Harness)
     ended = new_envelope(PairingEnded(pairing_id="p1", mentor_id="m", mentee_id="e", ended_at=first_end),
                          source="sessions")
     for env in (activated, activated, ended, ended):
-        await handle_envelope(h.rec, env)
+        await h.rec.events.handle(env)
     # A later duplicate end (another event id) keeps the first end; a late activation does not reopen.
-    await handle_envelope(h.rec, new_envelope(
+    await h.rec.events.handle(new_envelope(
         PairingEnded(pairing_id="p1", mentor_id="m", mentee_id="e", ended_at=first_end + timedelta(days=9)),
         source="sessions"))
-    await handle_envelope(h.rec, new_envelope(PairingActivated(pairing_id="p1", mentor_id="m", mentee_id="e"),
+    await h.rec.events.handle(new_envelope(PairingActivated(pairing_id="p1", mentor_id="m", mentee_id="e"),
                                               source="sessions"))
     scheduled = new_envelope(SessionScheduled(session_id="s1", pairing_id="p1", starts_at=first_end,
                                               ends_at=first_end), source="sessions")
-    await handle_envelope(h.rec, scheduled)
-    await handle_envelope(h.rec, scheduled)
-    async with h.rec.engine.connect() as conn:
+    await h.rec.events.handle(scheduled)
+    await h.rec.events.handle(scheduled)
+    async with h.engine.connect() as conn:
         pairing = await get_pairing(conn, "p1")
         assert await session_pairing(conn, "s1") == "p1"
     assert pairing is not None and pairing.state == "ended" and pairing.members == ("m", "e")

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from services.records.core.tables import record_objects, records
-from services.records.recordings import service
+from services.records.lifecycle.tables import record_objects, records
 from services.records.recordings.schemas import RecordingMetadata
 from shared.crypto import ciphertext_size
 from shared.objectstore import S3ObjectStore
@@ -55,7 +54,7 @@ async def test_ingest_then_play_with_ranges(harness: Harness, canary: str) -> No
     (key, stored), = raw.items()
     assert canary.encode() not in stored
     assert len(stored) == ciphertext_size(len(plaintext), h.settings.segment_size)
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         obj = (await conn.execute(sa.select(record_objects))).one()
     assert obj.content_hash == hashlib.sha256(stored).hexdigest() and obj.object_key == key
     assert "s1" not in key and "p1" not in key
@@ -91,7 +90,7 @@ async def test_ingest_then_play_with_ranges(harness: Harness, canary: str) -> No
 
     listed = (await h.client.get("/recordings", params={"pairing_id": "p1"}, headers=h.h(MENTOR, "mentor"))).json()
     assert [r["id"] for r in listed] == [rid]
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         envs = [r[0] for r in await conn.execute(sa.text("SELECT envelope FROM outbox"))]
     assert any(b"record.created" in e and rid.encode() in e for e in envs)
 
@@ -111,7 +110,7 @@ async def test_ingest_refusals_store_nothing(harness: Harness) -> None:
     assert (await ingest(h, b"abc", **{"tandem-recording": meta_header(pairing_id="p2")})).status_code == 422
     assert (await ingest(h, b"")).status_code == 400
     assert h.raw_objects() == {}
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(records))).scalar_one() == 0
 
 
@@ -127,14 +126,14 @@ async def test_aborted_or_oversized_upload_leaves_no_object_and_no_record(harnes
     meta = RecordingMetadata(session_id="s1", pairing_id="p1", consent_evidence=CONSENT)
     with pytest.raises(ConnectionResetError):
         # 12 MiB then a failure: parts were already uploaded when the client vanished.
-        await service.ingest(h.rec, "svc", meta, _failing_body(192, 65536), None)
+        await h.rec.recordings.ingest("svc", meta, _failing_body(192, 65536), None)
     object.__setattr__(h.settings, "max_recording_bytes", 6 * 1024 * 1024)
     resp = await ingest(h, os.urandom(7 * 1024 * 1024))
     assert resp.status_code == 413
     assert h.raw_objects() == {}
     client = h.minio()
     assert list(client._list_multipart_uploads(h.settings.s3_bucket).uploads) == []  # type: ignore[attr-defined]
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(record_objects))).scalar_one() == 0
 
 

@@ -14,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from services.records import cli
-from services.records.core.context import build_records
-from services.records.core.receipts import digest
-from services.records.core.tables import record_objects, records
-from services.records.retention.service import set_legal_hold, sweep_once
+from services.records.adapters.receipts import digest
+from services.records.lifecycle.tables import record_objects, records
+from services.records.retention.service import Retention
 from shared.crypto.signing import verify
 from shared.events import decode_envelope
 from shared.events.types import PairingActivated, UserErasureRequested
@@ -44,7 +43,7 @@ async def _recording(h: Harness, session_id: str, started: datetime, data: bytes
 
 
 async def _outbox(h: Harness) -> list[Any]:
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         return [decode_envelope(bytes(r[0])) for r in await conn.execute(sa.text("SELECT envelope FROM outbox"))]
 
 
@@ -57,13 +56,13 @@ async def test_sweep_shreds_due_records_and_spares_held_ones(db_harness: Harness
                  await _recording(h, "s2", now - timedelta(days=95), os.urandom(20_000)))
     fresh = await _recording(h, "s3", now - timedelta(days=3), os.urandom(10_000))
     await h.end_pairing("p1", MENTOR, MENTEE, at=now - timedelta(days=366))
-    assert await set_legal_hold(h.rec, held=True, session_id="s2", actor="admin-1") == 1
+    assert await h.rec.lifecycle.place_hold(session_id="s2", actor="admin-1") == 1
 
     # The CLI runs the same sweep once (its events wait in the outbox for the service's relay).
     buf = io.StringIO()
     assert await asyncio.to_thread(cli.main, ["retention", "sweep"], settings=h.settings, out=buf) == 0
     assert "3 expired" in buf.getvalue()
-    assert (await sweep_once(h.rec)).expired == []  # nothing left to do
+    assert (await h.rec.retention.sweep_once()).expired == []  # nothing left to do
 
     member = h.h(MENTEE, "mentee")
     for path in (f"/notes/{note_a}", f"/notes/{note_b}", f"/recordings/{old}", f"/recordings/{old}/content"):
@@ -74,7 +73,7 @@ async def test_sweep_shreds_due_records_and_spares_held_ones(db_harness: Harness
 
     jwk = (await h.client.get("/retention/receipt-jwks", headers=member)).json()["keys"][0]
     public = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         objs = {r.record_id: r for r in await conn.execute(sa.select(record_objects))}
         rows = {r.id: r for r in await conn.execute(sa.select(records))}
     for rid in (note_a, note_b, old):
@@ -97,8 +96,8 @@ async def test_sweep_shreds_due_records_and_spares_held_ones(db_harness: Harness
 
     # A hold refuses erasure; lifting it lets the next sweep expire the record.
     assert (await h.client.delete(f"/recordings/{held}", headers=member)).status_code == 409
-    await set_legal_hold(h.rec, held=False, record_ids=[held])
-    assert (await sweep_once(h.rec)).expired == [held]
+    await h.rec.lifecycle.release_hold(record_ids=[held])
+    assert (await h.rec.retention.sweep_once()).expired == [held]
     assert (await h.client.get(f"/recordings/{held}/content", headers=member)).status_code == 410
 
 
@@ -107,11 +106,10 @@ async def test_concurrent_sweepers_expire_each_record_once(db_harness: Harness) 
     await h.pair("p1", MENTOR, MENTEE)
     ids = [await _note(h, f"n{i}") for i in range(6)]
     await h.end_pairing("p1", MENTOR, MENTEE, at=datetime.now(UTC) - timedelta(days=400))
-    others = [build_records(h.settings, h.rec.engine, h.rec.outbox, store=h.rec.store) for _ in range(2)]
-    for i, other in enumerate(others):
-        other.instance = f"sweeper-{i}"
+    others = [Retention(engine=h.engine, lifecycle=h.rec.lifecycle, settings=h.settings, instance=f"sweeper-{i}")
+              for i in range(2)]
     object.__setattr__(h.settings, "sweep_batch", 2)
-    results = await asyncio.gather(*(sweep_once(o) for o in others))
+    results = await asyncio.gather(*(o.sweep_once() for o in others))
     done = [rid for r in results for rid in r.expired]
     assert sorted(done) == sorted(ids)
     expired = [e for e in await _outbox(h) if e.type == "record.expired"]
@@ -120,8 +118,8 @@ async def test_concurrent_sweepers_expire_each_record_once(db_harness: Harness) 
 
 async def test_erasure_request_over_the_bus(harness: Harness) -> None:
     h = harness
-    assert h.rec.outbox is not None
-    bus = h.rec.outbox.bus
+    assert h.outbox is not None
+    bus = h.outbox.bus
     await bus.publish(PairingActivated(pairing_id="p1", mentor_id=MENTOR, mentee_id=MENTEE))
     for _ in range(200):
         resp = await h.client.get("/notes", params={"pairing_id": "p1"}, headers=h.h(MENTEE, "mentee"))
@@ -132,7 +130,7 @@ async def test_erasure_request_over_the_bus(harness: Harness) -> None:
     theirs = await _note(h, "theirs", MENTOR, "mentor")
     rec = await _recording(h, "s1", datetime.now(UTC), os.urandom(5000))
     kept = await _recording(h, "s2", datetime.now(UTC), os.urandom(5000))
-    await set_legal_hold(h.rec, held=True, record_ids=[kept])
+    await h.rec.lifecycle.place_hold(record_ids=[kept])
     await bus.publish(UserErasureRequested(user_id=MENTEE, request_id="er-1"))
     member = h.h(MENTOR, "mentor")
     for _ in range(200):

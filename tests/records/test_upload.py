@@ -16,8 +16,7 @@ from minio import Minio
 
 from deploy.local.children import S3Child
 from services.records.adapters.upload import SealedUpload, UploadAborted
-from services.records.core.tables import record_objects
-from services.records.recordings import service
+from services.records.lifecycle.tables import record_objects
 from services.records.recordings.schemas import RecordingMetadata
 from shared.crypto import ciphertext_size
 from shared.objectstore import PRESIGNED_FOR, S3ObjectStore, StoreRequestFailed
@@ -191,10 +190,10 @@ async def test_ingest_in_odd_chunk_sizes_round_trips(harness: Harness) -> None:
             off += n
 
     meta = RecordingMetadata(session_id="s1", pairing_id="p1", consent_evidence=[])
-    rec = await service.ingest(h.rec, "svc", meta, body(), None)
+    rec = await h.rec.recordings.ingest("svc", meta, body(), None)
     (stored,) = _stored(h.rec.store).values()  # type: ignore[arg-type]
     assert len(stored) == ciphertext_size(len(plaintext), seg)
-    async with h.rec.engine.connect() as conn:
+    async with h.engine.connect() as conn:
         obj = (await conn.execute(sa.select(record_objects))).one()
     assert obj.content_hash == hashlib.sha256(stored).hexdigest()
     got = await h.client.get(f"/recordings/{rec.id}/content", headers=h.h("u-mentee", "mentee"))

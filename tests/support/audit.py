@@ -17,9 +17,11 @@ from litestar.testing import AsyncTestClient
 
 from deploy.local.children import S3Child
 from services.records.app import create_app
-from services.records.audit.service import Ledger, NewEntry, ledger_of
+from services.records.audit.service import Ledger, NewEntry
 from services.records.audit.tables import audit_entries
 from services.records.config import Settings
+from services.records.context import RecordsContext
+from shared.bus import Consumer
 from shared.service import Runtime
 from tests.support.identity import TestIssuer
 
@@ -77,8 +79,18 @@ class AuditApp:
         return runtime
 
     @property
+    def context(self) -> RecordsContext:
+        context: RecordsContext = self.app.state.context
+        return context
+
+    @property
     def ledger(self) -> Ledger:
-        return ledger_of(self.runtime)
+        return self.context.ledger
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        consumers: list[Consumer] = self.app.state.consumers
+        return consumers
 
     def h(self, sub: str, *roles: str) -> dict[str, str]:
         return self.issuer.headers(sub, list(roles), "records")

@@ -14,7 +14,7 @@ import msgspec
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from services.records.core.tables import records
+from services.records.lifecycle.tables import records
 from shared.bus import FIELD
 from shared.events import decode_envelope
 from tests.support.records import Harness, meta_header
@@ -83,7 +83,7 @@ class World:
         return did
 
     async def holds(self) -> dict[str, bool]:
-        async with self.h.rec.engine.connect() as conn:
+        async with self.h.engine.connect() as conn:
             return {r.id: r.legal_hold for r in await conn.execute(sa.select(records.c.id, records.c.legal_hold))}
 
     async def raw(self, stream: str) -> list[dict[bytes, bytes]]:
@@ -107,10 +107,8 @@ def ingest_body(size: int) -> bytes:
     return secrets.token_bytes(size)
 
 
-async def build_world(h: Harness, redis: Redis) -> World:
-    clock = Clock()
-    h.app_rec.clock = clock
-    h.rec.clock = clock
+async def build_world(h: Harness, redis: Redis, clock: Clock) -> World:
+    """`clock` is the one the harness was opened with (the app's and the test's records services' time)."""
     w = World(h, clock, redis)
     await h.pair("p1", MENTOR, MENTEE)
     await h.schedule("s1", "p1")

@@ -17,14 +17,17 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from minio import Minio
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deploy.local.children import S3Child
 from services.records.adapters.db import outbox
 from services.records.app import create_app
+from services.records.audit.keys import AuditKeys
+from services.records.audit.service import Checkpointer, Ledger
 from services.records.config import Settings
-from services.records.core.context import Records, build_records
-from services.records.pairings.consumer import handle_envelope
+from services.records.context import RecordsContext, build_context
 from shared.bus import RedisStreamBus
+from shared.clock import Clock, utcnow
 from shared.db import create_engine
 from shared.events import new_envelope
 from shared.events.types import PairingActivated, PairingEnded, SessionScheduled
@@ -40,32 +43,34 @@ class Harness:
     issuer: TestIssuer
     settings: Settings
     s3: S3Child
-    rec: Records  # the service's own logic on an engine bound to the test's event loop
+    engine: AsyncEngine  # bound to the test's event loop
+    outbox: Outbox  # stages on `engine`, publishes to the run's Redis
+    rec: RecordsContext  # the service's own logic on `engine`
 
     def __post_init__(self) -> None:
         self.issuer.bind(self.client)  # each request's assertion bound to it, as the gateway mints them
 
     @property
-    def app_rec(self) -> Records:
-        """The running app's instance (its engine lives on the app's loop: don't query it from tests)."""
-        rec: Records = self.app.state.runtime.extras["records"]
+    def app_rec(self) -> RecordsContext:
+        """The running app's context (its engine lives on the app's loop: don't query it from tests)."""
+        rec: RecordsContext = self.app.state.context
         return rec
 
     def h(self, sub: str, *roles: str) -> dict[str, str]:
         return self.issuer.headers(sub, list(roles), "records")
 
     async def pair(self, pairing_id: str, mentor: str, mentee: str) -> None:
-        await handle_envelope(self.rec, new_envelope(
+        await self.rec.events.handle(new_envelope(
             PairingActivated(pairing_id=pairing_id, mentor_id=mentor, mentee_id=mentee), source="sessions"))
 
     async def end_pairing(self, pairing_id: str, mentor: str, mentee: str, at: datetime | None = None) -> None:
-        await handle_envelope(self.rec, new_envelope(
+        await self.rec.events.handle(new_envelope(
             PairingEnded(pairing_id=pairing_id, mentor_id=mentor, mentee_id=mentee, ended_at=at or datetime.now(UTC)),
             source="sessions"))
 
     async def schedule(self, session_id: str, pairing_id: str) -> None:
         now = datetime.now(UTC)
-        await handle_envelope(self.rec, new_envelope(
+        await self.rec.events.handle(new_envelope(
             SessionScheduled(session_id=session_id, pairing_id=pairing_id, starts_at=now, ends_at=now),
             source="sessions"))
 
@@ -99,16 +104,21 @@ def make_settings(tmp_path: Path, db_url: str, redis_url: str, s3: S3Child, issu
     return Settings(**values)
 
 
-async def open_harness(settings: Settings, issuer: TestIssuer, s3: S3Child) -> AsyncIterator[Harness]:
-    app = create_app(settings)
+async def open_harness(settings: Settings, issuer: TestIssuer, s3: S3Child, *,
+                       clock: Clock = utcnow) -> AsyncIterator[Harness]:
+    """The app and the test's own context, both seeing `clock` as the records services' time."""
+    app = create_app(settings, clock=clock)
     async with issuer.bind(AsyncTestClient(app)) as client:
         engine = create_engine(settings.database_url)
         store = S3ObjectStore.from_settings(settings, settings.s3_bucket)
         redis = Redis.from_url(settings.redis_url)
-        rec = build_records(settings, engine, Outbox(engine, outbox, RedisStreamBus(redis, "records"), "records"),
-                            store=store)
+        staged = Outbox(engine, outbox, RedisStreamBus(redis, "records"), "records")
+        ledger = Ledger(engine, AuditKeys.load_or_create(Path(settings.audit_key_dir)))
+        checkpointer = Checkpointer(ledger, every=settings.audit_checkpoint_every, interval_s=0)
+        rec = build_context(settings, engine, staged, store=store, ledger=ledger, checkpointer=checkpointer,
+                            clock=clock)
         try:
-            yield Harness(client, app, issuer, settings, s3, rec)
+            yield Harness(client, app, issuer, settings, s3, engine, staged, rec)
         finally:
             await engine.dispose()
             await redis.aclose()

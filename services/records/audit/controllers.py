@@ -14,17 +14,16 @@ from litestar.params import QueryParameter
 
 from services.records.audit.catalogue import CATALOGUE, audiences_of, searchable_actions, visible_actions
 from services.records.audit.schemas import AuditPage
-from services.records.audit.service import SearchFilter, ledger_of, record_access_or_fail
-from services.records.audit.views import aware, render
+from services.records.audit.service import Ledger, SearchFilter, record_access_or_fail
+from services.records.audit.views import as_utc, render
 from shared.http import BadRequest, require_roles
 from shared.identity import Identity
-from shared.service import Runtime
 
 _ID = r"^[^\x00-\x1f]{1,320}$"
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else aware(value)
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
 
 
 class AuditController(Controller):
@@ -33,7 +32,7 @@ class AuditController(Controller):
 
     @get("/entries", guards=[require_roles("admin", "safeguarding", "operator")])
     async def search(
-        self, runtime: NamedDependency[Runtime], identity: NamedDependency[Identity],
+        self, ledger: NamedDependency[Ledger], identity: NamedDependency[Identity],
         actor: Annotated[str | None, QueryParameter(pattern=_ID,
                                                description="Exact actor id or e-mail")] = None,
         target: Annotated[str | None, QueryParameter(pattern=_ID, description="Exact target id")] = None,
@@ -48,7 +47,7 @@ class AuditController(Controller):
         by actor or target only finds entries where the caller reads that field in clear. Entries
         hidden from the caller (the trail of a report about them) are never returned nor counted. The
         search itself is recorded in the ledger before anything is returned."""
-        since, until = _aware(since), _aware(until)
+        since, until = _utc(since), _utc(until)
         if since is not None and until is not None and since >= until:
             raise BadRequest("`since` must be before `until`.")
         audiences = audiences_of(identity)
@@ -61,8 +60,7 @@ class AuditController(Controller):
         # readable actor or target, so a search by either never finds them.
         uncatalogued = "operator" in audiences and actor is None and target is None and \
             (action is None or action not in CATALOGUE)
-        ledger = ledger_of(runtime)
-        await record_access_or_fail(runtime, actor=identity.sub, action="audit.search", target="audit:ledger")
+        await record_access_or_fail(ledger, actor=identity.sub, action="audit.search", target="audit:ledger")
         rows = await ledger.search(SearchFilter(actor=actor, target=target, action=action, since=since,
                                                 until=until, before_seq=before_seq, limit=limit,
                                                 actions=sorted(allowed), uncatalogued=uncatalogued,

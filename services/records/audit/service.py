@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,18 +20,12 @@ from services.records.audit.catalogue import CATALOGUE
 from services.records.audit.keys import AuditKeys, is_id_like
 from services.records.audit.tables import audit_checkpoints, audit_entries, audit_head, audit_hidden
 from shared.audit import OUTCOMES
+from shared.clock import Clock, utcnow
+from shared.crypto.errors import DecryptionError
 from shared.http import ServiceUnavailable
 from shared.logging import get_logger
-from shared.service import Runtime
 
 log = get_logger("tandem.records.audit")
-
-Clock = Callable[[], datetime]
-LEDGER = "audit_ledger"  # runtime.extras key
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class LedgerUnavailable(ServiceUnavailable):
@@ -99,9 +93,10 @@ def _clip(value: str, size: int) -> str:
 
 class Ledger:
     def __init__(self, engine: AsyncEngine, keys: AuditKeys, *, clock: Clock = utcnow,
-                 archive: CheckpointArchive | None = None) -> None:
+                 archive: CheckpointArchive | None = None, source: str = "records") -> None:
         self.engine = engine
         self.keys = keys
+        self.source = source  # the service writing entries straight in (record_access_or_fail)
         self.clock = clock
         self.archive = archive
         # One appender at a time per process; the head-row lock does the same across processes.
@@ -260,6 +255,22 @@ class Ledger:
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).all())
 
+    async def reasons(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """The reasons of these entries, opened (None where an entry has none or it does not open)."""
+        async with self.engine.connect() as conn:
+            sealed = {r.event_id: r.reason_sealed for r in await conn.execute(
+                sa.select(audit_entries.c.event_id, audit_entries.c.reason_sealed)
+                .where(audit_entries.c.event_id.in_(list(event_ids))))}
+        return {event_id: self._open_reason(event_id, sealed.get(event_id)) for event_id in event_ids}
+
+    def _open_reason(self, event_id: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        try:
+            return self.keys.open_reason(event_id, blob)
+        except DecryptionError:
+            return None
+
 
 class Checkpointer:
     """Signs the head every `interval_s` seconds while new entries are pending, and right away once
@@ -295,14 +306,7 @@ class Checkpointer:
                 log.warning("audit.checkpoint_failed", exc_type=type(exc).__name__)
 
 
-def ledger_of(runtime: Runtime) -> Ledger:
-    ledger = runtime.extras.get(LEDGER)
-    if not isinstance(ledger, Ledger):
-        raise LedgerUnavailable
-    return ledger
-
-
-async def record_access_or_fail(runtime: Runtime, *, actor: str, action: str, target: str,
+async def record_access_or_fail(ledger: Ledger, *, actor: str, action: str, target: str,
                                 outcome: str = "success", reason: str | None = None,
                                 event_id: str | None = None, occurred_at: datetime | None = None,
                                 timeout_s: float = 5.0) -> Receipt:
@@ -310,15 +314,14 @@ async def record_access_or_fail(runtime: Runtime, *, actor: str, action: str, ta
 
     For dispute access: call it before producing any plaintext and serve nothing if it raises.
     Raises `LedgerUnavailable` (a 503 problem+json when left to propagate) if the entry is not
-    committed within `timeout_s` for any reason: database down, keys missing, ledger not set up.
+    committed within `timeout_s` for any reason: database down, keys missing.
     `target` and `actor` are ids; put byte ranges or the dispute id in `target`/`action`, and free
     text only in `reason` (stored sealed and HMACed, never in clear).
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
-    ledger = ledger_of(runtime)
     entry = NewEntry(event_id=event_id or uuid.uuid4().hex, occurred_at=occurred_at or ledger.clock(),
-                     source=runtime.name, actor=actor, action=action, target=target, outcome=outcome,
+                     source=ledger.source, actor=actor, action=action, target=target, outcome=outcome,
                      reason=reason)
     try:
         async with asyncio.timeout(timeout_s):

@@ -8,11 +8,13 @@ from typing import Any
 from services.records.audit.catalogue import UNCATALOGUED, Audience, Level, view_for
 from services.records.audit.keys import AuditKeys
 from services.records.audit.schemas import AuditEntryOut, ReasonView, ValueView
+from shared.clock import aware
 from shared.crypto.errors import DecryptionError
 
 
-def aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def as_utc(value: datetime) -> datetime:
+    """A time from the database or a query in UTC (SQLite drops the zone; a query may carry any offset)."""
+    return aware(value).astimezone(UTC)
 
 
 def _value(keys: AuditKeys, level: Level, clear: str | None, mac: str) -> tuple[str | None, ValueView]:
@@ -37,8 +39,8 @@ def _reason(keys: AuditKeys, level: Level, row: Any) -> tuple[str | None, Reason
 def render(keys: AuditKeys, row: Any, audiences: frozenset[Audience]) -> AuditEntryOut | None:
     """The row for this reader, or None if none of their audiences may see it. An uncatalogued
     action is a problem for operators (envelope only) and invisible to everyone else."""
-    envelope = {"seq": int(row.seq), "event_id": row.event_id, "occurred_at": aware(row.occurred_at),
-                "recorded_at": aware(row.recorded_at), "source": row.source, "action": row.action,
+    envelope = {"seq": int(row.seq), "event_id": row.event_id, "occurred_at": as_utc(row.occurred_at),
+                "recorded_at": as_utc(row.recorded_at), "source": row.source, "action": row.action,
                 "hash": row.hash}
     view = view_for(row.action, audiences)
     if view is None:

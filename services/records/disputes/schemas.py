@@ -107,19 +107,9 @@ class DisputeSummary(msgspec.Struct):
     break_glass_unreviewed: bool
 
 
-class Dispute(msgspec.Struct):
+class Dispute(DisputeSummary):
     """The admin view: transitions with their reasons, grants and every access."""
 
-    id: str
-    session_id: str
-    pairing_id: str
-    state: State
-    opened_by: str
-    opened_by_role: str
-    opened_at: datetime
-    updated_at: datetime
-    outcome: str | None
-    break_glass_unreviewed: bool
     pending_request: PendingRequest | None
     transitions: list[Transition]
     grants: list[Grant]

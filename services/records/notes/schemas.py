@@ -39,16 +39,7 @@ class NoteSummary(msgspec.Struct):
     legal_hold: bool
 
 
-class Note(msgspec.Struct):
-    id: str
-    pairing_id: str
-    author_id: str
-    visibility: Visibility
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    retain_until: datetime | None
-    legal_hold: bool
+class Note(NoteSummary):
     text: str
 
 

@@ -4,12 +4,11 @@ events (consumer group "records"). Requests read this projection and never wait 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.records.core.tables import records
 from services.records.pairings.tables import pairing_sessions, pairings
 
 
@@ -59,22 +58,17 @@ async def pairing_activated(conn: AsyncConnection, pairing_id: str, mentor_id: s
 
 
 async def pairing_ended(conn: AsyncConnection, pairing_id: str, mentor_id: str, mentee_id: str,
-                        ended_at: datetime, note_retention: timedelta) -> int:
-    """Mark the pairing ended and start the retention clock of its notes; returns notes affected."""
+                        ended_at: datetime) -> datetime:
+    """Mark the pairing ended; returns when it ended (the first end reported wins)."""
     existing = await get_pairing(conn, pairing_id)
     if existing is None:
         await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, mentor_id=mentor_id, mentee_id=mentee_id,
                                                       state="ended", ended_at=ended_at))
-    else:
-        await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
-                           .values(state="ended", ended_at=existing.ended_at or ended_at))
-        ended_at = existing.ended_at or ended_at
-    result = await conn.execute(
-        sa.update(records)
-        .where(records.c.pairing_id == pairing_id, records.c.kind == "note", records.c.state == "active",
-               records.c.retain_until.is_(None))
-        .values(retain_until=ended_at + note_retention))
-    return int(result.rowcount or 0)
+        return ended_at
+    ended_at = existing.ended_at or ended_at
+    await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
+                       .values(state="ended", ended_at=ended_at))
+    return ended_at
 
 
 async def session_scheduled(conn: AsyncConnection, session_id: str, pairing_id: str) -> None:

@@ -7,29 +7,17 @@ is added here to the stored evidence: each ledger line once (by `seq`), and the 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.records.core.tables import records
 from shared.events.types import RecordingStopped, reason_for_members
 
 
-async def complete(conn: AsyncConnection, event: RecordingStopped, occurred_at: datetime) -> bool:
-    """Add the end of `event`'s consent round to its record; False when there is no such recording."""
-    if not event.record_id:
-        return False
-    row = (await conn.execute(sa.select(records.c.consent_evidence).where(
-        records.c.id == event.record_id, records.c.kind == "recording",
-        records.c.session_id == event.session_id))).first()
-    if row is None or not row.consent_evidence:
-        return False  # expired (tombstone) or not a recording of that session: nothing to complete
-    evidence = json.loads(row.consent_evidence)
+def completed(evidence: object, event: RecordingStopped, occurred_at: datetime) -> dict[str, object] | None:
+    """`evidence` with the end of `event`'s consent round added; None when it is not that recording's."""
     if not isinstance(evidence, dict) or evidence.get("recording_id") != event.recording_id:
-        return False
+        return None
     found = evidence.get("consent")
     lines: list[dict[str, object]] = found if isinstance(found, list) else []
     seen = {line.get("seq") for line in lines if isinstance(line, dict)}
@@ -38,9 +26,7 @@ async def complete(conn: AsyncConnection, event: RecordingStopped, occurred_at: 
             lines.append({**line, "recording_id": event.recording_id})
     evidence["consent"] = lines
     evidence["stopped"] = {"reason": event.reason, "at": occurred_at.isoformat()}
-    await conn.execute(sa.update(records).where(records.c.id == event.record_id)
-                       .values(consent_evidence=json.dumps(evidence, sort_keys=True)))
-    return True
+    return evidence
 
 
 def as_members_see(evidence: object) -> object:

@@ -32,14 +32,5 @@ class RecordingSummary(msgspec.Struct):
     legal_hold: bool
 
 
-class Recording(msgspec.Struct):
-    id: str
-    pairing_id: str
-    session_id: str | None
-    media_type: str
-    size: int
-    captured_at: datetime | None
-    created_at: datetime
-    retain_until: datetime | None
-    legal_hold: bool
+class Recording(RecordingSummary):
     consent_evidence: Any

@@ -66,7 +66,8 @@ async def test_consumer_appends_each_event_once(audit_app: AuditApp, redis: Redi
     await audit_app.run(runtime.bus.publish_envelope, envelope)  # redelivered by the producer
     await wait_for_seq(audit_app, 3)
     await drained(redis)
-    await audit_app.run(audit_handler(runtime), envelope)  # and once more, past the bus's own dedupe
+    handler = audit_handler(audit_app.ledger, audit_app.context.checkpointer)
+    await audit_app.run(handler, envelope)  # and once more, past the bus's own dedupe
     rows = await stored(audit_app)
     assert len(rows) == 3
     assert [(r.source, r.action, r.outcome) for r in rows] == [
@@ -171,13 +172,13 @@ async def _take_database_away(db_url: str) -> None:
 async def test_fail_closed_helper_raises_when_the_database_is_down(audit_app: AuditApp, db_url: str,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     runtime = audit_app.runtime
-    receipt = await audit_app.run(record_access_or_fail, runtime, actor="admin-2", action="record.download",
+    receipt = await audit_app.run(record_access_or_fail, audit_app.ledger, actor="admin-2", action="record.download",
                                   target="record:5#bytes=0-1023", reason=REASON)
     assert receipt.appended and receipt.seq == 1
     await audit_app.run(runtime.engine.dispose)  # drop pooled connections: the next write must reach the database
     await _take_database_away(db_url)
     with pytest.raises(LedgerUnavailable):
-        await audit_app.run(record_access_or_fail, runtime, actor="admin-2", action="record.download",
+        await audit_app.run(record_access_or_fail, audit_app.ledger, actor="admin-2", action="record.download",
                             target="record:5")
     resp = await audit_app.client.get("/audit/entries", headers=audit_app.h("admin-1", "admin"))
     assert resp.status_code == 503
@@ -193,7 +194,7 @@ async def consumers_set_up(app: AuditApp, url: str) -> None:
     client = Redis.from_url(url)
     try:
         async with asyncio.timeout(10):
-            for consumer in app.runtime.consumers:
+            for consumer in app.consumers:
                 for stream in consumer.streams:
                     while True:
                         groups = await client.xinfo_groups(stream) if await client.exists(stream) else []
@@ -215,7 +216,7 @@ async def test_fail_closed_helper_does_not_need_redis(tmp_path: Path, db_url: st
             audit = AuditApp(client, app, settings, issuer)
             await consumers_set_up(audit, redis_child.url)  # a consumer whose setup failed fails shutdown
             redis_child.stop()
-            receipt = await audit.run(record_access_or_fail, audit.runtime, actor="admin-2",
+            receipt = await audit.run(record_access_or_fail, audit.ledger, actor="admin-2",
                                       action="dispute.record.read", target="record:5#bytes=0-99")
             assert receipt.appended and receipt.seq == 1
             assert [row.seq for row in await stored(audit)] == [1]

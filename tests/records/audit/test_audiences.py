@@ -86,7 +86,7 @@ async def world(audit_app: AuditApp, database_url: Databases, redis_url: str, s3
     await _publish(app, "gateway", ADMIN, MYSTERY, "user:u-mentor-2", reason="CANARY-MYSTERY")
     await _publish(app, "sessions", "u-mentor-2", "pairing.accept", "pairing:p-9")
     # records' own, fail closed
-    await app.run(record_access_or_fail, app.runtime, actor=ADMIN, action="dispute.open", target="dispute:d-3",
+    await app.run(record_access_or_fail, app.ledger, actor=ADMIN, action="dispute.open", target="dispute:d-3",
                   reason=DISPUTE_REASON)
     # 6 from reports (2 filed, read, reveal, hold, read_own) + 4 published + 1 dispute
     await appended(app, 11)

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from deploy.local.children import S3Child
-from tests.support.disputes import World, build_world, dispute_settings
+from tests.support.disputes import Clock, World, build_world, dispute_settings
 from tests.support.identity import TestIssuer
 from tests.support.records import open_harness
 
@@ -21,5 +21,7 @@ from tests.support.records import open_harness
 async def world(db_url: str, settings_factory: Any, issuer: TestIssuer, s3_server: S3Child, tmp_path: Path,
                 redis: Redis) -> AsyncIterator[World]:
     """The workflow's world on the run's database backend."""
-    async for h in open_harness(settings_factory(db_url, **dispute_settings(tmp_path)), issuer, s3_server):
-        yield await build_world(h, redis)
+    clock = Clock()
+    async for h in open_harness(settings_factory(db_url, **dispute_settings(tmp_path)), issuer, s3_server,
+                                clock=clock):
+        yield await build_world(h, redis, clock)

@@ -15,7 +15,19 @@ from deploy.local.children import S3Child
 from services.records.config import Settings
 from shared.config import ConfigError
 from shared.events.types import RecordAccessed
-from tests.support.disputes import A1, A2, A3, MENTEE, MENTOR, REASON, World, build_world, dispute_settings, problem
+from tests.support.disputes import (
+    A1,
+    A2,
+    A3,
+    MENTEE,
+    MENTOR,
+    REASON,
+    Clock,
+    World,
+    build_world,
+    dispute_settings,
+    problem,
+)
 from tests.support.identity import TestIssuer
 from tests.support.records import open_harness
 
@@ -138,8 +150,9 @@ async def naming_world(db_url: str, settings_factory: Any, issuer: TestIssuer, s
                        tmp_path: Path, redis: Redis) -> AsyncIterator[World]:
     settings = settings_factory(db_url, **dispute_settings(tmp_path, dispute_notify_accessor_id=True,
                                                            dispute_window_hours=2))
-    async for h in open_harness(settings, issuer, s3_server):
-        yield await build_world(h, redis)
+    clock = Clock()
+    async for h in open_harness(settings, issuer, s3_server, clock=clock):
+        yield await build_world(h, redis, clock)
 
 
 async def test_accessor_id_when_configured_and_shorter_default_window(naming_world: World) -> None:

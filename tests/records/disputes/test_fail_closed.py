@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _rename(w: World, old: str, new: str) -> None:
-    async with w.h.rec.engine.begin() as conn:
+    async with w.h.engine.begin() as conn:
         await conn.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
 
 
@@ -24,7 +24,7 @@ async def test_no_ledger_no_bytes(world: World) -> None:
     a = w.s1[0]
     did = await w.approved("s1", grantee=A2, record=a)
     path = f"/disputes/{did}/records/{a}/content"
-    async with w.h.rec.engine.connect() as conn:
+    async with w.h.engine.connect() as conn:
         staged_before = (await conn.execute(sa.select(sa.func.count()).select_from(outbox))).scalar_one()
 
     await _rename(w, "audit_entries", "audit_entries_away")
@@ -35,7 +35,7 @@ async def test_no_ledger_no_bytes(world: World) -> None:
             assert w.media[a][:64] not in resp.content
         # A transition cannot happen unrecorded either.
         problem(await w.post(f"/disputes/{did}/close", w.admin(A1), outcome="resolved", reason="closing now"), 503)
-        async with w.h.rec.engine.connect() as conn:
+        async with w.h.engine.connect() as conn:
             assert (await conn.execute(sa.select(sa.func.count()).select_from(dispute_accesses))).scalar_one() == 0
             assert (await conn.execute(sa.select(disputes.c.state))).scalar_one() == "approved"
             # Nothing was staged for the pair either: no notice of an access that did not happen.

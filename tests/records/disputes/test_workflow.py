@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from services.records.audit.tables import audit_entries
 from services.records.disputes.tables import dispute_accesses
-from services.records.retention.service import sweep_once
 from shared.events.types import DisputeChanged, RecordAccessed
 from tests.support.disputes import A1, A2, A3, MENTEE, MENTOR, REASON, World, problem
 from tests.support.records import meta_header
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 async def ledger_rows(w: World, action: str) -> list[Any]:
-    async with w.h.rec.engine.connect() as conn:
+    async with w.h.engine.connect() as conn:
         return list(await conn.execute(sa.select(audit_entries).where(audit_entries.c.action == action)
                                        .order_by(audit_entries.c.seq)))
 
@@ -38,7 +37,7 @@ async def test_whole_workflow(world: World, capsys: pytest.CaptureFixture[str],
     assert holds[a] and holds[b] and not holds[other]
     assert (await client.get(f"/recordings/{a}", headers=w.mentor)).json()["legal_hold"] is True
     # Every recording is past retain_until now: the sweep takes only the unheld one.
-    assert (await sweep_once(w.h.rec)).expired == [other]
+    assert (await w.h.rec.retention.sweep_once()).expired == [other]
 
     # Ask for access: admin-1 asks that admin-2 may read recording a.
     resp = await w.post(f"/disputes/{did}/request-access", w.admin(A1), admin_ids=[A2], record_ids=[a],
@@ -96,7 +95,7 @@ async def test_whole_workflow(world: World, capsys: pytest.CaptureFixture[str],
             "illegal-transition")
     problem(await w.post(f"/disputes/{did}/request-access", w.admin(A1), admin_ids=[A2], record_ids=[a],
                          reason="more"), 409, "illegal-transition")
-    assert sorted((await sweep_once(w.h.rec)).expired) == sorted([a, b])
+    assert sorted((await w.h.rec.retention.sweep_once()).expired) == sorted([a, b])
     problem(await client.get(f"/disputes/{did}/records/{a}/content", headers=w.admin(A2)), 403)
 
     # Admin view: every transition with its reason (from the ledger), grants and accesses.
@@ -132,7 +131,7 @@ async def test_whole_workflow(world: World, capsys: pytest.CaptureFixture[str],
     assert "CONFIDENTIAL" not in out.out + out.err + caplog.text
     raw = await w.raw("tandem.dispute") + await w.raw("tandem.audit") + await w.raw("tandem.record")
     assert raw and b"CONFIDENTIAL" not in b"".join(v for f in raw for v in f.values())
-    async with w.h.rec.engine.connect() as conn:
+    async with w.h.engine.connect() as conn:
         dump = repr([tuple(r) for r in await conn.execute(sa.select(audit_entries))])
     assert "CONFIDENTIAL" not in dump
 
@@ -149,10 +148,10 @@ async def test_holds_of_two_disputes_do_not_lift_each_other(world: World) -> Non
     close = {"outcome": "withdrawn", "reason": "settled between the pair"}
     assert (await w.post(f"/disputes/{first}/close", w.admin(A2), **close)).status_code == 200
     assert (await w.holds())[a] and (await w.holds())[b]
-    assert (await sweep_once(w.h.rec)).expired == w.s2
+    assert (await w.h.rec.retention.sweep_once()).expired == w.s2
     assert (await w.post(f"/disputes/{second}/close", w.admin(A2), **close)).status_code == 200
     assert not any((await w.holds()).values())
-    assert sorted((await sweep_once(w.h.rec)).expired) == sorted([a, b, late])
+    assert sorted((await w.h.rec.retention.sweep_once()).expired) == sorted([a, b, late])
 
 
 async def test_break_glass_is_flagged_logged_and_reviewed(world: World) -> None:
@@ -195,7 +194,7 @@ async def test_break_glass_is_flagged_logged_and_reviewed(world: World) -> None:
     assert (await client.get(f"/disputes/{did}/records/{b}/content", headers=w.admin(A3))).status_code == 200
     w.clock.advance(hours=4)
     problem(await client.get(f"/disputes/{did}/records/{b}/content", headers=w.admin(A3)), 403)
-    async with w.h.rec.engine.connect() as conn:
+    async with w.h.engine.connect() as conn:
         flags = [r.break_glass for r in await conn.execute(sa.select(dispute_accesses.c.break_glass))]
     assert flags == [True, True]
 

@@ -1,12 +1,13 @@
-"""Who may see a record. Non-members get "not found": a record's existence is itself confidential."""
+"""Reading record rows: who may see a record (non-members get "not found": a record's existence is itself
+confidential), and the sealed object behind one of its versions."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.records.core.tables import record_objects, records
-from services.records.core.vault import ObjectRef
+from services.records.adapters.vault import ObjectRef
+from services.records.lifecycle.tables import record_objects, records
 from services.records.pairings.service import Pairing, get_pairing
 from shared.http import Gone, NotFound
 
