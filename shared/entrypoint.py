@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shared import db
 from shared.config import ConfigError, load_settings
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -34,8 +35,6 @@ def main(name: str, settings_cls: type[S], create_app: Callable[[S], Any], migra
     settings = load_or_exit(settings_cls)
     configure_logging(settings.log_level, json=settings.log_json, service=name)
     if args.command == "migrate":
-        from shared import db
-
         async def _migrate() -> None:
             engine = db.create_engine(settings.database_url)
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
@@ -119,8 +120,9 @@ async def readyz(state: State) -> Response[HealthStatus]:
     probes: dict[str, Callable[[], Awaitable[Any]]] = {
         "database": lambda: dbmod.ping(runtime.engine),
         "redis": lambda: runtime.redis.ping(),
-        **{name: (lambda check=check: check(state.context)) for name, check in state.readiness.items()},
     }
+    for name, check in state.readiness.items():
+        probes[name] = functools.partial(check, state.context)
     checks: dict[str, str] = {}
     ok = True
     for name, probe in probes.items():

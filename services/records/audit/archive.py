@@ -12,13 +12,14 @@ import base64
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
 from minio.retention import Retention
 
+from shared.clock import utcnow
 from shared.logging import get_logger
 from shared.objectstore import S3ObjectStore
 
@@ -69,7 +70,7 @@ class CheckpointArchive:
     def put(self, key: str, doc: CheckpointDoc) -> None:
         body = msgspec.json.encode(doc)
         # The store judges retention against its own clock, so this is wall-clock time on purpose.
-        until = datetime.now(UTC) + timedelta(days=self.lock_days)
+        until = utcnow() + timedelta(days=self.lock_days)
         retention = Retention(COMPLIANCE, until) if self.locked else None
         self.store.client.put_object(self.store.bucket, key, io.BytesIO(body), len(body),
                                      content_type="application/json", retention=retention)

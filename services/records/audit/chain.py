@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.clock import aware
+
 ENTRY_DOMAIN = b"tandem-audit-entry/v1"
 CHECKPOINT_DOMAIN = b"tandem-audit-checkpoint/v1"
 GENESIS = "0" * 64
@@ -33,9 +35,7 @@ FIELDS: tuple[str, ...] = (
 
 def utc_text(value: datetime) -> str:
     """The one text form of a timestamp: SQLite hands back naive UTC, PostgreSQL aware UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _item(value: Any) -> bytes:

@@ -16,6 +16,14 @@ def not_found() -> NotFound:
     return NotFound("No such record.", slug="record-not-found")
 
 
+async def member_pairing(conn: AsyncConnection, pairing_id: str, user_id: str) -> Pairing:
+    """The pairing if `user_id` is one of its members; 404 otherwise (others' pairings stay invisible)."""
+    pairing = await get_pairing(conn, pairing_id)
+    if pairing is None or not pairing.has_member(user_id):
+        raise not_found()
+    return pairing
+
+
 async def load_record(conn: AsyncConnection, record_id: str, kind: str) -> sa.Row[tuple[object, ...]]:
     row = (await conn.execute(sa.select(records).where(records.c.id == record_id, records.c.kind == kind))).first()
     if row is None:

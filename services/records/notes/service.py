@@ -4,20 +4,20 @@ pairing, readable by the author (`private`) or both members (`pair`), by nobody 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.records.adapters.vault import Vault
+from services.records.adapters.vault import SealedObject, Vault
 from services.records.config import Settings
-from services.records.lifecycle.access import not_found, object_ref, visible_record
-from services.records.lifecycle.service import Lifecycle
+from services.records.lifecycle.access import member_pairing, not_found, object_ref, visible_record
+from services.records.lifecycle.service import Lifecycle, Row
 from services.records.lifecycle.tables import record_objects, records
 from services.records.notes.identifiers import find_identifiers
 from services.records.notes.schemas import IdentifierFinding, Note, NoteCreate, NoteSummary, NoteUpdate, NoteVersion
-from services.records.pairings.service import get_pairing
 from shared.clock import Clock, aware, utcnow
 from shared.events.types import AuditEntry, RecordCreated
 from shared.http import Conflict, Forbidden, PayloadTooLarge, Unprocessable
@@ -68,6 +68,16 @@ class Notes:
             log.info("records.note_identifiers_confirmed", kinds=sorted({f.kind for f in findings}))
         return data
 
+    async def _store(self, sealed: SealedObject, write: Callable[[AsyncConnection], Awaitable[Row]]) -> Row:
+        """Run `write` (the record's rows and events) in one transaction; if it does not commit, the sealed
+        object it was to describe is removed again."""
+        try:
+            async with self.engine.begin() as conn:
+                return await write(conn)
+        except BaseException:
+            await self.vault.discard(sealed)
+            raise
+
     async def _announce(self, conn: AsyncConnection, note_id: str, pairing_id: str) -> None:
         """record.created tells both members (their inboxes), so a note raises it only when the pair may read
         it: at creation when shared, or when its author shares a private one. A private note's existence is
@@ -76,35 +86,31 @@ class Notes:
 
     async def create(self, user_id: str, body: NoteCreate) -> Note:
         async with self.engine.connect() as conn:
-            pairing = await get_pairing(conn, body.pairing_id)
-        if pairing is None or not pairing.has_member(user_id):
-            raise not_found()
+            pairing = await member_pairing(conn, body.pairing_id, user_id)
         if pairing.state != "active":
             raise Conflict("This pairing has ended: no new notes.", slug="pairing-ended")
         data = self._check_text(body.text, body.confirm_identifiers)
         record_id = secrets.token_hex(16)
         sealed = await self.vault.seal_bytes(record_id, 1, KIND, data)
         now = self.clock()
-        try:
-            async with self.engine.begin() as conn:
-                row = await self.lifecycle.create_note_record(
-                    conn, record_id=record_id, pairing_id=pairing.pairing_id, author_id=user_id,
-                    visibility=body.visibility, sealed=sealed, at=now)
-                if body.visibility == "pair":
-                    await self._announce(conn, record_id, pairing.pairing_id)
-                await self.outbox.add(conn, AuditEntry(actor=user_id, action="note.create",
-                                                       target=f"record:{record_id}", outcome="success"))
-        except BaseException:
-            await self.vault.discard(sealed)
-            raise
+
+        async def write(conn: AsyncConnection) -> Row:
+            row = await self.lifecycle.create_note_record(
+                conn, record_id=record_id, pairing_id=pairing.pairing_id, author_id=user_id,
+                visibility=body.visibility, sealed=sealed, at=now)
+            if body.visibility == "pair":
+                await self._announce(conn, record_id, pairing.pairing_id)
+            await self.outbox.add(conn, AuditEntry(actor=user_id, action="note.create",
+                                                   target=f"record:{record_id}", outcome="success"))
+            return row
+
+        row = await self._store(sealed, write)
         log.info("records.note_created", record_id=record_id, pairing_id=pairing.pairing_id, size=len(data))
         return _note(row, body.text)
 
     async def of_pairing(self, user_id: str, pairing_id: str) -> list[NoteSummary]:
         async with self.engine.connect() as conn:
-            pairing = await get_pairing(conn, pairing_id)
-            if pairing is None or not pairing.has_member(user_id):
-                raise not_found()
+            await member_pairing(conn, pairing_id, user_id)
             rows = await conn.execute(
                 sa.select(records).where(records.c.pairing_id == pairing_id, records.c.kind == KIND,
                                          records.c.state == "active",
@@ -145,20 +151,20 @@ class Notes:
         version = row.current_version + 1
         sealed = await self.vault.seal_bytes(note_id, version, KIND, data)
         now = self.clock()
-        try:
-            async with self.engine.begin() as conn:
-                new = await self.lifecycle.add_note_version(
-                    conn, record_id=note_id, after_version=row.current_version,
-                    visibility=body.visibility or row.visibility, sealed=sealed, at=now)
-                if new is None:
-                    raise Conflict("The note changed meanwhile; reload it.", slug="version-conflict")
-                if row.visibility == "private" and body.visibility == "pair":
-                    await self._announce(conn, note_id, row.pairing_id)
-                await self.outbox.add(conn, AuditEntry(actor=user_id, action="note.update",
-                                                       target=f"record:{note_id}", outcome="success"))
-        except BaseException:
-            await self.vault.discard(sealed)
-            raise
+
+        async def write(conn: AsyncConnection) -> Row:
+            new = await self.lifecycle.add_note_version(
+                conn, record_id=note_id, after_version=row.current_version,
+                visibility=body.visibility or row.visibility, sealed=sealed, at=now)
+            if new is None:
+                raise Conflict("The note changed meanwhile; reload it.", slug="version-conflict")
+            if row.visibility == "private" and body.visibility == "pair":
+                await self._announce(conn, note_id, row.pairing_id)
+            await self.outbox.add(conn, AuditEntry(actor=user_id, action="note.update",
+                                                   target=f"record:{note_id}", outcome="success"))
+            return new
+
+        new = await self._store(sealed, write)
         log.info("records.note_updated", record_id=note_id, version=version, size=len(data))
         return _note(new, body.text)
 

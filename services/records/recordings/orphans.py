@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from shared.clock import utcnow
 from shared.logging import get_logger
 from shared.objectstore import ObjectStore, S3ObjectStore
 
@@ -22,7 +23,7 @@ def abort_stale_uploads(store: ObjectStore, *, older_than: timedelta = STALE_AFT
     call: the sweeper comes back); returns how many were aborted."""
     if not isinstance(store, S3ObjectStore):
         return 0
-    cutoff = (now or datetime.now(UTC)) - older_than
+    cutoff = (now or utcnow()) - older_than
     listing = store.client._list_multipart_uploads(store.bucket, max_uploads=1000)
     aborted = 0
     for upload in listing.uploads:

@@ -21,10 +21,10 @@ from services.records.adapters.upload import UploadAborted
 from services.records.adapters.vault import Frames, ObjectRef, Vault
 from services.records.config import Settings
 from services.records.disputes.common import under_dispute
-from services.records.lifecycle.access import not_found, object_ref, visible_record
+from services.records.lifecycle.access import member_pairing, object_ref, visible_record
 from services.records.lifecycle.service import RECORDING_MEDIA_TYPE, Lifecycle
 from services.records.lifecycle.tables import record_objects, records
-from services.records.pairings.service import get_pairing, session_pairing
+from services.records.pairings.service import session_pairing
 from services.records.playback.response import ranged_response
 from services.records.recordings.evidence import as_members_see, completed
 from services.records.recordings.schemas import Recording, RecordingMetadata, RecordingSummary
@@ -159,9 +159,7 @@ class Recordings:
 
     async def of_pairing(self, user_id: str, pairing_id: str) -> list[RecordingSummary]:
         async with self.engine.connect() as conn:
-            pairing = await get_pairing(conn, pairing_id)
-            if pairing is None or not pairing.has_member(user_id):
-                raise not_found()
+            await member_pairing(conn, pairing_id, user_id)
             rows = await conn.execute(
                 sa.select(records, record_objects.c.plaintext_size)
                 .join(record_objects, sa.and_(record_objects.c.record_id == records.c.id,
