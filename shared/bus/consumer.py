@@ -1,4 +1,4 @@
-"""Event bus on Redis Streams: publish with safe trimming, consume with consumer groups.
+"""Consuming from Redis Streams with consumer groups: retries, reclaiming, recovery, dead letters.
 
 Delivery is at-least-once; handlers get exactly-once *effects* by recording the event id in the
 same database transaction as the effect (`shared.db.claim_event`). The consumer also remembers
