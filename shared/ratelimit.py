@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from shared.clock import EpochClock
 from shared.http import TooManyRequests, retry_after
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.ratelimit")
 
@@ -134,10 +135,7 @@ class RateCounts:
         self._task = asyncio.create_task(self._run(), name="rate-counts")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         with contextlib.suppress(Exception):
             await self.flush()  # a last try, so a restart loses as little as possible
 

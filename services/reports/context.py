@@ -27,6 +27,7 @@ from shared.crypto import LocalKeyring
 from shared.db import secure_delete
 from shared.objectstore import S3ObjectStore
 from shared.service import ContextSpec, Runtime
+from shared.tasks import cancel
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,7 @@ async def open_context(runtime: Runtime, *, clock: Clock = utcnow) -> AsyncItera
     try:
         yield ctx
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
 
 def context(clock: Clock = utcnow) -> ContextSpec[ReportsContext]:

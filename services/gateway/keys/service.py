@@ -10,7 +10,6 @@ Several gateway instances share the table; each reloads it every `key_check_inte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 import uuid
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.gateway.keys.tables import signing_keys
 from shared.clock import EpochClock
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.gateway.keys")
 
@@ -237,10 +237,7 @@ class Keys:
         self._task = asyncio.create_task(self._run(), name="gateway-keys")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from services.gateway.auth.cache import CHANNEL
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.gateway.live")
 
@@ -97,10 +98,7 @@ class LiveSockets:
             await asyncio.wait_for(self._ready.wait(), 5)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _listen(self) -> None:
         backoff = 0.5

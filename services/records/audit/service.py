@@ -24,6 +24,7 @@ from shared.clock import Clock, utcnow
 from shared.crypto.errors import DecryptionError
 from shared.http import ServiceUnavailable
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.records.audit")
 
@@ -292,10 +293,8 @@ class Checkpointer:
             self._task = asyncio.create_task(self._run(), name="audit-checkpointer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

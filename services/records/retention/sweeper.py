@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from services.records.retention.service import Retention
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.records.sweeper")
 
@@ -38,6 +39,4 @@ async def running_sweeper(retention: Retention, interval: float, chores: Sequenc
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel(task)

@@ -26,6 +26,7 @@ from services.sessions.signalling.ending import PEER_REASON, Cause, cause_of
 from services.sessions.signalling.messages import PeerLeft, encode
 from shared.clock import EpochClock
 from shared.logging import get_logger
+from shared.tasks import cancel
 
 log = get_logger("tandem.sessions.hub")
 
@@ -134,11 +135,7 @@ class Hub:
                 conn.kick("shutdown")
         for task in list(self._grace_tasks):
             task.cancel()
-        for task in [t for t in (self._task, self._beat) if t is not None]:
-            if task:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel(self._task, self._beat)
         if self._pubsub is not None:
             await self._pubsub.aclose()
 
