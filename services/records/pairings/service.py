@@ -3,6 +3,7 @@ events (consumer group "records"). Requests read this projection and never wait 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,28 +47,33 @@ async def session_pairing(conn: AsyncConnection, session_id: str) -> str | None:
                                .where(pairing_sessions.c.session_id == session_id))).scalar()
 
 
+async def _write_pairing(conn: AsyncConnection, pairing_id: str, existing: Pairing | None,
+                         on_insert: Mapping[str, object], **values: object) -> None:
+    """The pairing's projection row: inserted with `values` and `on_insert` if there is none yet (`existing`
+    is None), else updated with `values` alone."""
+    if existing is None:
+        await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, **on_insert, **values))
+    else:
+        await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id).values(**values))
+
+
 async def pairing_activated(conn: AsyncConnection, pairing_id: str, mentor_id: str, mentee_id: str,
                             at: datetime) -> None:
     existing = await get_pairing(conn, pairing_id)
-    if existing is None:
-        await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, mentor_id=mentor_id, mentee_id=mentee_id,
-                                                      state="active", activated_at=at))
-    elif existing.state != "ended":  # an end is final: a late activation never reopens it
-        await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
-                           .values(mentor_id=mentor_id, mentee_id=mentee_id, state="active"))
+    if existing is not None and existing.state == "ended":
+        return  # an end is final: a late activation never reopens it
+    await _write_pairing(conn, pairing_id, existing, {"activated_at": at},
+                         mentor_id=mentor_id, mentee_id=mentee_id, state="active")
 
 
 async def pairing_ended(conn: AsyncConnection, pairing_id: str, mentor_id: str, mentee_id: str,
                         ended_at: datetime) -> datetime:
     """Mark the pairing ended; returns when it ended (the first end reported wins)."""
     existing = await get_pairing(conn, pairing_id)
-    if existing is None:
-        await conn.execute(sa.insert(pairings).values(pairing_id=pairing_id, mentor_id=mentor_id, mentee_id=mentee_id,
-                                                      state="ended", ended_at=ended_at))
-        return ended_at
-    ended_at = existing.ended_at or ended_at
-    await conn.execute(sa.update(pairings).where(pairings.c.pairing_id == pairing_id)
-                       .values(state="ended", ended_at=ended_at))
+    if existing is not None:
+        ended_at = existing.ended_at or ended_at
+    await _write_pairing(conn, pairing_id, existing, {"mentor_id": mentor_id, "mentee_id": mentee_id},
+                         state="ended", ended_at=ended_at)
     return ended_at
 
 
