@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -42,16 +42,16 @@ class Sealed:
     ciphertext: bytes
 
 
+@dataclass(frozen=True)
 class Vault:
-    def __init__(self, keyring: KeyEncryptionKeyProvider, store: ObjectStore, index_key: bytes) -> None:
-        self.keyring = keyring
-        self.store = store
-        self._index_key = index_key
+    keyring: KeyEncryptionKeyProvider
+    store: ObjectStore
+    index_key: bytes = field(repr=False)  # a secret: never in a repr (logs, tracebacks)
 
     def tag(self, purpose: str, value: str) -> str:
         """Blind index: HMAC-SHA256 of `value` under the index key, per purpose. Equal values give
         equal tags (so rows can be found), but a tag says nothing without the key."""
-        return hmac.new(self._index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
     def seal_json(self, object_id: str, kind: str, value: object) -> Sealed:
         return self.seal_bytes(object_id, kind, msgspec.json.encode(value))
