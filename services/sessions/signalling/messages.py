@@ -26,14 +26,19 @@ class Join(_Frame, tag="join"):
     pass
 
 
-class Offer(_Frame, tag="offer"):
+class _Description(_Frame):
+    """A session description (SDP) for the peer or the recorder; sent only as an offer or an answer."""
+
     sdp: Sdp
     target: Target = "peer"
 
 
-class Answer(_Frame, tag="answer"):
-    sdp: Sdp
-    target: Target = "peer"
+class Offer(_Description, tag="offer"):
+    pass
+
+
+class Answer(_Description, tag="answer"):
+    pass
 
 
 class IceCandidate(_Frame, tag="ice-candidate"):
@@ -109,14 +114,19 @@ class PeerLeft(_Frame, tag="peer-left"):
     pass
 
 
-class RelayedOffer(_Frame, tag="offer"):
+class _RelayedDescription(_Frame):
+    """A session description relayed from the peer or the recorder; pushed only as an offer or an answer."""
+
     sdp: str
     source: Source = "peer"
 
 
-class RelayedAnswer(_Frame, tag="answer"):
-    sdp: str
-    source: Source = "peer"
+class RelayedOffer(_RelayedDescription, tag="offer"):
+    pass
+
+
+class RelayedAnswer(_RelayedDescription, tag="answer"):
+    pass
 
 
 class RelayedIceCandidate(_Frame, tag="ice-candidate"):
