@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from services.sessions.consent.machine import Entry
+
 
 class ScheduleSession(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: datetime
@@ -24,10 +26,6 @@ class SessionOut(msgspec.Struct):
     agenda: str | None = None
 
 
-class ConsentEntryOut(msgspec.Struct):
+class ConsentEntryOut(Entry):
+    # An Entry of the ledger with its number; `seq` is the only field not keyword-only, so it stays first.
     seq: int
-    kind: str
-    actor: str
-    at: datetime
-    recording_id: str | None = None
-    reason: str | None = None
