@@ -82,22 +82,19 @@ export async function callPage(ctx, main, sessionId) {
     return () => {};
   }
 
-  muteBtn.addEventListener('click', () => {
-    const track = stream.getAudioTracks()[0];
-    if (!track) return;
-    track.enabled = !track.enabled;
-    muteBtn.textContent = track.enabled ? 'Mute microphone' : 'Unmute microphone';
-    muteBtn.setAttribute('aria-pressed', String(!track.enabled));
-    announce(track.enabled ? 'Microphone on' : 'Microphone muted');
-  });
-  camBtn.addEventListener('click', () => {
-    const track = stream.getVideoTracks()[0];
-    if (!track) return;
-    track.enabled = !track.enabled;
-    camBtn.textContent = track.enabled ? 'Turn camera off' : 'Turn camera on';
-    camBtn.setAttribute('aria-pressed', String(!track.enabled));
-    announce(track.enabled ? 'Camera on' : 'Camera off');
-  });
+  // A button that turns the first track of `tracks()` off and on; pressed while the track is off.
+  const toggles = (button, tracks, [offLabel, onLabel], [onSaid, offSaid]) => {
+    button.addEventListener('click', () => {
+      const track = tracks()[0];
+      if (!track) return;
+      track.enabled = !track.enabled;
+      button.textContent = track.enabled ? offLabel : onLabel;
+      button.setAttribute('aria-pressed', String(!track.enabled));
+      announce(track.enabled ? onSaid : offSaid);
+    });
+  };
+  toggles(muteBtn, () => stream.getAudioTracks(), ['Mute microphone', 'Unmute microphone'], ['Microphone on', 'Microphone muted']);
+  toggles(camBtn, () => stream.getVideoTracks(), ['Turn camera off', 'Turn camera on'], ['Camera on', 'Camera off']);
   askBtn.addEventListener('click', () => send({ type: 'consent-request' }));
   consentBtn.addEventListener('click', () => send({ type: 'consent-grant' }));
   stopBtn.addEventListener('click', () => send({ type: 'consent-revoke' }));
