@@ -26,6 +26,6 @@ class SessionOut(msgspec.Struct):
     agenda: str | None = None
 
 
-class ConsentEntryOut(Entry):
+class ConsentEntryOut(Entry, frozen=True):
     # An Entry of the ledger with its number; `seq` is the only field not keyword-only, so it stays first.
     seq: int
