@@ -18,10 +18,11 @@ A captured assertion is useless:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import httpx
 from joserfc import jwt
@@ -90,6 +91,24 @@ class Identity:
     @property
     def is_service(self) -> bool:
         return "service" in self.roles
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActsForCaller:
+    """A feature service that acts for one caller. The context holds it with no caller; a route's
+    dependency hands each request `service.acting_for(identity)`, so no handler passes an identity on and
+    none can pass the wrong one. Used with no caller, it refuses to act (a programming error, never a grant)."""
+
+    caller: Identity | None = None
+
+    def acting_for(self, identity: Identity) -> Self:
+        return dataclasses.replace(self, caller=identity)
+
+    @property
+    def me(self) -> Identity:
+        if self.caller is None:
+            raise RuntimeError(f"{type(self).__name__} acts for a caller: use acting_for(identity)")
+        return self.caller
 
 
 class KeySource(Protocol):

@@ -70,8 +70,10 @@ async def open_context(runtime: Runtime, *, recording_sink: RecordingSink | None
 
         ctx = SessionsContext(
             hub=hub, consent=consent, agendas=agendas, recorders=recorders,
-            pairings=Pairings(runtime, PairingEnd(in_transaction=shred_pairing, after=after_pairing_end)),
-            meetings=Meetings(runtime, agendas, consent, open_before=timedelta(seconds=settings.room_open_before_s)),
+            pairings=Pairings(runtime=runtime,
+                              ending=PairingEnd(in_transaction=shred_pairing, after=after_pairing_end)),
+            meetings=Meetings(runtime=runtime, agendas=agendas, consent=consent,
+                              open_before=timedelta(seconds=settings.room_open_before_s)),
             signalling=Signalling(runtime, settings, hub, consent, recorders))
         await hub.start()
         try:

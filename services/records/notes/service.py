@@ -21,6 +21,7 @@ from services.records.notes.schemas import IdentifierFinding, Note, NoteCreate, 
 from shared.clock import Clock, aware, utcnow
 from shared.events.types import AuditEntry, RecordCreated
 from shared.http import Conflict, Forbidden, PayloadTooLarge, Unprocessable
+from shared.identity import ActsForCaller
 from shared.logging import get_logger
 from shared.outbox import Outbox
 
@@ -40,7 +41,9 @@ def _note(row: sa.Row[tuple[object, ...]], text: str, version: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class Notes:
+class Notes(ActsForCaller):
+    """The notes routes' work for one caller (a pair member)."""
+
     engine: AsyncEngine
     vault: Vault
     lifecycle: Lifecycle
@@ -84,7 +87,8 @@ class Notes:
         the author's alone."""
         await self.outbox.add(conn, RecordCreated(record_id=note_id, pairing_id=pairing_id, kind=KIND), subject=note_id)
 
-    async def create(self, user_id: str, body: NoteCreate) -> Note:
+    async def create(self, body: NoteCreate) -> Note:
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             pairing = await member_pairing(conn, body.pairing_id, user_id)
         if pairing.state != "active":
@@ -108,7 +112,8 @@ class Notes:
         log.info("records.note_created", record_id=record_id, pairing_id=pairing.pairing_id, size=len(data))
         return _note(row, body.text)
 
-    async def of_pairing(self, user_id: str, pairing_id: str) -> list[NoteSummary]:
+    async def of_pairing(self, pairing_id: str) -> list[NoteSummary]:
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             await member_pairing(conn, pairing_id, user_id)
             rows = await conn.execute(
@@ -118,7 +123,8 @@ class Notes:
                 .order_by(records.c.created_at))
             return [_summary(r) for r in rows]
 
-    async def read(self, user_id: str, note_id: str, version: int | None = None) -> Note:
+    async def read(self, note_id: str, version: int | None = None) -> Note:
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             row, _ = await visible_record(conn, note_id, KIND, user_id)
             wanted = version or row.current_version
@@ -128,7 +134,8 @@ class Notes:
         plaintext = await self.vault.open_bytes(ref)
         return _note(row, plaintext.decode("utf-8"), wanted)
 
-    async def versions(self, user_id: str, note_id: str) -> list[NoteVersion]:
+    async def versions(self, note_id: str) -> list[NoteVersion]:
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             await visible_record(conn, note_id, KIND, user_id)
             rows = await conn.execute(sa.select(record_objects.c.version, record_objects.c.created_at,
@@ -138,7 +145,8 @@ class Notes:
             return [NoteVersion(version=r.version, created_at=aware(r.created_at), size=r.plaintext_size)
                     for r in rows]
 
-    async def update(self, user_id: str, note_id: str, body: NoteUpdate) -> Note:
+    async def update(self, note_id: str, body: NoteUpdate) -> Note:
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             row, pairing = await visible_record(conn, note_id, KIND, user_id)
         if row.author_id != user_id:
@@ -168,8 +176,9 @@ class Notes:
         log.info("records.note_updated", record_id=note_id, version=version, size=len(data))
         return _note(new, body.text)
 
-    async def delete(self, user_id: str, note_id: str) -> None:
+    async def delete(self, note_id: str) -> None:
         """The author's right to erasure: crypto-shredded at once (409 under legal hold)."""
+        user_id = self.me.sub
         async with self.engine.connect() as conn:
             row, _ = await visible_record(conn, note_id, KIND, user_id)
         if row.author_id != user_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from services.sessions.pairings.schemas import PairingOut, ProposePairing
@@ -13,47 +13,50 @@ from services.sessions.pairings.service import Pairings
 from shared.http import require_roles
 from shared.identity import Identity
 
+# The feature service acting for the request's caller: handlers pass no identity on.
+Yours = NamedDependency[Pairings]
+
 PEOPLE = ("mentee", "mentor", "admin")
 STATE_PATTERN = "^(proposed|active|declined|ended)$"
+
+
+def _acting_for_caller(pairings: NamedDependency[Pairings], identity: NamedDependency[Identity]) -> Pairings:
+    return pairings.acting_for(identity)
 
 
 class PairingController(Controller):
     path = "/pairings"
     tags = ["pairings"]
+    dependencies = {"yours": Provide(_acting_for_caller, sync_to_thread=False)}
 
     @post("/", guards=[require_roles("admin", "mentee")], status_code=201)
-    async def propose(self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
-                      data: JSONBody[ProposePairing]) -> PairingOut:
+    async def propose(self, yours: Yours, data: JSONBody[ProposePairing]) -> PairingOut:
         """An admin proposes a mentor and a mentee, or a mentee requests a vetted mentor."""
-        return await pairings.propose(identity, data.mentor_id, data.mentee_id)
+        return await yours.propose(data.mentor_id, data.mentee_id)
 
     @get("/", guards=[require_roles(*PEOPLE)])
     async def list_pairings(
-        self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
+        self, yours: Yours,
         state_filter: Annotated[str | None, QueryParameter(name="state", pattern=STATE_PATTERN)] = None,
     ) -> list[PairingOut]:
         """Your pairings (admins: every pairing)."""
-        return await pairings.list_for(identity, state_filter)
+        return await yours.list_for(state_filter)
 
     @get("/{pairing_id:str}", guards=[require_roles(*PEOPLE)])
-    async def get_pairing(self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
-                          pairing_id: FromPath[str]) -> PairingOut:
-        return await pairings.get(identity, pairing_id)
+    async def get_pairing(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
+        return await yours.get(pairing_id)
 
     @post("/{pairing_id:str}/accept", guards=[require_roles(*PEOPLE)], status_code=200)
-    async def accept(self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
-                     pairing_id: FromPath[str]) -> PairingOut:
+    async def accept(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
         """A member accepts; the pairing becomes active when both have."""
-        return await pairings.accept(identity, pairing_id)
+        return await yours.accept(pairing_id)
 
     @post("/{pairing_id:str}/decline", guards=[require_roles(*PEOPLE)], status_code=200)
-    async def decline(self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
-                      pairing_id: FromPath[str]) -> PairingOut:
+    async def decline(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
         """A member declines a proposal; no reason is asked."""
-        return await pairings.decline(identity, pairing_id)
+        return await yours.decline(pairing_id)
 
     @post("/{pairing_id:str}/end", guards=[require_roles(*PEOPLE)], status_code=200)
-    async def end(self, pairings: NamedDependency[Pairings], identity: NamedDependency[Identity],
-                  pairing_id: FromPath[str]) -> PairingOut:
+    async def end(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
         """A member ends an active pairing at any time; no reason is asked. Live calls are cut."""
-        return await pairings.end(identity, pairing_id)
+        return await yours.end(pairing_id)

@@ -20,7 +20,7 @@ from shared.clock import utcnow
 from shared.events import types as t
 from shared.events.types import AuditEntry
 from shared.http import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
-from shared.identity import Identity
+from shared.identity import ActsForCaller, Identity
 from shared.outbox import Outbox
 from shared.service import Runtime
 
@@ -192,14 +192,15 @@ async def _end(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairin
 Change = Callable[[AsyncConnection, Outbox, datetime], Awaitable[PairingOut]]
 
 
-class Pairings:
-    """The pairing routes' work: each change in one transaction with its events and its audit entry."""
+@dataclass(frozen=True)
+class Pairings(ActsForCaller):
+    """The pairing routes' work for one caller: each change in one transaction with its events and its
+    audit entry."""
 
-    def __init__(self, runtime: Runtime, ending: PairingEnd) -> None:
-        self.runtime = runtime
-        self.ending = ending
+    runtime: Runtime
+    ending: PairingEnd
 
-    async def _change(self, identity: Identity, action: str, change: Change) -> PairingOut:
+    async def _change(self, action: str, change: Change) -> PairingOut:
         """Apply `change` and stage who made it (ids only) in the same transaction."""
         outbox = self.runtime.outbox
         if outbox is None:  # pragma: no cover - create_app always configures it
@@ -208,40 +209,41 @@ class Pairings:
         async with self.runtime.engine.begin() as conn:
             out = await change(conn, outbox, now)
             target = f"pairing:{out.pairing_id}"
-            await outbox.add(conn, AuditEntry(actor=identity.sub, action=action, target=target, outcome="success"),
+            await outbox.add(conn, AuditEntry(actor=self.me.sub, action=action, target=target, outcome="success"),
                              subject=target)
         return out
 
-    async def propose(self, identity: Identity, mentor_id: str, mentee_id: str | None) -> PairingOut:
+    async def propose(self, mentor_id: str, mentee_id: str | None) -> PairingOut:
         """An admin proposes a mentor and a mentee, or a mentee requests a vetted mentor."""
-        return await self._change(identity, "pairing.propose", lambda conn, outbox, now: _propose(
-            conn, outbox, identity, mentor_id, mentee_id, now))
+        return await self._change("pairing.propose", lambda conn, outbox, now: _propose(
+            conn, outbox, self.me, mentor_id, mentee_id, now))
 
-    async def accept(self, identity: Identity, pairing_id: str) -> PairingOut:
-        return await self._change(identity, "pairing.accept", lambda conn, outbox, now: _accept(
-            conn, outbox, identity, pairing_id, now))
+    async def accept(self, pairing_id: str) -> PairingOut:
+        return await self._change("pairing.accept", lambda conn, outbox, now: _accept(
+            conn, outbox, self.me, pairing_id, now))
 
-    async def decline(self, identity: Identity, pairing_id: str) -> PairingOut:
-        return await self._change(identity, "pairing.decline", lambda conn, outbox, now: _decline(
-            conn, outbox, identity, pairing_id, now))
+    async def decline(self, pairing_id: str) -> PairingOut:
+        return await self._change("pairing.decline", lambda conn, outbox, now: _decline(
+            conn, outbox, self.me, pairing_id, now))
 
-    async def end(self, identity: Identity, pairing_id: str) -> PairingOut:
+    async def end(self, pairing_id: str) -> PairingOut:
         """The pairing's agendas are shredded with it; once that committed, its live calls are cut."""
-        out = await self._change(identity, "pairing.end", lambda conn, outbox, now: _end(
-            conn, outbox, identity, pairing_id, now, self.ending))
+        out = await self._change("pairing.end", lambda conn, outbox, now: _end(
+            conn, outbox, self.me, pairing_id, now, self.ending))
         await self.ending.after(pairing_id)
         return out
 
-    async def get(self, identity: Identity, pairing_id: str) -> PairingOut:
+    async def get(self, pairing_id: str) -> PairingOut:
         async with self.runtime.engine.connect() as conn:
             row = await load(conn, pairing_id)
-        visible(row, identity)
+        visible(row, self.me)
         return to_out(row)
 
-    async def list_for(self, identity: Identity, state: str | None) -> list[PairingOut]:
+    async def list_for(self, state: str | None) -> list[PairingOut]:
         query = sa.select(pairings).order_by(pairings.c.created_at)
-        if not identity.has("admin"):
-            query = query.where(sa.or_(pairings.c.mentor_id == identity.sub, pairings.c.mentee_id == identity.sub))
+        if not self.me.has("admin"):
+            mine = self.me.sub
+            query = query.where(sa.or_(pairings.c.mentor_id == mine, pairings.c.mentee_id == mine))
         if state:
             query = query.where(pairings.c.state == state)
         async with self.runtime.engine.connect() as conn:
