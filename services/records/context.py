@@ -29,7 +29,7 @@ from services.records.disputes.workflow import DisputeWorkflow
 from services.records.events.consumer import RecordsEvents
 from services.records.lifecycle.service import Lifecycle
 from services.records.notes.service import Notes
-from services.records.recordings.orphans import aabort_stale_uploads
+from services.records.recordings.orphans import OpenUploads
 from services.records.recordings.service import Recordings
 from services.records.retention.policy import Policy
 from services.records.retention.service import Retention
@@ -76,7 +76,8 @@ def build_context(settings: Settings, engine: AsyncEngine, outbox: Outbox, *, st
     policy = Policy(settings)
     retention = Retention(engine=engine, lifecycle=lifecycle, settings=settings, instance=settings.consumer_name)
     upload = functools.partial(SealedUpload, store, part_size=settings.upload_part_size,
-                               parallel=settings.upload_parallel_parts, give_up_s=settings.upload_give_up_s)
+                               parallel=settings.upload_parallel_parts, give_up_s=settings.upload_give_up_s,
+                               journal=OpenUploads(engine, clock))
     recordings = Recordings(engine=engine, vault=vault, lifecycle=lifecycle, policy=policy, outbox=outbox,
                             settings=settings, upload=upload, clock=clock)
     return RecordsContext(
@@ -107,7 +108,7 @@ async def open_context(runtime: Runtime, *, clock: Clock = utcnow) -> AsyncItera
                             checkpointer=checkpointer, clock=clock)
         await install_backstop(store, settings.lifecycle_backstop_days)
         async with running_sweeper(ctx.retention, settings.sweep_interval_s,
-                                   chores=[functools.partial(aabort_stale_uploads, store)]):
+                                   chores=[functools.partial(OpenUploads(runtime.engine, clock).abort_stale, store)]):
             yield ctx
 
 

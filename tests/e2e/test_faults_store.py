@@ -16,15 +16,19 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from deploy.local.children import free_port
 from services.records.app import create_app as records_app
 from services.records.config import Settings as RecordsSettings
-from services.records.recordings.orphans import abort_stale_uploads
+from services.records.recordings.orphans import OpenUploads
+from services.records.recordings.tables import open_uploads
+from shared.db import create_engine
 from shared.objectstore import S3ObjectStore
 from tests.support.databases import Databases
 from tests.support.faults import FreezableS3
@@ -85,6 +89,11 @@ async def records(tmp_path: Path, database_url: Databases, redis_url: str, issue
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 30)
+
+
+def _store_uploads(store: S3ObjectStore) -> list[Any]:
+    # The SDK has no public listing of multipart uploads; this check of the test is its one private call.
+    return list(store.client._list_multipart_uploads(bucket_name=store.bucket).uploads)
 
 
 def _metadata() -> str:
@@ -156,8 +165,18 @@ async def test_store_failing_mid_upload_answers_503_within_the_bound_then_a_retr
     # Nothing readable anywhere in the store's files; what the abort could not remove in time is
     # sealed, and the sweeper's orphan pass removes it.
     assert _plaintext_on_disk(store_server.data_dir, canary) == []
-    abort_stale_uploads(store, older_than=timedelta(0))
-    assert list(store.client._list_multipart_uploads(store.bucket).uploads) == []
+    engine = create_engine(records.settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            journaled = {row.upload_id for row in (await conn.execute(sa.select(open_uploads))).all()}
+        # The test's witness (the SDK's private listing): every upload the store holds open is journaled.
+        assert {u.upload_id for u in _store_uploads(store)} <= journaled
+        await OpenUploads(engine).abort_stale(store, older_than=timedelta(0))
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.select(open_uploads))).all() == []
+    finally:
+        await engine.dispose()
+    assert _store_uploads(store) == []
     assert [o.object_name for o in store.client.list_objects(store.bucket, recursive=True)] == []
 
     # A retried upload succeeds once the store is back.

@@ -22,8 +22,9 @@ sending, and a stream that fails leaves its worker threads blocked for good.
 Giving up is bounded: every store call fails within the client's timeouts (`s3_timeout`, no retry of
 a timeout), and `abort()` spends at most `give_up_s` removing what the upload left (parts in flight,
 the multipart upload, or the object). What it could not remove in time (the store is down) is logged
-as `records.upload_orphaned` and aborted later by the sweeper (`recordings/orphans.py`): sealed parts
-without a record are unreadable anyway (their key was never stored).
+as `records.upload_orphaned` and aborted later by the sweeper, which finds it in the `journal` of open
+uploads (`recordings/orphans.py`); so is an upload whose process died. Sealed parts without a record are
+unreadable anyway (their key was never stored).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import io
 import mmap
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from shared.crypto.primitives import Buffer
 from shared.logging import get_logger
@@ -48,6 +49,14 @@ class UploadAborted(Exception):
     """The object store failed (or the upload was already aborted): nothing is stored."""
 
 
+class UploadJournal(Protocol):
+    """Where open multipart uploads are written down, so that what an upload could not abort is found."""
+
+    async def opened(self, key: str, upload_id: str) -> None: ...
+
+    async def closed(self, key: str, upload_id: str) -> None: ...
+
+
 class SealedUpload:
     """One object written sequentially by the event loop; `finish()` stores it, `abort()` removes it.
 
@@ -56,7 +65,7 @@ class SealedUpload:
     """
 
     def __init__(self, store: ObjectStore, key: str, *, part_size: int, parallel: int,
-                 give_up_s: float = 5.0) -> None:
+                 give_up_s: float = 5.0, journal: UploadJournal | None = None) -> None:
         if not isinstance(store, S3ObjectStore):
             raise TypeError("recording uploads need an S3ObjectStore")
         if parallel < 1:
@@ -80,6 +89,7 @@ class SealedUpload:
         self._size = 0
         self._closed = False
         self._give_up_s = give_up_s
+        self._journal = journal
         self._stored = False  # a single PUT was sent, or the multipart upload completed
         self._cleaned: bool | None = None  # abort()'s outcome once it ran
 
@@ -148,6 +158,7 @@ class SealedUpload:
                 etags = [self._etags[n] for n in range(1, self._number + 1)]
                 self._stored = True
                 await self._run(self._store.complete_upload, self._key, self._upload_id, etags)
+                await self._closed_upload()
         except BaseException:
             await self.abort()
             raise
@@ -176,8 +187,11 @@ class SealedUpload:
             clean = not running
         self._inflight.clear()
         if self._upload_id is not None:  # gone already if it completed: that counts as done
-            clean = await _within(deadline, functools.partial(self._store.abort_upload, self._key,
-                                                              self._upload_id)) and clean
+            aborted = await _within(deadline, functools.partial(self._store.abort_upload, self._key,
+                                                                self._upload_id))
+            if aborted:
+                await self._closed_upload()
+            clean = aborted and clean
         if self._stored:
             clean = await _within(deadline, functools.partial(self._store.delete, self._key)) and clean
         self._buffers.clear()
@@ -199,6 +213,8 @@ class SealedUpload:
     async def _submit(self, part: mmap.mmap, length: int) -> None:
         if self._upload_id is None:
             self._upload_id = await self._run(self._store.start_upload, self._key)
+            if self._journal is not None:
+                await self._journal.opened(self._key, self._upload_id)
         while len(self._inflight) >= self._parallel:
             await self._reap()
         self._number += 1
@@ -214,6 +230,10 @@ class SealedUpload:
             number, part = self._inflight.pop(fut)
             self._etags[number] = _stored(fut.result)
             self._buffers.append(part)
+
+    async def _closed_upload(self) -> None:
+        if self._journal is not None and self._upload_id is not None:
+            await self._journal.closed(self._key, self._upload_id)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         fut = asyncio.wrap_future(self._pool.submit(fn, *args))
