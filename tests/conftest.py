@@ -21,6 +21,10 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+# Imported (and so compiled by pytest's assertion rewriter) now, not by its plugin's summary after the run:
+# CPython 3.11.7 can fail a late compile after threaded tests with "AST constructor recursion depth
+# mismatch" (python/cpython#106905, fixed in 3.11.8).
+import hypothesis  # noqa: F401
 import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
