@@ -43,6 +43,15 @@ def async_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    full = async_url(url)
+    if not full.startswith("sqlite") or ":///" not in full:
+        return None
+    path = full.split(":///", 1)[1].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
 def create_engine(url: str) -> AsyncEngine:
     full = async_url(url)
     if full.startswith("sqlite"):

@@ -9,14 +9,21 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from shared import db
+from shared import db, localstack
 from shared.config import ConfigError, load_settings
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+class Prefixed(Protocol):
+    PREFIX: ClassVar[str]
+
+
+P = TypeVar("P", bound=Prefixed)
 
 
 def load_or_exit(settings_cls: type[S]) -> S:
@@ -25,6 +32,19 @@ def load_or_exit(settings_cls: type[S]) -> S:
     except ConfigError as exc:
         print(f"tandem: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def command_settings(settings_cls: type[P], name: str) -> P | None:
+    """The settings of an operator command: the environment over the local stack's variables (when
+    `tandem run` wrote them down), saying on stderr which stack it acts on. None (after one line on
+    stderr) when they cannot be loaded."""
+    try:
+        environ, source = localstack.command_environ(settings_cls.PREFIX)
+        print(f"{name}: {source}", file=sys.stderr, flush=True)
+        return load_settings(settings_cls, settings_cls.PREFIX, environ)
+    except (ConfigError, localstack.StackFileError) as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 def main(name: str, settings_cls: type[S], create_app: Callable[[S], Any], migrations_dir: Path,

@@ -46,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Operator commands act on the local stack `tandem run` wrote down (shared/localstack.py): never let
+    # the suite's find a developer's running stack. A test that wants one sets TANDEM_VAR_DIR itself.
+    # (A folder that does not exist: nothing is found there and nothing is left behind.)
+    os.environ["TANDEM_VAR_DIR"] = os.path.join(tempfile.gettempdir(), f"tandem-no-stack-{os.getpid()}")
     if config.getoption("--database") not in BACKENDS:  # an unknown TANDEM_TEST_DATABASE value
         raise pytest.UsageError(f"--database / TANDEM_TEST_DATABASE must be one of {', '.join(BACKENDS)}")
     config.addinivalue_line("markers", "database: uses a database on the run's backend (set at collection)")

@@ -1,12 +1,15 @@
 """Operator commands: `python -m services.gateway <command>` (settings from GATEWAY_* variables).
 
   bootstrap-admin --email E --name N   create the first admin; prints a one-time set-password link
+  bootstrap-admin --email E --new-link a fresh link for an existing admin (older links die)
   create-client --name N ...           register an OAuth client; prints its id (and secret, once)
   rotate-keys {assertion,token}        publish the next signing key now
   reseal                               re-seal private signing keys and TOTP secrets under the current
                                        GATEWAY_KEY_ENCRYPTION_KEY (after a rotation; safe to re-run)
 
-Secrets are printed to stdout once and never logged.
+Secrets are printed to stdout once and never logged. Settings come from GATEWAY_* variables over those of
+the local stack `tandem run` wrote down (shared/localstack.py); stderr says which. An expected failure
+is one line on stderr and exit 1 (refused) or 2 (cannot run), never a traceback.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.gateway.accounts.tables import user_roles, users
+from services.gateway.accounts.bootstrap import Refused, bootstrap_admin
+from services.gateway.accounts.tables import users
 from services.gateway.adapters.db import outbox
 from services.gateway.config import Settings
 from services.gateway.context import Stores, build_stores
@@ -33,7 +40,8 @@ from services.gateway.keys.tables import signing_keys
 from shared import db as dbmod
 from shared.audit import Auditor
 from shared.bus import RedisStreamBus
-from shared.entrypoint import load_or_exit
+from shared.entrypoint import command_settings
+from shared.http import Problem
 from shared.logging import configure_logging
 from shared.outbox import Outbox
 
@@ -48,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     boot.add_argument("--email", required=True)
     boot.add_argument("--name", default="Administrator")
     boot.add_argument("--force", action="store_true", help="even if an admin exists already")
+    boot.add_argument("--new-link", action="store_true",
+                      help="a fresh set-password link for an existing admin (their older links stop working)")
     client = sub.add_parser("create-client", help="register an OAuth client")
     client.add_argument("--name", required=True)
     client.add_argument("--client-id")
@@ -89,7 +99,15 @@ async def gateway(settings: Settings) -> AsyncIterator[Stores]:
     engine = dbmod.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
     try:
-        await dbmod.upgrade(engine, MIGRATIONS, lock_key="gateway")
+        try:
+            await redis.ping()  # before anything is written: a command either finishes or changes nothing
+        except (RedisError, OSError):
+            raise CannotRun(f"Redis at {redacted(settings.redis_url)} does not answer (GATEWAY_REDIS_URL)") from None
+        try:
+            await dbmod.upgrade(engine, MIGRATIONS, lock_key="gateway")
+        except (SQLAlchemyError, OSError):
+            raise CannotRun(f"the database at {redacted(settings.database_url)} cannot be opened "
+                            "(GATEWAY_DATABASE_URL)") from None
         bus = RedisStreamBus(redis, "gateway")
         yield build_stores(engine=engine, redis=redis, outbox=Outbox(engine, outbox, bus, "gateway"),
                            auditor=Auditor(bus), settings=settings, clock=time.time)
@@ -101,17 +119,17 @@ async def gateway(settings: Settings) -> AsyncIterator[Stores]:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     async with gateway(settings) as gw:
         if args.command == "bootstrap-admin":
-            async with gw.users.engine.connect() as conn:
-                admins = (await conn.execute(sa.select(sa.func.count()).select_from(user_roles)
-                                             .where(user_roles.c.role == "admin"))).scalar_one()
-            if admins and not args.force:
-                print("An admin exists already; use --force to add another.", file=sys.stderr)
+            try:
+                link = await bootstrap_admin(gw.invitations, args.email, args.name, force=args.force,
+                                             new_link=args.new_link)
+            except (Refused, Problem) as exc:
+                print(f"tandem gateway: refused: {exc.detail if isinstance(exc, Problem) else exc}", file=sys.stderr)
                 return 1
-            user_id, token, _ = await gw.invitations.create_user("bootstrap", args.email, args.name, ["admin"])
             base = settings.invitation_url
             base = settings.issuer + base if base.startswith("/") else base
-            print(json.dumps({"user_id": user_id, "invitation_url": f"{base}#token={token}",
-                              "note": "one-time link; admins must enrol TOTP when setting the password"}))
+            note = ("one-time link; admins must enrol TOTP when setting the password" if link.created else
+                    "one-time link; when it is used, the admin's old password and authenticator stop working")
+            print(json.dumps({"user_id": link.user_id, "invitation_url": f"{base}#token={link.token}", "note": note}))
             return 0
         if args.command == "create-client":
             given = None
@@ -149,6 +167,37 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = load_or_exit(Settings)
+    settings = command_settings(Settings, "tandem gateway")
+    if settings is None:
+        return 2
+    if args.command == "bootstrap-admin":
+        database = dbmod.sqlite_file(settings.database_url)
+        if database is not None and not database.exists():  # its link could never work: nothing serves it
+            print(f"tandem gateway: no database at {database}: start the stack first (`make run`), or set "
+                  "GATEWAY_DATABASE_URL", file=sys.stderr)
+            return 2
     configure_logging(settings.log_level, json=settings.log_json, service="gateway", stream=sys.stderr)
-    return asyncio.run(run(args, settings))
+    try:
+        return asyncio.run(run(args, settings))
+    except Problem as exc:
+        print(f"tandem gateway: refused: {exc.detail}", file=sys.stderr)
+        return 1
+    except CannotRun as exc:
+        print(f"tandem gateway: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - an operator command: one line, never a traceback with secrets
+        print(f"tandem gateway: could not {args.command}: {type(exc).__name__}", file=sys.stderr)
+        return 2
+
+
+class CannotRun(Exception):
+    """A dependency of the command is missing or down; nothing was written."""
+
+
+def redacted(url: str) -> str:
+    """A URL without its password, for a message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

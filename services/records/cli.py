@@ -54,6 +54,10 @@ def main(argv: list[str], *, settings: Settings | None = None, out: TextIO | Non
 
 
 async def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    problem = keyadmin.missing(settings, keyring=True)
+    if problem:
+        print(f"tandem: {problem}", file=sys.stderr)
+        return 2
     async with keyadmin.database(settings.database_url, MIGRATIONS, lock_key="records") as engine:
         if args.group == "retention":
             staged = Outbox(engine, outbox_table, _NoBus(), "records")

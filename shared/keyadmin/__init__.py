@@ -9,10 +9,11 @@ from shared.keyadmin.cli import (
     keys_main,
     local_keyring,
     main,
+    missing,
     run_keys,
     say,
 )
 from shared.keyadmin.service import KeyAdmin, RewrapProgress, StillReferenced, WrappedKeys
 
 __all__ = ["KeyAdmin", "KeyCommands", "KeyringSettings", "RewrapProgress", "StillReferenced", "WrappedKeys",
-           "add_keys", "database", "keys_main", "local_keyring", "main", "run_keys", "say"]
+           "add_keys", "database", "keys_main", "local_keyring", "main", "missing", "run_keys", "say"]

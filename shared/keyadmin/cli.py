@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import db
-from shared.config import ConfigError, load_settings
 from shared.crypto import KeyEncryptionKeyProvider, KeyringError, LocalKeyring
+from shared.entrypoint import command_settings
 from shared.keyadmin.service import KeyAdmin, RewrapProgress, StillReferenced, WrappedKeys
 
 
@@ -75,6 +74,18 @@ def add_keys(sub: Any) -> None:
     rw.add_argument("--batch", type=int, default=200)
     rt = k.add_parser("retire", help="retire a KEK version nothing references")
     rt.add_argument("version", type=int)
+
+
+def missing(settings: KeyringSettings, *, keyring: bool) -> str | None:
+    """What a command would create as a side effect if it ran now: a SQLite database file that does not
+    exist, or (`keyring`) the keyring file. The service creates both on its first start; a command that
+    created them would act on keys and rows the service never uses (a wrong path, another stack)."""
+    path = db.sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        return f"no database at {path} (set {settings.PREFIX}_DATABASE_URL, or start the service once)"
+    if keyring and not Path(settings.keyring_path).exists():
+        return f"no keyring at {settings.keyring_path} (set {settings.PREFIX}_KEYRING_PATH, or start the service once)"
+    return None
 
 
 def say(out: TextIO, line: str) -> None:
@@ -135,10 +146,8 @@ def main(argv: Sequence[str], parser: argparse.ArgumentParser, settings_type: ty
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
     if settings is None:
-        try:
-            settings = load_settings(settings_type, settings_type.PREFIX, os.environ)
-        except ConfigError as exc:
-            print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        settings = command_settings(settings_type, name)
+        if settings is None:
             return 2
     return asyncio.run(run(args, settings, out or sys.stdout))
 
@@ -150,6 +159,10 @@ def keys_main(argv: Sequence[str], commands: KeyCommands[S], settings_type: type
     add_keys(parser.add_subparsers(dest="group", required=True))
 
     async def run(args: argparse.Namespace, settings: S, out: TextIO) -> int:
+        problem = missing(settings, keyring=commands.keyring is local_keyring)
+        if problem:
+            print(f"{commands.service}: {problem}", file=sys.stderr)
+            return 2
         keyring = commands.keyring(settings)  # before the migrations: a service's may seal with it
         async with database(settings.database_url, migrations, lock_key=commands.service) as engine:
             return await run_keys(args, KeyAdmin(engine, keyring, commands.wrapped), commands, out)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import sqlalchemy as sa
+import urllib3
+from minio.error import S3Error
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.records.audit.archive import CheckpointArchive
@@ -24,8 +25,8 @@ from services.records.audit.service import Ledger
 from services.records.audit.tables import audit_entries
 from services.records.audit.verify import Report, verify
 from services.records.config import Settings
-from shared.config import ConfigError, load_settings
-from shared.db import create_engine
+from shared.db import create_engine, sqlite_file
+from shared.entrypoint import command_settings
 from shared.objectstore import S3ObjectStore
 
 
@@ -110,17 +111,28 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] == "audit":  # `tandem audit ...` hands over its whole argv
         args = args[1:]
     ns = _parser().parse_args(args)
-    try:
-        settings = load_settings(Settings, Settings.PREFIX, os.environ)
-        if ns.database_url:
-            settings = replace(settings, database_url=ns.database_url)
-        if ns.key_dir:
-            settings = replace(settings, audit_key_dir=str(ns.key_dir))
-    except ConfigError as exc:
-        print(f"tandem audit: configuration error: {exc}", file=sys.stderr)
+    settings = command_settings(Settings, "tandem audit")
+    if settings is None:
+        return 2
+    if ns.database_url:
+        settings = replace(settings, database_url=ns.database_url)
+    if ns.key_dir:
+        settings = replace(settings, audit_key_dir=str(ns.key_dir))
+    database = sqlite_file(settings.database_url)
+    if database is not None and not database.exists():  # never create one by reading it
+        print(f"tandem audit: no database at {database} (set RECORDS_DATABASE_URL or --database-url)",
+              file=sys.stderr)
         return 2
     try:
         return asyncio.run(_run(ns, settings))
+    except S3Error as exc:
+        print(f"tandem audit: could not {ns.command}: the object store at {settings.s3_endpoint} answered "
+              f"{exc.code} (RECORDS_S3_* variables, or --no-archive)", file=sys.stderr)
+        return 2
+    except urllib3.exceptions.HTTPError:
+        print(f"tandem audit: could not {ns.command}: the object store at {settings.s3_endpoint} does not answer "
+              "(RECORDS_S3_ENDPOINT, or --no-archive)", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - an operator command: one line, no traceback with secrets
         print(f"tandem audit: could not {ns.command}: {type(exc).__name__}", file=sys.stderr)
         return 2

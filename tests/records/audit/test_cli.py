@@ -61,6 +61,12 @@ def test_verify_and_checkpoint_commands(db_url: str, key_dir: Path, capsys: pyte
 
 
 def test_verify_cannot_run_without_keys_or_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A SQLite database that is not there is named, not created by reading it.
+    for command in ("verify", "checkpoint", "problems"):
+        assert main([command, "--database-url", f"sqlite:///{tmp_path}/none.db", "--no-archive"]) == 2
+        assert f"no database at {tmp_path}/none.db" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "none.db").touch()  # an empty database: the keys are checked before it is read
     # The URLs name databases that are never reached (the keys are checked first): no backend to choose.
     assert main(["verify", "--database-url", f"sqlite:///{tmp_path}/none.db", "--key-dir", str(tmp_path / "k"),
                  "--no-archive"]) == 2
