@@ -31,9 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run every service on this machine with embedded defaults")
     run_p.add_argument("--var-dir", type=Path, default=Path(os.environ.get("TANDEM_VAR_DIR", "var")))
-    run_p.add_argument("--redis-port", type=int, default=int(os.environ.get("TANDEM_REDIS_PORT", "6380")))
+    run_p.add_argument("--redis-port", type=int, default=int(os.environ.get("TANDEM_REDIS_PORT", "6380")),
+                       help="port of the Redis child (none is started when REDIS_URL is set)")
     run_p.add_argument("--s3-base-port", type=int, default=int(os.environ.get("TANDEM_S3_BASE_PORT", "8330")),
-                       help="SeaweedFS uses this port and a few above it; S3 answers on base+3")
+                       help="SeaweedFS listens on base..base+3 (S3 on base+3), base+5 (metrics) and gRPC on "
+                            "base+10000..base+10003")
     run_p.add_argument("--port-base", type=int, default=int(os.environ.get("TANDEM_PORT_BASE", "8000")),
                        help="gateway on this port, sessions/records/reports on the next three")
     run_p.add_argument("--check", action="store_true", help="start, wait until ready, print the URLs, stop")

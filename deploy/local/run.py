@@ -21,9 +21,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.local.children import Child, start_redis, start_seaweed
+from deploy.local.children import Child, ChildError, exited_error, spawn, start_redis, start_seaweed, stop_processes
+from deploy.local.ports import MOVE_REDIS, MOVE_SERVICES, PortNeed, port_problem, seaweed_needs
 
 SERVICES = {"gateway": 0, "sessions": 1, "records": 2, "reports": 3}  # offsets from the base port
+STOP_GRACE = (5.0, 3.0)  # seconds for the services, then for Redis and S3, before SIGKILL
 PREFIX = {"gateway": "GATEWAY", "sessions": "SESSIONS", "records": "RECORDS", "reports": "REPORTS"}
 
 
@@ -48,6 +50,14 @@ class Options:
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.port(name)}"
+
+    def port_needs(self) -> list[PortNeed]:
+        """Every port the stack will listen on, with what needs it and the setting that moves it."""
+        needs = [PortNeed(self.port(n), f"the {n} service (port base + {SERVICES[n]})", MOVE_SERVICES, self.host)
+                 for n in SERVICES]
+        if not self.redis_url:
+            needs.append(PortNeed(self.redis_port, "the Redis child", MOVE_REDIS))
+        return needs + seaweed_needs(self.s3_base_port)
 
 
 def ensure_redis_binary() -> None:
@@ -136,7 +146,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, name: st
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RunError(f"{name} exited with code {proc.returncode} (see {log})")
+            raise RunError(str(exited_error(name, proc, log)))
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
                 if resp.status == 200:
@@ -161,6 +171,9 @@ class Stack:
 
     def start(self) -> None:
         opts = self.opts
+        problem = port_problem(opts.port_needs())  # before anything starts or is written
+        if problem:
+            raise RunError(problem)
         opts.var_dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         try:
@@ -180,12 +193,13 @@ class Stack:
             opts.recorder_client = recorder_client(opts, gateway_env, self.logs / "gateway.log")
             for name in SERVICES:
                 env = {**os.environ, **service_env(name, opts, self.redis_url, s3.endpoint, self.s3_keys)}
-                with (self.logs / f"{name}.log").open("ab") as log:
-                    self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env,
-                                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                self.procs[name] = spawn([sys.executable, "-m", f"services.{name}"], self.logs / f"{name}.log", env)
             for name in SERVICES:
                 wait_ready(f"{opts.url(name)}/readyz", self.procs[name], opts.ready_timeout, name,
                            self.logs / f"{name}.log")
+        except ChildError as exc:  # one line naming the child and its log, not a traceback
+            self.stop()
+            raise RunError(str(exc)) from None
         except BaseException:
             self.stop()
             raise
@@ -196,19 +210,17 @@ class Stack:
                 raise RunError(f"{name} exited with code {proc.returncode} (see {self.logs / (name + '.log')})")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                print(f"tandem: {name} did not stop in time; killing it", file=sys.stderr)
-                proc.kill()
-                proc.wait()
+        """SIGTERM the services, then Redis and S3 (which the services use while they stop); each group gets
+        a bounded grace period, then SIGKILL. A second Ctrl-C while stopping kills whatever is left."""
+        groups = [dict(self.procs), {c.name: c.proc for c in reversed(self.children)}]
+        try:
+            for group, grace in zip(groups, STOP_GRACE, strict=True):
+                for name in stop_processes(group, grace):
+                    print(f"tandem: {name} did not stop within {grace:.0f}s; killed it", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            for group in groups:
+                stop_processes(group, 0)
         self.procs.clear()
-        for child in reversed(self.children):
-            child.stop()
         self.children.clear()
 
 
@@ -217,7 +229,9 @@ def run(opts: Options, *, check_only: bool = False) -> int:
 
     def _request_stop(_sig: int, _frame: object) -> None:
         nonlocal stop_requested
-        stop_requested = True
+        if not stop_requested:  # like Ctrl-C, so that a start-up in progress stops too; once is enough
+            stop_requested = True
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _request_stop)
     stack = Stack(opts)
