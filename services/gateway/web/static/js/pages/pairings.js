@@ -207,10 +207,21 @@ function noteEditor(ctx, p, note, onSaved) {
   const form = h('form', { class: 'note-editor' }, box,
     field(note ? 'Note' : 'New note', text, 'Never write anything that could identify a patient (names, NHS or record numbers, dates of birth, addresses).'),
     field('Who can read it', visibility), warning, confirmWrap, h('div', { class: 'actions' }, submit));
-  let warned = false;
+  // The text the service warned about (null: no warning standing). The tick confirms that text only:
+  // editing it withdraws the warning, and the next save lets the service decide again.
+  let warnedText = null;
+  text.addEventListener('input', () => {
+    if (warnedText === null || text.value === warnedText) return;
+    warnedText = null;
+    confirm.input.checked = false;
+    warning.hidden = true;
+    confirmWrap.hidden = true;
+    clear(box);
+  });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!text.value.trim()) { showError(box, 'Write something first.'); return; }
+    const warned = warnedText !== null && text.value === warnedText;
     if (warned && !confirm.input.checked) {
       showError(box, 'Edit the note to remove the details, or tick the box to confirm no patient can be identified.');
       return;
@@ -222,12 +233,13 @@ function noteEditor(ctx, p, note, onSaved) {
         else await post('/api/records/notes/', { pairing_id: p.pairing_id, ...body });
       } catch (err) {
         if (err instanceof ApiError && err.status === 422 && Array.isArray(err.body.findings)) {
-          warned = true;
+          warnedText = body.text;
+          confirm.input.checked = false;
           const kinds = [...new Set(err.body.findings.map((f) => f.kind))];
           clear(warning);
           warning.append(h('p', {}, h('strong', {}, 'This note may identify a patient.')),
             h('p', {}, 'It looks like it contains: ', kinds.map(kindWords).join(', '), '.'),
-            h('p', {}, 'Please remove these details. If you are sure no patient can be identified, tick the box below and save again.'));
+            h('p', {}, 'Please edit the note to remove these details, then save it again. If this is a false alarm and no patient can be identified, tick the box below and save.'));
           warning.hidden = false;
           confirmWrap.hidden = false;
           warning.focus();
