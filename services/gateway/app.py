@@ -23,6 +23,7 @@ from services.gateway.oauth.controllers import ROUTES as OAUTH_ROUTES
 from services.gateway.people.controllers import ROUTES as PEOPLE_ROUTES
 from services.gateway.proxy.app import ProxyFront
 from services.gateway.web import ROUTES as WEB_ROUTES
+from services.gateway.web import serve_not_found_page
 from shared.clock import EpochClock
 from shared.service import ConsumerSpec, build_app
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: EpochClock = time.tim
         authenticate=False,
         metrics_token=settings.metrics_token,
         description=services.gateway.__doc__ or "",
+        on_app_init=[serve_not_found_page],  # browsers get an HTML page for an unknown address
     )
     app.asgi_handler = ProxyFront(app.asgi_handler, app.state.metrics)  # type: ignore[assignment]  # /api/...
     return app

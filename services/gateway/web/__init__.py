@@ -4,19 +4,30 @@
 account: reports sees such callers as 'anonymous') answer with index.html (the app routes inside the page
 with `#/...`); assets live under `/web/`. Nothing here is inline, so the gateway's strict CSP applies
 unchanged.
+
+An unknown address outside `/api/` asked for by a browser navigating to it (GET or HEAD, `Accept`
+naming text/html) gets the app's own "not found" page: a fixed file, with nothing of the request in it.
+Every other unknown address, `/api/...` always and any request wanting JSON, keeps the problem+json 404.
+`/favicon.ico` answers with the SVG icon the pages link to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
+from litestar.config.app import AppConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.static_files import create_static_files_router
 
 STATIC = Path(__file__).parent / "static"
 # No content hashes in the file names (no build step): browsers revalidate every asset (ETag / 304).
 REVALIDATE = CacheControlHeader(no_cache=True)
+FAVICON = STATIC / "favicon.svg"
+NOT_FOUND_PAGE = STATIC / "not-found.html"
 
 
 @get(["/", "/login", "/invitation", "/report", "/report/follow-up"], include_in_schema=False, cache_control=REVALIDATE)
@@ -25,5 +36,43 @@ async def index() -> Response[bytes]:
     return Response((STATIC / "index.html").read_bytes(), media_type="text/html")
 
 
-ROUTES = [index, create_static_files_router(path="/web", directories=[STATIC], cache_control=REVALIDATE,
-                                            include_in_schema=False, name="web")]
+@get("/favicon.ico", include_in_schema=False, cache_control=REVALIDATE)
+async def favicon() -> Response[bytes]:
+    """Browsers ask for /favicon.ico on their own: the same SVG icon the pages link to."""
+    return Response(FAVICON.read_bytes(), media_type="image/svg+xml")
+
+
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser navigating to an address outside the API: GET/HEAD, not `/api/...`, and HTML accepted
+    explicitly (the app's own fetches ask for JSON; `*/*` alone is not enough)."""
+    if request.method not in ("GET", "HEAD") or request.scope["path"].startswith("/api/"):
+        return False
+    accept = (request.headers.get("accept") or "").lower()
+    return "text/html" in accept
+
+
+def not_found_handler(fallback: Callable[[Request[Any, Any, Any], Any], Response[Any]]
+                      ) -> Callable[[Request[Any, Any, Any], NotFoundException], Response[Any]]:
+    """The router's 404 (no route for the path): the HTML page for a browser, else `fallback` (problem+json)."""
+
+    def handle(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+        if not wants_page(request):
+            return fallback(request, exc)
+        return Response(NOT_FOUND_PAGE.read_bytes(), status_code=404, media_type="text/html",
+                        headers={"cache-control": "no-store"})
+
+    return handle
+
+
+def serve_not_found_page(config: AppConfig) -> AppConfig:
+    """`on_app_init` hook: routes nobody matched answer browsers with the HTML page. Handlers raising a
+    service's own 404 problem (shared.http.NotFound) are not NotFoundException and stay problem+json."""
+    handlers = dict(config.exception_handlers)
+    fallback = handlers[HTTPException]
+    handlers[NotFoundException] = not_found_handler(fallback)
+    config.exception_handlers = handlers  # a copy: the shared map of the other services is left alone
+    return config
+
+
+ROUTES = [index, favicon, create_static_files_router(path="/web", directories=[STATIC], cache_control=REVALIDATE,
+                                                     include_in_schema=False, name="web")]
