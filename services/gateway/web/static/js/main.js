@@ -61,7 +61,10 @@ async function renderNav() {
   const notices = navLink('/#/notices', 'Notices');
   items.push(notices);
   if (has(...PEOPLE)) items.push(navLink('/#/concern', 'Report a concern'));
-  if (has('admin')) items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/disputes', 'Disputes'));
+  if (has('admin')) {
+    items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/pairings', 'Pairings'),
+      navLink('/#/admin/disputes', 'Disputes'));
+  }
   if (has('safeguarding')) items.push(navLink('/#/safeguarding', 'Safeguarding'));
   const out = h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, 'Sign out');
   out.addEventListener('click', signOut);
