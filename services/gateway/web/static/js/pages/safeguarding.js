@@ -13,6 +13,14 @@ const NEXT = {
   closed: [],
 };
 
+/** The acknowledgement line: due while the case waits for it; once acknowledged (or closed without),
+ * when that happened instead of a deadline nobody has to meet any more. */
+export function ackWords(c) {
+  if (c.acknowledged_at) return `Acknowledged ${when(c.acknowledged_at)}`;
+  if (c.state !== 'received') return c.closed_at ? `Closed ${when(c.closed_at)} without acknowledgement` : 'No acknowledgement recorded';
+  return `Acknowledge by ${when(c.ack_due_at)}`;
+}
+
 export async function casesPage(ctx, main) {
   page(main, 'Reports inbox', 'Urgent and overdue cases come first. Reading a case is recorded in the audit ledger.');
   const cases = await get('/api/reports/cases/');
@@ -21,14 +29,14 @@ export async function casesPage(ctx, main) {
   if (!cases.length) { main.append(h('div', { class: 'card' }, empty('No reports.'))); return; }
   main.append(h('div', { class: 'table-wrap card', tabindex: '0', role: 'region', 'aria-label': 'Cases (table)' }, h('table', { id: 'cases' },
     h('caption', { class: 'visually-hidden' }, 'Cases'),
-    h('thead', {}, h('tr', {}, ['Case', 'Concern', 'Status', 'Received', 'Acknowledge by', 'Reporter'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, ['Case', 'Concern', 'Status', 'Received', 'Acknowledgement', 'Reporter'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, cases.map((c) => h('tr', {},
       h('td', {}, h('a', { href: `#/safeguarding/${encodeURIComponent(c.id)}` }, `Case ${shortId(c.id)}`),
         c.urgent ? [' ', tag('Urgent', 'danger')] : null, c.overdue ? [' ', tag('Overdue', 'warn')] : null),
       h('td', {}, categoryWords(c.category)),
       h('td', {}, STATE_WORDS[c.state] || c.state, c.legal_hold ? [' ', tag('Legal hold', 'neutral')] : null),
       h('td', {}, when(c.created_at)),
-      h('td', {}, c.acknowledged_at ? `Done ${when(c.acknowledged_at)}` : when(c.ack_due_at)),
+      h('td', {}, ackWords(c)),
       h('td', {}, c.anonymous ? 'Anonymous' : 'Identified')))))));
 }
 
@@ -46,7 +54,7 @@ export async function casePage(ctx, main, reportId) {
   main.append(h('div', { class: 'card' },
     h('p', {}, 'Status: ', tag(STATE_WORDS[c.state] || c.state, 'ok'), c.urgent ? [' ', tag('Urgent', 'danger')] : null,
       c.overdue ? [' ', tag('Overdue', 'warn')] : null),
-    h('p', { class: 'muted' }, `Received ${when(c.created_at)} · acknowledge by ${when(c.ack_due_at)}`,
+    h('p', { class: 'muted', id: 'case-dates' }, `Received ${when(c.created_at)} · ${ackWords(c).replace(/^./, (ch) => ch.toLowerCase())}`,
       c.assignee_id ? ` · assigned to ${who(c.assignee_id)}` : ' · not assigned'),
     c.legal_hold ? h('p', {}, tag('Legal hold', 'warn'), ' Kept past its retention date until the hold is released.') : null,
     h('h2', {}, 'Report'), h('p', { class: 'report-text' }, d.text),
