@@ -30,13 +30,13 @@ export async function pairingPage(ctx, main, pairingId) {
   if (!member) {
     if (ctx.has('admin') && p.state !== 'proposed' && p.state !== 'declined') {
       const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
-      main.append(adminSessionsCard(sessions));
+      main.append(adminSessionsCard(sessions, await sessionFacts((f) => adminFacts(p, f))));
     }
     return;
   }
   if (p.state === 'proposed' || p.state === 'declined') return;
   const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
-  main.append(sessionsCard(ctx, p, sessions));
+  main.append(sessionsCard(ctx, p, sessions, await sessionFacts((f) => memberFacts(p, f))));
   // Each part loads on its own: one service being slow or not yet aware of a new pairing (facts travel
   // between services as events) must not blank the whole page.
   await Promise.all([
@@ -101,12 +101,44 @@ function statusCard(ctx, p, member, box) {
   return card;
 }
 
+// What the sessions service cannot say (its sessions are only scheduled or cancelled): whether a
+// session's call was recorded, and whether its records are on legal hold (an open dispute). Records
+// knows; each page asks it what its reader may see, and shows nothing extra when it cannot answer.
+async function sessionFacts(load) {
+  const facts = { recorded: new Set(), held: new Set() };
+  try { await load(facts); } catch { /* records unavailable: the sessions' own states still show */ }
+  return facts;
+}
+
+async function memberFacts(p, facts) {
+  const [recs, disputes] = await Promise.all([get(`/api/records/recordings/?pairing_id=${encodeURIComponent(p.pairing_id)}`),
+    get('/api/records/disputes/mine')]);
+  for (const r of recs) if (r.session_id) { facts.recorded.add(r.session_id); if (r.legal_hold) facts.held.add(r.session_id); }
+  for (const d of disputes) if (d.pairing_id === p.pairing_id && d.state !== 'closed') facts.held.add(d.session_id);
+}
+
+/** Admins see records only through a dispute: its list of the session's records (metadata, not ledgered). */
+async function adminFacts(p, facts) {
+  const disputes = (await get('/api/records/disputes/?limit=500')).filter((d) => d.pairing_id === p.pairing_id);
+  await Promise.all(disputes.map(async (d) => {
+    if (d.state !== 'closed') facts.held.add(d.session_id);
+    const records = await get(`/api/records/disputes/${encodeURIComponent(d.id)}/records`);
+    if (records.some((r) => r.kind === 'recording')) facts.recorded.add(d.session_id);
+    if (records.some((r) => r.legal_hold)) facts.held.add(d.session_id);
+  }));
+}
+
+function factTags(s, facts) {
+  return [facts.recorded.has(s.session_id) ? [' ', tag('Recorded', 'ok')] : null,
+    facts.held.has(s.session_id) ? [' ', tag('On legal hold (dispute)', 'warn')] : null];
+}
+
 function localInput(date) {
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-function sessionsCard(ctx, p, sessions) {
+function sessionsCard(ctx, p, sessions, facts) {
   const cancelBox = errorBox();
   const card = section('Sessions', cancelBox);
   const now = new Date();
@@ -116,7 +148,7 @@ function sessionsCard(ctx, p, sessions) {
     const past = new Date(s.ends_at) <= now;
     const actions = h('div', { class: 'actions' },
       open && p.state === 'active' ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
-        : tag(past ? 'Finished' : `Room opens ${when(s.room_opens_at)}`));
+        : tag(past ? 'Finished' : `Room opens ${when(s.room_opens_at)}`), factTags(s, facts));
     if (s.state === 'scheduled' && !past && p.state === 'active') {
       const cancel = h('button', { type: 'button', class: 'secondary', 'data-session': s.session_id },
         'Cancel', h('span', { class: 'visually-hidden' }, ` the session of ${when(s.starts_at)}`));
@@ -161,20 +193,25 @@ function sessionsCard(ctx, p, sessions) {
   return card;
 }
 
-function sessionWord(s) {
+/** A session's state in a word: cancelled; taken place (recorded); or by the clock, finished, room
+ * open or upcoming. Never "scheduled" for a call that has already happened. */
+function sessionWord(s, facts) {
   if (s.state === 'cancelled') return 'Cancelled';
-  return new Date(s.ends_at) <= new Date() ? 'Finished' : 'Scheduled';
+  const now = new Date();
+  if (new Date(s.ends_at) <= now) return 'Finished';
+  if (facts.recorded.has(s.session_id)) return 'Took place';
+  return new Date(s.room_opens_at) <= now ? 'Room open' : 'Upcoming';
 }
 
 /** Admins: the pairing's sessions (no agenda) and opening a dispute about one of them. */
-function adminSessionsCard(sessions) {
+function adminSessionsCard(sessions, facts) {
   const card = section('Sessions');
   card.append(sessions.length ? h('ul', { class: 'plain', id: 'session-list' }, sessions.map((s) => h('li', {}, h('div', { class: 'row' },
-    h('span', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`), tag(sessionWord(s))))))
+    h('span', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`), h('span', {}, tag(sessionWord(s, facts)), factTags(s, facts))))))
     : empty('No sessions yet.'));
   if (!sessions.length) return card;
   const box = errorBox();
-  const which = h('select', { id: 'dispute-session' }, sessions.map((s) => h('option', { value: s.session_id }, `${when(s.starts_at)} (${sessionWord(s)})`)));
+  const which = h('select', { id: 'dispute-session' }, sessions.map((s) => h('option', { value: s.session_id }, `${when(s.starts_at)} (${sessionWord(s, facts)})`)));
   const reason = h('textarea', { required: true, maxlength: '4000' });
   const submit = h('button', { type: 'submit', class: 'secondary' }, 'Open a dispute as admin');
   const form = h('form', { class: 'narrow' }, h('h3', {}, 'Open a dispute'), box,
