@@ -41,6 +41,9 @@ class AuditController(Controller):
         until: Annotated[datetime | None, QueryParameter(description="occurred_at < until")] = None,
         before_seq: Annotated[int | None, QueryParameter(ge=1)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        exclude_action: Annotated[list[str] | None, QueryParameter(
+            max_items=20, description="Leave out entries with these actions (repeatable), e.g. audit.search: "
+                                      "the ledger's own searches")] = None,
     ) -> AuditPage:
         """Ledger entries the caller's roles may read, newest first, each field as the audit
         catalogue declares for them (admin, safeguarding, operator; every other role 403). Searching
@@ -56,6 +59,9 @@ class AuditController(Controller):
             allowed &= set(searchable_actions(audiences, "actor"))
         if target is not None:
             allowed &= set(searchable_actions(audiences, "target"))
+        excluded = sorted(set(exclude_action or ()))
+        if any(len(a) > 100 for a in excluded):
+            raise BadRequest("An excluded action is at most 100 characters.")
         # Operators also get the entries no catalogue entry covers, as problems; those have no
         # readable actor or target, so a search by either never finds them.
         uncatalogued = "operator" in audiences and actor is None and target is None and \
@@ -64,7 +70,7 @@ class AuditController(Controller):
         rows = await ledger.search(SearchFilter(actor=actor, target=target, action=action, since=since,
                                                 until=until, before_seq=before_seq, limit=limit,
                                                 actions=sorted(allowed), uncatalogued=uncatalogued,
-                                                reader=identity.sub))
+                                                reader=identity.sub, exclude=excluded))
         entries = [e for e in (render(ledger.keys, r, audiences) for r in rows) if e is not None]
         return AuditPage(entries=entries,
                          next_before_seq=int(rows[-1].seq) if len(rows) == limit else None)

@@ -86,6 +86,8 @@ class SearchFilter:
     uncatalogued: bool = False
     # Who is searching: entries hidden from this account id are left out (and take no place in `limit`).
     reader: str | None = None
+    # Actions left out (e.g. the ledger's own `audit.search` entries); they take no place in `limit`.
+    exclude: Sequence[str] = ()
 
 
 def _clip(value: str, size: int) -> str:
@@ -244,6 +246,8 @@ class Ledger:
             if f.uncatalogued:
                 allowed = sa.or_(allowed, c.action.not_in(list(CATALOGUE)))
             query = query.where(allowed)
+        if f.exclude:
+            query = query.where(c.action.not_in(list(f.exclude)))
         if f.since is not None:
             query = query.where(c.occurred_at >= f.since)
         if f.until is not None:

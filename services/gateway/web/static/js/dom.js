@@ -59,6 +59,16 @@ export function when(iso) {
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** A short time for dense lists ("5 Dec, 14:03:27"; the year only when it is not this one), in a
+ * <time> element carrying the exact moment (machine-readable, and as a tooltip). */
+export function compactWhen(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return String(iso || '');
+  const opts = { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  if (d.getFullYear() !== new Date().getFullYear()) opts.year = 'numeric';
+  return h('time', { datetime: d.toISOString(), title: when(iso) }, d.toLocaleString(undefined, opts));
+}
+
 export function tag(text, kind = 'neutral') {
   return h('span', { class: `tag ${kind}` }, text);
 }

@@ -1,5 +1,5 @@
 // Programme admins: agreements, pairings, disputes, audit, retention (people and roles: people_admin.js).
-import { h, field, checkbox, when, tag, shortId, clear, bytes } from '../dom.js';
+import { h, field, checkbox, when, compactWhen, tag, shortId, clear, bytes } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success, confirmDialog } from '../ui.js';
 import { loadNames } from '../people.js';
@@ -215,43 +215,102 @@ export async function disputePage(ctx, main, disputeId) {
   }
 }
 
+// The ledger's own searches: every search (this page's included) is an entry, so they are hidden
+// unless asked for, or they would bury everything else at the top.
+const LEDGER_SEARCH = 'audit.search';
+const PAGE_SIZES = [10, 25, 50, 100];
+
 export async function auditPage(ctx, main) {
   page(main, 'Audit ledger', 'Search who did what and when. Content is never stored here. You see the entries your role is an audience of, each field as the audit catalogue allows. Every search is itself recorded.');
   const box = errorBox();
   const actor = h('input', { type: 'text', autocomplete: 'off' });
   const target = h('input', { type: 'text', autocomplete: 'off' });
-  const action = h('input', { type: 'text', autocomplete: 'off' });
+  const action = h('input', { type: 'text', autocomplete: 'off', list: 'audit-actions' });
+  const since = h('input', { type: 'date' });
+  const until = h('input', { type: 'date' });
+  const size = h('select', {}, PAGE_SIZES.map((n) => h('option', { value: String(n), selected: n === 50 }, String(n))));
+  size.value = '50';
+  const searches = checkbox('Show searches of the ledger (audit.search)', { id: 'audit-show-searches' });
   const submit = h('button', { type: 'submit' }, 'Search');
-  const out = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Search results' });
-  const form = h('form', { class: 'grid' }, field('Actor (user id or e-mail)', actor), field('Target', target), field('Action', action, 'For example auth.login or dispute.approved'),
-    h('div', { class: 'actions' }, submit));
-  const search = async () => {
+  const status = h('p', { class: 'muted', id: 'audit-status', role: 'status' });
+  const table = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Search results' });
+  const newest = h('button', { type: 'button', class: 'secondary', id: 'audit-newest' }, 'Newest');
+  const newer = h('button', { type: 'button', class: 'secondary', id: 'audit-newer' }, 'Newer');
+  const older = h('button', { type: 'button', class: 'secondary', id: 'audit-older' }, 'Older');
+  const pager = h('nav', { class: 'actions pager', 'aria-label': 'Pages of results' }, newest, newer, older);
+  const actions = h('datalist', { id: 'audit-actions' }, ['auth.login', 'user.create', 'user.roles_change', 'pairing.propose',
+    'dispute.open', 'dispute.approve', 'dispute.record.read', LEDGER_SEARCH].map((a) => h('option', { value: a })));
+  const form = h('form', { class: 'grid audit-filters' }, field('Actor (user id or e-mail)', actor), field('Target', target),
+    field('Action', action, 'For example auth.login or dispute.approve'), field('From (date)', since), field('To (date, included)', until),
+    field('Entries per page', size), h('div', { class: 'field' }, searches.el), h('div', { class: 'actions' }, submit));
+  // Pages are reached by `before_seq`: the first page has none; `starts` holds the way back.
+  let starts = [null];
+  let next = null;
+
+  const query = (before) => {
     const q = new URLSearchParams();
     if (actor.value.trim()) q.set('actor', actor.value.trim());
     if (target.value.trim()) q.set('target', target.value.trim());
     if (action.value.trim()) q.set('action', action.value.trim());
-    q.set('limit', '100');
-    const result = await get(`/api/records/audit/entries?${q}`);
+    if (since.value) q.set('since', new Date(`${since.value}T00:00`).toISOString());
+    if (until.value) {
+      const end = new Date(`${until.value}T00:00`);
+      end.setDate(end.getDate() + 1);
+      q.set('until', end.toISOString());
+    }
+    if (!searches.input.checked && action.value.trim() !== LEDGER_SEARCH) q.append('exclude_action', LEDGER_SEARCH);
+    if (before) q.set('before_seq', String(before));
+    q.set('limit', size.value);
+    return q;
+  };
+
+  const show = async () => {
+    const result = await get(`/api/records/audit/entries?${query(starts[starts.length - 1])}`);
+    next = result.next_before_seq;
     // Names are looked up only for actors the server shows in clear: never for pseudonyms or withheld ones.
     const nameOf = await loadNames(result.entries.filter((e) => e.actor_view === 'clear' && /^[0-9a-f]{32}$/.test(e.actor || '')).map((e) => e.actor));
     const shown = { withheld: '(not shown to your role)', protected: '(protected)' };
-    const valueText = (value, view) => (view in shown ? shown[view] : view === 'pseudonym' ? `pseudonym ${value}` : (value || ''));
+    // Ids shortened to their first 8 characters to keep rows on one line; the whole value is the tooltip.
+    const short = (value) => {
+      const text = String(value || '').replace(/[0-9a-f]{32,}/g, (id) => `${id.slice(0, 8)}…`);
+      return text === (value || '') ? text : h('span', { title: value }, text);
+    };
+    const valueText = (value, view) => (view in shown ? shown[view] : view === 'pseudonym' ? `pseudonym ${value}` : short(value));
     const actorText = (e) => {
       if (e.actor_view !== 'clear') return valueText(e.actor, e.actor_view);
       const name = e.actor && nameOf(e.actor);
-      return name ? `${name} (${e.actor.slice(0, 8)}…)` : (e.actor || '');
+      return name ? `${name} (${e.actor.slice(0, 8)}…)` : short(e.actor);
     };
     const reasonText = (e) => ({ clear: e.reason || '', withheld: '(sealed)', unreadable: '(unreadable)' })[e.reason_view] || '';
     const actionText = (e) => (e.problem ? `${e.action} (not in the audit catalogue: hidden from every reader)` : e.action);
-    clear(out);
-    out.append(result.entries.length ? h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', {}, when(e.occurred_at)), h('td', {}, actorText(e)),
-        h('td', {}, actionText(e)), h('td', {}, valueText(e.target, e.target_view)), h('td', {}, e.outcome || ''), h('td', {}, reasonText(e))))))
+    clear(table);
+    table.append(result.entries.length ? h('table', { id: 'audit', class: 'compact' },
+      h('caption', { class: 'visually-hidden' }, 'Audit ledger entries, newest first'),
+      h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', { class: 'nowrap' }, compactWhen(e.occurred_at)), h('td', {}, actorText(e)),
+        h('td', {}, h('code', {}, actionText(e))), h('td', {}, valueText(e.target, e.target_view)), h('td', {}, e.outcome || ''), h('td', {}, reasonText(e))))))
       : empty('Nothing matches.'));
+    const first = (starts.length - 1) * Number(size.value) + 1;
+    status.textContent = result.entries.length
+      ? `Page ${starts.length}: entries ${first}–${first + result.entries.length - 1}, newest first.${searches.input.checked ? '' : ' Searches of the ledger are hidden.'}`
+      : `Page ${starts.length}: no entries.`;
   };
-  form.addEventListener('submit', (e) => { e.preventDefault(); busy(submit, box, search); });
-  main.append(h('div', { class: 'card' }, box, form), out);
-  await busy(null, box, search);
+  // After busy() has given its button back: only then may the pager's own buttons be switched off.
+  const pagerState = () => {
+    newest.disabled = starts.length === 1;
+    newer.disabled = starts.length === 1;
+    older.disabled = next === null;
+  };
+
+  const go = async (button, move) => { await busy(button, box, async () => { move(); await show(); }); pagerState(); };
+  form.addEventListener('submit', (e) => { e.preventDefault(); go(submit, () => { starts = [null]; }); });
+  for (const control of [searches.input, size]) control.addEventListener('change', () => go(null, () => { starts = [null]; }));
+  older.addEventListener('click', () => go(older, () => { if (next !== null) starts.push(next); }));
+  newer.addEventListener('click', () => go(newer, () => { if (starts.length > 1) starts.pop(); }));
+  newest.addEventListener('click', () => go(newest, () => { starts = [null]; }));
+  main.append(h('div', { class: 'card' }, box, form, actions), status, table, pager);
+  await busy(null, box, show);
+  pagerState();
 }
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
