@@ -16,6 +16,7 @@ from services.gateway.accounts.agreements import Agreements
 from services.gateway.accounts.credentials import Passwords
 from services.gateway.accounts.invitations import Invitations
 from services.gateway.accounts.privileged import PrivilegedRoles
+from services.gateway.accounts.second_factor import SecondFactor
 from services.gateway.accounts.signin import SignIn
 from services.gateway.accounts.users import USER_STATE_PREFIX, Users, read_user_state
 from services.gateway.accounts.vetting import MentorVetting
@@ -55,6 +56,7 @@ class GatewayContext:
     users: Users
     invitations: Invitations
     signin: SignIn
+    second_factor: SecondFactor
     account_admin: AccountAdmin
     privileged: PrivilegedRoles
     vetting: MentorVetting
@@ -157,7 +159,8 @@ def build_context(runtime: Runtime, settings: Settings, clock: EpochClock) -> Ga
     proxy = Proxy(settings=settings, clock=clock, redis=runtime.redis, auth=auth, sessions=sessions,
                   limiter=limiter, upstream=upstream, live=live, assertions=assertions)
     return GatewayContext(settings=settings, clock=clock, keys=stores.keys, users=users,
-                          invitations=stores.invitations, signin=stores.signin, account_admin=account_admin,
+                          invitations=stores.invitations, signin=stores.signin,
+                          second_factor=SecondFactor(stores.signin), account_admin=account_admin,
                           privileged=PrivilegedRoles(users, stores.signin, auditor, tell_privileged_grant),
                           vetting=MentorVetting(users, auditor), agreements=Agreements(users, auditor),
                           sessions=sessions, oauth_clients=stores.oauth_clients, oauth_codes=codes,

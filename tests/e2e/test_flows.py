@@ -22,6 +22,7 @@ import pytest_asyncio
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
 from deploy.local.run import Options, Stack, service_env
 from tests.support.databases import Databases, service_databases
+from tests.support.gateway import previous_step_code
 
 # One stack and one set of accounts for the module: every test shares the module's event loop.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -84,6 +85,11 @@ async def sign_in(base: str, invitation_url: str, email: str) -> Person:
     body: dict[str, Any] = {"email": email, "password": PASSWORD}
     if accepted.json()["totp_required"]:
         secret = pyotp.parse_uri(accepted.json()["totp_uri"]).secret
+        pending = await client.post("/auth/login", json=body)
+        assert pending.status_code == 401 and pending.json()["type"].endswith("mfa-enrolment-pending")
+        confirmed = await client.post("/auth/second-factor/confirmation",
+                                      json={**body, "totp_code": previous_step_code(secret)})
+        assert confirmed.status_code == 200, confirmed.text
         first = await client.post("/auth/login", json=body)
         assert first.status_code == 401 and "mfa" in first.json()["type"], "a second factor is required"
         body["totp_code"] = pyotp.TOTP(secret).now()

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pyotp
 import pytest
 from playwright.sync_api import expect
@@ -23,10 +22,10 @@ from tests.support.webapp import (
     PASSWORD,
     Browser,
     RunningStack,
+    accept_invitation,
     chromium_missing,
     shot,
     start_stack,
-    token_of,
     totp_now,
 )
 
@@ -49,11 +48,8 @@ def browser() -> Iterator[Browser]:
 
 
 def accept(base: str, link: str) -> str | None:
-    """Set the password through the API; the TOTP secret when the roles need a second factor."""
-    r = httpx.post(f"{base}/auth/invitations/accept", json={"token": token_of(link), "password": PASSWORD}, timeout=30)
-    assert r.status_code == 200, r.text
-    uri = r.json()["totp_uri"]
-    return pyotp.parse_uri(uri).secret if uri else None
+    """Set the password through the API; the TOTP secret (enrolment confirmed) when the roles need one."""
+    return accept_invitation(base, link)
 
 
 def form_is_blank(page: Any) -> None:

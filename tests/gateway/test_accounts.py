@@ -101,7 +101,7 @@ async def test_admin_and_safeguarding_need_totp(harness: Harness, role: str) -> 
     h = harness
     email = f"{role}@example.org"
     await h.make_user(email, [role, "mentor"])
-    assert email in h.totp  # enrolment link handed out when the password was set
+    assert email in h.totp  # enrolment key handed out with the password (confirmed with the previous step's code)
     no_code = await h.client.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert no_code.status_code == 401 and no_code.json()["type"].endswith("mfa-required")
     assert "set-cookie" not in no_code.headers

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from services.gateway.accounts.second_factor import SecondFactor
 from services.gateway.accounts.tables import users
 from services.gateway.cli import gateway, parser, run
 from services.gateway.config import Settings
@@ -45,8 +45,10 @@ async def test_rotate_the_key_encryption_key_then_reseal(gw_settings: Settings,
         await gw.keys.token.maintain()
         kid = gw.keys.assertion.current().kid
         _, token, _ = await gw.invitations.create_user("test", "admin@example.org", "Admin", ["admin"])
-        _, uri = await gw.invitations.accept(token, PASSWORD)
-    totp = pyotp.TOTP(parse_qs(urlparse(uri or "").query)["secret"][0])
+        _, _, pending = await gw.invitations.accept(token, PASSWORD)
+        assert pending is not None
+        totp = pyotp.TOTP(pending.secret)
+        await SecondFactor(gw.signin).confirm("admin@example.org", PASSWORD, totp.at(time.time() - 30))
     sealed_before = await _sealed(before)
     assert len(sealed_before) == 3 and all(s.startswith(b"fernet:") for s in sealed_before)
 

@@ -30,6 +30,15 @@ class Clock:
         self.now += seconds
 
 
+def previous_step_code(secret: str) -> str:
+    """For confirming an enrolment against a live server (real clock): the previous time step's code
+    (accepted: one step of drift), so the current code stays free for the sign-in that follows. Never within
+    a second of a step boundary, so the server sees the same step as we do."""
+    while time.time() % 30 > 29:
+        time.sleep(0.2)
+    return pyotp.TOTP(secret).at(int(time.time()) - 30)
+
+
 def insecure_fast_argon2_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     """Weakened argon2 (tests only: production defaults are 3 passes, 64 MiB)."""
     values: dict[str, Any] = {
@@ -79,11 +88,28 @@ class Harness:
         uri = r.json()["totp_uri"]
         if uri:
             self.totp[email] = parse_qs(urlparse(uri).query)["secret"][0]
+            await self.confirm_totp(email, password)
         self.users[email] = user_id
         return user_id
 
+    async def confirm_totp(self, email: str, password: str = PASSWORD) -> list[str]:
+        """Finish authenticator enrolment with a code; the recovery codes it answers. The code is the previous
+        time step's (accepted: one step of drift), so the next sign-in can use the current one without moving
+        the clock (services behind the proxy check assertion times against the real clock)."""
+        previous = int(self.clock()) - 30
+        code = pyotp.TOTP(self.totp[email]).at(previous)
+        r = await self.client.post("/auth/second-factor/confirmation",
+                                   json={"email": email, "password": password, "totp_code": code})
+        assert r.status_code == 200, r.text
+        self.totp_steps[email] = previous // 30  # that step is spent: sign-in uses a later one
+        codes: list[str] = r.json()["codes"]
+        return codes
+
     def code(self, email: str) -> str:
-        return pyotp.TOTP(self.totp[email]).at(int(self.clock()))
+        return self.code_for(self.totp[email])
+
+    def code_for(self, secret: str) -> str:
+        return pyotp.TOTP(secret).at(int(self.clock()))
 
     async def login(self, email: str, password: str = PASSWORD) -> Browser:
         body: dict[str, Any] = {"email": email, "password": password}

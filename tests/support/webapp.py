@@ -26,6 +26,7 @@ import pyotp
 
 from deploy.local.children import S3_OFFSETS, free_port, free_port_block
 from deploy.local.run import Options, RunError, Stack, service_env
+from tests.support.gateway import previous_step_code
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "webapp"
@@ -230,7 +231,13 @@ def accept_invitation(base: str, url: str) -> str | None:
     resp = httpx.post(f"{base}/auth/invitations/accept", json={"token": token_of(url), "password": PASSWORD})
     resp.raise_for_status()
     uri = resp.json().get("totp_uri")
-    return pyotp.parse_uri(uri).secret if uri else None
+    if not uri:
+        return None
+    secret: str = pyotp.parse_uri(uri).secret
+    confirmed = httpx.post(f"{base}/auth/second-factor/confirmation", json={
+        "email": resp.json()["email"], "password": PASSWORD, "totp_code": previous_step_code(secret)})
+    confirmed.raise_for_status()
+    return secret
 
 
 def eventually(fn: Any, what: str, tries: int = 80) -> Any:

@@ -13,6 +13,8 @@ from services.gateway.accounts.admin import AccountAdmin
 from services.gateway.accounts.agreements import Agreements
 from services.gateway.accounts.invitations import Invitations
 from services.gateway.accounts.privileged import PrivilegedRoles
+from services.gateway.accounts.schemas import RecoveryCodes, RegenerateRecoveryCodes, SecondFactorStatus
+from services.gateway.accounts.second_factor import SecondFactor
 from services.gateway.accounts.users import Users
 from services.gateway.accounts.vetting import MentorVetting
 from services.gateway.auth.caller import Caller, need, need_user
@@ -258,6 +260,24 @@ async def me(users: NamedDependency[Users], caller: NamedDependency[Caller]) -> 
     return msgspec.convert(await users.get_user(need_user(caller)), User)
 
 
+@get("/me/second-factor", tags=["me"])
+async def my_second_factor(second_factor: NamedDependency[SecondFactor], caller: NamedDependency[Caller]
+                           ) -> SecondFactorStatus:
+    """The signed-in user's authenticator: whether their roles need one, its state, and how many unused
+    recovery codes they have."""
+    status = await second_factor.status(need_user(caller))
+    return SecondFactorStatus(required=status.required, state=status.state,
+                              recovery_codes_left=status.recovery_codes_left)
+
+
+@post("/me/recovery-codes", tags=["me"], status_code=201)
+async def new_recovery_codes(second_factor: NamedDependency[SecondFactor], caller: NamedDependency[Caller],
+                             data: Annotated[RegenerateRecoveryCodes, Body()]) -> RecoveryCodes:
+    """New recovery codes for the signed-in user, after a fresh authenticator code (each code works once;
+    wrong ones count toward a lockout). Every earlier recovery code stops working. Shown once."""
+    return RecoveryCodes(codes=await second_factor.regenerate(need_user(caller), data.totp_code))
+
+
 ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,
           request_erasure, record_vetting,
-          publish_agreement, current_agreements, accept_agreement, me]
+          publish_agreement, current_agreements, accept_agreement, me, my_second_factor, new_recovery_codes]

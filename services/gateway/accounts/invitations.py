@@ -1,6 +1,7 @@
-"""Invitations: a new account gets a one-time set-password link; using it sets the password (and enrols a
-second factor where the roles need one). A new link is also the credential reset: once accepted, the new
-password and second factor replace the old ones and every session and token of the user ends."""
+"""Invitations: a new account gets a one-time set-password link; using it sets the password (and starts
+enrolling a second factor where the roles need one: a pending key, see enrolment.py). A new link is also
+the credential reset: once accepted, the new password and second factor replace the old ones (recovery
+codes included) and every session and token of the user ends."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.gateway.accounts.credentials import Passwords, new_totp_secret, password_problem, token_hash, totp_uri
+from services.gateway.accounts.credentials import Passwords, new_totp_secret, password_problem, token_hash
+from services.gateway.accounts.enrolment import Enrolment, drop_recovery_codes, enrolment
 from services.gateway.accounts.tables import invitations, users
 from services.gateway.accounts.users import (
     MFA_ROLES,
@@ -90,8 +92,10 @@ class Invitations:
         await self.audit(actor, "user.invitation_issue", f"user:{user_id}", "success")
         return token, expires
 
-    async def accept(self, token: str, password: str) -> tuple[str, str | None]:
-        """Set the password; returns (user_id, TOTP provisioning URI if the roles require a second factor)."""
+    async def accept(self, token: str, password: str) -> tuple[str, str, Enrolment | None]:
+        """Set the password; returns (user_id, e-mail address, the new pending authenticator key if the roles
+        require a second factor). The key is a second factor only once confirmed with a code from the app
+        (second_factor.py); every earlier key and recovery code of the account is gone."""
         problem = password_problem(password)
         if problem:
             raise BadRequest(problem, slug="weak-password")
@@ -113,15 +117,19 @@ class Invitations:
             if row.status == "suspended":
                 raise Problem("This invitation link is invalid or has expired.", slug="invitation-invalid")
             roles = await roles_of(conn, user_id)
-            uri = None
+            pending = None
             values: dict[str, Any] = {"password_hash": pw_hash, "status": "active", "updated_at": now,
-                                      "totp_secret": None, "tokens_valid_after": now}
+                                      "totp_secret": None, "totp_status": None, "totp_issued_at": None,
+                                      "tokens_valid_after": now}
             if MFA_ROLES & set(roles):
                 secret = new_totp_secret()
-                values["totp_secret"] = self.sealer.seal(secret.encode())
-                uri = totp_uri(secret, row.email, self.settings.totp_issuer)
+                values.update(totp_secret=self.sealer.seal(secret.encode()), totp_status="pending",
+                              totp_issued_at=now)
+                pending = enrolment(secret, row.email, self.settings.totp_issuer,
+                                    now.timestamp() + self.settings.invitation_lifetime_s)
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
+            await drop_recovery_codes(conn, user_id)
         await self.users.revoke_everything(user_id)
         await self.users.forget(user_id)
         await self.audit(user_id, "user.invitation_accept", f"user:{user_id}", "success")
-        return user_id, uri
+        return user_id, row.email, pending

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from services.gateway.accounts.credentials import token_hash
+from services.gateway.accounts.enrolment import factor_state
 from services.gateway.accounts.signin import SignIn
 from services.gateway.accounts.tables import user_roles, users
 from services.gateway.accounts.users import PRIVILEGED_ROLES, TellGrant, Users, at, roles_of
@@ -43,7 +44,8 @@ class Grant:
     role: str
     roles: list[str]
     granted: bool  # False: the person held the role already (nothing changed, nobody told again)
-    needs_new_link: bool  # active without a second factor: they must enrol one (new set-password link)
+    # active without a second factor (nor one pending to finish): they must enrol one (new set-password link)
+    needs_new_link: bool
 
 
 @dataclass(eq=False)
@@ -63,8 +65,9 @@ class PrivilegedRoles:
             raise TooManyRequests("Too many wrong authenticator codes. Try again later.", slug="locked",
                                   headers=retry_after(locked))
         async with self.users.engine.connect() as conn:
-            sealed = (await conn.execute(sa.select(users.c.totp_secret).where(users.c.id == actor))
-                      ).scalar_one_or_none()
+            mine = (await conn.execute(sa.select(users.c.totp_secret, users.c.totp_status)
+                                       .where(users.c.id == actor))).first()
+        sealed = mine.totp_secret if mine is not None and mine.totp_status == "confirmed" else None
         if sealed is None:
             await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason="no-second-factor")
             raise Forbidden("Granting this role needs your authenticator code, and you have no authenticator set up "
@@ -91,13 +94,14 @@ class PrivilegedRoles:
 
         now = at(self.users.clock)
         async with self.users.engine.begin() as conn:
-            row = (await conn.execute(sa.select(users.c.status, users.c.totp_secret).where(users.c.id == user_id))
-                   ).first()
+            row = (await conn.execute(sa.select(users.c.status, users.c.totp_secret, users.c.totp_status,
+                                                users.c.totp_issued_at).where(users.c.id == user_id))
+                   ).mappings().first()
             if row is None:
                 raise NotFound("No such user.")
-            if row.status in ("erased", "suspended"):
-                await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason=row.status)
-                raise Conflict(f"This account is {row.status}: it cannot be given a role.", slug=row.status)
+            if row["status"] in ("erased", "suspended"):
+                await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "denied", reason=row["status"])
+                raise Conflict(f"This account is {row['status']}: it cannot be given a role.", slug=row["status"])
             before = await roles_of(conn, user_id)
             if role in before:
                 granted, after = False, before
@@ -105,7 +109,7 @@ class PrivilegedRoles:
                 granted, after = True, sorted({*before, role})
                 await conn.execute(sa.insert(user_roles).values(user_id=user_id, role=role))
                 values: dict[str, object] = {"updated_at": now}
-                if row.status == "active":
+                if row["status"] == "active":
                     values["tokens_valid_after"] = now  # the role is used only after a sign-in with a second factor
                 await conn.execute(sa.update(users).where(users.c.id == user_id).values(**values))
                 await self.users.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=after),
@@ -113,9 +117,10 @@ class PrivilegedRoles:
                 await self.tell_grant(conn, user_id, role, actor, now)
         if granted:
             await self.users.forget(user_id)
-            if row.status == "active":
+            if row["status"] == "active":
                 await self.users.revoke_everything(user_id)
         await self.audit(actor, GRANT_ACTION, f"user:{user_id}", "success",
                          reason=role if granted else f"{role}:already-held")
         return Grant(user_id=user_id, role=role, roles=after, granted=granted,
-                     needs_new_link=granted and row.status == "active" and row.totp_secret is None)
+                     needs_new_link=granted and row["status"] == "active" and factor_state(
+                         row, self.users.clock(), self.signin.settings.invitation_lifetime_s) in ("none", "expired"))

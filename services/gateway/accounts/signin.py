@@ -1,5 +1,6 @@
-"""Sign-in: password and (where the roles need one) a TOTP second factor, with a lockout that grows with
-each failure; sign-in through an upstream identity provider (federation); logout everywhere.
+"""Sign-in: password and (where the roles need one) a confirmed TOTP second factor or a recovery code, with
+a lockout that grows with each failure; sign-in through an upstream identity provider (federation); logout
+everywhere.
 
 Redis keys (this module's): `gw:fails:<key>` and `gw:lock-until:<key>` count failures per account (the key
 is a hash, never the address), `gw:totp:<user id>` the last TOTP step used."""
@@ -10,8 +11,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
+from sqlalchemy import RowMapping
 
 from services.gateway.accounts.credentials import Passwords, token_hash, totp_step
+from services.gateway.accounts.enrolment import factor_state, use_recovery_code
 from services.gateway.accounts.tables import users
 from services.gateway.accounts.users import (
     MFA_ROLES,
@@ -44,6 +47,10 @@ return 1
 
 class MfaRequired(Unauthorized):
     slug = "mfa-required"
+
+
+class EnrolmentPending(Unauthorized):
+    slug = "mfa-enrolment-pending"
 
 
 class LoginFailed(Unauthorized):
@@ -95,8 +102,9 @@ class SignIn:
     def __post_init__(self) -> None:
         self.lockout = Lockout(self.users.redis, self.settings, self.users.clock)
 
-    async def authenticate(self, email: str, password: str, totp_code: str | None) -> UserState:
-        """Check password (and TOTP where the roles need it). Failures are counted per account."""
+    async def check_password(self, email: str, password: str) -> tuple[RowMapping, list[str], str]:
+        """The active account's row and roles if the password is right, and the account's lockout key.
+        Failures are counted per account and audited."""
         try:
             email = normalise_email(email)
         except BadRequest:
@@ -118,19 +126,38 @@ class SignIn:
             await self.audit(row["id"] if row else UNKNOWN_LOGIN, "auth.login", target, "failure",
                              reason="suspended" if row is not None and ok else "bad-credentials")
             raise LoginFailed("The e-mail address or password is not correct.")
+        return row, roles, key
+
+    async def authenticate(self, email: str, password: str, totp_code: str | None,
+                           recovery_code: str | None = None) -> UserState:
+        """Check password (and, where the roles need it, a TOTP code of a confirmed authenticator or one of
+        the account's recovery codes). Failures are counted per account."""
+        row, roles, key = await self.check_password(email, password)
         user_id = row["id"]
         if MFA_ROLES & set(roles):
-            if row["totp_secret"] is None:
+            factor = factor_state(row, self.users.clock(), self.settings.invitation_lifetime_s)
+            if factor == "pending":  # not a second factor yet: the person finishes enrolment instead
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "denied", reason="enrolment-pending")
+                raise EnrolmentPending("Finish setting up your authenticator app first: add the key to the app "
+                                       "and enter the 6-digit code it shows.")
+            if factor != "confirmed":
                 await self.audit(user_id, "auth.mfa", f"user:{user_id}", "denied", reason="not-enrolled")
                 raise Problem("A second factor is required for your role but none is set up. "
                               "Ask an admin for a new invitation link.", slug="mfa-not-enrolled")
-            if not totp_code:
+            if recovery_code:
+                method = "recovery-code"
+                ok = await use_recovery_code(self.users.engine, user_id, recovery_code, at(self.users.clock))
+            elif totp_code:
+                method = "totp"
+                ok = await self.use_totp(user_id, row["totp_secret"], totp_code)
+            else:
                 raise MfaRequired("Enter the 6-digit code from your authenticator app.")
-            if not await self.use_totp(user_id, row["totp_secret"], totp_code):
+            if not ok:
                 await self.lockout.count(key)
-                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "failure")
-                raise MfaRequired("The code is not correct. Enter the current 6-digit code.")
-            await self.audit(user_id, "auth.mfa", f"user:{user_id}", "success")
+                await self.audit(user_id, "auth.mfa", f"user:{user_id}", "failure", reason=method)
+                raise MfaRequired("The code is not correct. Enter the current 6-digit code."
+                                  if method == "totp" else "This recovery code is not correct or was used already.")
+            await self.audit(user_id, "auth.mfa", f"user:{user_id}", "success", reason=method)
         await self.lockout.clear(key)
         await self.audit(user_id, "auth.login", f"user:{user_id}", "success")
         state = await self.users.state(user_id)

@@ -10,6 +10,9 @@ users = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # invited | active | suspended | erased
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("totp_secret", sa.LargeBinary, nullable=True),  # sealed like private keys
+    # pending (issued, not yet proven with a code: not a second factor yet) | confirmed; None: no secret
+    sa.Column("totp_status", sa.String(16), nullable=True),
+    sa.Column("totp_issued_at", utc(), nullable=True),  # a pending secret expires (enrolment.py)
     sa.Column("vetted", sa.Boolean, nullable=False, default=False),
     sa.Column("agreements_current", sa.Boolean, nullable=False, default=False),
     # Tokens issued before this instant are dead (suspension, logout everywhere).
@@ -22,6 +25,16 @@ user_roles = sa.Table(
     "user_roles", metadata,
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("role", sa.String(32), primary_key=True),
+)
+
+# One-time codes that stand in for an authenticator code (a lost phone): only their hashes are kept.
+recovery_codes = sa.Table(
+    "recovery_codes", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", utc(), nullable=False),
+    sa.Column("used_at", utc(), nullable=True),
 )
 
 invitations = sa.Table(

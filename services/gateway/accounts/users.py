@@ -148,7 +148,7 @@ async def status_of(conn: AsyncConnection, user_id: str, *, erased: str | None =
 def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
             "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
-            "mfa_enrolled": row["totp_secret"] is not None,
+            "mfa_enrolled": row["totp_secret"] is not None and row["totp_status"] == "confirmed",
             "created_at": iso(row["created_at"]), "vetting": vetting or []}
 
 

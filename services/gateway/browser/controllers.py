@@ -11,6 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import Body
 
 from services.gateway.accounts.invitations import Invitations
+from services.gateway.accounts.schemas import ConfirmEnrolment, RecoveryCodes, ResumeEnrolment, TotpEnrolment
+from services.gateway.accounts.second_factor import SecondFactor
 from services.gateway.accounts.signin import SignIn
 from services.gateway.adapters.ratelimit import RateLimiter
 from services.gateway.auth.caller import Caller, need_user
@@ -24,6 +26,8 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=320)]
     password: Annotated[str, msgspec.Meta(max_length=256)]
     totp_code: Annotated[str, msgspec.Meta(max_length=12)] | None = None
+    # In place of `totp_code` (a lost phone): one of the account's recovery codes, spent by this sign-in.
+    recovery_code: Annotated[str, msgspec.Meta(max_length=40)] | None = None
 
 
 class SessionInfo(msgspec.Struct):
@@ -41,9 +45,12 @@ class AcceptInvitation(msgspec.Struct, forbid_unknown_fields=True):
 
 class InvitationAccepted(msgspec.Struct):
     user_id: str
+    email: str  # the address to sign in with (and to confirm the authenticator with)
     totp_required: bool
-    # Shown once: the authenticator app enrolment link (otpauth://) for roles that need a second factor.
+    # For roles that need a second factor: the new authenticator key, pending until confirmed with a code
+    # (POST /auth/second-factor/confirmation). `totp_uri` repeats `totp_enrolment.otpauth_uri`.
     totp_uri: str | None = None
+    totp_enrolment: TotpEnrolment | None = None
 
 
 class LoggedOut(msgspec.Struct):
@@ -75,14 +82,15 @@ async def login(request: Request[Any, Any, Any], settings: NamedDependency[Setti
                 limiter: NamedDependency[RateLimiter], signin: NamedDependency[SignIn],
                 sessions: NamedDependency[BrowserSessions],
                 data: Annotated[LoginRequest, Body()]) -> Response[SessionInfo]:
-    """Sign in with e-mail, password and (admin, safeguarding) a TOTP code; sets the session cookie."""
+    """Sign in with e-mail, password and (admin, safeguarding) a TOTP code or a recovery code; sets the session
+    cookie. An account whose authenticator is not confirmed yet gets 401 `mfa-enrolment-pending`."""
     _require_json(request)
     await _ip_limit(limiter, settings, request, "login")
-    state = await signin.authenticate(data.email, data.password, data.totp_code)
+    state = await signin.authenticate(data.email, data.password, data.totp_code, data.recovery_code)
     old = await sessions.get(sessions.cookie_of(request.headers))
     if old is not None:  # no session fixation: a sign-in always gets a fresh session
         await sessions.delete(old)
-    amr = ["pwd", "otp"] if data.totp_code else ["pwd"]
+    amr = ["pwd", "otp"] if data.totp_code or data.recovery_code else ["pwd"]
     cookie, session = await sessions.create(state.user_id, amr)
     info = SessionInfo(user_id=state.user_id, roles=list(state.roles), csrf_token=session.csrf, sid=session.sid,
                        expires_at=int(session.created + settings.session_absolute_s))
@@ -138,8 +146,32 @@ async def accept_invitation(request: Request[Any, Any, Any], settings: NamedDepe
     """Set the password with the one-time invitation token (then sign in)."""
     _require_json(request)
     await _ip_limit(limiter, settings, request, "invite")
-    user_id, uri = await invitations.accept(data.token, data.password)
-    return InvitationAccepted(user_id=user_id, totp_required=uri is not None, totp_uri=uri)
+    user_id, email, pending = await invitations.accept(data.token, data.password)
+    return InvitationAccepted(user_id=user_id, email=email, totp_required=pending is not None,
+                              totp_uri=pending.uri if pending else None,
+                              totp_enrolment=TotpEnrolment.of(pending) if pending else None)
 
 
-ROUTES = [login, current_session, logout, logout_everywhere, accept_invitation]
+@post("/auth/second-factor/enrolment", tags=["browser session"], status_code=200)
+async def resume_enrolment(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                           limiter: NamedDependency[RateLimiter], second_factor: NamedDependency[SecondFactor],
+                           data: Annotated[ResumeEnrolment, Body()]) -> TotpEnrolment:
+    """The pending authenticator key again (e.g. the page was closed before a code was entered), with the
+    account's password. Only while it is pending: a confirmed key is never shown again."""
+    _require_json(request)
+    await _ip_limit(limiter, settings, request, "login")
+    return TotpEnrolment.of(await second_factor.pending(data.email, data.password))
+
+
+@post("/auth/second-factor/confirmation", tags=["browser session"], status_code=200)
+async def confirm_enrolment(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                            limiter: NamedDependency[RateLimiter], second_factor: NamedDependency[SecondFactor],
+                            data: Annotated[ConfirmEnrolment, Body()]) -> RecoveryCodes:
+    """Confirm the pending authenticator key with a current code from the app: from now on sign-in asks for
+    its codes. Answers the account's ten one-time recovery codes, shown once (then sign in)."""
+    _require_json(request)
+    await _ip_limit(limiter, settings, request, "login")
+    return RecoveryCodes(codes=await second_factor.confirm(data.email, data.password, data.totp_code))
+
+
+ROUTES = [login, current_session, logout, logout_everywhere, accept_invitation, resume_enrolment, confirm_enrolment]
