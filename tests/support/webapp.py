@@ -9,6 +9,7 @@ re-runs a test module under `unshare -n`, with loopback holding a second address
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -240,6 +241,25 @@ def accept_invitation(base: str, url: str) -> str | None:
     return secret
 
 
+def enrol_in_page(page: Any, *, shot_as: str | None = None) -> tuple[str, list[str]]:
+    """On the authenticator step of the web app: read the key shown, confirm it with a code (the previous
+    time step's, so the current one is free for signing in), save the recovery codes and go on to sign in.
+    Returns the key and the recovery codes."""
+    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    page.locator("svg#totp-qr path").first.wait_for()
+    if shot_as:
+        shot(page, shot_as)
+    secret = page.inner_text("#totp-secret").replace(" ", "").strip()
+    page.get_by_label("Code from your authenticator app").fill(previous_step_code(secret))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("heading", name="Save your recovery codes").wait_for()
+    codes = [c.strip() for c in page.locator("#recovery-codes li").all_inner_texts()]
+    page.get_by_label("I have saved these codes somewhere safe, away from my phone.").check()
+    page.get_by_role("button", name="Continue to sign in").click()
+    page.get_by_role("heading", name="Sign in to Tandem").wait_for()
+    return secret, codes
+
+
 def eventually(fn: Any, what: str, tries: int = 80) -> Any:
     for _ in range(tries):
         result = fn()
@@ -272,3 +292,41 @@ def signed_in_page(browser: Browser, stack: RunningStack, email: str, totp: tupl
 def playing(page: Any, selector: str) -> bool:
     return bool(page.evaluate(f"() => {{ const v = document.querySelector('{selector}');"
                               " return !!v && v.videoWidth > 0 && v.readyState >= 2; }"))
+
+
+class PageApi(Api):
+    """The API as a signed-in browser page is: its session cookie and CSRF token (no second sign-in, so
+    no second authenticator code for an admin or officer)."""
+
+    def __init__(self, page: Any, base: str) -> None:  # no sign-in of its own, on purpose
+        self.http = httpx.Client(base_url=base, timeout=30)
+        Api.opened.append(self.http)
+        self.http.headers["cookie"] = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+        resp = self.http.get("/auth/session")
+        resp.raise_for_status()
+        self.http.headers["x-csrf-token"] = resp.json()["csrf_token"]
+        self.user_id = resp.json()["user_id"]
+
+
+def service_token(stack: RunningStack, name: str = "recorder") -> str:
+    """A bearer token of a new service account (client credentials), as the sessions recorder gets one."""
+    out = subprocess.run([sys.executable, "-m", "services.gateway", "create-client", "--name", name,
+                          "--grant", "client_credentials", "--scope", "api"], env=stack.gateway_env(), cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=60)
+    client = json.loads(out.stdout.strip().splitlines()[-1])
+    resp = httpx.post(f"{stack.url}/oauth/token", data={"grant_type": "client_credentials", "scope": "api"},
+                      auth=(client["client_id"], client["client_secret"]), timeout=30)
+    resp.raise_for_status()
+    return str(resp.json()["access_token"])
+
+
+def upload_recording(stack: RunningStack, token: str, session_id: str, pairing_id: str, body: bytes) -> str:
+    """Store a recording of a session as the recorder would (through the gateway's proxy); its id."""
+    meta = {"session_id": session_id, "pairing_id": pairing_id, "recording_id": "test-recording",
+            "consent_evidence": {"recording_id": "test-recording", "consent": []}}
+    encoded = base64.urlsafe_b64encode(json.dumps(meta).encode()).rstrip(b"=").decode()
+    resp = httpx.post(f"{stack.url}/api/records/internal/recordings", content=body, timeout=60,
+                      headers={"authorization": f"Bearer {token}", "content-type": "video/webm",
+                               "tandem-recording": encoded})
+    assert resp.status_code == 201, resp.text[:300]
+    return str(resp.json()["id"])
