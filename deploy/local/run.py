@@ -25,7 +25,7 @@ from deploy.local.children import Child, ChildError, exited_error, spawn, start_
 from deploy.local.ports import MOVE_REDIS, MOVE_SERVICES, PortNeed, port_problem, seaweed_needs
 
 SERVICES = {"gateway": 0, "sessions": 1, "records": 2, "reports": 3}  # offsets from the base port
-STOP_GRACE = (5.0, 3.0)  # seconds for the services, then for Redis and S3, before SIGKILL
+STOP_GRACE = (5.0, 5.0)  # seconds for the services, then Redis and S3 (weed takes ~2.3 s), before SIGKILL
 PREFIX = {"gateway": "GATEWAY", "sessions": "SESSIONS", "records": "RECORDS", "reports": "REPORTS"}
 
 
