@@ -23,6 +23,7 @@ from pathlib import Path
 
 from deploy.local.children import Child, ChildError, exited_error, spawn, start_redis, start_seaweed, stop_processes
 from deploy.local.ports import MOVE_REDIS, MOVE_SERVICES, PortNeed, port_problem, seaweed_needs
+from shared import localstack
 
 SERVICES = {"gateway": 0, "sessions": 1, "records": 2, "reports": 3}  # offsets from the base port
 STOP_GRACE = (5.0, 5.0)  # seconds for the services, then Redis and S3 (weed takes ~2.3 s), before SIGKILL
@@ -168,6 +169,7 @@ class Stack:
         self.s3_endpoint = ""
         self.s3_keys = ("", "")
         self.logs = opts.var_dir / "logs"
+        self.environ: dict[str, str] = {}  # every service's variables, for the stack file
 
     def start(self) -> None:
         opts = self.opts
@@ -192,7 +194,9 @@ class Stack:
             gateway_env = {**os.environ, **service_env("gateway", opts, self.redis_url, s3.endpoint, self.s3_keys)}
             opts.recorder_client = recorder_client(opts, gateway_env, self.logs / "gateway.log")
             for name in SERVICES:
-                env = {**os.environ, **service_env(name, opts, self.redis_url, s3.endpoint, self.s3_keys)}
+                own = service_env(name, opts, self.redis_url, s3.endpoint, self.s3_keys)
+                self.environ |= {k: v for k, v in own.items() if k.startswith(PREFIX[name] + "_")}
+                env = {**os.environ, **own}
                 self.procs[name] = spawn([sys.executable, "-m", f"services.{name}"], self.logs / f"{name}.log", env)
             for name in SERVICES:
                 wait_ready(f"{opts.url(name)}/readyz", self.procs[name], opts.ready_timeout, name,
@@ -209,6 +213,11 @@ class Stack:
             if proc.poll() is not None:
                 raise RunError(f"{name} exited with code {proc.returncode} (see {self.logs / (name + '.log')})")
 
+    def write_down(self) -> Path:
+        """The stack file the operator commands act on (shared/localstack.py): removed when it stops."""
+        return localstack.write(self.opts.var_dir, pid=os.getpid(), gateway_url=self.opts.url("gateway"),
+                                environ=self.environ)
+
     def stop(self) -> None:
         """SIGTERM the services, then Redis and S3 (which the services use while they stop); each group gets
         a bounded grace period, then SIGKILL. A second Ctrl-C while stopping kills whatever is left."""
@@ -222,6 +231,7 @@ class Stack:
                 stop_processes(group, 0)
         self.procs.clear()
         self.children.clear()
+        localstack.remove(self.opts.var_dir, pid=os.getpid())
 
 
 def run(opts: Options, *, check_only: bool = False) -> int:
@@ -237,12 +247,14 @@ def run(opts: Options, *, check_only: bool = False) -> int:
     stack = Stack(opts)
     try:
         stack.start()
+        written = stack.write_down()
         print("Tandem is running:", flush=True)
         print(f"  web app and API  {opts.url('gateway')}/", flush=True)
         for name in SERVICES:
             print(f"  {name:<9} {opts.url(name)}  (readyz ok)", flush=True)
         print(f"  redis     {stack.redis_url}\n  s3        http://{stack.s3_endpoint}\n  logs      {stack.logs}",
               flush=True)
+        print(f"  commands  act on this stack ({written}); e.g. `tandem audit verify`", flush=True)
         print("First time? `tandem gateway bootstrap-admin --email you@example.org` prints a one-time link to set "
               "the first admin's password.", flush=True)
         if check_only:
