@@ -234,14 +234,14 @@ export async function auditPage(ctx, main) {
   const submit = h('button', { type: 'submit' }, 'Search');
   const status = h('p', { class: 'muted', id: 'audit-status', role: 'status' });
   const table = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Search results' });
-  const newest = h('button', { type: 'button', class: 'secondary', id: 'audit-newest' }, 'Newest');
-  const newer = h('button', { type: 'button', class: 'secondary', id: 'audit-newer' }, 'Newer');
-  const older = h('button', { type: 'button', class: 'secondary', id: 'audit-older' }, 'Older');
+  const newest = h('button', { type: 'button', class: 'secondary', id: 'audit-newest', disabled: true }, 'Newest');
+  const newer = h('button', { type: 'button', class: 'secondary', id: 'audit-newer', disabled: true }, 'Newer');
+  const older = h('button', { type: 'button', class: 'secondary', id: 'audit-older', disabled: true }, 'Older');
   const pager = h('nav', { class: 'actions pager', 'aria-label': 'Pages of results' }, newest, newer, older);
   const actions = h('datalist', { id: 'audit-actions' }, ['auth.login', 'user.create', 'user.roles_change', 'pairing.propose',
     'dispute.open', 'dispute.approve', 'dispute.record.read', LEDGER_SEARCH].map((a) => h('option', { value: a })));
   const form = h('form', { class: 'grid audit-filters' }, field('Actor (user id or e-mail)', actor), field('Target', target),
-    field('Action', action, 'For example auth.login or dispute.approve'), field('From (date)', since), field('To (date, included)', until),
+    field('Action (for example auth.login)', action), field('From (date)', since), field('To (date, included)', until),
     field('Entries per page', size), h('div', { class: 'field' }, searches.el), h('div', { class: 'actions' }, submit));
   // Pages are reached by `before_seq`: the first page has none; `starts` holds the way back.
   let starts = [null];
