@@ -139,8 +139,9 @@ async def database(url: str, migrations: Path, *, lock_key: str) -> AsyncIterato
 def main(argv: Sequence[str], parser: argparse.ArgumentParser, settings_type: type[S],
          run: Callable[[argparse.Namespace, S, TextIO], Coroutine[Any, Any, int]], *, name: str,
          settings: S | None = None, out: TextIO | None = None) -> int:
-    """Parse `argv` (a usage error exits 2, help 0), load the settings from the environment unless given
-    (a bad one: a line on stderr prefixed `name`, exit 2), then `run` in its own event loop."""
+    """Parse `argv` (a usage error exits 2, help 0), load the settings (the environment over the local
+    stack's) unless given (a bad one: a line on stderr prefixed `name`, exit 2), then `run` in its own
+    event loop; a failure is one line on stderr and exit 2."""
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
@@ -149,7 +150,15 @@ def main(argv: Sequence[str], parser: argparse.ArgumentParser, settings_type: ty
         settings = command_settings(settings_type, name)
         if settings is None:
             return 2
-    return asyncio.run(run(args, settings, out or sys.stdout))
+    try:
+        return asyncio.run(run(args, settings, out or sys.stdout))
+    except KeyringError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - an operator command: one line, never a traceback with secrets
+        print(f"{name}: could not run the command: {type(exc).__name__} (is the database at "
+              f"{settings.PREFIX}_DATABASE_URL reachable?)", file=sys.stderr)
+        return 2
 
 
 def keys_main(argv: Sequence[str], commands: KeyCommands[S], settings_type: type[S], *, prog: str, description: str,

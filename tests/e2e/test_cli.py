@@ -65,3 +65,12 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     result = tandem(["frobnicate"], {})
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_database_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    keyring = tmp_path / "reports-keyring.json"
+    LocalKeyring(keyring)
+    result = tandem(["reports", "keys", "list"], {"REPORTS_KEYRING_PATH": str(keyring),
+                                                 "REPORTS_DATABASE_URL": "postgresql://127.0.0.1:1/none"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("reports: could not run the command")
