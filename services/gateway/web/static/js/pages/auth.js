@@ -20,7 +20,7 @@ export function signInPage(main, message, onSignedIn) {
     field('Password', password),
     field('Authenticator code (if you have one)', code,
       'Admins and safeguarding officers: the 6-digit code from your authenticator app.'),
-    h('details', {}, h('summary', {}, 'Lost your phone? Use a recovery code'),
+    h('details', { class: 'recovery-option' }, h('summary', {}, 'Lost your phone? Use a recovery code'),
       field('Recovery code', recovery, 'One of the codes you saved when you set up your authenticator. Each works once.')),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
