@@ -5,8 +5,8 @@ made), the key in groups of four and the otpauth link; a wrong code is refused, 
 and shows ten recovery codes once, behind an "I have saved them" step. A recovery code then signs in once,
 and not a second time; after one, the page says how many are left and offers new ones for a fresh
 authenticator code (the old set dies). Someone who set a password but closed the page before confirming is
-sent back to the authenticator step when they sign in. Screenshots: 03-authenticator, 03b-recovery-codes,
-03c-recovery-code-used.
+sent back to the authenticator step when they sign in (on a phone-sized page: no sideways scroll).
+Screenshots: 03-authenticator, 03b-recovery-codes, 03c-recovery-code-used.
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ def browser() -> Iterator[Browser]:
 def check_a11y(page: Any, axe: str, name: str) -> None:
     bad = axe_violations(page, axe)
     assert not bad, f"{name}: {bad}"
+
+
+def no_sideways_scroll(page: Any) -> None:
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), "sideways scroll"
 
 
 def sign_in_form(page: Any, email: str, *, totp: str | None = None, recovery: str | None = None) -> None:
@@ -130,9 +134,11 @@ def test_a_password_set_without_confirming_leads_back_to_the_authenticator_step(
     r = httpx.post(f"{stack.url}/auth/invitations/accept", json={"token": token_of(link), "password": PASSWORD},
                    timeout=30)
     assert r.status_code == 200 and r.json()["totp_required"]  # ... and the page was closed there
-    page = browser.page(stack.url)
+    page = browser.page(stack.url, width=360, height=740)  # on the phone itself
     page.goto("/")
     sign_in_form(page, "bob@example.org")
+    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    no_sideways_scroll(page)
     secret, codes = enrol_in_page(page)
     assert secret == r.json()["totp_enrolment"]["secret"] and len(codes) == 10
     # Signed in with a recovery code, phone at hand: a new set of codes for a fresh authenticator code.
@@ -141,6 +147,7 @@ def test_a_password_set_without_confirming_leads_back_to_the_authenticator_step(
     page.get_by_label("Code from your authenticator app").fill(totp_now(secret)[0])
     page.get_by_role("button", name="Get new recovery codes").click()
     page.get_by_role("heading", name="Save your recovery codes").wait_for()
+    no_sideways_scroll(page)
     renewed = [c.strip() for c in page.locator("#recovery-codes li").all_inner_texts()]
     assert len(renewed) == 10 and not set(renewed) & set(codes)
     page.get_by_label("I have saved these codes somewhere safe, away from my phone.").check()
