@@ -20,6 +20,7 @@ from services.gateway.accounts.vetting import MentorVetting
 from services.gateway.auth.caller import Caller, need, need_user
 from services.gateway.config import Settings
 from shared.http import Forbidden, NotFound
+from shared.service import Runtime
 
 Email = Annotated[str, msgspec.Meta(max_length=320)]
 Name = Annotated[str, msgspec.Meta(max_length=200)]
@@ -44,6 +45,9 @@ class User(msgspec.Struct):
     mfa_enrolled: bool
     created_at: str | None
     vetting: list[VettingItem] = []
+    time_zone: Annotated[str | None, msgspec.Meta(
+        description="The person's IANA time zone (e.g. Europe/London): the web app shows every time in it. "
+                    "null until set.")] = None
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -278,6 +282,23 @@ async def new_recovery_codes(second_factor: NamedDependency[SecondFactor], calle
     return RecoveryCodes(codes=await second_factor.regenerate(need_user(caller), data.totp_code))
 
 
+class TimeZone(msgspec.Struct, forbid_unknown_fields=True):
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["Europe/London"],
+                                           description="An IANA time zone name, e.g. Europe/London.")]
+
+
+@put("/me/time-zone", tags=["me"])
+async def set_my_time_zone(users: NamedDependency[Users], runtime: NamedDependency[Runtime],
+                           caller: NamedDependency[Caller], data: Annotated[TimeZone, Body()]) -> TimeZone:
+    """Set the signed-in user's own time zone (any role): an IANA name such as Europe/London, else 400
+    `invalid-time-zone`. The web app shows every time in it and reads typed times in it. Audited (ids only)."""
+    user_id = need_user(caller)
+    zone = await users.set_time_zone(user_id, data.time_zone)
+    await runtime.auditor(user_id, "user.time_zone_change", f"user:{user_id}", "success")
+    return TimeZone(time_zone=zone)
+
+
 ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,
           request_erasure, record_vetting,
-          publish_agreement, current_agreements, accept_agreement, me, my_second_factor, new_recovery_codes]
+          publish_agreement, current_agreements, accept_agreement, me, set_my_time_zone, my_second_factor,
+          new_recovery_codes]

@@ -17,6 +17,9 @@ users = sa.Table(
     sa.Column("agreements_current", sa.Boolean, nullable=False, default=False),
     # Tokens issued before this instant are dead (suspension, logout everywhere).
     sa.Column("tokens_valid_after", utc(), nullable=True),
+    # The person's IANA time zone (e.g. Europe/London), in which the web app shows and reads every time;
+    # None until set (the web app sets the browser's at the first sign-in).
+    sa.Column("time_zone", sa.String(64), nullable=True),
     sa.Column("created_at", utc(), nullable=False),
     sa.Column("updated_at", utc(), nullable=False),
 )

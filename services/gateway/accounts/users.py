@@ -7,8 +7,10 @@ live sockets)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
+import zoneinfo
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +69,22 @@ def check_roles(roles: list[str], *, allow_empty: bool = False) -> list[str]:
     if not roles and not allow_empty:
         raise BadRequest("A user needs at least one role.", slug="invalid-role")
     return sorted(set(roles))
+
+
+class InvalidTimeZone(BadRequest):
+    slug = "invalid-time-zone"
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows (system tz data, or the tzdata package where there is none)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_time_zone(name: str) -> str:
+    if name not in time_zones():
+        raise InvalidTimeZone("Choose a time zone from the list, such as Europe/London.")
+    return name
 
 
 def at(clock: EpochClock) -> datetime:
@@ -149,7 +167,7 @@ def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | Non
     return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
             "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
             "mfa_enrolled": row["totp_secret"] is not None and row["totp_status"] == "confirmed",
-            "created_at": iso(row["created_at"]), "vetting": vetting or []}
+            "created_at": iso(row["created_at"]), "time_zone": row["time_zone"], "vetting": vetting or []}
 
 
 @dataclass(eq=False)
@@ -217,6 +235,15 @@ class Users:
         await conn.execute(sa.delete(user_roles).where(user_roles.c.user_id == user_id))
         await conn.execute(sa.insert(user_roles), [{"user_id": user_id, "role": r} for r in roles])
         await self.outbox.add(conn, UserRolesChanged(user_id=user_id, roles=roles), subject=f"user:{user_id}")
+
+    async def set_time_zone(self, user_id: str, name: str) -> str:
+        """The person's own time zone (an IANA name; 400 `invalid-time-zone` otherwise)."""
+        check_time_zone(name)
+        async with self.engine.begin() as conn:
+            await status_of(conn, user_id)
+            await conn.execute(sa.update(users).where(users.c.id == user_id)
+                               .values(time_zone=name, updated_at=at(self.clock)))
+        return name
 
     # -- reads for admins and the user's own page ----------------------------------------------------------
 
