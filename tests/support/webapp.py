@@ -141,10 +141,13 @@ class Browser:
         self._pw = sync_playwright().start()
         self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
 
-    def page(self, base_url: str, *, width: int = 1200, height: int = 900) -> Any:
+    def page(self, base_url: str, *, width: int = 1200, height: int = 900, timezone_id: str | None = None,
+             locale: str | None = None) -> Any:
+        """A page in a context of its own; `timezone_id` / `locale` stand for the browser's (else the host's)."""
+        extra = {k: v for k, v in (("timezone_id", timezone_id), ("locale", locale)) if v}
         context = self.browser.new_context(base_url=base_url, viewport={"width": width, "height": height},
                                            permissions=["camera", "microphone", "clipboard-read",
-                                                        "clipboard-write"])
+                                                        "clipboard-write"], **extra)
         page = context.new_page()
         page.set_default_timeout(15_000)
         errors: list[str] = []
@@ -269,9 +272,10 @@ def eventually(fn: Any, what: str, tries: int = 80) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def signed_in_page(browser: Browser, stack: RunningStack, email: str, totp: tuple[str, int | None] | None = None
-                   ) -> Any:
-    page = browser.page(stack.url)
+def signed_in_page(browser: Browser, stack: RunningStack, email: str, totp: tuple[str, int | None] | None = None,
+                   **context: Any) -> Any:
+    """Signed in through the sign-in page (agreements accepted on the way); `context`: `Browser.page`'s options."""
+    page = browser.page(stack.url, **context)
     page.goto("/")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)

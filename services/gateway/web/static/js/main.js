@@ -1,6 +1,6 @@
 // Entry point: finds the browser session, gates on the programme agreements, routes `#/...` to pages.
-import { h, clear } from './dom.js';
-import { get, post, setCsrf, ApiError } from './api.js';
+import { h, clear, browserZone, setTimeZone } from './dom.js';
+import { get, post, put, setCsrf, ApiError } from './api.js';
 import { signInPage, invitationPage, agreementsPage } from './pages/auth.js';
 import { homePage, noticesPage } from './pages/home.js';
 import { pairingPage, recordingPage } from './pages/pairings.js';
@@ -8,6 +8,7 @@ import { concernPage, receiptPage, myReportsPage, myReportPage } from './pages/c
 import * as admin from './pages/admin.js';
 import { casesPage, casePage } from './pages/safeguarding.js';
 import { callPage } from './pages/call.js';
+import { accountPage } from './pages/account.js';
 import { forgetNames } from './people.js';
 
 const PEOPLE = ['mentee', 'mentor'];
@@ -16,6 +17,7 @@ const PEOPLE = ['mentee', 'mentor'];
 const ROUTES = [
   [/^\/$/, homePage, []],
   [/^\/notices$/, noticesPage, []],
+  [/^\/account$/, accountPage, []],
   [/^\/pairings\/([\w.:-]+)$/, pairingPage, [...PEOPLE, 'admin']],
   [/^\/recordings\/([\w.:-]+)$/, recordingPage, PEOPLE],
   [/^\/call\/([\w.:-]+)$/, callPage, PEOPLE],
@@ -66,6 +68,7 @@ async function renderNav() {
       navLink('/#/admin/disputes', 'Disputes'));
   }
   if (has('safeguarding')) items.push(navLink('/#/safeguarding', 'Safeguarding'));
+  items.push(navLink('/#/account', 'Your account'));
   const out = h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, 'Sign out');
   out.addEventListener('click', signOut);
   items.push(h('li', {}, out));
@@ -127,6 +130,17 @@ function publicNav() {
     h('li', {}, h('a', { href: '/' }, 'Sign in'))));
 }
 
+/** Times are shown in the person's time zone. At the first sign-in there is none yet: the browser's is
+ * stored (once: from then on the account has one, changed only on the account page). */
+async function settleTimeZone(me) {
+  if (!me.time_zone) {
+    try {
+      me.time_zone = (await put('/me/time-zone', { time_zone: browserZone() })).time_zone;
+    } catch { /* a zone the gateway does not know: shown in the browser's, asked again at the next sign-in */ }
+  }
+  setTimeZone(me.time_zone);
+}
+
 let firstView = true;
 
 /** After a change of view, focus its heading (screen readers announce it); never on the first load,
@@ -145,6 +159,7 @@ async function boot(message) {
     if (!(err instanceof ApiError) || err.status !== 401) throw err;
   }
   forgetNames();  // names another account could see must not outlive it in this tab
+  setTimeZone(browserZone());  // nor its time zone: signed out, times are in the browser's
   const path = window.location.pathname.replace(/\/+$/, '');
   if (!session) {
     ctx = null;
@@ -168,6 +183,7 @@ async function boot(message) {
   const inApp = { [PUBLIC_REPORT]: '#/concern', [PUBLIC_FOLLOW_UP]: '#/concern/follow-up' }[path];
   if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${inApp || window.location.hash || '#/'}`);
   const me = await get('/me');
+  await settleTimeZone(me);
   ctx = { session, me, roles: session.roles, has, refreshNav: renderNav, navigate: (hash) => { window.location.hash = hash; } };
   if (!me.agreements_current) {
     await renderNav();

@@ -1,5 +1,5 @@
 // Programme admins: agreements, pairings, disputes, audit, retention (people and roles: people_admin.js).
-import { h, field, checkbox, when, compactWhen, tag, shortId, clear, bytes } from '../dom.js';
+import { h, field, checkbox, when, compactWhen, dayStart, timeZone, tag, shortId, clear, bytes } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success, confirmDialog } from '../ui.js';
 import { loadNames } from '../people.js';
@@ -241,7 +241,7 @@ export async function auditPage(ctx, main) {
   const actions = h('datalist', { id: 'audit-actions' }, ['auth.login', 'user.create', 'user.roles_change', 'pairing.propose',
     'dispute.open', 'dispute.approve', 'dispute.record.read', LEDGER_SEARCH].map((a) => h('option', { value: a })));
   const form = h('form', { class: 'grid audit-filters' }, field('Actor (user id or e-mail)', actor), field('Target', target),
-    field('Action (for example auth.login)', action), field('From (date)', since), field('To (date, included)', until),
+    field('Action (for example auth.login)', action), field('From (date)', since, 'Days in your time zone.'), field('To (date, included)', until),
     field('Entries per page', size), h('div', { class: 'field' }, searches.el), h('div', { class: 'actions' }, submit));
   // Pages are reached by `before_seq`: the first page has none; `starts` holds the way back.
   let starts = [null];
@@ -252,12 +252,9 @@ export async function auditPage(ctx, main) {
     if (actor.value.trim()) q.set('actor', actor.value.trim());
     if (target.value.trim()) q.set('target', target.value.trim());
     if (action.value.trim()) q.set('action', action.value.trim());
-    if (since.value) q.set('since', new Date(`${since.value}T00:00`).toISOString());
-    if (until.value) {
-      const end = new Date(`${until.value}T00:00`);
-      end.setDate(end.getDate() + 1);
-      q.set('until', end.toISOString());
-    }
+    // Days are the person's: from the start of the first to the start of the day after the last, in their zone.
+    if (since.value) q.set('since', dayStart(since.value).toISOString());
+    if (until.value) q.set('until', dayStart(until.value, 1).toISOString());
     if (!searches.input.checked && action.value.trim() !== LEDGER_SEARCH) q.append('exclude_action', LEDGER_SEARCH);
     if (before) q.set('before_seq', String(before));
     q.set('limit', size.value);
@@ -286,7 +283,7 @@ export async function auditPage(ctx, main) {
     clear(table);
     table.append(result.entries.length ? h('table', { id: 'audit', class: 'compact' },
       h('caption', { class: 'visually-hidden' }, 'Audit ledger entries, newest first'),
-      h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, [`When (${timeZone().replace(/_/g, ' ')})`, 'Actor', 'Action', 'Target', 'Outcome', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, result.entries.map((e) => h('tr', {}, h('td', { class: 'nowrap' }, compactWhen(e.occurred_at)), h('td', {}, actorText(e)),
         h('td', {}, h('code', {}, actionText(e))), h('td', {}, valueText(e.target, e.target_view)), h('td', {}, e.outcome || ''), h('td', {}, reasonText(e))))))
       : empty('Nothing matches.'));

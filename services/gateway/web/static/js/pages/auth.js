@@ -168,7 +168,7 @@ async function recoveryCodeUsedPage(main, onDone) {
   main.querySelector('h1').focus();
 }
 
-function recoveryCodesPage(main, codes, onDone, nextLabel = 'Continue to sign in') {
+export function recoveryCodesPage(main, codes, onDone, nextLabel = 'Continue to sign in') {
   page(main, 'Save your recovery codes',
     'If you lose your phone, each of these codes lets you sign in once instead of a code from your authenticator app.');
   const box = errorBox();

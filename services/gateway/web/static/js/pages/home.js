@@ -1,5 +1,5 @@
 // Home dashboard (role-aware) and the notices inbox.
-import { h, when, tag, clear } from '../dom.js';
+import { h, when, whenRange, tag, clear } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox } from '../ui.js';
 import { loadNames } from '../people.js';
@@ -130,7 +130,7 @@ export async function homePage(ctx, main) {
     grid.append(section('Upcoming sessions', upcoming.length ? h('ul', { class: 'plain' }, upcoming.map(([p, s]) => {
       const open = new Date(s.room_opens_at) <= new Date();
       return h('li', {}, h('div', { class: 'row' },
-        h('div', {}, h('strong', {}, when(s.starts_at)), ` with ${otherName(ctx, p, nameOf)}`),
+        h('div', {}, h('strong', {}, whenRange(s.starts_at, s.ends_at)), ` with ${otherName(ctx, p, nameOf)}`),
         open ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
           : h('span', { class: 'muted' }, `Room opens ${when(s.room_opens_at)}`)));
     })) : empty('No sessions scheduled. Open a pairing to schedule one.')));

@@ -1,5 +1,5 @@
 // A pairing, seen by one of its members (or an admin): acceptance, sessions, notes, recordings, disputes.
-import { h, field, checkbox, when, tag, clear, bytes, shortId, announce } from '../dom.js';
+import { h, field, checkbox, when, whenRange, wallInput, zonedToUtc, timeZone, tag, clear, bytes, shortId, announce } from '../dom.js';
 import { get, post, put, del, ApiError } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, confirmDialog, success } from '../ui.js';
 import { otherName, otherRole } from './home.js';
@@ -133,11 +133,6 @@ function factTags(s, facts) {
     facts.held.has(s.session_id) ? [' ', tag('On legal hold (dispute)', 'warn')] : null];
 }
 
-function localInput(date) {
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
 function sessionsCard(ctx, p, sessions, facts) {
   const cancelBox = errorBox();
   const card = section('Sessions', cancelBox);
@@ -163,29 +158,33 @@ function sessionsCard(ctx, p, sessions, facts) {
       actions.append(cancel);
     }
     return h('li', {}, h('div', { class: 'row' },
-      h('div', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`, s.agenda ? h('p', { class: 'muted' }, `Agenda: ${s.agenda}`) : null),
+      h('div', {}, h('strong', {}, whenRange(s.starts_at, s.ends_at)), s.agenda ? h('p', { class: 'muted' }, `Agenda: ${s.agenda}`) : null),
       actions));
   })) : empty('No sessions yet.'));
   const cancelled = sessions.filter((s) => s.state === 'cancelled').length;
   if (cancelled) card.append(h('p', { class: 'muted' }, `${cancelled} cancelled session${cancelled === 1 ? '' : 's'} not shown.`));
   if (p.state !== 'active') return card;
-  const start = h('input', { type: 'datetime-local', required: true, value: localInput(new Date(Date.now() + 5 * 60000)) });
+  // The wall time typed is read in the person's time zone (their account's), not the browser's.
+  const start = h('input', { type: 'datetime-local', required: true, value: wallInput(new Date(Date.now() + 5 * 60000)) });
   const minutes = h('input', { type: 'number', min: '15', max: '240', step: '15', value: '60' });
   const agenda = h('textarea', { maxlength: '4000' });
   const box = errorBox();
   const submit = h('button', { type: 'submit' }, 'Schedule');
   const form = h('form', { class: 'narrow' }, h('h3', {}, 'Schedule a session'), box,
-    field('Starts', start), field('Length in minutes', minutes),
+    field('Starts', start, `In your time zone, ${timeZone().replace(/_/g, ' ')} (change it under Your account). `
+      + 'When the clocks change, a time they skip is moved on by the change and a time they pass twice is the first.'),
+    field('Length in minutes', minutes),
     field('Agenda (optional, only the two of you can see it)', agenda),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const begins = new Date(start.value);
-    if (Number.isNaN(begins.getTime())) { showError(box, 'Choose when the session starts.'); return; }
+    const begins = zonedToUtc(start.value);
+    if (!begins) { showError(box, 'Choose when the session starts.'); return; }
     const ends = new Date(begins.getTime() + Number(minutes.value || 60) * 60000);
     busy(submit, box, async () => {
       await post(`/api/sessions/pairings/${encodeURIComponent(p.pairing_id)}/sessions`,
         { starts_at: begins.toISOString(), ends_at: ends.toISOString(), agenda: agenda.value.trim() || null });
+      announce(`Session scheduled for ${whenRange(begins, ends)}.`);
       window.dispatchEvent(new HashChangeEvent('hashchange'));
     });
   });
@@ -207,7 +206,7 @@ function sessionWord(s, facts) {
 function adminSessionsCard(sessions, facts) {
   const card = section('Sessions');
   card.append(sessions.length ? h('ul', { class: 'plain', id: 'session-list' }, sessions.map((s) => h('li', {}, h('div', { class: 'row' },
-    h('span', {}, h('strong', {}, when(s.starts_at)), ` – ${when(s.ends_at)}`), h('span', {}, tag(sessionWord(s, facts)), factTags(s, facts))))))
+    h('span', {}, h('strong', {}, whenRange(s.starts_at, s.ends_at))), h('span', {}, tag(sessionWord(s, facts)), factTags(s, facts))))))
     : empty('No sessions yet.'));
   if (!sessions.length) return card;
   const box = errorBox();
