@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "test-artifacts" / "webapp"
 TARGET = ROOT / "docs" / "screenshots"
 TESTS = ["tests/e2e/test_webapp.py", "tests/e2e/test_webapp_call.py", "tests/e2e/test_webapp_paper_cuts.py",
-         "tests/e2e/test_webapp_enrolment.py"]
+         "tests/e2e/test_webapp_enrolment.py", "tests/e2e/test_webapp_time_zones.py"]
 
 
 def main(argv: list[str]) -> int:
