@@ -62,11 +62,17 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+            try:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+            except BaseException:
+                # The pool does not close a connection whose connect event failed (the file is gone, say):
+                # left open, its aiosqlite thread would outlive it, one more on every attempt of an outage.
+                dbapi_conn.close()
+                raise
 
         return engine
     return create_async_engine(full, pool_pre_ping=True, pool_size=10, max_overflow=10)
