@@ -95,14 +95,16 @@ def _expand(template: str, policy: Policy) -> dict[str, Policy]:
 
 CATALOGUE: Mapping[str, Policy] = {
     # -- gateway: sign-in, tokens, keys ----------------------------------------------------------------
-    **dict.fromkeys(("auth.login", "auth.mfa", "auth.logout", "auth.logout_everywhere"), SECURITY),
+    **dict.fromkeys(("auth.login", "auth.mfa", "auth.logout", "auth.logout_everywhere", "auth.mfa_enrolment",
+                     "auth.recovery_codes_regenerate"), SECURITY),
     **dict.fromkeys(("oauth.client_auth", "oauth.code_issue", "oauth.code_replay", "oauth.pkce",
                      "oauth.token_issue", "oauth.token_refresh", "oauth.refresh_reuse_detected",
                      "oauth.token_revoke", "oauth.client_create", "keys.rotate"), SECURITY),
     # -- gateway: people and agreements ----------------------------------------------------------------
     **dict.fromkeys(("user.create", "user.invitation_issue", "user.invitation_accept", "user.roles_change",
                      "user.suspend", "user.reactivate", "user.erasure_request", "user.vetting_change",
-                     "user.privileged_role_grant", "agreement.publish", "agreement.accept"), PROGRAMME),
+                     "user.privileged_role_grant", "agreement.publish", "agreement.accept",
+                     "user.time_zone_change"), PROGRAMME),
     # -- sessions --------------------------------------------------------------------------------------
     **dict.fromkeys(("session.join", "pairing.propose", "pairing.accept", "pairing.decline", "pairing.end"),
                     PROGRAMME),
