@@ -75,11 +75,12 @@ def build_context(settings: Settings, engine: AsyncEngine, outbox: Outbox, *, st
     vault = lifecycle.vault
     policy = Policy(settings)
     retention = Retention(engine=engine, lifecycle=lifecycle, settings=settings, instance=settings.consumer_name)
+    journal = OpenUploads(engine, clock)
     upload = functools.partial(SealedUpload, store, part_size=settings.upload_part_size,
                                parallel=settings.upload_parallel_parts, give_up_s=settings.upload_give_up_s,
-                               journal=OpenUploads(engine, clock))
+                               journal=journal)
     recordings = Recordings(engine=engine, vault=vault, lifecycle=lifecycle, policy=policy, outbox=outbox,
-                            settings=settings, upload=upload, clock=clock)
+                            settings=settings, upload=upload, leftovers=journal, clock=clock)
     return RecordsContext(
         store=store, vault=vault, lifecycle=lifecycle, policy=policy, retention=retention,
         notes=Notes(engine=engine, vault=vault, lifecycle=lifecycle, outbox=outbox, settings=settings, clock=clock),

@@ -79,3 +79,16 @@ async def test_a_leftover_the_store_already_dropped_is_simply_forgotten(harness:
     await journal.opened("o/gone", "no-such-upload-id")  # as if the abort had not been noted
     assert await journal.abort_stale(store, older_than=timedelta(0)) == 1  # NoSuchUpload: nothing to do
     assert await _journaled(h) == {}
+
+
+async def test_a_whole_object_left_behind_is_deleted_by_the_next_sweep(harness: Harness) -> None:
+    # What the second pass of a recording (recordings/finishing.py) could not delete: the first object.
+    h, store = harness, harness.rec.store
+    store.put("o/first-pass", b"sealed bytes nobody can open")
+    journal = OpenUploads(h.engine)
+    await journal.left("o/first-pass")
+    assert await journal.abort_stale(store) == 1
+    assert not any(o.object_name == "o/first-pass"
+                   for o in store.client.list_objects(bucket_name=store.bucket, recursive=True))
+    assert await _journaled(h) == {}
+    assert await journal.abort_stale(store) == 0

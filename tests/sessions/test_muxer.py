@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fractions
 import io
 
 import av
@@ -10,54 +9,7 @@ import pytest
 
 from services.sessions.recorder.muxer import WebmMuxer
 from services.sessions.recorder.passthrough import is_vp8_keyframe, vp8_size
-
-
-def vp8_frames(n: int, width: int = 160, height: int = 120, gop: int = 10) -> list[tuple[bytes, int]]:
-    enc = av.CodecContext.create("libvpx", "w")
-    enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
-    enc.time_base = fractions.Fraction(1, 30)
-    enc.gop_size = gop
-    enc.options = {"deadline": "realtime", "cpu-used": "8"}
-    out = []
-    for i in range(n):
-        frame = av.VideoFrame(width, height, "yuv420p")
-        for p in frame.planes:
-            p.update(bytes([(i * 7 + j) % 256 for j in range(p.buffer_size)]))
-        frame.pts = i
-        out += [(bytes(pkt), i * 3000) for pkt in enc.encode(frame)]
-    out += [(bytes(pkt), (n + k) * 3000) for k, pkt in enumerate(enc.encode(None))]
-    return out
-
-
-def opus_packets(n: int) -> list[tuple[bytes, int]]:
-    enc = av.CodecContext.create("libopus", "w")
-    enc.sample_rate, enc.layout, enc.format = 48000, "mono", "s16"
-    out = []
-    for i in range(n):
-        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(bytes(frame.planes[0].buffer_size))
-        frame.sample_rate, frame.pts = 48000, i * 960
-        out += [(bytes(pkt), i * 960) for pkt in enc.encode(frame)]
-    return out
-
-
-def decode_all(data: bytes) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    with av.open(io.BytesIO(data)) as c:
-        for packet in c.demux():
-            if packet.size == 0:
-                continue
-            for _ in packet.decode():
-                counts[packet.stream.index] = counts.get(packet.stream.index, 0) + 1
-    return counts
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.support.media import Clock, decode_all, opus_packets, vp8_frames
 
 
 @pytest.mark.parametrize("wrap", [0, 2**32 - 30_000])

@@ -89,6 +89,10 @@ class SealingSink:
         self._header: bytes | None = sealer.header  # written ahead of the first frame
 
     @property
+    def object_key(self) -> str:
+        return self._object_key
+
+    @property
     def plaintext_size(self) -> int:
         """Plaintext bytes accepted so far."""
         return self._sealer.plaintext_size

@@ -29,6 +29,7 @@ log = get_logger("tandem.records.orphans")
 
 # A recording upload lives as long as its call; no call lasts a day.
 STALE_AFTER = timedelta(hours=24)
+WHOLE_OBJECT = ""  # the upload id of a journaled whole object to delete (see `left`)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class OpenUploads:
         except SQLAlchemyError as exc:
             log.warning("records.open_upload_not_cleared", exc_type=type(exc).__name__)
 
+    async def left(self, key: str) -> None:
+        """A stored object that no record points at and that could not be deleted (the store failed):
+        the next sweep deletes it. Best effort, like `closed`."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(sa.insert(open_uploads).values(object_key=key, upload_id=WHOLE_OBJECT,
+                                                                  started_at=self.clock() - STALE_AFTER))
+        except SQLAlchemyError as exc:
+            log.warning("records.object_left_unjournaled", exc_type=type(exc).__name__)
+
     async def abort_stale(self, store: ObjectStore, *, older_than: timedelta = STALE_AFTER,
                           batch: int = 100) -> int:
         """Abort up to `batch` uploads opened more than `older_than` ago (the sweeper comes back for
@@ -64,7 +75,10 @@ class OpenUploads:
         async with self.engine.connect() as conn:
             stale = (await conn.execute(query)).all()
         for key, upload_id in stale:
-            await asyncio.to_thread(store.abort_upload, key, upload_id)  # gone already: NoSuchUpload is fine
+            if upload_id == WHOLE_OBJECT:
+                await asyncio.to_thread(store.delete, key)  # gone already is fine
+            else:
+                await asyncio.to_thread(store.abort_upload, key, upload_id)  # gone already: NoSuchUpload is fine
             await self._forget(key, upload_id)
         if stale:
             log.info("records.orphaned_uploads_aborted", count=len(stale))

@@ -18,7 +18,7 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.records.adapters.upload import UploadAborted
-from services.records.adapters.vault import Frames, ObjectRef, Vault
+from services.records.adapters.vault import Frames, ObjectRef, SealedObject, Vault
 from services.records.config import Settings
 from services.records.disputes.common import under_dispute
 from services.records.lifecycle.access import member_pairing, object_ref, visible_record
@@ -27,7 +27,10 @@ from services.records.lifecycle.tables import record_objects, records
 from services.records.pairings.service import session_pairing
 from services.records.playback.response import ranged_response
 from services.records.recordings.evidence import as_members_see, completed
+from services.records.recordings.finishing import discard, with_index
+from services.records.recordings.orphans import OpenUploads
 from services.records.recordings.schemas import Recording, RecordingMetadata, RecordingSummary
+from services.records.recordings.webm import WebmIndex
 from services.records.retention.policy import Policy
 from shared.clock import Clock, aware, utcnow
 from shared.events.types import AuditEntry, RecordCreated, RecordingStopped
@@ -83,6 +86,7 @@ class Recordings:
     outbox: Outbox
     settings: Settings
     upload: Callable[[str], Frames]  # the object store's writer for a new object key (constant memory)
+    leftovers: OpenUploads | None = None  # where an object that could not be deleted is left for the sweeper
     clock: Clock = utcnow
 
     def metadata(self, raw: str | None) -> RecordingMetadata:
@@ -91,7 +95,8 @@ class Recordings:
 
     async def ingest(self, actor: str, meta: RecordingMetadata, body: AsyncIterator[bytes],
                      content_length: int | None) -> Recording:
-        """Seal the body as it arrives and stream it into S3; create the record only when all is stored."""
+        """Seal the body as it arrives and stream it into S3, learning its WebM index on the way; then seal
+        it again with its length and seek index (`finishing.py`); create the record only when all is stored."""
         limit = self.settings.max_recording_bytes
         if content_length is not None and content_length > limit:
             raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
@@ -102,6 +107,8 @@ class Recordings:
 
         record_id = secrets.token_hex(16)
         sink = self.vault.sealing_sink(record_id, 1, KIND, self.upload)
+        index = WebmIndex()
+        indexed: SealedObject | None = None
         received = 0
         chunks_in = 0
         stored = False
@@ -111,11 +118,15 @@ class Recordings:
                 chunks_in += 1
                 if received > limit:
                     raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
+                index.feed(chunk)
                 await sink.write(chunk)
             if received == 0:
                 raise BadRequest("The recording is empty.", slug="recording-empty")
             sealed = await sink.finish()
             stored = True
+            sealed = await with_index(self.vault, self.upload, self.leftovers, record_id=record_id, kind=KIND,
+                                      stored=sealed, index=index, window=self.settings.playback_window_bytes)
+            indexed = sealed
             now = self.clock()
             captured = meta.started_at or now
             async with self.engine.begin() as conn:
@@ -133,6 +144,8 @@ class Recordings:
             # Whatever got stored is useless without a record: remove it, within RECORDS_UPLOAD_GIVE_UP_S
             # (a store that stays down leaves it to the sweeper; sealed bytes without a record are unreadable).
             cleaned = await sink.abort()
+            if indexed is not None and indexed.object_key != sink.object_key:
+                await discard(self.vault, self.leftovers, indexed)
             log.warning("records.ingest_failed", session_id=meta.session_id, received=received, stored=stored,
                         cleaned=cleaned, exc_type=type(exc).__name__)
             if isinstance(exc, UploadAborted):
