@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     ws_burst: int = setting(60, "Burst of signalling messages a socket may send above the sustained rate.")
     reconnect_grace_s: float = setting(20.0, "A dropped member keeps their place in the room this long.")
     max_recordings: int = setting(8, "Concurrent recordings this instance accepts; beyond it refuses.")
+    recording_keyframe_s: float = setting(
+        4.0, "The recorder asks each member's camera for a keyframe at least this often (seconds), so that a "
+        "recording seeks at once (a seek starts at the keyframe before it); 0: only when one was lost.")
     recording_sink_url: str = setting(
         "", "Records ingest URL the recorder streams WebM to (empty: recording is refused).")
     recording_token_url: str = setting(
@@ -55,5 +58,7 @@ class Settings(ServiceSettings):
         check(self.ws_rate_per_s > 0 and self.ws_burst >= 1, "SESSIONS_WS_RATE_PER_S", "rate and burst must be > 0")
         check(self.reconnect_grace_s >= 0, "SESSIONS_RECONNECT_GRACE_S", "must be >= 0")
         check(self.max_recordings >= 0, "SESSIONS_MAX_RECORDINGS", "must be >= 0")
+        check(self.recording_keyframe_s == 0 or self.recording_keyframe_s >= 1, "SESSIONS_RECORDING_KEYFRAME_S",
+              "must be 0 or at least 1")
         check(bool(self.keyring_path), "SESSIONS_KEYRING_PATH", "must be set")
 

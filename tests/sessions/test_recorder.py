@@ -32,6 +32,7 @@ from tests.support.calls import (
     decode,
     http,
     join_and_call,
+    length_s,
     loopback_host_addresses,
     open_session,
     serve,
@@ -51,6 +52,7 @@ from tests.support.sessions import (
 pytestmark = pytest.mark.integration
 
 RECORD_SECONDS = 4.0
+KEYFRAME_S = 1.0  # the recorder asks for a keyframe this often: a recording seeks at once
 
 
 @dataclass
@@ -86,7 +88,8 @@ async def stack(tmp_path: Path, database_url: Databases, redis_url: str, redis: 
 
     client = issuer.bind(httpx.AsyncClient(timeout=httpx.Timeout(30.0)))
     sink = HttpRecordingSink(f"{records_url}/internal/recordings", client, service_identity)
-    settings = sessions_settings(database_url("sessions"), redis_url, issuer, max_recordings=2)
+    settings = sessions_settings(database_url("sessions"), redis_url, issuer, max_recordings=2,
+                                 recording_keyframe_s=KEYFRAME_S)
     try:
         with loopback_host_addresses():
             async with serve(settings, recording_sink=sink) as srv:
@@ -185,6 +188,11 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
         sent = sum(1 for t in sender.to_recorder.at if t < recording.stopped_at - 0.1)
         assert video["frames"] >= 0.99 * sent, (who, video, sent)
         assert abs(video["duration"] - window) < 1.0, (who, video["duration"], window)
+        # Keyframes come regularly (asked for by the recorder), not only the first: seeks start near their target.
+        assert video["keyframes"] >= window / KEYFRAME_S - 1, (who, video, window)
+    # Records gave the live WebM its length and cues (records/recordings/webm.py).
+    length = length_s(content.content)
+    assert length is not None and abs(length - window) < 1.0, (length, window)
     del pid
     await a.close()
     await b.close()

@@ -371,13 +371,20 @@ def add_candidate(pc: RTCPeerConnection, frame: msg.RelayedIceCandidate) -> Any:
     return pc.addIceCandidate(cand)
 
 
+def length_s(data: bytes) -> float | None:
+    """The container's own duration in seconds (None when the file does not say, as a live WebM)."""
+    with av.open(io.BytesIO(data)) as container:
+        return None if container.duration is None else container.duration / 1e6
+
+
 def decode(data: bytes) -> dict[str, dict[str, Any]]:
-    """Per stream title: decoded frames, decode errors, duration (first to last frame, seconds)."""
+    """Per stream title: decoded frames, keyframes, decode errors, duration (first to last frame, seconds)."""
     out: dict[str, dict[str, Any]] = {}
     with av.open(io.BytesIO(data)) as container:
         streams = {s.index: s for s in container.streams}
         for s in streams.values():
-            out[s.metadata.get("title", str(s.index))] = {"frames": 0, "errors": 0, "first": None, "last": None}
+            out[s.metadata.get("title", str(s.index))] = {"frames": 0, "errors": 0, "first": None, "last": None,
+                                                          "keyframes": 0}
         for packet in container.demux():
             if packet.size == 0:
                 continue
@@ -388,6 +395,7 @@ def decode(data: bytes) -> dict[str, dict[str, Any]]:
                 entry["errors"] += 1
                 continue
             entry["frames"] += len(frames)
+            entry["keyframes"] += int(packet.is_keyframe)
             seconds = float(packet.pts * packet.time_base)
             entry["first"] = seconds if entry["first"] is None else entry["first"]
             entry["last"] = seconds

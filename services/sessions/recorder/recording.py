@@ -23,7 +23,7 @@ from services.sessions.consent import machine as cm
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.rooms import Room
 from services.sessions.recorder.muxer import WebmMuxer
-from services.sessions.recorder.passthrough import tap
+from services.sessions.recorder.passthrough import is_vp8_keyframe, tap
 from services.sessions.signalling import messages as msg
 from services.sessions.signalling.hub import RECORDER, Hub
 from services.sessions.signalling.service import publish_state
@@ -42,7 +42,8 @@ PLI_INTERVAL_S = 0.3
 class Recording:
     def __init__(self, *, room: Room, recording_id: str, hub: Hub, sink: RecordingSink, consent: ConsentStore,
                  outbox: Outbox | None, engine: Any, ice_servers: list[RTCIceServer],
-                 on_finished: Callable[[str], None], connect_timeout_s: float = 20.0) -> None:
+                 on_finished: Callable[[str], None], connect_timeout_s: float = 20.0,
+                 keyframe_s: float = 0.0) -> None:
         self.room = room
         self.recording_id = recording_id
         self.hub = hub
@@ -53,6 +54,7 @@ class Recording:
         self.ice_servers = ice_servers
         self.on_finished = on_finished
         self.connect_timeout_s = connect_timeout_s
+        self.keyframe_s = keyframe_s
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.upload: Upload | None = None
         self.muxer: WebmMuxer | None = None
@@ -61,6 +63,7 @@ class Recording:
         self.stopped_at: float | None = None
         self.done = asyncio.Event()
         self._last_pli: dict[str, float] = {}
+        self._last_key: dict[str, float] = {}
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watch: asyncio.Future[None] | None = None
@@ -133,11 +136,16 @@ class Recording:
             log.error("recording.mux_failed", recording_id=self.recording_id, exc_type=type(exc).__name__)
             self._spawn(self.stop("mux-failed"))
             return
-        if not ok:
-            now = time.monotonic()
-            if now - self._last_pli.get(member, 0.0) >= PLI_INTERVAL_S and hasattr(frame, "ssrc"):
-                self._last_pli[member] = now
-                self._spawn(receiver._send_rtcp_pli(frame.ssrc))
+        if kind != "video":
+            return
+        now = time.monotonic()
+        if ok and is_vp8_keyframe(frame.data):
+            self._last_key[member] = now
+        # A lost keyframe is asked for at once; a regular one keeps seeking in the recording short.
+        due = not ok or (self.keyframe_s > 0 and now - self._last_key.get(member, now) >= self.keyframe_s)
+        if due and now - self._last_pli.get(member, 0.0) >= PLI_INTERVAL_S and hasattr(frame, "ssrc"):
+            self._last_pli[member] = now
+            self._spawn(receiver._send_rtcp_pli(frame.ssrc))
 
     def _chunk(self, chunk: bytes) -> None:
         if self.upload is not None:
@@ -284,7 +292,7 @@ def starter(runtime: Runtime, settings: Settings, hub: Hub, consent: ConsentStor
                                                        utcnow()))]
         recording = Recording(room=room, recording_id=recording_id, hub=hub, sink=sink, consent=consent,
                               outbox=runtime.outbox, engine=runtime.engine, ice_servers=servers,
-                              on_finished=finished)
+                              on_finished=finished, keyframe_s=settings.recording_keyframe_s)
         await recording.start()
         return recording
 
