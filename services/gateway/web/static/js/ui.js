@@ -1,5 +1,5 @@
 // Shared page pieces: error boxes, busy buttons, confirmations, page headings.
-import { h, clear, announce } from './dom.js';
+import { h, field, clear, announce } from './dom.js';
 import { problemMessage } from './api.js';
 
 export function errorBox() {
@@ -69,4 +69,24 @@ export function success(message) {
 
 export function empty(message) {
   return h('p', { class: 'muted' }, message);
+}
+
+/** A form asking for the 6-digit code from the person's authenticator app. The code is checked here first;
+ * then `onCode(code)` runs with the button busy, and its failures show in the form's error box.
+ * `attrs`: the form's own (class, aria-labelledby); `intro`: what stands above the error box (a heading, a
+ * paragraph); `hint`: the field's; `button`: its label and class; `required`: the field's required state. */
+export function authenticatorCodeForm({ attrs = {}, intro = [], hint, button, buttonClass, required = false, onCode }) {
+  const box = errorBox();
+  const code = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code',
+    pattern: '[0-9]{6}', maxlength: '6', required });
+  const submit = h('button', { type: 'submit', class: buttonClass }, button);
+  const form = h('form', { novalidate: true, ...attrs }, ...intro, box,
+    field('Code from your authenticator app', code, hint), h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const value = code.value.replace(/\s+/g, '');
+    if (!/^[0-9]{6}$/.test(value)) { showError(box, 'Enter the 6-digit code from your authenticator app.'); code.focus(); return; }
+    busy(submit, box, () => onCode(value));
+  });
+  return form;
 }

@@ -2,7 +2,7 @@
 // times you type are read in it), and, for those with an authenticator app, its state and new recovery codes.
 import { h, field, when, timeZone, setTimeZone, isTimeZone, browserZone } from '../dom.js';
 import { get, post, put } from '../api.js';
-import { page, section, errorBox, busy, showError, success } from '../ui.js';
+import { page, section, errorBox, busy, showError, success, authenticatorCodeForm } from '../ui.js';
 import { recoveryCodesPage } from './auth.js';
 
 const ROLE_WORDS = { mentee: 'Mentee', mentor: 'Mentor', admin: 'Programme admin', safeguarding: 'Safeguarding officer',
@@ -58,24 +58,14 @@ async function secondFactorCard(ctx, main) {
   const left = status.recovery_codes_left;
   card.append(h('p', { id: 'second-factor-state' }, 'Your authenticator app is set up. ',
     `You have ${left} unused recovery code${left === 1 ? '' : 's'}.`));
-  const box = errorBox();
-  const code = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code',
-    pattern: '[0-9]{6}', maxlength: '6' });
-  const renew = h('button', { type: 'submit', class: 'secondary' }, 'New recovery codes');
-  const form = h('form', { class: 'narrow', novalidate: true }, box,
-    field('Code from your authenticator app', code,
-      'New recovery codes replace all of yours: the ones you have now stop working. They are shown once.'),
-    h('div', { class: 'actions' }, renew));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const value = code.value.replace(/\s+/g, '');
-    if (!/^[0-9]{6}$/.test(value)) { showError(box, 'Enter the 6-digit code from your authenticator app.'); code.focus(); return; }
-    busy(renew, box, async () => {
+  card.append(authenticatorCodeForm({
+    attrs: { class: 'narrow' }, button: 'New recovery codes', buttonClass: 'secondary',
+    hint: 'New recovery codes replace all of yours: the ones you have now stop working. They are shown once.',
+    onCode: async (value) => {
       const result = await post('/me/recovery-codes', { totp_code: value });
       recoveryCodesPage(main, result.codes, () => accountPage(ctx, main), 'Back to your account');
-    });
-  });
-  card.append(form);
+    },
+  }));
   return card;
 }
 

@@ -2,7 +2,7 @@
 // authenticator (QR code, confirming code, recovery codes shown once), accept the agreements.
 import { h, field, checkbox, clear } from '../dom.js';
 import { get, post, setCsrf, ApiError } from '../api.js';
-import { page, errorBox, busy, showError, success } from '../ui.js';
+import { page, errorBox, busy, showError, success, authenticatorCodeForm } from '../ui.js';
 
 export function signInPage(main, message, onSignedIn) {
   page(main, 'Sign in to Tandem', 'Mentoring sessions, notes and recordings, kept confidential.');
@@ -113,26 +113,17 @@ export function enrolPage(main, who, onDone) {
     h('p', { class: 'label' }, 'Cannot scan it? Type this key instead'),
     h('p', { class: 'receipt', id: 'totp-secret'}, groupsOf4(enrolment.secret)),
     h('p', {}, h('a', { href: enrolment.otpauth_uri, id: 'totp-link' }, 'Open in my authenticator app (on this device)'))));
-  const box = errorBox();
-  const code = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code',
-    pattern: '[0-9]{6}', maxlength: '6', required: true });
-  const confirm = h('button', { type: 'submit' }, 'Confirm');
-  const form = h('form', { class: 'card narrow', novalidate: true, 'aria-labelledby': 'confirm-heading' },
-    h('h2', { id: 'confirm-heading' }, '2. Enter the code it shows'), box,
-    field('Code from your authenticator app', code,
-      'Six digits. Until you enter one, the app is not set up and you cannot sign in with it.'),
-    h('div', { class: 'actions' }, confirm));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const value = code.value.replace(/\s+/g, '');
-    if (!/^[0-9]{6}$/.test(value)) { showError(box, 'Enter the 6-digit code from your authenticator app.'); code.focus(); return; }
-    busy(confirm, box, async () => {
+  main.append(authenticatorCodeForm({
+    attrs: { class: 'card narrow', 'aria-labelledby': 'confirm-heading' },
+    intro: [h('h2', { id: 'confirm-heading' }, '2. Enter the code it shows')],
+    hint: 'Six digits. Until you enter one, the app is not set up and you cannot sign in with it.',
+    button: 'Confirm', required: true,
+    onCode: async (value) => {
       const result = await post('/auth/second-factor/confirmation',
         { email: who.email, password: who.password, totp_code: value }, { allow401: true });
       recoveryCodesPage(main, result.codes, onDone);
-    });
-  });
-  main.append(form);
+    },
+  }));
   main.querySelector('h1').focus();
 }
 
@@ -145,20 +136,15 @@ async function recoveryCodeUsedPage(main, onDone) {
     `That code is spent. You have ${left} recovery code${left === 1 ? '' : 's'} left.`);
   const cont = h('button', { type: 'button', id: 'recovery-continue' }, 'Continue');
   cont.addEventListener('click', onDone);
-  const box = errorBox();
-  const code = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code',
-    pattern: '[0-9]{6}', maxlength: '6' });
-  const renew = h('button', { type: 'submit', class: 'secondary' }, 'Get new recovery codes');
-  const form = h('form', { class: 'card narrow', novalidate: true, 'aria-labelledby': 'renew-heading' },
-    h('h2', { id: 'renew-heading' }, 'Still have your authenticator app?'), box,
-    h('p', {}, 'Get a new set of ten codes; the ones you have now stop working.'),
-    field('Code from your authenticator app', code), h('div', { class: 'actions' }, renew));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    busy(renew, box, async () => {
-      const result = await post('/me/recovery-codes', { totp_code: code.value.replace(/\s+/g, '') });
+  const form = authenticatorCodeForm({
+    attrs: { class: 'card narrow', 'aria-labelledby': 'renew-heading' },
+    intro: [h('h2', { id: 'renew-heading' }, 'Still have your authenticator app?'),
+      h('p', {}, 'Get a new set of ten codes; the ones you have now stop working.')],
+    button: 'Get new recovery codes', buttonClass: 'secondary',
+    onCode: async (value) => {
+      const result = await post('/me/recovery-codes', { totp_code: value });
       recoveryCodesPage(main, result.codes, onDone, 'Continue');
-    });
+    },
   });
   main.append(h('section', { class: 'card narrow', 'aria-labelledby': 'lost-heading' },
     h('h2', { id: 'lost-heading' }, 'Lost your phone?'),
