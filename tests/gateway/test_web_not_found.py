@@ -65,3 +65,18 @@ async def test_the_favicon_is_served(harness: Harness) -> None:
         assert resp.text.lstrip().startswith("<svg")
     index = await harness.client.get("/", headers={"accept": BROWSER_ACCEPT})
     assert '<link rel="icon" href="/web/favicon.svg" type="image/svg+xml">' in index.text
+
+
+async def test_the_page_shares_the_app_shell_and_runs_no_script(harness: Harness) -> None:
+    """index.html is the one source of the head, header and footer; the not-found page has its own title,
+    navigation and content, and none of the app's script (it works without JavaScript)."""
+    index = (await harness.client.get("/", headers={"accept": BROWSER_ACCEPT})).text
+    page = (await harness.client.get("/no-such-page", headers={"accept": BROWSER_ACCEPT})).text
+    assert "<title>Page not found · Tandem</title>" in page and "<title>Tandem</title>" not in page
+    assert '<link rel="icon" href="/web/favicon.svg" type="image/svg+xml">' in page
+    assert '<link rel="stylesheet" href="/web/app.css">' in page
+    footer = index[index.index('<footer class="site-footer">'):index.index("</footer>")]
+    assert footer and footer in page
+    assert '<li><a href="/report">Report a concern</a></li>' in page  # the navigation is in the page itself
+    assert "<script" in index and "<script" not in page and "<!--" not in page
+    assert page.count("<main") == 1 and page.count("<nav") == 1

@@ -6,13 +6,16 @@ with `#/...`); assets live under `/web/`. Nothing here is inline, so the gateway
 unchanged.
 
 An unknown address outside `/api/` asked for by a browser navigating to it (GET or HEAD, `Accept`
-naming text/html) gets the app's own "not found" page: a fixed file, with nothing of the request in it.
+naming text/html) gets the app's own "not found" page: index.html's shell (head, header, footer) with the
+title, navigation and content of not-found.html and without the app's script (it works with no JavaScript);
+nothing of the request is in it.
 Every other unknown address, `/api/...` always and any request wanting JSON, keeps the problem+json 404.
 `/favicon.ico` answers with the SVG icon the pages link to.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,13 +30,37 @@ STATIC = Path(__file__).parent / "static"
 # No content hashes in the file names (no build step): browsers revalidate every asset (ETag / 304).
 REVALIDATE = CacheControlHeader(no_cache=True)
 FAVICON = STATIC / "favicon.svg"
-NOT_FOUND_PAGE = STATIC / "not-found.html"
+INDEX_PAGE = STATIC / "index.html"
+NOT_FOUND_PARTS = STATIC / "not-found.html"
+# The elements of index.html that not-found.html replaces; index.html's <script> elements are left out.
+NOT_FOUND_REPLACES = ("title", "nav", "main")
+COMMENT = re.compile(r"<!--.*?-->", re.S)
+SCRIPT = re.compile(r"\s*<script\b[^>]*>.*?</script>", re.S | re.I)
+
+
+def element(html: str, tag: str) -> re.Match[str]:
+    """The one `<tag ...>...</tag>` element in `html` (not nested in itself)."""
+    found = list(re.finditer(rf"<{tag}\b[^>]*>.*?</{tag}>", html, re.S | re.I))
+    if len(found) != 1:
+        raise RuntimeError(f"expected one <{tag}> element, found {len(found)}")
+    return found[0]
+
+
+def not_found_page() -> bytes:
+    """index.html with not-found.html's title, navigation and main content, and no script: one source for
+    the shell both pages share."""
+    page = INDEX_PAGE.read_text(encoding="utf-8")
+    parts = COMMENT.sub("", NOT_FOUND_PARTS.read_text(encoding="utf-8"))
+    for tag in NOT_FOUND_REPLACES:
+        old = element(page, tag)
+        page = page[:old.start()] + element(parts, tag).group(0) + page[old.end():]
+    return SCRIPT.sub("", page).encode("utf-8")
 
 
 @get(["/", "/login", "/invitation", "/report", "/report/follow-up"], include_in_schema=False, cache_control=REVALIDATE)
 async def index() -> Response[bytes]:
     """The app's single page."""
-    return Response((STATIC / "index.html").read_bytes(), media_type="text/html")
+    return Response(INDEX_PAGE.read_bytes(), media_type="text/html")
 
 
 @get("/favicon.ico", include_in_schema=False, cache_control=REVALIDATE)
@@ -58,7 +85,7 @@ def not_found_handler(fallback: Callable[[Request[Any, Any, Any], Any], Response
     def handle(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
         if not wants_page(request):
             return fallback(request, exc)
-        return Response(NOT_FOUND_PAGE.read_bytes(), status_code=404, media_type="text/html",
+        return Response(not_found_page(), status_code=404, media_type="text/html",
                         headers={"cache-control": "no-store"})
 
     return handle
