@@ -201,10 +201,19 @@ def test_two_members_call_consent_record_and_play_back(stack: RunningStack, sess
     mia.locator("#playback").wait_for()
     eventually(lambda: mia.evaluate("() => document.querySelector('#playback').readyState >= 1"),
                "the recording's metadata")
+    # The player knows the length from the file (records gave the live WebM a Duration and Cues).
+    length = mia.evaluate("() => document.querySelector('#playback').duration")
+    assert mia.evaluate("() => Number.isFinite(document.querySelector('#playback').duration)"), length
+    assert 2.0 <= length <= 60.0, length
     mia.evaluate("() => { const v = document.querySelector('#playback'); v.muted = true; return v.play(); }")
     eventually(lambda: mia.evaluate("() => document.querySelector('#playback').currentTime > 0.3"), "playback")
     mia.evaluate("() => { document.querySelector('#playback').currentTime = 1.0; }")
     eventually(lambda: mia.evaluate("() => !document.querySelector('#playback').seeking"), "the seek")
+    # A seek straight to near the end, before that part was ever loaded, lands there.
+    mia.evaluate("() => { const v = document.querySelector('#playback'); v.pause(); "
+                 "v.currentTime = v.duration - 0.5; }")
+    eventually(lambda: mia.evaluate("() => !document.querySelector('#playback').seeking"), "the seek to the end")
+    assert mia.evaluate("() => document.querySelector('#playback').currentTime") >= length - 1.0
     assert mia.evaluate("() => document.querySelector('#playback').error") is None
     shot(mia, "33-recording-playback")
     for page in (mia, max_):
