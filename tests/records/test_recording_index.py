@@ -51,6 +51,7 @@ async def test_a_recorders_webm_is_stored_with_its_length_and_cues(harness: Harn
     member = h.h(MENTEE, "mentee")
     played = (await h.client.get(f"/recordings/{rec['id']}/content", headers=member)).content
     assert rec["size"] == len(played) > len(live)
+    assert rec["duration_s"] == pytest.approx(SECONDS, abs=0.1)  # the list and the page show it
     assert length_s(played) == pytest.approx(SECONDS, abs=0.1)
     assert decode_all(played) == decode_all(live)
     # One object: the first pass was deleted; what the record keeps matches what is stored.
@@ -73,7 +74,7 @@ async def test_a_body_that_is_not_the_recorders_webm_is_kept_as_it_came(harness:
         resp = await ingest(h, body)
     assert resp.status_code == 201, resp.text
     played = await h.client.get(f"/recordings/{resp.json()['id']}/content", headers=h.h(MENTOR, "mentor"))
-    assert played.content == body and len(h.raw_objects()) == 1
+    assert played.content == body and len(h.raw_objects()) == 1 and resp.json()["duration_s"] is None
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert any(line.get("event") == "records.recording_unindexed" and line.get("reason") for line in lines)
 
@@ -106,7 +107,7 @@ async def test_when_the_second_pass_fails_the_recording_is_kept_unindexed(harnes
 
     meta = recordings.metadata(meta_header())
     rec = await recordings.ingest("svc-sessions", meta, body(), None)
-    assert len(calls) == 2 and rec.size == len(live)
+    assert len(calls) == 2 and rec.size == len(live) and rec.duration_s is None
     (key, _), = h.raw_objects().items()
     assert key == calls[0]
     played = await h.client.get(f"/recordings/{rec.id}/content", headers=h.h(MENTEE, "mentee"))

@@ -92,6 +92,7 @@ class Lifecycle:
     async def create_recording_record(self, conn: AsyncConnection, *, record_id: str, pairing_id: str,
                                       session_id: str, captured_at: datetime, retain_until: datetime,
                                       consent_evidence: dict[str, object], sealed: SealedObject, at: datetime,
+                                      duration_ms: int | None = None,
                                       held_while: sa.ColumnElement[bool] | None = None) -> Row:
         """A new recording, stored whole, with its expiry already set. While `held_while` is true (a dispute
         about its session stands) it is held from its first moment, with the session's other live records
@@ -99,7 +100,8 @@ class Lifecycle:
         await conn.execute(sa.insert(records).values(
             id=record_id, kind="recording", state="active", pairing_id=pairing_id, session_id=session_id,
             current_version=1, media_type=RECORDING_MEDIA_TYPE, created_at=at, updated_at=at, captured_at=captured_at,
-            retain_until=retain_until, legal_hold=False, consent_evidence=json.dumps(consent_evidence, sort_keys=True)))
+            retain_until=retain_until, legal_hold=False, consent_evidence=json.dumps(consent_evidence, sort_keys=True),
+            duration_ms=duration_ms))
         await conn.execute(sa.insert(record_objects).values(**_object_row(record_id, 1, sealed, at)))
         if held_while is not None:
             await self._hold(conn, sa.and_(records.c.session_id == session_id, held_while), held=True, actor=None,

@@ -26,6 +26,7 @@ records = sa.Table(
     sa.Column("retain_until", sa.DateTime(timezone=True), nullable=True, index=True),
     sa.Column("legal_hold", sa.Boolean, nullable=False, default=False),
     sa.Column("consent_evidence", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.BigInteger, nullable=True),  # recordings: from the WebM index; null without one
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),

@@ -26,6 +26,7 @@ class RecordingSummary(msgspec.Struct):
     session_id: str | None
     media_type: str
     size: int
+    duration_s: float | None  # the recording's length, when its WebM could be indexed
     captured_at: datetime | None
     created_at: datetime
     retain_until: datetime | None

@@ -65,9 +65,11 @@ def _evidence(meta: RecordingMetadata) -> dict[str, object]:
 
 
 def _summary(row: sa.Row[tuple[object, ...]], size: int) -> RecordingSummary:
+    length = None if row.duration_ms is None else row.duration_ms / 1000
     return RecordingSummary(id=row.id, pairing_id=row.pairing_id, session_id=row.session_id, media_type=row.media_type,
-                            size=size, captured_at=aware(row.captured_at), created_at=aware(row.created_at),
-                            retain_until=aware(row.retain_until), legal_hold=row.legal_hold)
+                            size=size, duration_s=length, captured_at=aware(row.captured_at),
+                            created_at=aware(row.created_at), retain_until=aware(row.retain_until),
+                            legal_hold=row.legal_hold)
 
 
 def _recording(row: sa.Row[tuple[object, ...]], size: int) -> Recording:
@@ -124,9 +126,11 @@ class Recordings:
                 raise BadRequest("The recording is empty.", slug="recording-empty")
             sealed = await sink.finish()
             stored = True
+            first = sealed.object_key
             sealed = await with_index(self.vault, self.upload, self.leftovers, record_id=record_id, kind=KIND,
                                       stored=sealed, index=index, window=self.settings.playback_window_bytes)
             indexed = sealed
+            length = index.duration_ms if sealed.object_key != first else None
             now = self.clock()
             captured = meta.started_at or now
             async with self.engine.begin() as conn:
@@ -134,7 +138,7 @@ class Recordings:
                 row = await self.lifecycle.create_recording_record(
                     conn, record_id=record_id, pairing_id=meta.pairing_id, session_id=meta.session_id,
                     captured_at=captured, retain_until=self.policy.recording_retain_until(captured),
-                    consent_evidence=_evidence(meta), sealed=sealed, at=now,
+                    consent_evidence=_evidence(meta), sealed=sealed, at=now, duration_ms=length,
                     held_while=under_dispute(meta.session_id))
                 await self.outbox.add(conn, RecordCreated(record_id=record_id, pairing_id=meta.pairing_id, kind=KIND,
                                                           session_id=meta.session_id), subject=record_id)

@@ -54,6 +54,7 @@ class WebmIndex:
         self._first_cluster: int | None = None
         self._end = 0  # end of the last complete Cluster
         self._last_time = 0
+        self._scale = 1_000_000  # nanoseconds per timestamp unit (Matroska's default: milliseconds)
 
     @property
     def complete(self) -> bool:
@@ -70,6 +71,10 @@ class WebmIndex:
     def duration(self) -> int:
         """The last block's time, in TimestampScale units."""
         return self._last_time
+
+    @property
+    def duration_ms(self) -> int:
+        return self._last_time * self._scale // 1_000_000
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         if self.failed is not None:
@@ -158,8 +163,10 @@ class WebmIndex:
         if eid in DROPPED_FROM_HEAD:
             return
         if eid == e.INFO:
-            self._info = [data[at:end] for cid, at, _, end in e.children(data, head_len, len(data))
-                          if cid != e.DURATION]
+            parts = e.children(data, head_len, len(data))
+            self._info = [data[at:end] for cid, at, _, end in parts if cid != e.DURATION]
+            self._scale = next((e.read_uint(data[s:t]) for cid, _, s, t in parts if cid == e.TIMESTAMP_SCALE),
+                               self._scale) or self._scale
             return
         if eid == e.TRACKS:
             for cid, _, s, end in e.children(data, head_len, len(data)):

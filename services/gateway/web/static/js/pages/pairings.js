@@ -1,5 +1,5 @@
 // A pairing, seen by one of its members (or an admin): acceptance, sessions, notes, recordings, disputes.
-import { h, field, checkbox, when, whenRange, wallInput, zonedToUtc, timeZone, tag, clear, bytes, shortId, announce } from '../dom.js';
+import { h, field, checkbox, when, whenRange, wallInput, zonedToUtc, timeZone, tag, clear, bytes, length, shortId, announce } from '../dom.js';
 import { get, post, put, del, ApiError } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, confirmDialog, success } from '../ui.js';
 import { otherName, otherRole } from './home.js';
@@ -332,7 +332,7 @@ async function recordingsCard(p) {
   const recs = await get(`/api/records/recordings/?pairing_id=${encodeURIComponent(p.pairing_id)}`);
   card.append(recs.length ? h('ul', { class: 'plain', id: 'recording-list' }, recs.map((r) => h('li', {}, h('div', { class: 'row' },
     h('div', {}, h('a', { href: `#/recordings/${encodeURIComponent(r.id)}` }, `Recording of ${when(r.captured_at || r.created_at)}`),
-      h('span', { class: 'muted' }, ` · ${bytes(r.size)}`), r.legal_hold ? [' ', tag('On hold (dispute)', 'warn')] : null),
+      h('span', { class: 'muted' }, ` · ${[length(r.duration_s), bytes(r.size)].filter(Boolean).join(' · ')}`), r.legal_hold ? [' ', tag('On hold (dispute)', 'warn')] : null),
     r.retain_until ? h('span', { class: 'muted' }, `Kept until ${when(r.retain_until)}`) : null))))
     : empty('No recordings. A session is recorded only when both of you agree during the call.'));
   return card;
@@ -378,7 +378,7 @@ export async function recordingPage(ctx, main, recordId) {
     src: `/api/records/recordings/${encodeURIComponent(r.id)}/content` });
   video.append(h('p', {}, 'Your browser cannot play this recording here.'));
   main.append(h('div', { class: 'card' }, video,
-    h('p', { class: 'muted' }, `${bytes(r.size)} · kept until ${when(r.retain_until)}`, r.legal_hold ? [' · ', tag('On hold (dispute)', 'warn')] : null),
+    h('p', { class: 'muted' }, `${[length(r.duration_s), bytes(r.size)].filter(Boolean).join(' · ')} · kept until ${when(r.retain_until)}`, r.legal_hold ? [' · ', tag('On hold (dispute)', 'warn')] : null),
     h('p', {}, h('a', { href: `#/pairings/${encodeURIComponent(r.pairing_id)}` }, 'Back to the pairing'))));
   const evidence = Array.isArray(r.consent_evidence) ? r.consent_evidence : [];
   if (evidence.length) {
