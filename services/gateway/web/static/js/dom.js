@@ -190,7 +190,7 @@ export function bytes(n) {
 // A recording's length: "45 s", "12 min 5 s", "1 h 02 min" (null: the file did not say).
 export function length(seconds) {
   if (seconds == null) return null;
-  const s = Math.round(seconds);
+  const s = Math.floor(seconds);  // as a player counts
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
