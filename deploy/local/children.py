@@ -211,7 +211,10 @@ def start_seaweed(data_dir: Path, *, access_key: str, secret_key: str, base: int
     config.chmod(0o600)
     args = [weed_binary(), "mini", f"-dir={data_dir}", f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
             *(f"{flag}={base + offset}" for flag, offset in SEAWEED_PORTS.items()),
-            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}", "-webdav=false", "-admin.ui=false"]
+            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}", "-webdav=false", "-admin.ui=false",
+            # SeaweedFS reports cluster statistics to telemetry.seaweedfs.com unless told not to: nothing of a
+            # Tandem stack leaves the machine uninvited.
+            "-master.telemetry=false"]
     log_path = data_dir / "weed.log"
     port = base + S3_PORT_OFFSET
     child = S3Child("seaweedfs", spawn(args, log_path), log_path, port=port, access_key=access_key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+from pathlib import Path
 
 import pytest
 from urllib3.exceptions import MaxRetryError
@@ -90,3 +91,9 @@ def test_a_retried_presigned_request_is_logged_without_its_query(caplog: pytest.
         dead.start_upload("k")
     assert "Retrying" in caplog.text and "/nobody-home/k" in caplog.text
     assert "X-Amz" not in caplog.text and "tandem-key-id" not in caplog.text
+
+
+def test_the_embedded_store_reports_nothing_to_seaweedfs_telemetry(s3_server: S3Child) -> None:
+    # SeaweedFS's default is to send cluster statistics to telemetry.seaweedfs.com.
+    args = Path(f"/proc/{s3_server.proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-master.telemetry=false" in args
