@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.crypto import (
@@ -73,24 +73,22 @@ class Frames(Protocol):
     async def abort(self) -> bool: ...
 
 
+@dataclass(eq=False)
 class SealingSink:
     """Plaintext in, sealed frames out to `frames`, as it arrives: the data key stays inside (only its
     wrapped form leaves, with `finish()`). Memory stays flat: a segment is sealed straight into the
     space `frames.reserve()` hands out where it can be."""
 
-    def __init__(self, sealer: StreamSealer, wrapped: WrappedKey, cid: str, object_key: str, segment_size: int,
-                 frames: Frames) -> None:
-        self._sealer = sealer
-        self._wrapped = wrapped
-        self._cid = cid
-        self._object_key = object_key
-        self._segment_size = segment_size
-        self._frames = frames
-        self._header: bytes | None = sealer.header  # written ahead of the first frame
+    _sealer: StreamSealer
+    _wrapped: WrappedKey
+    _cid: str
+    object_key: str
+    _segment_size: int
+    _frames: Frames
+    _header: bytes | None = field(init=False, default=None)  # written ahead of the first frame
 
-    @property
-    def object_key(self) -> str:
-        return self._object_key
+    def __post_init__(self) -> None:
+        self._header = self._sealer.header
 
     @property
     def plaintext_size(self) -> int:
@@ -107,7 +105,7 @@ class SealingSink:
         await self._start()
         await self._frames.write(self._sealer.finalize())
         content_hash = await self._frames.finish()
-        return SealedObject(self._object_key, self._cid, self._sealer.plaintext_size, self._sealer.ciphertext_size,
+        return SealedObject(self.object_key, self._cid, self._sealer.plaintext_size, self._sealer.ciphertext_size,
                             self._segment_size, content_hash, self._wrapped.kek_version, self._wrapped.blob)
 
     async def abort(self) -> bool:

@@ -29,27 +29,18 @@ class Malformed(Exception):
 
 def read_id(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int] | None:
     """(element id, its length in bytes) at `pos`; None when `buf` ends first."""
-    if pos >= len(buf):
-        return None
-    first = buf[pos]
-    length = _length(first, 4, "element id")
-    if pos + length > len(buf):
-        return None
-    return int.from_bytes(buf[pos:pos + length], "big"), length
+    length = _span(buf, pos, 4, "element id")
+    return None if length is None else (int.from_bytes(buf[pos:pos + length], "big"), length)
 
 
 def read_size(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int] | None:
     """(size or UNKNOWN, its length in bytes) at `pos`; None when `buf` ends first."""
-    if pos >= len(buf):
+    length = _span(buf, pos, 8, "element size")
+    if length is None:
         return None
-    first = buf[pos]
-    length = _length(first, 8, "element size")
-    if pos + length > len(buf):
-        return None
-    value = first & (0xFF >> length)
-    for byte in buf[pos + 1:pos + length]:
-        value = (value << 8) | byte
-    return (UNKNOWN if value == (1 << (7 * length)) - 1 else value), length
+    all_ones = (1 << (7 * length)) - 1  # the value bits, below the length marker
+    value = int.from_bytes(buf[pos:pos + length], "big") & all_ones
+    return (UNKNOWN if value == all_ones else value), length
 
 
 def read_header(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int, int] | None:
@@ -111,6 +102,14 @@ def uint_element(eid: int, value: int, width: int | None = None) -> bytes:
 
 def float_element(eid: int, value: float) -> bytes:
     return element(eid, struct.pack(">d", value))
+
+
+def _span(buf: bytes | bytearray | memoryview, pos: int, most: int, what: str) -> int | None:
+    """The length of the vint at `pos`; None when `buf` ends before it does."""
+    if pos >= len(buf):
+        return None
+    length = _length(buf[pos], most, what)
+    return length if pos + length <= len(buf) else None
 
 
 def _length(first: int, most: int, what: str) -> int:

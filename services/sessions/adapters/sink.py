@@ -13,6 +13,7 @@ import contextlib
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -144,21 +145,20 @@ class HttpRecordingSink:
         return HttpUpload(self.client, self.url, headers, self.max_buffered)
 
 
+@dataclass(eq=False)
 class ClientCredentials:
     """Bearer tokens for a gateway service account (OAuth 2 client credentials, RFC 6749 §4.4, via
     Authlib), fetched when needed and reused until shortly before they expire."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: str = "api",
-                 clock: Callable[[], float] = time.monotonic, margin_s: float = 30.0) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.scope = scope
-        self.clock = clock
-        self.margin_s = margin_s
-        self._token: str | None = None
-        self._valid_until = 0.0
-        self._lock = asyncio.Lock()
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str = field(default="api", kw_only=True)
+    clock: Callable[[], float] = field(default=time.monotonic, kw_only=True)
+    margin_s: float = field(default=30.0, kw_only=True)
+    _token: str | None = field(init=False, default=None, repr=False)
+    _valid_until: float = field(init=False, default=0.0)
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     async def __call__(self) -> dict[str, str]:
         async with self._lock:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,34 +40,31 @@ log = get_logger("tandem.sessions.recorder")
 PLI_INTERVAL_S = 0.3
 
 
+@dataclass(eq=False, kw_only=True)
 class Recording:
-    def __init__(self, *, room: Room, recording_id: str, hub: Hub, sink: RecordingSink, consent: ConsentStore,
-                 outbox: Outbox | None, engine: Any, ice_servers: list[RTCIceServer],
-                 on_finished: Callable[[str], None], connect_timeout_s: float = 20.0,
-                 keyframe_s: float = 0.0) -> None:
-        self.room = room
-        self.recording_id = recording_id
-        self.hub = hub
-        self.sink = sink
-        self.consent = consent
-        self.outbox = outbox
-        self.engine = engine
-        self.ice_servers = ice_servers
-        self.on_finished = on_finished
-        self.connect_timeout_s = connect_timeout_s
-        self.keyframe_s = keyframe_s
-        self.pcs: dict[str, RTCPeerConnection] = {}
-        self.upload: Upload | None = None
-        self.muxer: WebmMuxer | None = None
-        self.record_id: str | None = None
-        self.stop_reason: str | None = None
-        self.stopped_at: float | None = None
-        self.done = asyncio.Event()
-        self._last_pli: dict[str, float] = {}
-        self._last_key: dict[str, float] = {}
-        self._stopping = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._watch: asyncio.Future[None] | None = None
+    room: Room
+    recording_id: str
+    hub: Hub
+    sink: RecordingSink
+    consent: ConsentStore
+    outbox: Outbox | None
+    engine: Any
+    ice_servers: list[RTCIceServer]
+    on_finished: Callable[[str], None]
+    connect_timeout_s: float = 20.0
+    keyframe_s: float = 0.0  # ask for a keyframe when a member's last one is older (0: only when lost)
+    pcs: dict[str, RTCPeerConnection] = field(init=False, default_factory=dict)
+    upload: Upload | None = field(init=False, default=None)
+    muxer: WebmMuxer | None = field(init=False, default=None)
+    record_id: str | None = field(init=False, default=None)
+    stop_reason: str | None = field(init=False, default=None)
+    stopped_at: float | None = field(init=False, default=None)
+    done: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _last_pli: dict[str, float] = field(init=False, default_factory=dict)
+    _last_key: dict[str, float] = field(init=False, default_factory=dict)
+    _stopping: bool = field(init=False, default=False)
+    _tasks: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
+    _watch: asyncio.Future[None] | None = field(init=False, default=None)
 
     # -- start ----------------------------------------------------------------------------------------
 
