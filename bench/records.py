@@ -19,6 +19,8 @@ Run: `.venv/bin/python bench/records.py` (about a minute) or `--size 1024` for a
 - `--pin`: the S3 server gets a CPU of its own and the records service and this process (both clients)
   share the others, as when the object store is not on the application's machine. Unpinned, on two
   cores, every CPU-second the service spends is taken from the S3 server, which needs ~10 per GiB.
+Random bytes are not a WebM, so they are stored in one pass; the second pass that gives a recorder WebM
+its length and seek index is measured by bench/recordings_index.py (which reuses `records_service`).
 """
 
 from __future__ import annotations
@@ -113,21 +115,33 @@ def pin(pid: int, cpus: set[int]) -> None:
                 os.sched_setaffinity(int(task.name), cpus)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=512, help="large upload in MiB (1024 for 1 GiB)")
-    parser.add_argument("--small", type=int, default=128, help="small upload in MiB (ratio runs)")
-    parser.add_argument("--pairs", type=int, default=7, help="paired API/S3 runs for the ratio")
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
+def service_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `records_service` (shared with bench/recordings_index.py)."""
     parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the records service only (repeatable), e.g. glibc tuning")
     parser.add_argument("--no-malloc-tuning", action="store_true",
                         help="run the service without MALLOC_ARENA_MAX=2")
     parser.add_argument("--pin", action="store_true",
                         help="the S3 server on a CPU of its own, the service and the clients on the others")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=512, help="large upload in MiB (1024 for 1 GiB)")
+    parser.add_argument("--small", type=int, default=128, help="small upload in MiB (ratio runs)")
+    parser.add_argument("--pairs", type=int, default=7, help="paired API/S3 runs for the ratio")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    service_options(parser)
     args = parser.parse_args()
     sealing = measure_sealing()  # CPU only: before any server runs
+    with records_service(args) as (port, key, s3, pinned):
+        run(args, port, key, s3, pinned, sealing)
 
+
+@contextlib.contextmanager
+def records_service(args: argparse.Namespace) -> Iterator[tuple[int, OKPKey, S3Child, bool]]:
+    """A private SeaweedFS and Redis, and the records service as its own uvicorn process:
+    (its port, the key its callers sign with, the S3 server, whether processes are pinned)."""
     with tempfile.TemporaryDirectory(prefix="tandem-bench-records-") as tmp:
         root = Path(tmp)
         s3 = start_seaweed(root / "s3", access_key="bench", secret_key=uuid.uuid4().hex)
@@ -156,7 +170,7 @@ def main() -> None:
             pin(service.pid, set(cpus[:-1]))
             pin(os.getpid(), set(cpus[:-1]))
         try:
-            run(args, port, key, s3, pinned, sealing)
+            yield port, key, s3, pinned
         finally:
             service.terminate()
             service.wait(15)
@@ -172,10 +186,8 @@ def token(key: OKPKey) -> str:
     return jwt.encode({"alg": "Ed25519", "kid": key.kid}, claims, key, algorithms=["Ed25519"])
 
 
-def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: bool,
-        sealing: dict[str, float]) -> None:
-    base = f"http://127.0.0.1:{port}"
-    client = httpx.Client(timeout=600)
+def wait_ready(client: httpx.Client, base: str) -> int:
+    """Waits for the records service to be ready; its pid."""
     for _ in range(300):
         try:
             if client.get(f"{base}/readyz").status_code == 200:
@@ -185,21 +197,32 @@ def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: b
         time.sleep(0.1)
     else:
         raise SystemExit("records service did not become ready")
-    service_pid = next(p.pid for p in psutil.Process().children() if "services.records" in " ".join(p.cmdline()))
+    return int(next(p.pid for p in psutil.Process().children() if "services.records" in " ".join(p.cmdline())))
+
+
+def cpu_of(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+META = base64.urlsafe_b64encode(json.dumps({"session_id": "s-bench", "pairing_id": "p-bench",
+                                            "consent_evidence": []}).encode()).decode().rstrip("=")
+
+
+def run(args: argparse.Namespace, port: int, key: OKPKey, s3: S3Child, pinned: bool,
+        sealing: dict[str, float]) -> None:
+    base = f"http://127.0.0.1:{port}"
+    client = httpx.Client(timeout=600)
+    service_pid = wait_ready(client, base)
     minio = Minio(endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
     if not minio.bucket_exists(bucket_name="bench-plain"):
         minio.make_bucket(bucket_name="bench-plain")
-    meta = base64.urlsafe_b64encode(json.dumps({"session_id": "s-bench", "pairing_id": "p-bench",
-                                                "consent_evidence": []}).encode()).decode().rstrip("=")
+    meta = META
 
     service_proc = psutil.Process(service_pid)
     s3_proc = psutil.Process(s3.proc.pid)
     me = psutil.Process()
     cpu: dict[str, float] = {}
-
-    def cpu_of(proc: psutil.Process) -> float:
-        t = proc.cpu_times()
-        return float(t.user + t.system)
 
     def loop_cpu() -> float:  # the service's main thread runs the event loop
         return next(float(t.user_time + t.system_time) for t in service_proc.threads() if t.id == service_pid)
