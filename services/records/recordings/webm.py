@@ -30,7 +30,7 @@ MAX_CUES = 1_000_000
 DROPPED_FROM_HEAD = (e.SEEK_HEAD, e.VOID, e.CRC32, e.CUES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cue:
     time: int  # TimestampScale units
     track: int
@@ -51,6 +51,7 @@ class WebmIndex:
         self._kept: list[tuple[int, bytes]] = []  # Tracks, Tags, ...: top-level elements copied as they are
         self._video: set[int] = set()
         self._cues: list[Cue] = []
+        self._has_video_cue = False
         self._first_cluster: int | None = None
         self._end = 0  # end of the last complete Cluster
         self._last_time = 0
@@ -189,12 +190,20 @@ class WebmIndex:
                 track, time, key = _block(data, cid, start, end)
                 time += cluster_time
                 self._last_time = max(self._last_time, time)
-                if key and track not in seen:
+                if key and track not in seen and self._wanted(track):
                     seen.add(track)
+                    if track in self._video and not self._has_video_cue:
+                        self._has_video_cue = True
+                        self._cues.clear()  # audio cues were only a stand-in until video came
                     self._cues.append(Cue(time, track, offset - self._first_cluster, at - head_len))
         if len(self._cues) > MAX_CUES:
             raise e.Malformed("too many cues")
         self._end = offset + len(data)
+
+    def _wanted(self, track: int) -> bool:
+        """Cues go on the video tracks; on the others only while no video keyframe came (memory stays
+        flat: every audio block is a keyframe)."""
+        return track in self._video or not self._has_video_cue
 
     def _fail(self, reason: str) -> None:
         self.failed = reason
@@ -203,7 +212,7 @@ class WebmIndex:
     # -- writing ------------------------------------------------------------------------------------
 
     def _cues_element(self, first_cluster: int) -> bytes:
-        cues = [c for c in self._cues if c.track in self._video] or self._cues
+        cues = self._cues  # video keyframes only, once there was one (`_wanted`)
         points = []
         for time in sorted({c.time for c in cues}):
             positions = b"".join(

@@ -22,6 +22,9 @@ from services.sessions.recorder.passthrough import is_vp8_keyframe, vp8_size
 
 RATES = {"video": 90000, "audio": 48000}
 DEFAULT_SIZE = (640, 480)
+# A Cluster closes after `cluster_ms` or this many bytes (FFmpeg closes a live one at 32 KiB: a dozen a
+# second at 3 Mbit/s, each one more element for records to index).
+CLUSTER_BYTES = 4 * 1024 * 1024
 
 
 class _Out:
@@ -124,7 +127,8 @@ class WebmMuxer:
 
     def _open(self) -> None:
         self.container = av.open(self._out, mode="w", format="webm",
-                                 options={"cluster_time_limit": str(self._cluster_ms), "live": "1"})
+                                 options={"cluster_time_limit": str(self._cluster_ms), "live": "1",
+                                          "cluster_size_limit": str(CLUSTER_BYTES)})
         for member in self.members:
             video = self.tracks[(member, "video")]
             width, height = video.size or DEFAULT_SIZE
