@@ -9,7 +9,6 @@ Screenshots of each main page land in test-artifacts/webapp/; axe-core checks th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,10 @@ from tests.support.webapp import (
     PASSWORD,
     Browser,
     RunningStack,
-    axe_source,
-    axe_violations,
+    check_a11y,
     chromium_missing,
     enrol_in_page,
     shot,
-    start_stack,
     totp_now,
 )
 
@@ -47,30 +44,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp") / "var")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> str:
-    return axe_source()
-
-
-@pytest.fixture(scope="module")
 def world() -> World:
     return World()
-
-
-def check_a11y(page: Any, axe: str, name: str) -> None:
-    bad = axe_violations(page, axe)
-    assert not bad, f"{name}: {bad}"
 
 
 def no_js_errors(page: Any) -> None:
@@ -605,15 +580,3 @@ def test_keyboard_only_sign_out(world: World) -> None:
     page.get_by_role("heading", name="Sign in to Tandem").wait_for()
     page.get_by_text("You have signed out.").wait_for()
 
-
-@pytest.fixture(autouse=True)
-def _screens_on_failure(request: pytest.FixtureRequest, world: World) -> Iterator[None]:
-    """After a failure, every open page is photographed (test-artifacts/webapp/failed-*.png)."""
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        for who, page in world.pages.items():
-            try:
-                shot(page, f"failed-{request.node.name}-{who}")
-            except Exception as exc:  # noqa: BLE001 - best effort after a failure
-                print(f"no screenshot of {who}: {exc}")

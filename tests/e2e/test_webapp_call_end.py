@@ -34,8 +34,8 @@ from tests.support.webapp import (
     run_isolated,
     shot,
     signed_in_page,
-    start_stack,
 )
+from tests.support.webapp_world import active_pairing, vet
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")]
@@ -96,11 +96,6 @@ def test_call_end_in_a_private_network_namespace() -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-call-end") / "var")
-
-
-@pytest.fixture(scope="module")
 def cast(stack: RunningStack) -> Iterator[dict[str, Any]]:
     try:
         yield set_up(stack)
@@ -122,28 +117,13 @@ def set_up(stack: RunningStack) -> dict[str, Any]:
         ids[role] = inv["user_id"]
         accept_invitation(base, inv["invitation_url"])
         Api(base, email).call("POST", f"/me/agreements/{agreement['id']}/accept")
-    for item in ("professional_verification", "references", "interview", "background_check"):
-        admin.call("PUT", f"/admin/users/{ids['mentor']}/vetting/{item}", {"status": "passed"})
-
-    def propose() -> Any:
-        resp = admin.http.post("/api/sessions/pairings/", json={"mentor_id": ids["mentor"], "mentee_id": ids["mentee"]})
-        return resp.json() if resp.status_code == 201 else None
-
-    pairing = eventually(propose, "the sessions service to learn vetting and agreements")
+    vet(admin, ids["mentor"])
     mentee = Api(base, "mia@example.org")
-    for member in (mentee, Api(base, "max@example.org")):
-        member.call("POST", f"/api/sessions/pairings/{pairing['pairing_id']}/accept")
+    pairing_id = active_pairing(admin, ids["mentor"], ids["mentee"], (mentee, Api(base, "max@example.org")))
     start = datetime.now(UTC) + timedelta(minutes=1)
-    session = mentee.call("POST", f"/api/sessions/pairings/{pairing['pairing_id']}/sessions",
+    session = mentee.call("POST", f"/api/sessions/pairings/{pairing_id}/sessions",
                           {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()})
     return {"admin": admin, "session_id": session["session_id"], "mentor_id": ids["mentor"]}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
 
 
 def samples(page: Any) -> list[tuple[int, int]]:

@@ -11,7 +11,6 @@ Screenshots: 03-authenticator, 03b-recovery-codes, 03c-recovery-code-used.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,34 +23,16 @@ from tests.support.webapp import (
     Browser,
     RunningStack,
     axe_source,
-    axe_violations,
+    check_a11y,
     chromium_missing,
     enrol_in_page,
     shot,
-    start_stack,
     token_of,
     totp_now,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-enrolment") / "var")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
-
-
-def check_a11y(page: Any, axe: str, name: str) -> None:
-    bad = axe_violations(page, axe)
-    assert not bad, f"{name}: {bad}"
 
 
 def no_sideways_scroll(page: Any) -> None:

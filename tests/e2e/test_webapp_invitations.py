@@ -11,7 +11,6 @@ link is used. Each account's roles are then read back from the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pyotp
@@ -25,7 +24,6 @@ from tests.support.webapp import (
     accept_invitation,
     chromium_missing,
     shot,
-    start_stack,
     totp_now,
 )
 
@@ -33,18 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")]
 
 ROLE_LABELS = {"mentee": "Mentee", "mentor": "Mentor", "operator": "Operator"}
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-invitations") / "var")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
 
 
 def accept(base: str, link: str) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,20 +21,27 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.webapp import (
-    Api,
     Browser,
-    PageApi,
     RunningStack,
     accept_invitation,
-    axe_source,
-    axe_violations,
     chromium_missing,
     eventually,
     service_token,
     shot,
     signed_in_page,
-    start_stack,
     upload_recording,
+)
+from tests.support.webapp import (
+    check_page as check,
+)
+from tests.support.webapp_world import (
+    World,
+    active_pairing,
+    add_member,
+    closing_apis,
+    first_admin,
+    publish_agreement,
+    vet,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
@@ -45,57 +51,17 @@ NHS_NUMBER = "943 476 5919"  # a valid-format NHS test number (modulus 11 check 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-@dataclass
-class World:
-    pages: dict[str, Any] = field(default_factory=dict)
-    apis: dict[str, Api] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-cuts") / "var")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> str:
-    return axe_source()
-
-
-def check(page: Any, axe: str, name: str) -> None:
-    bad = axe_violations(page, axe)
-    assert not bad, f"{name}: {bad}"
-    assert not page.js_errors, page.js_errors
-
-
 @pytest.fixture(scope="module")
 def world(stack: RunningStack, browser: Browser) -> Iterator[World]:
     w = World()
     base = stack.url
-    try:
-        secret = accept_invitation(base, stack.bootstrap_admin("ada@example.org", "Ada Admin"))
-        assert secret
-        w.pages["admin"] = signed_in_page(browser, stack, "ada@example.org", (secret, None))
-        admin = w.apis["admin"] = PageApi(w.pages["admin"], base)
-        agreement = admin.call("POST", "/admin/agreements", {"kind": "code_of_practice", "title": "Code of practice",
-                                                             "body": "Be kind."})
-        admin.call("POST", f"/me/agreements/{agreement['id']}/accept")
-        for email, name, role in (("mia@example.org", "Mia Mentee", "mentee"), ("max@example.org", "Max Mentor",
-                                                                                "mentor")):
-            inv = admin.call("POST", "/admin/users", {"email": email, "display_name": name, "roles": [role]})
-            w.ids[role] = inv["user_id"]
-            accept_invitation(base, inv["invitation_url"])
-            w.apis[role] = Api(base, email)
-            w.apis[role].call("POST", f"/me/agreements/{agreement['id']}/accept")
-        for item in ("professional_verification", "references", "interview", "background_check"):
-            admin.call("PUT", f"/admin/users/{w.ids['mentor']}/vetting/{item}", {"status": "passed"})
+    with closing_apis():
+        secret = first_admin(w, stack, browser)
+        admin = w.apis["admin"]
+        agreement = publish_agreement(admin)
+        add_member(w, stack, agreement, "mentee", "mia@example.org", "Mia Mentee", "mentee")
+        add_member(w, stack, agreement, "mentor", "max@example.org", "Max Mentor", "mentor")
+        vet(admin, w.ids["mentor"])
         # A safeguarding officer: granted explicitly, with the admin's next authenticator code.
         officer = admin.call("POST", "/admin/users", {"email": "sam@example.org", "display_name": "Sam Safeguarding",
                                                       "roles": []})
@@ -105,20 +71,10 @@ def world(stack: RunningStack, browser: Browser) -> Iterator[World]:
         officer_secret = accept_invitation(base, link)
         assert officer_secret
         w.pages["safeguarding"] = signed_in_page(browser, stack, "sam@example.org", (officer_secret, None))
-
-        def propose() -> Any:
-            resp = admin.http.post("/api/sessions/pairings/", json={"mentor_id": w.ids["mentor"],
-                                                                    "mentee_id": w.ids["mentee"]})
-            return resp.json() if resp.status_code == 201 else None
-
-        w.ids["pairing"] = eventually(propose, "the sessions service to learn vetting and agreements")["pairing_id"]
-        for who in ("mentee", "mentor"):
-            w.apis[who].call("POST", f"/api/sessions/pairings/{w.ids['pairing']}/accept")
+        w.ids["pairing"] = active_pairing(admin, w.ids["mentor"], w.ids["mentee"],
+                                          (w.apis["mentee"], w.apis["mentor"]))
         w.pages["mentee"] = signed_in_page(browser, stack, "mia@example.org")
         yield w
-    finally:
-        while Api.opened:
-            Api.opened.pop().close()
 
 
 def open_pairing(page: Any, pairing_id: str, ready: str) -> None:
@@ -341,14 +297,3 @@ def test_the_audit_ledger_pages_and_hides_its_own_searches(world: World, axe: st
     expect(table.locator("tbody tr")).to_have_count(1)
     assert page.js_errors == []
 
-
-@pytest.fixture(autouse=True)
-def _screens_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before and "world" in request.fixturenames:
-        for who, page in request.getfixturevalue("world").pages.items():
-            try:
-                shot(page, f"failed-{request.node.name}-{who}")
-            except Exception as exc:  # noqa: BLE001 - best effort after a failure
-                print(f"no screenshot of {who}: {exc}")

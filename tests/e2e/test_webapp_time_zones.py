@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,97 +24,50 @@ from playwright.sync_api import expect
 from tests.support.webapp import (
     Api,
     Browser,
-    PageApi,
     RunningStack,
-    accept_invitation,
-    axe_source,
-    axe_violations,
     chromium_missing,
-    eventually,
     shot,
     signed_in_page,
-    start_stack,
+)
+from tests.support.webapp import (
+    check_page as check,
+)
+from tests.support.webapp_world import (
+    World,
+    active_pairing,
+    add_member,
+    closing_apis,
+    first_admin,
+    publish_agreement,
+    vet,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser,
               pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")]
 
-BROWSER = {"timezone_id": "Asia/Tokyo", "locale": "en-US"}  # neither person's zone
+BROWSER: dict[str, Any] = {"timezone_id": "Asia/Tokyo", "locale": "en-US"}  # neither person's zone
 DASH = "\u2013"  # between the two times of a range (Intl's formatRange)
 PEOPLE = (("mia@example.org", "Mia Mentee", "mentee", "America/Toronto"),
           ("max@example.org", "Max Mentor", "mentor", "Europe/London"),
           ("noa@example.org", "Noa Newcomer", "mentee", None))
 
 
-@dataclass
-class World:
-    pages: dict[str, Any] = field(default_factory=dict)
-    apis: dict[str, Api] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
-
-
-def check(page: Any, axe: str, name: str) -> None:
-    bad = axe_violations(page, axe)
-    assert not bad, f"{name}: {bad}"
-    assert not page.js_errors, page.js_errors
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    yield from start_stack(tmp_path_factory.mktemp("webapp-zones") / "var")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> str:
-    return axe_source()
-
-
 @pytest.fixture(scope="module")
 def world(stack: RunningStack, browser: Browser) -> Iterator[World]:
     w = World()
-    base = stack.url
-    try:
-        secret = accept_invitation(base, stack.bootstrap_admin("ada@example.org", "Ada Admin"))
-        assert secret
-        w.ids["admin-secret"] = secret
-        w.pages["admin"] = signed_in_page(browser, stack, "ada@example.org", (secret, None), **BROWSER)
-        admin = w.apis["admin"] = PageApi(w.pages["admin"], base)
-        agreement = admin.call("POST", "/admin/agreements", {"kind": "code_of_practice", "title": "Code of practice",
-                                                             "body": "Be kind."})
-        admin.call("POST", f"/me/agreements/{agreement['id']}/accept")
+    with closing_apis():
+        w.ids["admin-secret"] = first_admin(w, stack, browser, **BROWSER)
+        admin = w.apis["admin"]
+        agreement = publish_agreement(admin)
         for email, name, role, zone in PEOPLE:
-            inv = admin.call("POST", "/admin/users", {"email": email, "display_name": name, "roles": [role]})
-            who = email.split("@")[0]
-            w.ids[who] = inv["user_id"]
-            accept_invitation(base, inv["invitation_url"])
-            w.apis[who] = Api(base, email)
-            w.apis[who].call("POST", f"/me/agreements/{agreement['id']}/accept")
+            member = add_member(w, stack, agreement, email.split("@")[0], email, name, role)
             if zone:
-                assert w.apis[who].call("PUT", "/me/time-zone", {"time_zone": zone}) == {"time_zone": zone}
-        for item in ("professional_verification", "references", "interview", "background_check"):
-            admin.call("PUT", f"/admin/users/{w.ids['max']}/vetting/{item}", {"status": "passed"})
-
-        def propose() -> Any:
-            resp = admin.http.post("/api/sessions/pairings/",
-                                   json={"mentor_id": w.ids["max"], "mentee_id": w.ids["mia"]})
-            return resp.json() if resp.status_code == 201 else None
-
-        w.ids["pairing"] = eventually(propose, "the sessions service to learn vetting and agreements")["pairing_id"]
-        for who in ("mia", "max"):
-            w.apis[who].call("POST", f"/api/sessions/pairings/{w.ids['pairing']}/accept")
+                assert member.call("PUT", "/me/time-zone", {"time_zone": zone}) == {"time_zone": zone}
+        vet(admin, w.ids["max"])
+        w.ids["pairing"] = active_pairing(admin, w.ids["max"], w.ids["mia"], (w.apis["mia"], w.apis["max"]))
         w.pages["mentor"] = signed_in_page(browser, stack, "max@example.org", **BROWSER)
         w.pages["mentee"] = signed_in_page(browser, stack, "mia@example.org", **BROWSER)
         yield w
-    finally:
-        while Api.opened:
-            Api.opened.pop().close()
 
 
 def plain(text: str) -> str:

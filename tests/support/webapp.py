@@ -144,7 +144,7 @@ class Browser:
     def page(self, base_url: str, *, width: int = 1200, height: int = 900, timezone_id: str | None = None,
              locale: str | None = None) -> Any:
         """A page in a context of its own; `timezone_id` / `locale` stand for the browser's (else the host's)."""
-        extra = {k: v for k, v in (("timezone_id", timezone_id), ("locale", locale)) if v}
+        extra: dict[str, Any] = {k: v for k, v in (("timezone_id", timezone_id), ("locale", locale)) if v}
         context = self.browser.new_context(base_url=base_url, viewport={"width": width, "height": height},
                                            permissions=["camera", "microphone", "clipboard-read",
                                                         "clipboard-write"], **extra)
@@ -199,6 +199,18 @@ def axe_violations(page: Any, source: str) -> list[dict[str, Any]]:
                                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
     }""")
     return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def check_a11y(page: Any, axe: str, name: str) -> None:
+    """No serious or critical axe-core violation on the page (`name` says which page failed)."""
+    bad = axe_violations(page, axe)
+    assert not bad, f"{name}: {bad}"
+
+
+def check_page(page: Any, axe: str, name: str) -> None:
+    """`check_a11y`, and no JavaScript error (nor CSP refusal) on the page so far."""
+    check_a11y(page, axe, name)
+    assert not page.js_errors, page.js_errors
 
 
 def token_of(invitation_url: str) -> str:
