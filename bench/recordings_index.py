@@ -13,8 +13,8 @@ same S3 server again: a read and a write more), and about twice the CPU per GiB.
 Measured (2026-12-05, 2 cores shared with other work, load average 5-8): median ratio 2.95x and 2.61x
 (2.67x in an earlier run), more than 2x: the service spends ~4x the CPU per GiB (9.2-9.8 vs 2.2-2.3; the
 index's EBML walk alone ~3), the S3 server ~3x (28-31 vs 9.6-9.7; the read-back is one ranged GET per
-1 MiB window). Peak RSS while indexing is not flat: it grows ~12 MiB per GiB recorded (151 MB at 515 MiB,
-157 MB at 1 GiB), held by the index's per-Cluster audio cues. Details: docs/records.md "Performance".
+1 MiB window). Peak RSS while indexing grew ~12 MiB per GiB recorded (per-Cluster audio cues); since the
+index keeps video cues only, it is flat (145.6 MB at 514 MiB). Details: docs/records.md "Performance".
 
 - The WebM: made once, in memory, by the recorder's real muxer (`WebmMuxer`) from synthetic frames:
   2 members, VP8 1.5 Mbit/s each at 30 fps with a keyframe every 4 s (a keyframe carries the VP8 frame
