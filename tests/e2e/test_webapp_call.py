@@ -172,7 +172,9 @@ def test_two_members_call_consent_record_and_play_back(stack: RunningStack, sess
     for _ in range(80):
         pairing_link.click()
         mia.locator("h1").get_by_text("Pairing with").wait_for()
-        if mia.locator("#recording-list a").count():
+        # Listed, with its length (records adds it just after answering the recorder).
+        listed = mia.locator("#recording-list")
+        if listed.count() and re.search(r"\d s · ", listed.inner_text()):
             break
         time.sleep(0.5)
         mia.goto("/#/")

@@ -15,7 +15,7 @@ from services.records.adapters.upload import SealedUpload
 from services.records.recordings.orphans import OpenUploads
 from services.records.recordings.tables import open_uploads
 from shared.objectstore import S3ObjectStore
-from tests.support.records import Harness
+from tests.support.records import Harness, ingest
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +92,20 @@ async def test_a_whole_object_left_behind_is_deleted_by_the_next_sweep(harness: 
                    for o in store.client.list_objects(bucket_name=store.bucket, recursive=True))
     assert await _journaled(h) == {}
     assert await journal.abort_stale(store) == 0
+
+
+async def test_the_sweep_never_deletes_an_object_a_record_points_at(harness: Harness) -> None:
+    # A journal row that outlived its reason (e.g. the indexed copy's, when the swap went through but the
+    # row could not be cleared) must not cost the record its object.
+    h, store = harness, harness.rec.store
+    await h.pair("p1", "u-mentor", "u-mentee")
+    await h.schedule("s1", "p1")
+    resp = await ingest(h, b"not a webm, stored as it came")
+    assert resp.status_code == 201, resp.text
+    (key,) = h.raw_objects()
+    journal = OpenUploads(h.engine)
+    await journal.left(key)
+    assert await journal.abort_stale(store) == 1
+    assert list(h.raw_objects()) == [key] and await _journaled(h) == {}
+    played = await h.client.get(f"/recordings/{resp.json()['id']}/content", headers=h.h("u-mentee", "mentee"))
+    assert played.content == b"not a webm, stored as it came"

@@ -190,7 +190,8 @@ async def test_ingest_in_odd_chunk_sizes_round_trips(harness: Harness) -> None:
             off += n
 
     meta = RecordingMetadata(session_id="s1", pairing_id="p1", consent_evidence=[])
-    rec = await h.rec.recordings.ingest("svc", meta, body(), None)
+    rec, indexing = await h.rec.recordings.ingest("svc", meta, body(), None)
+    assert indexing is None  # random bytes are no WebM: stored as they came
     (stored,) = _stored(h.rec.store).values()  # type: ignore[arg-type]
     assert len(stored) == ciphertext_size(len(plaintext), seg)
     async with h.engine.connect() as conn:

@@ -160,8 +160,9 @@ async def test_consented_recording_end_to_end(stack: Stack) -> None:
     async with issuer.bind(httpx.AsyncClient(base_url=stack.records_url)) as client:
         member = issuer.headers(MENTOR, ["mentor"], "records")
         # The upload carried the evidence up to the start; `recording.stopped` completes it (who revoked).
+        # ... and records gives it its length and cues just after answering the recorder.
         meta = await _wait_record(client, recording.record_id, member, until=lambda m: "stopped" in
-                                  m["consent_evidence"])
+                                  m["consent_evidence"] and m["duration_s"] is not None)
         evidence = meta["consent_evidence"]
         assert evidence["recording_id"] == recording_id and evidence["stopped"]["reason"] == "revoked"
         assert [(e["kind"], e["actor"]) for e in evidence["consent"]] == kinds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
@@ -25,14 +26,17 @@ class IngestController(Controller):
     @post("/", status_code=201, request_max_body_size=None,
           summary="Ingest a recording (sessions recorder): streaming body, sealed on the fly")
     async def ingest(self, request: Request[Any, Any, Any], recordings: NamedDependency[Recordings],
-                     identity: NamedDependency[Identity]) -> Recording:
+                     identity: NamedDependency[Identity]) -> Response[Recording]:
         """Body: the WebM bytes (`Content-Type: video/webm`, any length, chunked is fine).
         Header `tandem-recording`: base64url(JSON {session_id, pairing_id, consent_evidence,
-        started_at?, recording_id?}). Nothing is stored unless the whole body arrives."""
+        started_at?, recording_id?}). Nothing is stored unless the whole body arrives. The recording's
+        length and seek index are added after the answer (its `duration_s` is null until then)."""
         meta = recordings.metadata(request.headers.get(METADATA_HEADER))
         raw_len = request.headers.get("content-length")
         length = int(raw_len) if raw_len and raw_len.isdigit() else None
-        return await recordings.ingest(identity.sub, meta, request.stream(), length)
+        recording, indexing = await recordings.ingest(identity.sub, meta, request.stream(), length)
+        return Response(recording, status_code=201,
+                        background=BackgroundTask(indexing.run) if indexing is not None else None)
 
 
 class RecordingsController(Controller):

@@ -2,7 +2,9 @@
 the process died mid-upload. Each upload is written to `open_uploads` when it starts and removed when it
 completes or is aborted (this journal is the upload's `journal`); the sweeper aborts what stayed longer
 than any live upload can last. Their parts are sealed bytes whose key was never stored, so they are
-unreadable; this only returns the space.
+unreadable; this only returns the space. Whole objects are journaled too (upload id empty): the indexed
+copy of a recording until it replaces the first (`finishing.py`), and an object the store would not
+delete; the sweep deletes those only when no record points at them.
 
 The journal, not a listing of the bucket: the SDK has no public ListMultipartUploads, and the journal
 names only this service's uploads. An upload killed between the store's answer to CreateMultipartUpload
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.records.lifecycle.tables import record_objects
 from services.records.recordings.tables import open_uploads
 from shared.clock import Clock, utcnow
 from shared.logging import get_logger
@@ -76,13 +79,19 @@ class OpenUploads:
             stale = (await conn.execute(query)).all()
         for key, upload_id in stale:
             if upload_id == WHOLE_OBJECT:
-                await asyncio.to_thread(store.delete, key)  # gone already is fine
+                if not await self._pointed_at(key):  # a record's object is never swept (see `left`)
+                    await asyncio.to_thread(store.delete, key)  # gone already is fine
             else:
                 await asyncio.to_thread(store.abort_upload, key, upload_id)  # gone already: NoSuchUpload is fine
             await self._forget(key, upload_id)
         if stale:
             log.info("records.orphaned_uploads_aborted", count=len(stale))
         return len(stale)
+
+    async def _pointed_at(self, key: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(sa.select(record_objects.c.id).where(record_objects.c.object_key == key))
+            return found.first() is not None
 
     async def _forget(self, key: str, upload_id: str) -> None:
         async with self.engine.begin() as conn:

@@ -18,7 +18,7 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.records.adapters.upload import UploadAborted
-from services.records.adapters.vault import Frames, ObjectRef, SealedObject, Vault
+from services.records.adapters.vault import Frames, ObjectRef, Vault
 from services.records.config import Settings
 from services.records.disputes.common import under_dispute
 from services.records.lifecycle.access import member_pairing, object_ref, visible_record
@@ -27,7 +27,7 @@ from services.records.lifecycle.tables import record_objects, records
 from services.records.pairings.service import session_pairing
 from services.records.playback.response import ranged_response
 from services.records.recordings.evidence import as_members_see, completed
-from services.records.recordings.finishing import discard, with_index
+from services.records.recordings.finishing import Indexing
 from services.records.recordings.orphans import OpenUploads
 from services.records.recordings.schemas import Recording, RecordingMetadata, RecordingSummary
 from services.records.recordings.webm import WebmIndex
@@ -96,9 +96,10 @@ class Recordings:
         return parse_metadata(raw, self.settings.max_consent_header_bytes)
 
     async def ingest(self, actor: str, meta: RecordingMetadata, body: AsyncIterator[bytes],
-                     content_length: int | None) -> Recording:
-        """Seal the body as it arrives and stream it into S3, learning its WebM index on the way; then seal
-        it again with its length and seek index (`finishing.py`); create the record only when all is stored."""
+                     content_length: int | None) -> tuple[Recording, Indexing | None]:
+        """Seal the body as it arrives and stream it into S3, learning its WebM index on the way; create the
+        record only when all is stored. Also returns the job that gives the stored recording its length and
+        seek index (`finishing.py`; run it after answering), or None when the body could not be indexed."""
         limit = self.settings.max_recording_bytes
         if content_length is not None and content_length > limit:
             raise PayloadTooLarge(f"A recording holds at most {limit} bytes.", slug="recording-too-large")
@@ -110,7 +111,6 @@ class Recordings:
         record_id = secrets.token_hex(16)
         sink = self.vault.sealing_sink(record_id, 1, KIND, self.upload)
         index = WebmIndex()
-        indexed: SealedObject | None = None
         received = 0
         chunks_in = 0
         stored = False
@@ -126,11 +126,6 @@ class Recordings:
                 raise BadRequest("The recording is empty.", slug="recording-empty")
             sealed = await sink.finish()
             stored = True
-            first = sealed.object_key
-            sealed = await with_index(self.vault, self.upload, self.leftovers, record_id=record_id, kind=KIND,
-                                      stored=sealed, index=index, window=self.settings.playback_window_bytes)
-            indexed = sealed
-            length = index.duration_ms if sealed.object_key != first else None
             now = self.clock()
             captured = meta.started_at or now
             async with self.engine.begin() as conn:
@@ -138,7 +133,7 @@ class Recordings:
                 row = await self.lifecycle.create_recording_record(
                     conn, record_id=record_id, pairing_id=meta.pairing_id, session_id=meta.session_id,
                     captured_at=captured, retain_until=self.policy.recording_retain_until(captured),
-                    consent_evidence=_evidence(meta), sealed=sealed, at=now, duration_ms=length,
+                    consent_evidence=_evidence(meta), sealed=sealed, at=now,
                     held_while=under_dispute(meta.session_id))
                 await self.outbox.add(conn, RecordCreated(record_id=record_id, pairing_id=meta.pairing_id, kind=KIND,
                                                           session_id=meta.session_id), subject=record_id)
@@ -148,8 +143,6 @@ class Recordings:
             # Whatever got stored is useless without a record: remove it, within RECORDS_UPLOAD_GIVE_UP_S
             # (a store that stays down leaves it to the sweeper; sealed bytes without a record are unreadable).
             cleaned = await sink.abort()
-            if indexed is not None and indexed.object_key != sink.object_key:
-                await discard(self.vault, self.leftovers, indexed)
             log.warning("records.ingest_failed", session_id=meta.session_id, received=received, stored=stored,
                         cleaned=cleaned, exc_type=type(exc).__name__)
             if isinstance(exc, UploadAborted):
@@ -160,7 +153,14 @@ class Recordings:
             raise
         log.info("records.recording_stored", record_id=record_id, session_id=meta.session_id,
                  size=sealed.plaintext_size, request_chunks=chunks_in)
-        return _recording(row, sealed.plaintext_size)
+        index.finish()
+        if not index.complete:
+            log.info("records.recording_unindexed", record_id=record_id, reason=index.failed)
+            return _recording(row, sealed.plaintext_size), None
+        job = Indexing(engine=self.engine, vault=self.vault, upload=self.upload, leftovers=self.leftovers,
+                       record_id=record_id, kind=KIND, stored=sealed, index=index,
+                       window=self.settings.playback_window_bytes)
+        return _recording(row, sealed.plaintext_size), job
 
     async def complete_evidence(self, conn: AsyncConnection, event: RecordingStopped, occurred_at: datetime) -> bool:
         """Add the end of `event`'s consent round to its record; False when there is no such recording."""
