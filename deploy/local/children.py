@@ -69,8 +69,12 @@ def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) ->
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+_ERROR_LINE = re.compile(r'"level"\s*:\s*"(error|critical)"|\b(ERROR|CRITICAL|FATAL)\b|Error:|\[Errno \d+\]')
+
+
 def log_tail(path: Path, limit: int = 160) -> str:
-    """The last non-empty line of a log, shortened, for a one-line error."""
+    """The line of a log that says what went wrong (its last error line, else its last line), shortened,
+    for a one-line error: a child that fails often logs an orderly shutdown after the error."""
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)
@@ -78,7 +82,8 @@ def log_tail(path: Path, limit: int = 160) -> str:
             lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
     except OSError:
         return ""
-    last = lines[-1] if lines else ""
+    errors = [ln for ln in lines if _ERROR_LINE.search(ln)]
+    last = errors[-1] if errors else lines[-1] if lines else ""
     return last if len(last) <= limit else last[: limit - 3] + "..."
 
 

@@ -9,6 +9,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -41,14 +42,33 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands to outgoing connections (Linux's ip_local_port_range)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _below_ephemeral(span: int) -> tuple[int, int]:
+    """Bases B in [low, high) with B + span still under the ephemeral range: a port chosen there cannot be
+    taken, between the choice and the bind, by an outgoing connection's local port (a port from bind(0)
+    or from inside the ephemeral range can; SeaweedFS alone opens dozens of connections while it starts)."""
+    low, high = 10000, ephemeral_range()[0] - span
+    if high - low < 1000:  # an unusual ephemeral range: fall back to the ports above it
+        low, high = ephemeral_range()[1] + 1, 65536 - span
+    return low, high
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+    """A free loopback port outside the ephemeral range."""
+    return free_port_block((0,))
 
 
-def free_port_block(offsets: tuple[int, ...], low: int = 20000, high: int = 45000) -> int:
-    """A base port B such that B+offset is free for every offset."""
+def free_port_block(offsets: tuple[int, ...]) -> int:
+    """A base port B such that B+offset is free for every offset, all outside the ephemeral range."""
+    low, high = _below_ephemeral(max(offsets) + 1)
     rng = random.Random(os.getpid() ^ time.monotonic_ns())  # noqa: S311 - not security relevant
     for _ in range(200):
         base = rng.randrange(low, high)

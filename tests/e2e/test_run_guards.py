@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from deploy.local.children import ChildError, die_with_parent, free_port, start_redis
-from deploy.local.ports import port_is_free
+from deploy.local.children import ChildError, die_with_parent, free_port, log_tail, start_redis
+from deploy.local.ports import S3_OFFSETS, ephemeral_range, free_port_block, port_is_free
 from tests.support.tandem_run import (
     RunPorts,
     descendants,
@@ -150,3 +150,24 @@ def test_sigterm_during_start_up_stops_everything_it_started(tmp_path: Path) -> 
     assert proc.returncode == 0, out
     assert "Traceback" not in out
     assert not left, f"still running after `tandem run` was stopped during start-up: {left}"
+
+
+def test_a_childs_error_line_is_reported_not_the_orderly_shutdown_after_it(tmp_path: Path) -> None:
+    # uvicorn that cannot bind logs the error, then "Application shutdown complete.", then exits 3.
+    log = tmp_path / "gateway.log"
+    log.write_text('{"event":"Application startup complete.","level":"info"}\n'
+                   '{"event":"[Errno 98] error while attempting to bind on address: address already in use",'
+                   '"level":"error"}\n'
+                   '{"event":"Application shutdown complete.","level":"info"}\n')
+    assert "address already in use" in log_tail(log)
+    log.write_text("starting\nstopped\n")
+    assert log_tail(log) == "stopped"
+
+
+def test_free_ports_for_tests_are_outside_the_ephemeral_range() -> None:
+    # A port inside it can be taken, between the choice and the bind, by an outgoing connection's own port.
+    low, high = ephemeral_range()
+    for _ in range(50):
+        assert not low <= free_port() <= high
+        base = free_port_block(S3_OFFSETS)
+        assert all(not low <= base + off <= high for off in S3_OFFSETS)
