@@ -11,11 +11,17 @@ import services.sessions
 from services.sessions.adapters.db import outbox
 from services.sessions.adapters.sink import RecordingSink
 from services.sessions.adapters.vault import register_for_migrations
+from services.sessions.checkins.controllers import ROUTES as CHECKIN_ROUTES
 from services.sessions.config import Settings
 from services.sessions.context import SessionsContext, context
+from services.sessions.evaluation.controllers import ROUTES as EVALUATION_ROUTES
+from services.sessions.matching.controllers import ROUTES as MATCHING_ROUTES
 from services.sessions.meetings import agenda
 from services.sessions.meetings.controllers import MeetingController
+from services.sessions.mentoring_agreement.controllers import ROUTES as AGREEMENT_ROUTES
 from services.sessions.pairings.controllers import PairingController
+from services.sessions.profiles.controllers import ROUTES as PROFILE_ROUTES
+from services.sessions.questionnaire.controllers import ROUTES as QUESTIONNAIRE_ROUTES
 from services.sessions.signalling.controllers import signal
 from services.sessions.users import service as users
 from shared.bus import Handler
@@ -44,7 +50,8 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
     app = build_app(
         name="sessions",
         settings=settings,
-        route_handlers=[PairingController, MeetingController, signal],
+        route_handlers=[PairingController, MeetingController, signal, *PROFILE_ROUTES, *QUESTIONNAIRE_ROUTES,
+                        *MATCHING_ROUTES, *AGREEMENT_ROUTES, *CHECKIN_ROUTES, *EVALUATION_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         context=context(recording_sink),

@@ -14,7 +14,7 @@ from datetime import timedelta
 import httpx
 
 from services.sessions.adapters.sink import ClientCredentials, HttpRecordingSink, RecordingSink
-from services.sessions.adapters.vault import AgendaVault, open_keyring
+from services.sessions.adapters.vault import AgendaVault, Vault, open_keyring
 from services.sessions.config import Settings
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.agenda import reclaim, shred_pairing
@@ -34,6 +34,7 @@ class SessionsContext:
     hub: Hub
     consent: ConsentStore
     agendas: AgendaVault
+    vault: Vault  # the same keyring, for the features' other sealed objects (answers, agreements, rounds)
     recorders: Recorders
     pairings: Pairings
     meetings: Meetings
@@ -69,7 +70,7 @@ async def open_context(runtime: Runtime, *, recording_sink: RecordingSink | None
             await hub.close_pairing(pairing_id)
 
         ctx = SessionsContext(
-            hub=hub, consent=consent, agendas=agendas, recorders=recorders,
+            hub=hub, consent=consent, agendas=agendas, vault=agendas, recorders=recorders,
             pairings=Pairings(runtime=runtime,
                               ending=PairingEnd(in_transaction=shred_pairing, after=after_pairing_end)),
             meetings=Meetings(runtime=runtime, agendas=agendas, consent=consent,

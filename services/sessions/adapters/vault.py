@@ -9,6 +9,7 @@ three agenda columns to NULL: without the wrapped DEK nothing can open the ciphe
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from shared.crypto import (
 )
 from shared.db import async_url
 
-__all__ = ["KIND", "AgendaVault", "DecryptionError", "Sealed", "keyring_for_migration", "open_keyring",
+__all__ = ["KIND", "AgendaVault", "DecryptionError", "Sealed", "Vault", "keyring_for_migration", "open_keyring",
            "register_for_migrations"]
 
 KIND = "agenda"
@@ -45,26 +46,50 @@ class Sealed:
     ciphertext: bytes
 
 
-class AgendaVault:
-    """Sync (a stat of the keyring file and AES-GCM on a few KiB): callers run it in a thread."""
+class Vault:
+    """Seals small objects of this service (agendas, questionnaire answers, matching rounds) under the
+    sessions keyring, each with its own data key. The wrap binds `subject` (whose object it is); the sealed
+    bytes bind `subject` and `kind`, so neither a sealed object nor its wrapped key opens on another row or
+    as another kind. Crypto-shredding = forgetting the three columns. Sync: callers run it in a thread."""
 
     def __init__(self, keyring: KeyEncryptionKeyProvider) -> None:
         self.keyring = keyring
 
-    def seal(self, session_id: str, text: str) -> Sealed:
+    def seal_bytes(self, subject: str, kind: str, data: bytes) -> Sealed:
         dek = new_data_key()
-        wrapped = self.keyring.wrap(dek, record_id=session_id)
-        ciphertext = seal(dek, StreamContext(record_id=session_id, kind=KIND), text.encode())
-        return Sealed(wrapped.kek_version, wrapped.blob, ciphertext)
+        wrapped = self.keyring.wrap(dek, record_id=subject)
+        return Sealed(wrapped.kek_version, wrapped.blob, seal(dek, StreamContext(record_id=subject, kind=kind), data))
+
+    def open_bytes(self, subject: str, kind: str, kek_version: int | None, wrapped_dek: bytes | None,
+                   ciphertext: bytes | None) -> bytes:
+        """The plaintext; DecryptionError for anything that does not open (shredded included)."""
+        if kek_version is None or wrapped_dek is None or ciphertext is None:
+            raise DecryptionError
+        dek = self.keyring.unwrap(WrappedKey(kek_version, wrapped_dek), record_id=subject)
+        return unseal(dek, StreamContext(record_id=subject, kind=kind), ciphertext)
+
+    def seal_json(self, subject: str, kind: str, value: object) -> Sealed:
+        return self.seal_bytes(subject, kind, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+
+    def open_json(self, subject: str, kind: str, sealed: Sealed) -> Any:
+        data = self.open_bytes(subject, kind, sealed.kek_version, sealed.wrapped_dek, sealed.ciphertext)
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise DecryptionError from None
+
+
+class AgendaVault(Vault):
+    """Agendas: the session id is the subject, the kind is "agenda"."""
+
+    def seal(self, session_id: str, text: str) -> Sealed:
+        return self.seal_bytes(session_id, KIND, text.encode())
 
     def open(self, session_id: str, kek_version: int | None, wrapped_dek: bytes | None,
              ciphertext: bytes | None) -> str:
         """The agenda's text; DecryptionError for anything that does not open (shredded included)."""
-        if kek_version is None or wrapped_dek is None or ciphertext is None:
-            raise DecryptionError
-        dek = self.keyring.unwrap(WrappedKey(kek_version, wrapped_dek), record_id=session_id)
         try:
-            return unseal(dek, StreamContext(record_id=session_id, kind=KIND), ciphertext).decode()
+            return self.open_bytes(session_id, KIND, kek_version, wrapped_dek, ciphertext).decode()
         except UnicodeDecodeError:
             raise DecryptionError from None
 
