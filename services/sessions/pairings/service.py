@@ -97,8 +97,10 @@ def visible(row: Any, identity: Identity) -> None:
         raise NotFound("No such pairing.")
 
 
-async def _propose(conn: AsyncConnection, outbox: Outbox, identity: Identity, mentor_id: str,
-                  mentee_id: str | None, now: datetime) -> PairingOut:
+async def propose_in(conn: AsyncConnection, outbox: Outbox, identity: Identity, mentor_id: str,
+                     mentee_id: str | None, now: datetime) -> PairingOut:
+    """A proposal inside the caller's transaction (a matching round sends its pairs in one). Every refusal
+    is raised before anything is written, so a caller may catch it and go on in the same transaction."""
     if identity.has("admin"):
         if not mentee_id:
             raise BadRequest("An admin proposal names both mentor_id and mentee_id.")
@@ -215,7 +217,7 @@ class Pairings(ActsForCaller):
 
     async def propose(self, mentor_id: str, mentee_id: str | None) -> PairingOut:
         """An admin proposes a mentor and a mentee, or a mentee requests a vetted mentor."""
-        return await self._change("pairing.propose", lambda conn, outbox, now: _propose(
+        return await self._change("pairing.propose", lambda conn, outbox, now: propose_in(
             conn, outbox, self.me, mentor_id, mentee_id, now))
 
     async def accept(self, pairing_id: str) -> PairingOut:
