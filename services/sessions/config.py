@@ -34,6 +34,10 @@ class Settings(ServiceSettings):
         "", "Gateway OAuth token endpoint the recorder gets service-account tokens from (client credentials).")
     recording_client_id: str = setting("", "OAuth client id of the recorder's gateway service account.")
     recording_client_secret: str = setting("", "OAuth client secret of that service account.", secret=True)
+    term_months: int = setting(6, "A pairing's initial term (months from activation); both members may extend it.")
+    term_reminder_days: int = setting(14, "Both members are reminded this many days before their term ends.")
+    term_sweep_interval_s: float = setting(
+        300.0, "Seconds between checks for terms ending soon or ended (0 disables: terms never close).")
     keyring_path: str = setting("var/sessions-keyring.json",
                                 "Key-encryption keyring sealing session agendas (this service's own, 0600).")
 
@@ -61,4 +65,7 @@ class Settings(ServiceSettings):
         check(self.recording_keyframe_s == 0 or self.recording_keyframe_s >= 1, "SESSIONS_RECORDING_KEYFRAME_S",
               "must be 0 or at least 1")
         check(bool(self.keyring_path), "SESSIONS_KEYRING_PATH", "must be set")
+        check(1 <= self.term_months <= 60, "SESSIONS_TERM_MONTHS", "must be 1-60")
+        check(0 <= self.term_reminder_days <= 90, "SESSIONS_TERM_REMINDER_DAYS", "must be 0-90")
+        check(self.term_sweep_interval_s >= 0, "SESSIONS_TERM_SWEEP_INTERVAL_S", "must be >= 0")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.sessions.adapters.sink import ClientCredentials, HttpRecordingSink, RecordingSink
 from services.sessions.adapters.vault import AgendaVault, Vault, open_keyring
@@ -19,7 +20,9 @@ from services.sessions.config import Settings
 from services.sessions.consent.service import ConsentStore
 from services.sessions.meetings.agenda import reclaim, shred_pairing
 from services.sessions.meetings.service import Meetings
+from services.sessions.mentoring_agreement.service import shred_pairing_agreements
 from services.sessions.pairings.service import PairingEnd, Pairings
+from services.sessions.pairings.terms import running_terms
 from services.sessions.recorder.manager import Recorders
 from services.sessions.recorder.passthrough import check_aiortc
 from services.sessions.recorder.recording import starter
@@ -65,20 +68,26 @@ async def open_context(runtime: Runtime, *, recording_sink: RecordingSink | None
         recorders = Recorders(max_recordings=settings.max_recordings,
                               factory=starter(runtime, settings, hub, consent, sink) if sink is not None else None)
 
+        async def end_in_transaction(conn: AsyncConnection, pairing_id: str) -> None:
+            await shred_pairing(conn, pairing_id)  # an agenda's purpose ends with its pairing
+            await shred_pairing_agreements(conn, pairing_id)  # so does the mentoring agreement's
+
         async def after_pairing_end(pairing_id: str) -> None:
             await reclaim(runtime.engine)  # the pairing's agenda keys leave the SQLite WAL too
             await hub.close_pairing(pairing_id)
 
+        ending = PairingEnd(in_transaction=end_in_transaction, after=after_pairing_end)
         ctx = SessionsContext(
             hub=hub, consent=consent, agendas=agendas, vault=agendas, recorders=recorders,
-            pairings=Pairings(runtime=runtime,
-                              ending=PairingEnd(in_transaction=shred_pairing, after=after_pairing_end)),
+            pairings=Pairings(runtime=runtime, ending=ending, term_months=settings.term_months),
             meetings=Meetings(runtime=runtime, agendas=agendas, consent=consent,
                               open_before=timedelta(seconds=settings.room_open_before_s)),
             signalling=Signalling(runtime, settings, hub, consent, recorders))
         await hub.start()
         try:
-            yield ctx
+            async with running_terms(runtime, ending, interval_s=settings.term_sweep_interval_s,
+                                     remind_before=timedelta(days=settings.term_reminder_days)):
+                yield ctx
         finally:
             await recorders.stop_all("shutdown")
             await hub.stop()

@@ -89,6 +89,22 @@ class PairingEnded(Event, frozen=True, kw_only=True):
     ended_at: datetime
 
 
+TERM_CHANGES = ("ending_soon", "extension_proposed", "extended", "extension_declined")
+
+
+class PairingTermChanged(Event, frozen=True, kw_only=True):
+    """A pairing's term: its end is near (both are reminded), or an extension was proposed, accepted by
+    both (`ends_at` is the new end) or declined. `proposed_until`: the end an extension asks for."""
+
+    TYPE = "pairing.term"
+    pairing_id: str
+    mentor_id: str
+    mentee_id: str
+    change: str  # one of TERM_CHANGES
+    ends_at: datetime
+    proposed_until: datetime | None = None
+
+
 # --- tandem.session (producer: sessions) -----------------------------------------------------------
 
 

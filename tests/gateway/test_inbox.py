@@ -146,3 +146,23 @@ async def test_a_report_is_announced_to_every_officer_but_its_subject(live: Harn
     assert [(i["kind"], i["subject_id"]) for i in mine] == [("report.overdue", "rep-other")]
     # Told of what is handled once they hold the role (here at least the last event), by the gateway's roles.
     assert ("report.overdue", "rep-other") in [(i["kind"], i["subject_id"]) for i in await _inbox(h, newcomer, 1)]
+
+
+async def test_a_term_ending_or_extended_reaches_both_members(live: Harness, redis: Redis) -> None:
+    h = live
+    mentor = await h.user("mentor@example.org", ["mentor"])
+    mentee = await h.user("mentee@example.org", ["mentee"])
+    sessions = RedisStreamBus(redis, "sessions")
+    ends = datetime(2027, 6, 1, 12, tzinfo=UTC)
+    await sessions.publish(t.PairingTermChanged(pairing_id="p1", mentor_id=mentor.user_id, mentee_id=mentee.user_id,
+                                                change="ending_soon", ends_at=ends))
+    await sessions.publish(t.PairingTermChanged(pairing_id="p1", mentor_id=mentor.user_id, mentee_id=mentee.user_id,
+                                                change="extension_proposed", ends_at=ends,
+                                                proposed_until=datetime(2027, 9, 1, 12, tzinfo=UTC)))
+    for member in (mentor, mentee):
+        items = await _inbox(h, member, 2)
+        facts = sorted((i["facts"] for i in items), key=lambda f: str(f["change"]))
+        assert [i["kind"] for i in items] == ["pairing.term", "pairing.term"]
+        assert facts == [{"pairing_id": "p1", "change": "ending_soon", "ends_at": ends.isoformat()},
+                         {"pairing_id": "p1", "change": "extension_proposed", "ends_at": ends.isoformat(),
+                          "proposed_until": "2027-09-01T12:00:00+00:00"}]

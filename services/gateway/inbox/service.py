@@ -64,6 +64,13 @@ async def recipients(conn: AsyncConnection, payload: Event) -> tuple[list[str], 
     if isinstance(payload, t.PairingProposed | t.PairingActivated | t.PairingDeclined | t.PairingEnded):
         await _remember_pair(conn, payload.pairing_id, payload.mentor_id, payload.mentee_id)
         return [payload.mentor_id, payload.mentee_id], payload.pairing_id, {"pairing_id": payload.pairing_id}
+    if isinstance(payload, t.PairingTermChanged):
+        await _remember_pair(conn, payload.pairing_id, payload.mentor_id, payload.mentee_id)
+        term: dict[str, Any] = {"pairing_id": payload.pairing_id, "change": payload.change,
+                                "ends_at": payload.ends_at.isoformat()}
+        if payload.proposed_until is not None:
+            term["proposed_until"] = payload.proposed_until.isoformat()
+        return [payload.mentor_id, payload.mentee_id], payload.pairing_id, term
     if isinstance(payload, t.SessionScheduled):
         return (await _pair(conn, payload.pairing_id), payload.session_id,
                 {"session_id": payload.session_id, "pairing_id": payload.pairing_id,

@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from services.sessions.pairings.schemas import PairingOut, ProposePairing
+from services.sessions.pairings.schemas import PairingOut, ProposeExtension, ProposePairing
 from services.sessions.pairings.service import Pairings
 from shared.http import require_roles
 from shared.identity import Identity
@@ -60,3 +60,19 @@ class PairingController(Controller):
     async def end(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
         """A member ends an active pairing at any time; no reason is asked. Live calls are cut."""
         return await yours.end(pairing_id)
+
+    @post("/{pairing_id:str}/extension", guards=[require_roles(*PEOPLE)], status_code=200)
+    async def propose_extension(self, yours: Yours, pairing_id: FromPath[str],
+                                data: JSONBody[ProposeExtension]) -> PairingOut:
+        """A member proposes a later end for the term; it takes effect when the other accepts."""
+        return await yours.propose_extension(pairing_id, data.until)
+
+    @post("/{pairing_id:str}/extension/accept", guards=[require_roles(*PEOPLE)], status_code=200)
+    async def accept_extension(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
+        """The other member accepts the proposed extension: the term now ends then."""
+        return await yours.answer_extension(pairing_id, accept=True)
+
+    @post("/{pairing_id:str}/extension/decline", guards=[require_roles(*PEOPLE)], status_code=200)
+    async def decline_extension(self, yours: Yours, pairing_id: FromPath[str]) -> PairingOut:
+        """The other member declines (or the proposer withdraws) the proposed extension."""
+        return await yours.answer_extension(pairing_id, accept=False)

@@ -27,3 +27,12 @@ class PairingOut(msgspec.Struct):
     created_at: datetime
     activated_at: datetime | None
     closed_at: datetime | None
+    term_ends_at: datetime | None  # active pairings: the term's end, then it closes (an extension moves it)
+    extension_until: datetime | None  # an extension one member proposed, waiting for the other
+    extension_proposed_by: str | None
+
+
+class ProposeExtension(msgspec.Struct, forbid_unknown_fields=True):
+    """A later end for the term; it takes effect when the other member accepts."""
+
+    until: datetime

@@ -3,6 +3,7 @@ decline or end at any time without a reason. Events go through the outbox in the
 
 from __future__ import annotations
 
+import calendar
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.sessions.pairings.schemas import PairingOut
 from services.sessions.pairings.tables import pairings
 from services.sessions.users.service import UserFacts, get_user
-from shared.clock import utcnow
+from shared.clock import aware, utcnow
 from shared.events import types as t
 from shared.events.types import AuditEntry
 from shared.http import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
@@ -41,8 +42,10 @@ class PairingEnd:
 def to_out(row: Any) -> PairingOut:
     return PairingOut(pairing_id=row.pairing_id, mentor_id=row.mentor_id, mentee_id=row.mentee_id, state=row.state,
                       proposed_by=row.proposed_by, mentor_accepted=row.mentor_accepted_at is not None,
-                      mentee_accepted=row.mentee_accepted_at is not None, created_at=row.created_at,
-                      activated_at=row.activated_at, closed_at=row.closed_at)
+                      mentee_accepted=row.mentee_accepted_at is not None, created_at=aware(row.created_at),
+                      activated_at=aware(row.activated_at), closed_at=aware(row.closed_at),
+                      term_ends_at=aware(row.term_ends_at), extension_until=aware(row.extension_until),
+                      extension_proposed_by=row.extension_by)
 
 
 def _ineligible(mentor: UserFacts | None, mentee: UserFacts | None) -> str | None:
@@ -130,7 +133,14 @@ async def propose_in(conn: AsyncConnection, outbox: Outbox, identity: Identity, 
     return to_out(await load(conn, pairing_id))
 
 
-async def _transition(conn: AsyncConnection, row: Any, **values: Any) -> None:
+def add_months(start: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months later (the month's last day when it is shorter)."""
+    month0 = start.month - 1 + months
+    year, month = start.year + month0 // 12, month0 % 12 + 1
+    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+
+
+async def transition(conn: AsyncConnection, row: Any, **values: Any) -> None:
     """Compare-and-set on `version`, so two racing requests cannot both win."""
     done = await conn.execute(sa.update(pairings).where(
         pairings.c.pairing_id == row.pairing_id, pairings.c.version == row.version,
@@ -139,7 +149,7 @@ async def _transition(conn: AsyncConnection, row: Any, **values: Any) -> None:
         raise Conflict("The pairing changed meanwhile; reload and retry.")
 
 
-async def _by_member(conn: AsyncConnection, identity: Identity, pairing_id: str, verb: str, state: str,
+async def by_member(conn: AsyncConnection, identity: Identity, pairing_id: str, verb: str, state: str,
                      done: str) -> Any:
     """The pairing (locked) if the caller is one of its two members and it is in `state`; the member is
     about to `verb` it (it would become `done`)."""
@@ -153,8 +163,8 @@ async def _by_member(conn: AsyncConnection, identity: Identity, pairing_id: str,
 
 
 async def _accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
-                 now: datetime) -> PairingOut:
-    row = await _by_member(conn, identity, pairing_id, "accept", "proposed", "accepted")
+                 now: datetime, term_months: int) -> PairingOut:
+    row = await by_member(conn, identity, pairing_id, "accept", "proposed", "accepted")
     column = "mentor_accepted_at" if identity.sub == row.mentor_id else "mentee_accepted_at"
     if getattr(row, column) is not None:
         raise Conflict("You have already accepted this pairing.")
@@ -164,8 +174,8 @@ async def _accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pai
     if activating:
         # Re-check at activation: vetting, agreements or suspension may have changed since the proposal.
         await _check_eligible(conn, identity, row.mentor_id, row.mentee_id)
-        values.update(state="active", activated_at=now)
-    await _transition(conn, row, **values)
+        values.update(state="active", activated_at=now, term_ends_at=add_months(now, term_months))
+    await transition(conn, row, **values)
     if activating:
         await outbox.add(conn, t.PairingActivated(pairing_id=pairing_id, mentor_id=row.mentor_id,
                                                   mentee_id=row.mentee_id), subject=f"pairing:{pairing_id}")
@@ -174,8 +184,8 @@ async def _accept(conn: AsyncConnection, outbox: Outbox, identity: Identity, pai
 
 async def _decline(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
                   now: datetime) -> PairingOut:
-    row = await _by_member(conn, identity, pairing_id, "decline", "proposed", "declined")
-    await _transition(conn, row, state="declined", closed_at=now)
+    row = await by_member(conn, identity, pairing_id, "decline", "proposed", "declined")
+    await transition(conn, row, state="declined", closed_at=now)
     await outbox.add(conn, t.PairingDeclined(pairing_id=pairing_id, mentor_id=row.mentor_id,
                                              mentee_id=row.mentee_id), subject=f"pairing:{pairing_id}")
     return to_out(await load(conn, pairing_id))
@@ -183,11 +193,62 @@ async def _decline(conn: AsyncConnection, outbox: Outbox, identity: Identity, pa
 
 async def _end(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str, now: datetime,
               ending: PairingEnd) -> PairingOut:
-    row = await _by_member(conn, identity, pairing_id, "end", "active", "ended")
-    await _transition(conn, row, state="ended", closed_at=now)
-    await ending.in_transaction(conn, pairing_id)  # an agenda's purpose ends with its pairing
-    await outbox.add(conn, t.PairingEnded(pairing_id=pairing_id, mentor_id=row.mentor_id, mentee_id=row.mentee_id,
-                                          ended_at=now), subject=f"pairing:{pairing_id}")
+    row = await by_member(conn, identity, pairing_id, "end", "active", "ended")
+    await close_in(conn, outbox, row, now, ending)
+    return to_out(await load(conn, pairing_id))
+
+
+async def close_in(conn: AsyncConnection, outbox: Outbox, row: Any, now: datetime, ending: PairingEnd) -> None:
+    """An active pairing ends (a member ended it, or its term did): its agendas are shredded in this
+    transaction and `pairing.ended` starts the records' retention clocks."""
+    await transition(conn, row, state="ended", closed_at=now, extension_until=None, extension_by=None)
+    await ending.in_transaction(conn, row.pairing_id)  # an agenda's purpose ends with its pairing
+    await outbox.add(conn, t.PairingEnded(pairing_id=row.pairing_id, mentor_id=row.mentor_id,
+                                          mentee_id=row.mentee_id, ended_at=now), subject=f"pairing:{row.pairing_id}")
+
+
+# -- the term (the sweeper that reminds and closes: terms.py) ---------------------------------------
+
+MAX_EXTENSION_MONTHS = 12
+
+
+def term_event(row: Any, change: str, ends_at: datetime, until: datetime | None = None) -> t.PairingTermChanged:
+    return t.PairingTermChanged(pairing_id=row.pairing_id, mentor_id=row.mentor_id, mentee_id=row.mentee_id,
+                                change=change, ends_at=ends_at, proposed_until=until)
+
+
+async def propose_extension(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
+                            until: datetime, now: datetime) -> PairingOut:
+    row = await by_member(conn, identity, pairing_id, "extend", "active", "extended")
+    if row.term_ends_at is None:
+        raise Conflict("This pairing has no fixed term to extend.")
+    if until.tzinfo is None:
+        raise Unprocessable("Give the new end with its time zone.", slug="extension-invalid")
+    ends = aware(row.term_ends_at)
+    if not ends < until <= add_months(ends, MAX_EXTENSION_MONTHS):
+        raise Unprocessable(f"An extension ends after the current term and at most {MAX_EXTENSION_MONTHS} months "
+                            "later.", slug="extension-invalid")
+    await transition(conn, row, extension_until=until, extension_by=identity.sub)
+    await outbox.add(conn, term_event(row, "extension_proposed", ends, until), subject=f"pairing:{pairing_id}")
+    return to_out(await load(conn, pairing_id))
+
+
+async def answer_extension(conn: AsyncConnection, outbox: Outbox, identity: Identity, pairing_id: str,
+                           accept: bool, now: datetime) -> PairingOut:
+    """The other member accepts (the term ends later) or declines; the proposer may withdraw (decline)."""
+    row = await by_member(conn, identity, pairing_id, "answer an extension of", "active", "extended")
+    if row.extension_until is None:
+        raise Conflict("No extension is waiting for an answer.")
+    if accept and row.extension_by == identity.sub:
+        raise Conflict("The other member accepts an extension you proposed.")
+    if accept:
+        await transition(conn, row, term_ends_at=row.extension_until, term_reminded_at=None,
+                          extension_until=None, extension_by=None)
+        event = term_event(row, "extended", row.extension_until)
+    else:
+        await transition(conn, row, extension_until=None, extension_by=None)
+        event = term_event(row, "extension_declined", row.term_ends_at, row.extension_until)
+    await outbox.add(conn, event, subject=f"pairing:{pairing_id}")
     return to_out(await load(conn, pairing_id))
 
 
@@ -201,6 +262,7 @@ class Pairings(ActsForCaller):
 
     runtime: Runtime
     ending: PairingEnd
+    term_months: int = 6
 
     async def _change(self, action: str, change: Change) -> PairingOut:
         """Apply `change` and stage who made it (ids only) in the same transaction."""
@@ -222,7 +284,7 @@ class Pairings(ActsForCaller):
 
     async def accept(self, pairing_id: str) -> PairingOut:
         return await self._change("pairing.accept", lambda conn, outbox, now: _accept(
-            conn, outbox, self.me, pairing_id, now))
+            conn, outbox, self.me, pairing_id, now, self.term_months))
 
     async def decline(self, pairing_id: str) -> PairingOut:
         return await self._change("pairing.decline", lambda conn, outbox, now: _decline(
@@ -234,6 +296,15 @@ class Pairings(ActsForCaller):
             conn, outbox, self.me, pairing_id, now, self.ending))
         await self.ending.after(pairing_id)
         return out
+
+    async def propose_extension(self, pairing_id: str, until: datetime) -> PairingOut:
+        return await self._change("pairing.extension_propose", lambda conn, outbox, now: propose_extension(
+            conn, outbox, self.me, pairing_id, until, now))
+
+    async def answer_extension(self, pairing_id: str, *, accept: bool) -> PairingOut:
+        action = "pairing.extension_accept" if accept else "pairing.extension_decline"
+        return await self._change(action, lambda conn, outbox, now: answer_extension(
+            conn, outbox, self.me, pairing_id, accept, now))
 
     async def get(self, pairing_id: str) -> PairingOut:
         async with self.runtime.engine.connect() as conn:

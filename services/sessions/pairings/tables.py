@@ -21,4 +21,9 @@ pairings = sa.Table(
     sa.Column("activated_at", TS, nullable=True),
     sa.Column("closed_at", TS, nullable=True),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # The term (pairings/terms.py): set at activation; an extension waits for the other member.
+    sa.Column("term_ends_at", TS, nullable=True),
+    sa.Column("term_reminded_at", TS, nullable=True),
+    sa.Column("extension_until", TS, nullable=True),
+    sa.Column("extension_by", sa.String(64), nullable=True),
 )

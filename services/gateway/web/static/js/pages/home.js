@@ -18,6 +18,14 @@ const DISPUTE_NOTICE = {
   closed: ['A dispute about one of your sessions was closed.', 'A dispute was closed.'],
 };
 
+// pairing.term, by what changed.
+const TERM_NOTICE = {
+  ending_soon: (f) => `Your pairing’s term ends on ${when(f.ends_at)}. You can both agree to extend it.`,
+  extension_proposed: (f) => `An extension of your pairing until ${when(f.proposed_until)} was proposed. It takes effect when you both agree.`,
+  extended: (f) => `Your pairing was extended: its term now ends on ${when(f.ends_at)}.`,
+  extension_declined: () => 'A proposed extension of your pairing was declined or withdrawn.',
+};
+
 export function describeNotice(item, ctx) {
   const f = item.facts || {};
   const pairing = f.pairing_id ? `#/pairings/${encodeURIComponent(f.pairing_id)}` : null;
@@ -26,6 +34,7 @@ export function describeNotice(item, ctx) {
     case 'pairing.activated': return ['Your pairing is now active: you can schedule sessions.', pairing];
     case 'pairing.declined': return ['A proposed match was declined.', pairing];
     case 'pairing.ended': return ['A pairing has ended.', pairing];
+    case 'pairing.term': return [TERM_NOTICE[f.change] ? TERM_NOTICE[f.change](f) : 'Your pairing’s term changed.', pairing];
     case 'session.scheduled': return [`A session was scheduled for ${when(f.starts_at)}.`, pairing];
     case 'session.cancelled': return ['A session was cancelled.', pairing];
     case 'recording.started': return ['A recording started in your session (both of you consented).', null];
