@@ -176,7 +176,7 @@ async def test_member_answers_the_due_checkin_and_the_cadence_advances(api: Api,
     await plan(api, MENTEE, when(days=3), every_weeks=2)
     me = (await api.req("GET", "/checkins/me", MENTEE)).json()
     assert me["has_plan"] and me["every_weeks"] == 2 and not me["due"]
-    assert me["raise_concern_path"] == RAISE_CONCERN_PATH == "/concerns/new"
+    assert me["raise_concern_path"] == RAISE_CONCERN_PATH == "/#/concern"
     early = await api.req("POST", "/checkins/me", MENTEE, json=FINE)
     assert early.status_code == 409 and early.headers["content-type"].startswith(PROBLEM)
     due = when(hours=-1)

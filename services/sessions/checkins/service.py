@@ -42,7 +42,7 @@ from shared.service import Runtime
 
 log = get_logger("tandem.sessions.checkins")
 
-RAISE_CONCERN_PATH = "/concerns/new"  # the web app's page for raising a confidential concern
+RAISE_CONCERN_PATH = "/#/concern"  # the web app's page for raising a concern (identified or anonymous)
 KIND = "checkin"  # the sealed comment's kind; its subject is "checkin:<checkin_id>"
 OFF = "check-ins are off in this programme"
 MEMBER_ROLES = frozenset({"mentor", "mentee"})

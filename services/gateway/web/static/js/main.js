@@ -9,6 +9,10 @@ import * as admin from './pages/admin.js';
 import { casesPage, casePage } from './pages/safeguarding.js';
 import { callPage } from './pages/call.js';
 import { accountPage } from './pages/account.js';
+import { profilePage, mentorsPage, checkinPage, surveyPage } from './pages/programme.js';
+import { agreementPage, reflectionPage } from './pages/agreement.js';
+import * as matching from './pages/matching_admin.js';
+import * as programme from './pages/programme_admin.js';
 import { forgetNames } from './people.js';
 
 const PEOPLE = ['mentee', 'mentor'];
@@ -19,6 +23,12 @@ const ROUTES = [
   [/^\/notices$/, noticesPage, []],
   [/^\/account$/, accountPage, []],
   [/^\/pairings\/([\w.:-]+)$/, pairingPage, [...PEOPLE, 'admin']],
+  [/^\/pairings\/([\w.:-]+)\/agreement$/, agreementPage, PEOPLE],
+  [/^\/pairings\/([\w.:-]+)\/reflection$/, reflectionPage, PEOPLE],
+  [/^\/profile$/, profilePage, PEOPLE],
+  [/^\/mentors$/, mentorsPage, ['mentee']],
+  [/^\/checkin$/, checkinPage, PEOPLE],
+  [/^\/survey$/, surveyPage, PEOPLE],
   [/^\/recordings\/([\w.:-]+)$/, recordingPage, PEOPLE],
   [/^\/call\/([\w.:-]+)$/, callPage, PEOPLE],
   [/^\/concern$/, concernPage, []],
@@ -32,6 +42,12 @@ const ROUTES = [
   [/^\/admin\/disputes$/, admin.disputesPage, ['admin']],
   [/^\/admin\/disputes\/([\w.:-]+)$/, admin.disputePage, ['admin']],
   [/^\/admin\/audit$/, admin.auditPage, ['admin']],
+  [/^\/admin\/matching$/, matching.matchingPage, ['admin']],
+  [/^\/admin\/matching\/rounds\/([\w.:-]+)$/, matching.roundPage, ['admin']],
+  [/^\/admin\/questionnaire$/, matching.questionnaireAdminPage, ['admin']],
+  [/^\/admin\/checkins$/, programme.checkinsAdminPage, ['admin']],
+  [/^\/admin\/survey$/, programme.surveyAdminPage, ['admin']],
+  [/^\/admin\/agreement-template$/, programme.agreementTemplatePage, ['admin']],
   [/^\/admin\/retention$/, admin.retentionPage, ['admin']],
   [/^\/safeguarding$/, casesPage, ['safeguarding']],
   [/^\/safeguarding\/([\w.:-]+)$/, casePage, ['safeguarding']],
@@ -62,10 +78,12 @@ async function renderNav() {
   const items = [navLink('/#/', 'Home')];
   const notices = navLink('/#/notices', 'Notices');
   items.push(notices);
+  if (has(...PEOPLE)) items.push(navLink('/#/profile', 'Your profile'));
+  if (has('mentee')) items.push(navLink('/#/mentors', 'Mentors'));
   if (has(...PEOPLE)) items.push(navLink('/#/concern', 'Report a concern'));
   if (has('admin')) {
     items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/pairings', 'Pairings'),
-      navLink('/#/admin/disputes', 'Disputes'));
+      navLink('/#/admin/matching', 'Matching'), navLink('/#/admin/disputes', 'Disputes'));
   }
   if (has('safeguarding')) items.push(navLink('/#/safeguarding', 'Safeguarding'));
   items.push(navLink('/#/account', 'Your account'));

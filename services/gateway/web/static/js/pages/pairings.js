@@ -4,6 +4,7 @@ import { get, post, put, del, ApiError } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, confirmDialog, success } from '../ui.js';
 import { otherName, otherRole } from './home.js';
 import { loadNames } from '../people.js';
+import { termSection } from './agreement.js';
 
 const KIND_WORDS = {
   nhs_number: 'an NHS number', ca_health_number: 'a Canadian health card number', uk_postcode: 'a full postcode',
@@ -35,6 +36,11 @@ export async function pairingPage(ctx, main, pairingId) {
     return;
   }
   if (p.state === 'proposed' || p.state === 'declined') return;
+  const term = termSection(ctx, p, () => window.dispatchEvent(new HashChangeEvent('hashchange')));
+  if (term) main.append(term);
+  main.append(section('Working together', h('ul', { class: 'plain' },
+    h('li', {}, h('a', { href: `#/pairings/${encodeURIComponent(p.pairing_id)}/agreement` }, 'Your mentoring agreement')),
+    h('li', {}, h('a', { href: `#/pairings/${encodeURIComponent(p.pairing_id)}/reflection` }, 'Your private reflection')))));
   const sessions = await get(`/api/sessions/pairings/${encodeURIComponent(pairingId)}/sessions`);
   main.append(sessionsCard(ctx, p, sessions, await sessionFacts((f) => memberFacts(p, f))));
   // Each part loads on its own: one service being slow or not yet aware of a new pairing (facts travel
