@@ -95,6 +95,7 @@ async def test_preferences_up_to_three_among_the_mentors_offered(api: Api) -> No
                                     json={"choices": [OTHER_MENTOR, MENTOR]}))
     assert chosen["choices"] == [OTHER_MENTOR, MENTOR] and chosen["waiting"]
     assert (await ok(await api.req("GET", f"/matching/preferences/{MENTEE}", ADMIN)))["choices"] == chosen["choices"]
+    assert [w["mentee_id"] for w in await ok(await api.req("GET", "/matching/waiting", ADMIN))] == [MENTEE]
 
 
 async def test_suggestions_explain_the_ranking_and_the_exclusions(api: Api) -> None:

@@ -44,6 +44,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/matching/preferences/me"): MENTEES,
     ("PUT", "/matching/preferences/me"): MENTEES,
     ("GET", "/matching/preferences/{mentee_id}"): ADMINS,
+    ("GET", "/matching/waiting"): ADMINS,
     ("POST", "/matching/conflicts"): MEMBERS | ADMINS,
     ("GET", "/matching/conflicts"): MEMBERS | ADMINS,
     ("GET", "/matching/weights"): ADMINS,

@@ -56,6 +56,11 @@ class MatchingController(Controller):
         """Up to three mentors, best first, or `match_me`; both empty: not waiting for a match."""
         return await yours.set_preferences(data)
 
+    @get("/waiting", guards=[ADMIN])
+    async def waiting(self, yours: Yours) -> list[PreferencesOut]:
+        """The mentees waiting for a match, with their preferences (the next round's mentees)."""
+        return await yours.waiting()
+
     @get("/preferences/{mentee_id:str}", guards=[ADMIN])
     async def preferences_of(self, yours: Yours, mentee_id: FromPath[str]) -> PreferencesOut:
         return await yours.preferences_of(mentee_id)

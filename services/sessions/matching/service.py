@@ -96,6 +96,14 @@ class Matching(ActsForCaller):
             await self._audit(conn, "matching.preferences", f"user:{self.me.sub}")
             return await self._preferences(conn, self.me.sub)
 
+    async def waiting(self) -> list[PreferencesOut]:
+        """Every mentee waiting for a match (asked to be matched, no open pairing), oldest request first."""
+        async with self.runtime.engine.connect() as conn:
+            ids = [r.mentee_id for r in (await conn.execute(
+                sa.select(preferences.c.mentee_id).order_by(preferences.c.updated_at))).all()]
+            found = [await self._preferences(conn, mentee_id) for mentee_id in ids]
+        return [p for p in found if p.waiting]
+
     async def preferences_of(self, mentee_id: str) -> PreferencesOut:
         async with self.runtime.engine.connect() as conn:
             return await self._preferences(conn, mentee_id)
