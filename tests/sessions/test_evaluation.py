@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from redis.asyncio import Redis
 
+from services.sessions.adapters.db import metadata
 from services.sessions.adapters.vault import DecryptionError, Sealed, Vault
 from services.sessions.evaluation.service import on_user_event, reflection_subject
 from services.sessions.evaluation.tables import reflections, respondents, responses
@@ -163,6 +166,22 @@ async def test_a_persons_erasure_deletes_their_reflections(api: Api) -> None:
     finally:
         await engine.dispose()
     assert [row.author_id for row in await table_rows(_url(api), reflections)] == [MENTOR]
+
+
+async def test_migration_0007_matches_the_tables(api: Api) -> None:
+    def differences(conn: Any) -> list[str]:
+        found = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        return [str(d) for d in found if "evaluation_" in str(d)]
+
+    engine = create_engine(_url(api))
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(differences) == []
+            if engine.dialect.name == "sqlite":  # no insertion order kept beside who answered and what
+                ddl = dict((await conn.exec_driver_sql("SELECT name, sql FROM sqlite_master")).all())
+                assert all("WITHOUT ROWID" in ddl[f"evaluation_{name}"] for name in ("respondents", "responses"))
+    finally:
+        await engine.dispose()
 
 
 # -- the survey -----------------------------------------------------------------------------------------------
