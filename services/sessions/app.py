@@ -14,6 +14,8 @@ from services.sessions.adapters.vault import register_for_migrations
 from services.sessions.checkins.controllers import ROUTES as CHECKIN_ROUTES
 from services.sessions.config import Settings
 from services.sessions.context import SessionsContext, context
+from services.sessions.erasure import service as programme
+from services.sessions.evaluation import service as reflections
 from services.sessions.evaluation.controllers import ROUTES as EVALUATION_ROUTES
 from services.sessions.matching.controllers import ROUTES as MATCHING_ROUTES
 from services.sessions.meetings import agenda
@@ -33,12 +35,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def user_events(runtime: Runtime, ctx: SessionsContext) -> Handler:
     """Group "sessions" on `tandem.user` (one group: the catalogue's): the users projection (a suspension
-    ends the member's calls at once), then agenda erasure."""
+    ends the member's calls at once), then a member's erasure: agendas, reflections, programme data."""
     project = users.handler(runtime.engine, ctx.hub.close_user)
 
     async def handle(envelope: Envelope) -> None:
         await project(envelope)
         await agenda.on_user_event(runtime.engine, envelope)
+        await reflections.on_user_event(runtime.engine, envelope)
+        await programme.on_user_event(runtime.engine, envelope)
 
     return handle
 
