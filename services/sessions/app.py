@@ -24,6 +24,7 @@ from services.sessions.mentoring_agreement.controllers import ROUTES as AGREEMEN
 from services.sessions.pairings.controllers import PairingController
 from services.sessions.profiles.controllers import ROUTES as PROFILE_ROUTES
 from services.sessions.questionnaire.controllers import ROUTES as QUESTIONNAIRE_ROUTES
+from services.sessions.resources.controllers import ROUTES as RESOURCE_ROUTES
 from services.sessions.signalling.controllers import signal
 from services.sessions.users import service as users
 from shared.bus import Handler
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, *, recording_sink: RecordingSin
         name="sessions",
         settings=settings,
         route_handlers=[PairingController, MeetingController, signal, *PROFILE_ROUTES, *QUESTIONNAIRE_ROUTES,
-                        *MATCHING_ROUTES, *AGREEMENT_ROUTES, *CHECKIN_ROUTES, *EVALUATION_ROUTES],
+                        *MATCHING_ROUTES, *AGREEMENT_ROUTES, *CHECKIN_ROUTES, *EVALUATION_ROUTES, *RESOURCE_ROUTES],
         migrations_dir=MIGRATIONS,
         outbox_table=outbox,
         context=context(recording_sink),

@@ -13,6 +13,7 @@ import { profilePage, mentorsPage, checkinPage, surveyPage } from './pages/progr
 import { agreementPage, reflectionPage } from './pages/agreement.js';
 import * as matching from './pages/matching_admin.js';
 import * as programme from './pages/programme_admin.js';
+import { resourcesPage } from './pages/resources.js';
 import { forgetNames } from './people.js';
 
 const PEOPLE = ['mentee', 'mentor'];
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^\/$/, homePage, []],
   [/^\/notices$/, noticesPage, []],
   [/^\/account$/, accountPage, []],
+  [/^\/resources$/, resourcesPage, [...PEOPLE, 'admin', 'safeguarding']],
   [/^\/pairings\/([\w.:-]+)$/, pairingPage, [...PEOPLE, 'admin']],
   [/^\/pairings\/([\w.:-]+)\/agreement$/, agreementPage, PEOPLE],
   [/^\/pairings\/([\w.:-]+)\/reflection$/, reflectionPage, PEOPLE],
@@ -80,6 +82,7 @@ async function renderNav() {
   items.push(notices);
   if (has(...PEOPLE)) items.push(navLink('/#/profile', 'Your profile'));
   if (has('mentee')) items.push(navLink('/#/mentors', 'Mentors'));
+  if (has(...PEOPLE, 'admin', 'safeguarding')) items.push(navLink('/#/resources', 'Resources'));
   if (has(...PEOPLE)) items.push(navLink('/#/concern', 'Report a concern'));
   if (has('admin')) {
     items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/pairings', 'Pairings'),
