@@ -32,7 +32,9 @@ from tests.support.evaluation import (
     as_person,
     audit_entries,
     counts,
+    db_of,
     paired_members,
+    problem,
     publish,
     table_rows,
 )
@@ -55,15 +57,6 @@ EVERYONE = [MENTOR, MENTEE, OTHER_MENTOR, OTHER_MENTEE, ADMIN, SAFEGUARD, OPERAT
 ANSWERS = {"overall": 4, "format": "video", "topics": ["career", "skills"]}
 
 
-def _url(api: Api) -> str:
-    return str(api.client.app.state.settings.database_url)
-
-
-def _problem(r: Any, status: int) -> None:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-
-
 # -- reflections ----------------------------------------------------------------------------------------------
 
 
@@ -82,19 +75,19 @@ async def test_a_reflection_is_read_by_its_author_only(api: Api) -> None:
     assert (await api.req("PUT", path, MENTEE, json={"text": "Rewritten"})).json()["text"] == "Rewritten"
     for outsider in (OTHER_MENTOR, OTHER_MENTEE):  # no existence oracle
         for method, body in (("GET", None), ("PUT", {"text": "x"}), ("DELETE", None)):
-            _problem(await api.req(method, path, outsider, json=body), 404)
+            problem(await api.req(method, path, outsider, json=body), 404)
     for staff in (ADMIN, SAFEGUARD, OPERATOR):
         for method, body in (("GET", None), ("PUT", {"text": "x"}), ("DELETE", None)):
             r = await api.req(method, path, staff, json=body)
-            _problem(r, 403)
+            problem(r, 403)
             assert "Rewritten" not in r.text
-    _problem(await api.req("GET", "/pairings/nope/reflection", MENTEE), 404)
+    problem(await api.req("GET", "/pairings/nope/reflection", MENTEE), 404)
     # Erasing one's own: the row is gone, the partner's stays.
     assert (await api.req("DELETE", path, MENTEE)).status_code == 204
     assert (await api.req("DELETE", path, MENTEE)).status_code == 204
     assert (await api.req("GET", path, MENTEE)).json()["text"] is None
     assert (await api.req("GET", path, MENTOR)).json()["text"] == "What the mentor saw"
-    assert [(row.pairing_id, row.author_id) for row in await table_rows(_url(api), reflections)] == [(pid, MENTOR)]
+    assert [(row.pairing_id, row.author_id) for row in await table_rows(db_of(api), reflections)] == [(pid, MENTOR)]
 
 
 async def test_reflections_follow_the_pairings_state(api: Api) -> None:
@@ -104,12 +97,12 @@ async def test_reflections_follow_the_pairings_state(api: Api) -> None:
     assert r.status_code == 200, r.text  # end of relationship: the usual moment
     proposed = (await api.req("POST", "/pairings", ADMIN,
                               json={"mentor_id": OTHER_MENTOR, "mentee_id": MENTEE})).json()["pairing_id"]
-    _problem(await api.req("PUT", f"/pairings/{proposed}/reflection", MENTEE, json={"text": "Too early"}), 409)
+    problem(await api.req("PUT", f"/pairings/{proposed}/reflection", MENTEE, json={"text": "Too early"}), 409)
     assert (await api.req("POST", f"/pairings/{proposed}/decline", MENTEE)).status_code == 200
-    _problem(await api.req("PUT", f"/pairings/{proposed}/reflection", OTHER_MENTOR, json={"text": "No"}), 409)
+    problem(await api.req("PUT", f"/pairings/{proposed}/reflection", OTHER_MENTOR, json={"text": "No"}), 409)
     for body in ({"text": ""}, {"text": "x" * 10001}, {"text": 5}, {"text": "ok", "extra": 1}, {}):
         r = await api.req("PUT", f"/pairings/{pid}/reflection", MENTEE, json=body)
-        _problem(r, 400)
+        problem(r, 400)
         assert "x" * 100 not in r.text
 
 
@@ -127,7 +120,7 @@ async def test_a_reflection_is_sealed_bound_and_never_logged(api: Api, redis: Re
             return len([e for e in await audit_entries(redis) if e.action.startswith("evaluation.")]) >= 2
 
         await wait_for(audited)
-        stored, bus = await database_bytes(_url(api)), await redis_bytes(redis)
+        stored, bus = await database_bytes(db_of(api)), await redis_bytes(redis)
     out = capsys.readouterr()
     for name, blob in (("database", stored), ("redis and the audit", bus),
                        ("logs", (caplog.text + out.out + out.err).encode())):
@@ -135,13 +128,13 @@ async def test_a_reflection_is_sealed_bound_and_never_logged(api: Api, redis: Re
     writes = [e for e in await audit_entries(redis) if e.action == "evaluation.reflection_write"]
     assert {(e.actor, e.target) for e in writes} == {(MENTOR, f"pairing:{pid}"), (MENTEE, f"pairing:{pid}")}
     # Bound to its author: the mentor's sealed reflection copied onto the mentee's row does not open.
-    rows = {row.author_id: row for row in await table_rows(_url(api), reflections)}
+    rows = {row.author_id: row for row in await table_rows(db_of(api), reflections)}
     keyring = LocalKeyring(Path(api.client.app.state.settings.keyring_path))
     mine = Sealed(rows[MENTOR].kek_version, rows[MENTOR].wrapped_dek, rows[MENTOR].sealed)
     assert secret in Vault(keyring).open_json(reflection_subject(pid, MENTOR), "reflection", mine)
     with pytest.raises(DecryptionError):
         Vault(keyring).open_json(reflection_subject(pid, MENTEE), "reflection", mine)
-    engine = create_engine(_url(api))
+    engine = create_engine(db_of(api))
     try:
         async with engine.begin() as conn:
             await conn.execute(sa.update(reflections).where(reflections.c.author_id == MENTEE).values(
@@ -151,13 +144,19 @@ async def test_a_reflection_is_sealed_bound_and_never_logged(api: Api, redis: Re
     with caplog.at_level(logging.DEBUG):
         r = await api.req("GET", path, MENTEE)
     assert r.status_code == 200 and r.json()["text"] is None and secret not in r.text
+    # Erased: the only copy of its wrapped data key leaves the database (SQLite: secure_delete and the WAL
+    # truncated; PostgreSQL keeps dead row versions until vacuum, as for agendas).
+    for who in (MENTOR, MENTEE):  # (the mentee's row holds a copy of the mentor's since the swap above)
+        assert (await api.req("DELETE", path, who)).status_code == 204
+    if db_of(api).startswith("sqlite"):
+        assert mine.wrapped_dek not in await database_bytes(db_of(api))
 
 
 async def test_a_persons_erasure_deletes_their_reflections(api: Api) -> None:
     pid = await api.active_pairing()
     for who in (MENTOR, MENTEE):
         assert (await api.req("PUT", f"/pairings/{pid}/reflection", who, json={"text": who})).status_code == 200
-    engine = create_engine(_url(api))
+    engine = create_engine(db_of(api))
     envelope = new_envelope(t.UserErasureRequested(user_id=MENTEE, request_id="er-1"), source="gateway")
     try:
         for _ in range(2):  # a redelivery changes nothing
@@ -165,7 +164,7 @@ async def test_a_persons_erasure_deletes_their_reflections(api: Api) -> None:
         await on_user_event(engine, new_envelope(t.UserSuspended(user_id=MENTOR), source="gateway"))
     finally:
         await engine.dispose()
-    assert [row.author_id for row in await table_rows(_url(api), reflections)] == [MENTOR]
+    assert [row.author_id for row in await table_rows(db_of(api), reflections)] == [MENTOR]
 
 
 async def test_migration_0007_matches_the_tables(api: Api) -> None:
@@ -173,7 +172,7 @@ async def test_migration_0007_matches_the_tables(api: Api) -> None:
         found = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
         return [str(d) for d in found if "evaluation_" in str(d)]
 
-    engine = create_engine(_url(api))
+    engine = create_engine(db_of(api))
     try:
         async with engine.connect() as conn:
             assert await conn.run_sync(differences) == []
@@ -189,7 +188,7 @@ async def test_migration_0007_matches_the_tables(api: Api) -> None:
 
 async def test_admins_publish_versions_members_read_the_current_one(api: Api) -> None:
     for who in (MENTOR, MENTEE, ADMIN):
-        _problem(await api.req("GET", "/evaluation/survey", who), 404)
+        problem(await api.req("GET", "/evaluation/survey", who), 404)
     assert await publish(api) == 1
     for who in (MENTOR, MENTEE, ADMIN):
         r = await api.req("GET", "/evaluation/survey", who)
@@ -215,8 +214,8 @@ async def test_admins_publish_versions_members_read_the_current_one(api: Api) ->
      422),
 ])
 async def test_a_bad_survey_is_refused(api: Api, questions: list[dict[str, Any]], status: int) -> None:
-    _problem(await api.req("PUT", "/evaluation/survey", ADMIN, json={"questions": questions}), status)
-    _problem(await api.req("GET", "/evaluation/survey", MENTEE), 404)
+    problem(await api.req("PUT", "/evaluation/survey", ADMIN, json={"questions": questions}), status)
+    problem(await api.req("GET", "/evaluation/survey", MENTEE), 404)
 
 
 # -- answers --------------------------------------------------------------------------------------------------
@@ -229,35 +228,35 @@ async def test_answers_are_checked_and_given_once_per_version(api: Api) -> None:
     for bad in ({"overall": 9}, {"format": "phone"}, {"topics": []}, {"topics": "career"}, {"unknown": 1},
                 {"overall": "SECRET-ANSWER"}):
         r = await api.req("POST", "/evaluation/responses", MENTEE, json={"version": version, "answers": bad})
-        _problem(r, 422)
+        problem(r, 422)
         assert "SECRET-ANSWER" not in r.text
     for body in ({"version": version, "answers": {}}, {"version": 0, "answers": ANSWERS}, {"answers": ANSWERS},
                  {"version": version, "answers": {"overall": {"x": 1}}}, {**send, "who": MENTEE}):
-        _problem(await api.req("POST", "/evaluation/responses", MENTEE, json=body), 400)
-    _problem(await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "version": 99}), 404)
+        problem(await api.req("POST", "/evaluation/responses", MENTEE, json=body), 400)
+    problem(await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "version": 99}), 404)
     r = await api.req("POST", "/evaluation/responses", MENTEE, json=send)
     assert r.status_code == 201 and r.json() == {"version": version}
     again = await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "answers": {"overall": 1}})
-    _problem(again, 409)
+    problem(again, 409)
     # Someone never paired, and someone whose only pairing is a proposal, may not answer.
-    _problem(await api.req("POST", "/evaluation/responses", OTHER_MENTEE, json=send), 403)
+    problem(await api.req("POST", "/evaluation/responses", OTHER_MENTEE, json=send), 403)
     await api.req("POST", "/pairings", ADMIN, json={"mentor_id": OTHER_MENTOR, "mentee_id": OTHER_MENTEE})
-    _problem(await api.req("POST", "/evaluation/responses", OTHER_MENTOR, json=send), 403)
+    problem(await api.req("POST", "/evaluation/responses", OTHER_MENTOR, json=send), 403)
     # An ended pairing still counts; a newer version replaces the older one.
     assert (await api.req("POST", f"/pairings/{pid}/end", MENTEE)).status_code == 200
     v2 = await publish(api)
     stale = await api.req("POST", "/evaluation/responses", MENTOR, json=send)
-    _problem(stale, 409)
+    problem(stale, 409)
     assert stale.json()["current_version"] == v2
     assert (await api.req("POST", "/evaluation/responses", MENTOR, json={**send, "version": v2})).status_code == 201
     assert (await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "version": v2})).status_code == 201
     # Who answered and what was answered: two tables with nothing to join them on.
-    who = sorted((row.user_id, row.version) for row in await table_rows(_url(api), respondents))
+    who = sorted((row.user_id, row.version) for row in await table_rows(db_of(api), respondents))
     assert who == sorted([(MENTEE, version), (MENTOR, v2), (MENTEE, v2)])
-    stored = await table_rows(_url(api), responses)
+    stored = await table_rows(db_of(api), responses)
     assert sorted((row.version, row.role) for row in stored) == [(version, "mentee"), (v2, "mentee"), (v2, "mentor")]
     assert set(stored[0]._fields) == {"response_id", "version", "role", "kek_version", "wrapped_dek", "sealed"}
-    assert set((await table_rows(_url(api), respondents))[0]._fields) == {"user_id", "version", "responded_on"}
+    assert set((await table_rows(db_of(api), respondents))[0]._fields) == {"user_id", "version", "responded_on"}
 
 
 async def test_answering_twice_at_once_stores_one_answer(api: Api) -> None:
@@ -266,7 +265,7 @@ async def test_answering_twice_at_once_stores_one_answer(api: Api) -> None:
     results = await asyncio.gather(*(api.req("POST", "/evaluation/responses", MENTEE,
                                              json={"version": version, "answers": ANSWERS}) for _ in range(4)))
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409], [r.text for r in results]
-    assert len(await table_rows(_url(api), responses)) == 1
+    assert len(await table_rows(db_of(api), responses)) == 1
 
 
 # -- results --------------------------------------------------------------------------------------------------
@@ -276,7 +275,7 @@ MENTEE_ANSWERS = {"overall": 2, "format": "in_person", "topics": ["wellbeing", "
 
 
 async def _answer_as(api: Api, role: str, n: int, version: int, answers: dict[str, Any]) -> None:
-    for uid in await paired_members(_url(api), role, n):
+    for uid in await paired_members(db_of(api), role, n):
         r = await answer(api, uid, role, version, answers)
         assert r.status_code == 201, r.text
 
@@ -289,7 +288,7 @@ async def _results(api: Api, query: str = "") -> dict[str, dict[str, Any]]:
 
 
 async def test_results_show_no_group_under_five(api: Api, redis: Redis) -> None:
-    _problem(await api.req("GET", "/evaluation/results", ADMIN), 404)
+    problem(await api.req("GET", "/evaluation/results", ADMIN), 404)
     version = await publish(api)
     await _answer_as(api, "mentor", 4, version, MENTOR_ANSWERS)
     assert await _results(api) == {"all": {"group": "all", "suppressed": True}}
@@ -314,8 +313,8 @@ async def test_results_show_no_group_under_five(api: Api, redis: Redis) -> None:
                                       "topics": {"career": 0, "wellbeing": 4, "skills": 4}}
     assert counts(body, "mentor")["overall"]["5"] == 7
     for bad in ("?by=gender", "?version=0", "?version=x", f"?version={2**40}"):
-        _problem(await api.req("GET", f"/evaluation/results{bad}", ADMIN), 400)
-    _problem(await api.req("GET", "/evaluation/results?version=7", ADMIN), 404)
+        problem(await api.req("GET", f"/evaluation/results{bad}", ADMIN), 400)
+    problem(await api.req("GET", "/evaluation/results?version=7", ADMIN), 404)
 
     async def audited() -> bool:
         return sum(e.action == "evaluation.results_read" for e in await audit_entries(redis)) >= 4  # 4 reads answered
@@ -351,7 +350,7 @@ async def test_results_export_as_csv_without_formulas(api: Api, redis: Redis) ->
     assert labels["o0"] == ("'" + dangerous[0], "1") and labels["o3"] == ("'@cmd", "5")
     assert labels["o5"] == ("'\rReturn", "0") and shown[0][5] == "'" + dangerous[0]
     assert [row[1:4] for row in rows[1:] if row[1] != "all"] == [["mentor", "true", ""], ["mentee", "true", ""]]
-    _problem(await api.req("GET", "/evaluation/results.csv?version=9", ADMIN), 404)
+    problem(await api.req("GET", "/evaluation/results.csv?version=9", ADMIN), 404)
 
     async def exported() -> bool:
         return any(e.action == "evaluation.results_export" for e in await audit_entries(redis))

@@ -62,6 +62,15 @@ async def answer(api: Api, sub: str, role: str, version: int, answers: dict[str,
                            json={"version": version, "answers": answers})
 
 
+def db_of(api: Api) -> str:
+    return str(api.client.app.state.settings.database_url)
+
+
+def problem(r: Any, status: int) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+
+
 async def table_rows(db_url: str, table: sa.Table) -> list[Any]:
     engine = create_engine(db_url)
     try:

@@ -195,10 +195,11 @@ class Evaluation(ActsForCaller):
         """Deletes the caller's reflection (its data key with it); erasing none is no error."""
         async with self.runtime.engine.begin() as conn:
             await self._membership(conn, pairing_id)
-            done = await conn.execute(sa.delete(reflections).where(self._mine(pairing_id)))
-            if done.rowcount:
+            erased = bool((await conn.execute(sa.delete(reflections).where(self._mine(pairing_id)))).rowcount)
+            if erased:
                 await self._audit(conn, "evaluation.reflection_erase", f"pairing:{pairing_id}")
-        await reclaim(self.runtime.engine)  # SQLite: the deleted key's page images leave the WAL now
+        if erased:
+            await reclaim(self.runtime.engine)  # SQLite: the deleted key's page images leave the WAL now
 
     # -- the survey -------------------------------------------------------------------------------------
 
