@@ -121,6 +121,7 @@ async def _matrix(h: Harness) -> None:
         ("POST", f"/me/agreements/{agreement}/accept", None, ANY_USER),
         ("GET", "/me", None, ANY_USER),
         ("PUT", "/me/time-zone", {"time_zone": "Europe/London"}, ANY_USER),
+        ("PUT", "/me/language", {"language": "fr"}, ANY_USER),
         ("GET", "/me/second-factor", None, ANY_USER),
         # admin, safeguarding: a wrong code (403 step-up); the others have no authenticator (409)
         ("POST", "/me/recovery-codes", {"totp_code": "000000"}, ANY_USER),

@@ -76,7 +76,7 @@ async def audited(redis: Redis) -> list[tuple[str, str, str, str | None]]:
     out = []
     for _id, fields in await redis.xrange("tandem.audit"):
         entry = decode_envelope(fields[b"envelope"]).payload(t.AuditEntry)
-        if entry.action.startswith("agreement."):
+        if entry.action.startswith("mentoring_agreement."):
             out.append((entry.action, entry.actor, entry.target, entry.reason))
     return out
 
@@ -115,18 +115,19 @@ async def test_draft_accept_change_and_versions(api: Api, redis: Redis) -> None:
     assert versions[0]["sections"]["scope"] == "Leadership" and set(versions[0]["sections"]) == set(DEFAULT_KEYS)
     assert versions[1]["sections"]["scope"] == "Leadership and research"
 
-    # Ended: still readable by its members until shredded, never changed.
+    # Ended: the agreement is shredded with its pairing (as its agendas are), and never changed again.
     assert (await api.req("POST", f"/pairings/{pid}/end", MENTOR)).status_code == 200
-    is_problem(await api.req("PUT", agreement(pid), MENTOR, json={"sections": {}, "base_version": 2}), 409)
+    assert (await api.req("GET", agreement(pid), MENTEE)).json()["type"].endswith("agreement-shredded")
+    assert (await api.req("PUT", agreement(pid), MENTOR, json={"sections": {}, "base_version": 2})).status_code in (
+        409, 410)
     await accept(api, pid, MENTEE, 2, status=409)
-    assert texts((await api.req("GET", agreement(pid), MENTEE)).json())["scope"] == "Leadership and research"
 
-    expected = [("agreement.edit", MENTOR, "agreement-version:1"),
-                ("agreement.accept", MENTOR, "agreement-version:1"),
-                ("agreement.accept", MENTEE, "agreement-version:1"),
-                ("agreement.edit", MENTEE, "agreement-version:2"),
-                ("agreement.accept", MENTEE, "agreement-version:2"),
-                ("agreement.accept", MENTOR, "agreement-version:2")]
+    expected = [("mentoring_agreement.edit", MENTOR, "agreement-version:1"),
+                ("mentoring_agreement.accept", MENTOR, "agreement-version:1"),
+                ("mentoring_agreement.accept", MENTEE, "agreement-version:1"),
+                ("mentoring_agreement.edit", MENTEE, "agreement-version:2"),
+                ("mentoring_agreement.accept", MENTEE, "agreement-version:2"),
+                ("mentoring_agreement.accept", MENTOR, "agreement-version:2")]
 
     async def all_audited() -> bool:
         return len(await audited(redis)) >= len(expected)
@@ -227,10 +228,10 @@ async def test_template_default_and_replacement(api: Api, redis: Redis) -> None:
     assert again.json()["version"] == 2
 
     async def published() -> bool:
-        return sum(a == "agreement.template_publish" for a, *_ in await audited(redis)) >= 2
+        return sum(a == "mentoring_agreement.template_publish" for a, *_ in await audited(redis)) >= 2
 
     await wait_for(published)
-    targets = [target for a, _w, target, _r in await audited(redis) if a == "agreement.template_publish"]
+    targets = [target for a, _w, target, _r in await audited(redis) if a == "mentoring_agreement.template_publish"]
     assert targets == ["agreement-template:1", "agreement-template:2"]
 
 

@@ -5,7 +5,9 @@ An emitter is a call that hands an action to the ledger: `AuditEntry(action=...)
 function that passes one of its own parameters on as the action (`_audit`, `_case`, `_ledger`,
 `_transition`, ...) becomes an emitter itself, with the same template; its callers are walked in
 turn until nothing new turns up. So a new wrapper, or a new call of an old one, is found without
-anyone listing it here.
+anyone listing it here. A private wrapper (its name starts with `_`) is matched only in the module that
+defines it: two modules' `_audit` helpers may take the action at different positions, and reading one's
+calls with the other's signature would take a target for an action.
 
 An action is resolved to a string. A part that cannot be known statically (a value from a request,
 a database row) becomes `*`: `f"report.transition.{data.to}"` gives `report.transition.*`, which the
@@ -31,6 +33,7 @@ class Spec:
     keyword: str
     template: str = "{}"
     default: str | None = None  # what a call that leaves the argument out emits (the parameter's default)
+    module: str | None = None  # a private wrapper (`_audit`): only calls in the module defining it
 
 
 SEEDS = (
@@ -168,6 +171,8 @@ def walk(roots: list[Path], base: Path) -> Walk:
     while pending:
         spec = pending.pop()
         for rel, consts, calls in parsed:
+            if spec.module is not None and spec.module != rel:
+                continue
             for call, fn in calls:
                 if _call_name(call) != spec.name:
                     continue
@@ -183,7 +188,7 @@ def walk(roots: list[Path], base: Path) -> Walk:
                         positional = _params(fn)
                         template = action.replace(f"{_PARAM}{name}{_PARAM}", "{}").replace(_PARAM, "")
                         new = Spec(fn.name, positional.index(name) if name in positional else None, name, template,
-                                   _default(fn, name))
+                                   _default(fn, name), rel if fn.name.startswith("_") else None)
                         if new not in result.specs:
                             result.specs.add(new)
                             pending.append(new)

@@ -48,6 +48,8 @@ class User(msgspec.Struct):
     time_zone: Annotated[str | None, msgspec.Meta(
         description="The person's IANA time zone (e.g. Europe/London): the web app shows every time in it. "
                     "null until set.")] = None
+    language: Annotated[Literal["en", "fr"] | None, msgspec.Meta(
+        description="The person's language for the web app (en, fr); null: the browser's.")] = None
 
 
 class NewUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -298,7 +300,21 @@ async def set_my_time_zone(users: NamedDependency[Users], runtime: NamedDependen
     return TimeZone(time_zone=zone)
 
 
+class Language(msgspec.Struct, forbid_unknown_fields=True):
+    language: Annotated[Literal["en", "fr"], msgspec.Meta(description="en (English) or fr (French).")]
+
+
+@put("/me/language", tags=["me"])
+async def set_my_language(users: NamedDependency[Users], runtime: NamedDependency[Runtime],
+                          caller: NamedDependency[Caller], data: Annotated[Language, Body()]) -> Language:
+    """Set the signed-in user's own language for the web app and its messages (any role). Audited (ids only)."""
+    user_id = need_user(caller)
+    chosen = await users.set_language(user_id, data.language)
+    await runtime.auditor(user_id, "user.language_change", f"user:{user_id}", "success")
+    return Language(language=chosen)  # type: ignore[arg-type]
+
+
 ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,
           request_erasure, record_vetting,
-          publish_agreement, current_agreements, accept_agreement, me, set_my_time_zone, my_second_factor,
+          publish_agreement, current_agreements, accept_agreement, me, set_my_time_zone, set_my_language, my_second_factor,
           new_recovery_codes]

@@ -48,6 +48,7 @@ users = sa.Table(
     # The person's IANA time zone (e.g. Europe/London), in which the web app shows and reads every time;
     # None until set (the web app sets the browser's at the first sign-in).
     sa.Column("time_zone", sa.String(64), nullable=True),
+    sa.Column("language", sa.String(8), nullable=True),  # en | fr; NULL: the browser's
     instant("created_at"),
     instant("updated_at"),
 )

@@ -167,7 +167,8 @@ def _public_user(row: Any, roles: list[str], vetting: list[dict[str, Any]] | Non
     return {"id": row["id"], "email": row["email"], "display_name": row["display_name"], "status": row["status"],
             "roles": roles, "vetted": row["vetted"], "agreements_current": row["agreements_current"],
             "mfa_enrolled": row["totp_secret"] is not None and row["totp_status"] == "confirmed",
-            "created_at": iso(row["created_at"]), "time_zone": row["time_zone"], "vetting": vetting or []}
+            "created_at": iso(row["created_at"]), "time_zone": row["time_zone"], "language": row["language"],
+            "vetting": vetting or []}
 
 
 @dataclass(eq=False)
@@ -244,6 +245,14 @@ class Users:
             await conn.execute(sa.update(users).where(users.c.id == user_id)
                                .values(time_zone=name, updated_at=at(self.clock)))
         return name
+
+    async def set_language(self, user_id: str, language: str) -> str:
+        """The person's own language for the web app (one of LANGUAGES; the schema refuses others)."""
+        async with self.engine.begin() as conn:
+            await status_of(conn, user_id)
+            await conn.execute(sa.update(users).where(users.c.id == user_id)
+                               .values(language=language, updated_at=at(self.clock)))
+        return language
 
     # -- reads for admins and the user's own page ----------------------------------------------------------
 

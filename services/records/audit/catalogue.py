@@ -104,9 +104,21 @@ CATALOGUE: Mapping[str, Policy] = {
     **dict.fromkeys(("user.create", "user.invitation_issue", "user.invitation_accept", "user.roles_change",
                      "user.suspend", "user.reactivate", "user.erasure_request", "user.vetting_change",
                      "user.privileged_role_grant", "agreement.publish", "agreement.accept",
-                     "user.time_zone_change"), PROGRAMME),
+                     "user.time_zone_change", "user.language_change"), PROGRAMME),
     # -- sessions --------------------------------------------------------------------------------------
-    **dict.fromkeys(("session.join", "pairing.propose", "pairing.accept", "pairing.decline", "pairing.end"),
+    **dict.fromkeys(("session.join", "pairing.propose", "pairing.accept", "pairing.decline", "pairing.end",
+                     "pairing.extension_propose", "pairing.extension_accept", "pairing.extension_decline",
+                     "pairing.term_end"), PROGRAMME),
+    # -- sessions: the programme's workflow (ids only: what a member wrote or answered is never here) -----
+    **dict.fromkeys(("profile.save", "resource.publish", "resource.change", "resource.withdraw",
+                     "questionnaire.publish", "questionnaire.answer", "questionnaire.special.withdraw",
+                     "questionnaire.answers.read", "matching.preferences", "matching.conflict.declare",
+                     "matching.weights", "matching.suggestions", "matching.round.run", "matching.round.send",
+                     "matching.round.discard", "mentoring_agreement.template_publish", "mentoring_agreement.edit",
+                     "mentoring_agreement.accept", "checkins.settings_change", "checkin_plan.create",
+                     "checkin_plan.change", "checkin_plan.delete", "checkin.answer", "checkin.acknowledge",
+                     "evaluation.reflection_write", "evaluation.reflection_erase", "evaluation.survey_publish",
+                     "evaluation.response_submit", "evaluation.results_read", "evaluation.results_export"),
                     PROGRAMME),
     # -- records: records, notes, recordings, disputes -------------------------------------------------
     **dict.fromkeys(("note.create", "note.update", "recording.ingest", "record.retention", "record.erasure",

@@ -143,7 +143,7 @@ class Agreements(ActsForCaller):
         try:
             async with self.runtime.engine.begin() as conn:
                 published = await templates.publish(conn, data.sections, self.me.sub, utcnow())
-                await self._audit(conn, "agreement.template_publish", f"agreement-template:{published.version}",
+                await self._audit(conn, "mentoring_agreement.template_publish", f"agreement-template:{published.version}",
                                   f"agreement-template:{published.version}")
         except sa.exc.IntegrityError:
             raise Conflict("Another template was published meanwhile; reload and retry.") from None
@@ -219,7 +219,7 @@ class Agreements(ActsForCaller):
             pairing_id=pairing_id, version=version, template_version=current.version, edited_by=self.me.sub,
             created_at=utcnow(), kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek,
             sealed=sealed.ciphertext))
-        await self._audit(conn, "agreement.edit", f"pairing:{pairing_id}", f"agreement-version:{version}")
+        await self._audit(conn, "mentoring_agreement.edit", f"pairing:{pairing_id}", f"agreement-version:{version}")
         return await self._out(conn, pairing, await _latest(conn, pairing_id), texts)
 
     async def accept(self, pairing_id: str, version: int) -> AgreementOut:
@@ -243,5 +243,5 @@ class Agreements(ActsForCaller):
                 agreements.c[column].is_(None), ~newer).values({column: utcnow()}))
             if not done.rowcount:
                 raise Conflict("The agreement changed meanwhile; reload and retry.", slug="agreement-changed")
-            await self._audit(conn, "agreement.accept", f"pairing:{pairing_id}", f"agreement-version:{version}")
+            await self._audit(conn, "mentoring_agreement.accept", f"pairing:{pairing_id}", f"agreement-version:{version}")
             return await self._out(conn, pairing, await _latest(conn, pairing_id))

@@ -302,9 +302,9 @@ class Pairings(ActsForCaller):
             conn, outbox, self.me, pairing_id, until, now))
 
     async def answer_extension(self, pairing_id: str, *, accept: bool) -> PairingOut:
-        action = "pairing.extension_accept" if accept else "pairing.extension_decline"
-        return await self._change(action, lambda conn, outbox, now: answer_extension(
-            conn, outbox, self.me, pairing_id, accept, now))
+        return await self._change(
+            "pairing.extension_accept" if accept else "pairing.extension_decline",
+            lambda conn, outbox, now: answer_extension(conn, outbox, self.me, pairing_id, accept, now))
 
     async def get(self, pairing_id: str) -> PairingOut:
         async with self.runtime.engine.connect() as conn:
