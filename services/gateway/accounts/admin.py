@@ -97,8 +97,8 @@ class AccountAdmin:
                 raise Conflict("This account has been erased already.", slug="already-erased")
             await conn.execute(sa.update(users).where(users.c.id == user_id).values(
                 status="erased", email=f"erased-{user_id}@erased.invalid", display_name="Erased user",
-                password_hash=None, totp_secret=None, totp_status=None, totp_issued_at=None, time_zone=None, language=None,
-                tokens_valid_after=now, updated_at=now))
+                password_hash=None, totp_secret=None, totp_status=None, totp_issued_at=None, time_zone=None,
+                language=None, tokens_valid_after=now, updated_at=now))
             await drop_recovery_codes(conn, user_id)
             await conn.execute(sa.update(invitations).where(invitations.c.user_id == user_id,
                                                             invitations.c.used_at.is_(None)).values(used_at=now))

@@ -316,5 +316,5 @@ async def set_my_language(users: NamedDependency[Users], runtime: NamedDependenc
 
 ROUTES = [create_user, list_users, get_user, set_roles, grant_privileged, reissue_invitation, suspend, reactivate,
           request_erasure, record_vetting,
-          publish_agreement, current_agreements, accept_agreement, me, set_my_time_zone, set_my_language, my_second_factor,
-          new_recovery_codes]
+          publish_agreement, current_agreements, accept_agreement, me, set_my_time_zone, set_my_language,
+          my_second_factor, new_recovery_codes]

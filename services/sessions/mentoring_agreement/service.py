@@ -143,8 +143,8 @@ class Agreements(ActsForCaller):
         try:
             async with self.runtime.engine.begin() as conn:
                 published = await templates.publish(conn, data.sections, self.me.sub, utcnow())
-                await self._audit(conn, "mentoring_agreement.template_publish", f"agreement-template:{published.version}",
-                                  f"agreement-template:{published.version}")
+                target = f"agreement-template:{published.version}"
+                await self._audit(conn, "mentoring_agreement.template_publish", target, target)
         except sa.exc.IntegrityError:
             raise Conflict("Another template was published meanwhile; reload and retry.") from None
         return published.out()
@@ -243,5 +243,6 @@ class Agreements(ActsForCaller):
                 agreements.c[column].is_(None), ~newer).values({column: utcnow()}))
             if not done.rowcount:
                 raise Conflict("The agreement changed meanwhile; reload and retry.", slug="agreement-changed")
-            await self._audit(conn, "mentoring_agreement.accept", f"pairing:{pairing_id}", f"agreement-version:{version}")
+            await self._audit(conn, "mentoring_agreement.accept", f"pairing:{pairing_id}",
+                              f"agreement-version:{version}")
             return await self._out(conn, pairing, await _latest(conn, pairing_id))
