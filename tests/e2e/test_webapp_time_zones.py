@@ -167,6 +167,28 @@ def test_changing_the_zone_on_the_account_page_changes_the_times_shown(world: Wo
     expect(page.locator("#session-list > li", has_text="Dec 16")).to_contain_text(f"10:00 {DASH} 11:00 AM EST")
 
 
+def test_choosing_french_on_the_account_page_changes_the_words_and_the_dates(world: World, axe: str) -> None:
+    page = world.pages["mentee"]
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Your account").click()
+    language = page.get_by_label("Your language")
+    expect(language).to_have_value("en")  # the browser's (en-US) until chosen
+    language.select_option("fr")
+    page.get_by_role("button", name="Save language").click()
+    expect(nav.get_by_role("link", name="Accueil")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    assert world.apis["mia"].call("GET", "/me")["language"] == "fr"
+    check(page, axe, "account-mentee-fr")
+    shot(page, "account-fr")
+    open_sessions(page, world.ids["pairing"])
+    expect(page.locator("#session-list > li").first).to_contain_text("déc.")  # dates in French
+    page.reload()  # the choice is the account's, not the tab's
+    expect(nav.get_by_role("link", name="Votre compte")).to_be_visible()
+    world.apis["mia"].call("PUT", "/me/language", {"language": "en"})
+    page.reload()
+    expect(nav.get_by_role("link", name="Your account")).to_be_visible()
+
+
 def test_the_account_page_renews_recovery_codes(world: World, axe: str) -> None:
     page = world.pages["admin"]
     page.goto("/#/account")

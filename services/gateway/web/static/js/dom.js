@@ -71,6 +71,12 @@ export function isTimeZone(name) {
 }
 
 /** Show and read every time in `name` from now on (an unknown name: the browser's zone). */
+let locale;  // the person's language for dates and times (i18n.js sets it); undefined: the browser's
+
+export function setLocale(lang) {
+  locale = lang;
+}
+
 export function setTimeZone(name) {
   zone = isTimeZone(name) ? name : browserZone();
 }
@@ -79,9 +85,10 @@ export function timeZone() {
   return zone;
 }
 
-function format(options, name = zone, locale = undefined) {
-  const key = `${name}|${locale || ''}|${JSON.stringify(options)}`;
-  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(locale, { ...options, timeZone: name }));
+function format(options, name = zone, forced = undefined) {
+  const lang = forced || locale;
+  const key = `${name}|${lang || ''}|${JSON.stringify(options)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(lang, { ...options, timeZone: name }));
   return formats.get(key);
 }
 

@@ -15,6 +15,7 @@ import * as matching from './pages/matching_admin.js';
 import * as programme from './pages/programme_admin.js';
 import { resourcesPage } from './pages/resources.js';
 import { forgetNames } from './people.js';
+import { t, setLanguage, browserLanguage } from './i18n.js';
 
 const PEOPLE = ['mentee', 'mentor'];
 
@@ -77,20 +78,20 @@ function navLink(href, text) {
 async function renderNav() {
   clear(nav);
   if (!ctx) return;
-  const items = [navLink('/#/', 'Home')];
-  const notices = navLink('/#/notices', 'Notices');
+  const items = [navLink('/#/', t('nav.home'))];
+  const notices = navLink('/#/notices', t('nav.notices'));
   items.push(notices);
-  if (has(...PEOPLE)) items.push(navLink('/#/profile', 'Your profile'));
-  if (has('mentee')) items.push(navLink('/#/mentors', 'Mentors'));
-  if (has(...PEOPLE, 'admin', 'safeguarding')) items.push(navLink('/#/resources', 'Resources'));
-  if (has(...PEOPLE)) items.push(navLink('/#/concern', 'Report a concern'));
+  if (has(...PEOPLE)) items.push(navLink('/#/profile', t('nav.profile')));
+  if (has('mentee')) items.push(navLink('/#/mentors', t('nav.mentors')));
+  if (has(...PEOPLE, 'admin', 'safeguarding')) items.push(navLink('/#/resources', t('nav.resources')));
+  if (has(...PEOPLE)) items.push(navLink('/#/concern', t('nav.concern')));
   if (has('admin')) {
-    items.push(navLink('/#/admin/users', 'People'), navLink('/#/admin/pairings', 'Pairings'),
-      navLink('/#/admin/matching', 'Matching'), navLink('/#/admin/disputes', 'Disputes'));
+    items.push(navLink('/#/admin/users', t('nav.people')), navLink('/#/admin/pairings', t('nav.pairings')),
+      navLink('/#/admin/matching', t('nav.matching')), navLink('/#/admin/disputes', t('nav.disputes')));
   }
-  if (has('safeguarding')) items.push(navLink('/#/safeguarding', 'Safeguarding'));
-  items.push(navLink('/#/account', 'Your account'));
-  const out = h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, 'Sign out');
+  if (has('safeguarding')) items.push(navLink('/#/safeguarding', t('nav.safeguarding')));
+  items.push(navLink('/#/account', t('nav.account')));
+  const out = h('button', { type: 'button', class: 'link-button', id: 'sign-out' }, t('nav.sign_out'));
   out.addEventListener('click', signOut);
   items.push(h('li', {}, out));
   nav.append(h('ul', {}, items));
@@ -98,7 +99,7 @@ async function renderNav() {
     const inbox = await get('/me/inbox?unread_only=true&limit=1');
     if (inbox.unread > 0) {
       notices.querySelector('a').append(' ', h('span', { class: 'badge' }, String(inbox.unread),
-        h('span', { class: 'visually-hidden' }, ' unread')));
+        h('span', { class: 'visually-hidden' }, ` ${t('nav.unread')}`)));
     }
   } catch { /* the badge is a nicety */ }
 }
@@ -108,7 +109,7 @@ async function signOut() {
   ctx = null;
   setCsrf(null);
   window.location.hash = '#/';
-  await boot('You have signed out.');
+  await boot(t('boot.signed_out'));
 }
 
 async function route() {
@@ -125,17 +126,17 @@ async function route() {
       if (typeof result === 'function') cleanup = result;
     } catch (err) {
       clear(main);
-      main.append(h('h1', { tabindex: '-1' }, 'Something went wrong'),
+      main.append(h('h1', { tabindex: '-1' }, t('error.title')),
         h('div', { class: 'alert error', role: 'alert' }, h('p', {}, err instanceof ApiError
-          ? (await import('./api.js')).problemMessage(err) : 'This page could not be shown. Please reload.')));
+          ? (await import('./api.js')).problemMessage(err) : t('error.page'))));
     }
     focusHeading();
     return;
   }
   await renderNav();
   clear(main);
-  main.append(h('h1', { tabindex: '-1' }, 'Page not found'),
-    h('p', {}, 'This page does not exist or is not part of your role. ', h('a', { href: '/#/' }, 'Go to your home page.')));
+  main.append(h('h1', { tabindex: '-1' }, t('not_found.title')),
+    h('p', {}, t('not_found.text'), ' ', h('a', { href: '/#/' }, t('not_found.home'))));
   focusHeading();
 }
 
@@ -146,9 +147,9 @@ const PUBLIC_FOLLOW_UP = '/report/follow-up';
 
 function publicNav() {
   clear(nav);
-  nav.append(h('ul', {}, h('li', {}, h('a', { href: PUBLIC_REPORT, 'aria-current': window.location.pathname === PUBLIC_REPORT ? 'page' : false }, 'Report a concern')),
-    h('li', {}, h('a', { href: PUBLIC_FOLLOW_UP, 'aria-current': window.location.pathname === PUBLIC_FOLLOW_UP ? 'page' : false }, 'Follow up with a receipt')),
-    h('li', {}, h('a', { href: '/' }, 'Sign in'))));
+  nav.append(h('ul', {}, h('li', {}, h('a', { href: PUBLIC_REPORT, 'aria-current': window.location.pathname === PUBLIC_REPORT ? 'page' : false }, t('nav.concern'))),
+    h('li', {}, h('a', { href: PUBLIC_FOLLOW_UP, 'aria-current': window.location.pathname === PUBLIC_FOLLOW_UP ? 'page' : false }, t('nav.follow_up'))),
+    h('li', {}, h('a', { href: '/' }, t('nav.sign_in')))));
 }
 
 /** Times are shown in the person's time zone. At the first sign-in there is none yet: the browser's is
@@ -181,6 +182,7 @@ async function boot(message) {
   }
   forgetNames();  // names another account could see must not outlive it in this tab
   setTimeZone(browserZone());  // nor its time zone: signed out, times are in the browser's
+  setLanguage(browserLanguage());  // nor its language: signed out, the browser's
   const path = window.location.pathname.replace(/\/+$/, '');
   if (!session) {
     ctx = null;
@@ -205,6 +207,7 @@ async function boot(message) {
   if (window.location.pathname !== '/') window.history.replaceState(null, '', `/${inApp || window.location.hash || '#/'}`);
   const me = await get('/me');
   await settleTimeZone(me);
+  setLanguage(me.language || browserLanguage());
   ctx = { session, me, roles: session.roles, has, refreshNav: renderNav, navigate: (hash) => { window.location.hash = hash; } };
   if (!me.agreements_current) {
     await renderNav();
@@ -217,10 +220,10 @@ async function boot(message) {
 
 window.addEventListener('hashchange', () => { if (window.location.hash.startsWith('#/') || window.location.hash === '') route(); });
 window.addEventListener('tandem:signed-out', () => {
-  if (ctx) { ctx = null; boot('Your session has ended. Please sign in again.'); }
+  if (ctx) { ctx = null; boot(t('boot.session_ended')); }
 });
 document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
 boot().catch(() => {
   clear(main);
-  main.append(h('h1', {}, 'Tandem is not available'), h('p', {}, 'Please try again in a few minutes.'));
+  main.append(h('h1', {}, t('boot.unavailable')), h('p', {}, t('boot.try_later')));
 });

@@ -1,9 +1,10 @@
 // Your account (everyone signed in): who you are, your time zone (every time in Tandem is shown in it, and the
 // times you type are read in it), and, for those with an authenticator app, its state and new recovery codes.
-import { h, field, when, timeZone, setTimeZone, isTimeZone, browserZone } from '../dom.js';
+import { h, field, when, timeZone, setTimeZone, isTimeZone, browserZone, announce } from '../dom.js';
 import { get, post, put } from '../api.js';
 import { page, section, errorBox, busy, showError, success, authenticatorCodeForm } from '../ui.js';
 import { recoveryCodesPage } from './auth.js';
+import { t, LANGUAGES, language, setLanguage } from '../i18n.js';
 
 const ROLE_WORDS = { mentee: 'Mentee', mentor: 'Mentor', admin: 'Programme admin', safeguarding: 'Safeguarding officer',
   operator: 'Operator' };
@@ -45,6 +46,29 @@ function timeZoneCard(ctx) {
   return section('Time zone', form);
 }
 
+function languageCard(ctx) {
+  const box = errorBox();
+  const status = h('div', { id: 'language-saved' });
+  const select = h('select', { id: 'language', name: 'language' },
+    Object.entries(LANGUAGES).map(([code, name]) => h('option', { value: code, lang: code }, name)));
+  select.value = language();
+  const submit = h('button', { type: 'submit' }, t('language.save'));
+  const form = h('form', { class: 'narrow', id: 'language-form' }, box, status,
+    field(t('language.label'), select, t('language.hint')), h('div', { class: 'actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(submit, box, async () => {
+      const saved = await put('/me/language', { language: select.value });
+      ctx.me.language = saved.language;
+      setLanguage(saved.language);
+      await ctx.refreshNav();
+      window.dispatchEvent(new HashChangeEvent('hashchange'));  // this page again, in the new language
+      announce(t('language.saved', { language: LANGUAGES[saved.language] }));
+    });
+  });
+  return section(t('language.title'), form);
+}
+
 async function secondFactorCard(ctx, main) {
   const status = await get('/me/second-factor');
   if (!status.required && status.state === 'none') return null;
@@ -76,7 +100,7 @@ export async function accountPage(ctx, main) {
   main.append(section('You',
     h('p', {}, h('strong', {}, me.display_name), ` · ${me.email}`),
     h('p', { class: 'muted' }, `Role${me.roles.length === 1 ? '' : 's'}: ${roles}. To change your name, e-mail address or roles, ask your programme admin.`)),
-  timeZoneCard(ctx));
+  timeZoneCard(ctx), languageCard(ctx));
   const factor = await secondFactorCard(ctx, main);
   if (factor) main.append(factor);
 }
