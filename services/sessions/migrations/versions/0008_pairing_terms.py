@@ -18,14 +18,14 @@ COLUMNS = ("term_ends_at", "term_reminded_at", "extension_until", "extension_by"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pairings") as batch:
-        batch.add_column(sa.Column("term_ends_at", TS, nullable=True))
-        batch.add_column(sa.Column("term_reminded_at", TS, nullable=True))
-        batch.add_column(sa.Column("extension_until", TS, nullable=True))
-        batch.add_column(sa.Column("extension_by", sa.String(64), nullable=True))
+    op.add_column("pairings", sa.Column("term_ends_at", TS, nullable=True))
+    op.add_column("pairings", sa.Column("term_reminded_at", TS, nullable=True))
+    op.add_column("pairings", sa.Column("extension_until", TS, nullable=True))
+    op.add_column("pairings", sa.Column("extension_by", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("pairings") as batch:
-        for column in reversed(COLUMNS):
-            batch.drop_column(column)
+    # Not a batch: on SQLite that rebuilds the table, and meetings' foreign key forbids dropping pairings.
+    # SQLite drops a plain column in place (3.35+); PostgreSQL always did.
+    for column in reversed(COLUMNS):
+        op.execute(f"ALTER TABLE pairings DROP COLUMN {column}")
