@@ -14,12 +14,25 @@ CALL = re.compile(r"""\b(t|tn)\(\s*'([a-z0-9_.]+)'""")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def catalogue(lang: str) -> dict[str, str]:
-    text = (STATIC / "locales" / f"{lang}.js").read_text(encoding="utf-8")
+def _part(path: Path) -> dict[str, str]:
+    text = path.read_text(encoding="utf-8")
     body = text[text.index("\nexport default ") + len("\nexport default "):].strip().removesuffix(";")
     data = json.loads(body)
-    assert isinstance(data, dict) and all(isinstance(v, str) and v.strip() for v in data.values()), lang
+    assert isinstance(data, dict) and all(isinstance(v, str) and v.strip() for v in data.values()), path
     return data
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Every part of a language's catalogue (locales/<lang>/<area>.js), each imported by locales/<lang>.js;
+    a key lives in one part only."""
+    index = (STATIC / "locales" / f"{lang}.js").read_text(encoding="utf-8")
+    merged: dict[str, str] = {}
+    for path in sorted((STATIC / "locales" / lang).glob("*.js")):
+        assert f"'./{lang}/{path.name}'" in index, f"{path.name} is not imported by locales/{lang}.js"
+        part = _part(path)
+        assert not set(part) & set(merged), f"keys in two parts: {sorted(set(part) & set(merged))}"
+        merged |= part
+    return merged
 
 
 def asked_for() -> dict[str, set[str]]:

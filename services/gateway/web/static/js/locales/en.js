@@ -1,33 +1,10 @@
-// The web app's words in English (i18n.js). JSON inside `export default`: tests read it.
-export default {
-  "nav.home": "Home",
-  "nav.notices": "Notices",
-  "nav.profile": "Your profile",
-  "nav.mentors": "Mentors",
-  "nav.resources": "Resources",
-  "nav.concern": "Report a concern",
-  "nav.people": "People",
-  "nav.pairings": "Pairings",
-  "nav.matching": "Matching",
-  "nav.disputes": "Disputes",
-  "nav.safeguarding": "Safeguarding",
-  "nav.account": "Your account",
-  "nav.sign_out": "Sign out",
-  "nav.unread": "unread",
-  "nav.follow_up": "Follow up with a receipt",
-  "nav.sign_in": "Sign in",
-  "boot.signed_out": "You have signed out.",
-  "boot.session_ended": "Your session has ended. Please sign in again.",
-  "boot.unavailable": "Tandem is not available",
-  "boot.try_later": "Please try again in a few minutes.",
-  "error.title": "Something went wrong",
-  "error.page": "This page could not be shown. Please reload.",
-  "not_found.title": "Page not found",
-  "not_found.text": "This page does not exist or is not part of your role.",
-  "not_found.home": "Go to your home page.",
-  "language.title": "Language",
-  "language.label": "Your language",
-  "language.hint": "Tandem's pages and messages are shown in this language; dates and times follow it too.",
-  "language.save": "Save language",
-  "language.saved": "Saved. Tandem now speaks {language}."
-};
+// Every part of the English catalogue (one file per area of the web app: a key lives in one).
+import core from './en/core.js';
+import home from './en/home.js';
+import auth from './en/auth.js';
+import concerns from './en/concerns.js';
+import pairings from './en/pairings.js';
+import call from './en/call.js';
+import common from './en/common.js';
+
+export default { ...core, ...home, ...auth, ...concerns, ...pairings, ...call, ...common };

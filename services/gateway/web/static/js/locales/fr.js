@@ -1,33 +1,10 @@
-// The web app's words in French (i18n.js). JSON inside `export default`: tests read it.
-export default {
-  "nav.home": "Accueil",
-  "nav.notices": "Avis",
-  "nav.profile": "Votre profil",
-  "nav.mentors": "Mentors",
-  "nav.resources": "Ressources",
-  "nav.concern": "Signaler une préoccupation",
-  "nav.people": "Personnes",
-  "nav.pairings": "Jumelages",
-  "nav.matching": "Jumelage",
-  "nav.disputes": "Différends",
-  "nav.safeguarding": "Protection",
-  "nav.account": "Votre compte",
-  "nav.sign_out": "Se déconnecter",
-  "nav.unread": "non lus",
-  "nav.follow_up": "Suivre avec un reçu",
-  "nav.sign_in": "Se connecter",
-  "boot.signed_out": "Vous êtes déconnecté·e.",
-  "boot.session_ended": "Votre session a pris fin. Veuillez vous reconnecter.",
-  "boot.unavailable": "Tandem n’est pas disponible",
-  "boot.try_later": "Veuillez réessayer dans quelques minutes.",
-  "error.title": "Un problème est survenu",
-  "error.page": "Cette page n’a pas pu s’afficher. Veuillez la recharger.",
-  "not_found.title": "Page introuvable",
-  "not_found.text": "Cette page n’existe pas ou ne relève pas de votre rôle.",
-  "not_found.home": "Retour à votre page d’accueil.",
-  "language.title": "Langue",
-  "language.label": "Votre langue",
-  "language.hint": "Les pages et messages de Tandem s’affichent dans cette langue ; les dates et heures aussi.",
-  "language.save": "Enregistrer la langue",
-  "language.saved": "Enregistré. Tandem vous parle désormais en {language}."
-};
+// Every part of the French catalogue (one file per area of the web app: a key lives in one).
+import core from './fr/core.js';
+import home from './fr/home.js';
+import auth from './fr/auth.js';
+import concerns from './fr/concerns.js';
+import pairings from './fr/pairings.js';
+import call from './fr/call.js';
+import common from './fr/common.js';
+
+export default { ...core, ...home, ...auth, ...concerns, ...pairings, ...call, ...common };

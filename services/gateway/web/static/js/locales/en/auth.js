@@ -1,0 +1,2 @@
+// signing in, invitations, the programme agreements (pages/auth.js), in English. JSON inside `export default` (tests read it).
+export default {};

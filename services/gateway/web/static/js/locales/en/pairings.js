@@ -1,0 +1,2 @@
+// a pairing, its sessions, notes, recordings and disputes (pages/pairings.js), in English. JSON inside `export default` (tests read it).
+export default {};

@@ -1,0 +1,2 @@
+// the call page (pages/call.js), in French. JSON inside `export default` (tests read it).
+export default {};
