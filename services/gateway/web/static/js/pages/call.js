@@ -6,27 +6,30 @@ import { get } from '../api.js';
 import { page, errorBox, showError } from '../ui.js';
 import { otherName, otherId } from './home.js';
 import { loadNames } from '../people.js';
+import { t } from '../i18n.js';
 
 // When the server ends the call (call-ended frame, or a close with one of these codes) the page ends it
 // too: peer connections closed, camera and microphone stopped, no reconnection. 1008 is the gateway's
 // (sign-in revoked, or refused at the handshake), 44xx the sessions service's.
 const FINAL_CODES = new Set([1008, 4401, 4403, 4404, 4409, 4410]);
+// Words are read when needed (not at load), so they follow the person's language.
 const ENDED_WORDS = {
-  'ended-by-programme': 'The call was ended by the programme.',
-  suspended: 'Your account has been suspended, so the programme ended the call.',
-  'signed-out': 'You were signed out, so the call has ended.',
-  'pairing-ended': 'The pairing has ended, so the call has ended.',
-  'room-closed': 'The session time is over; the call has ended.',
-  replaced: 'You opened this call in another window, so it continues there.',
-  'not-found': 'This session does not exist.',
+  'ended-by-programme': () => t('call.ended.by_programme'),
+  suspended: () => t('call.ended.suspended'),
+  'signed-out': () => t('call.ended.signed_out'),
+  'pairing-ended': () => t('call.ended.pairing_ended'),
+  'room-closed': () => t('call.ended.room_closed'),
+  replaced: () => t('call.ended.replaced'),
+  'not-found': () => t('call.ended.not_found'),
 };
 const ERROR_WORDS = {
-  'recording-unavailable': 'Recording is not available right now. The call continues without recording.',
-  'rate-limited': 'Too many actions at once. Please wait a moment.',
-  'already-granted': 'You have already given your consent.',
-  'not-requested': 'Nobody has asked to record yet.',
-  'peer-absent': 'The other person must be in the call before recording can start.',
+  'recording-unavailable': () => t('call.error.recording_unavailable'),
+  'rate-limited': () => t('call.error.rate_limited'),
+  'already-granted': () => t('call.error.already_granted'),
+  'not-requested': () => t('call.error.not_requested'),
+  'peer-absent': () => t('call.error.peer_absent'),
 };
+const known = (words, key) => Object.hasOwn(words, key);
 
 export async function callPage(ctx, main, sessionId) {
   const session = await get(`/api/sessions/sessions/${encodeURIComponent(sessionId)}`);
@@ -36,25 +39,27 @@ export async function callPage(ctx, main, sessionId) {
   // the crossing offer and waits for that answer ("perfect negotiation"). Which side is polite only has
   // to be the same on both pages.
   const polite = ctx.me.id > otherId(ctx, pairing);
-  page(main, `Call with ${other}`);
+  // `other` may begin a sentence ("your mentor joined…").
+  const Other = `${other[0].toUpperCase()}${other.slice(1)}`;
+  page(main, t('call.title', { other }));
   const box = errorBox();
-  const status = h('p', { id: 'call-status', role: 'status' }, 'Starting your camera…');
+  const status = h('p', { id: 'call-status', role: 'status' }, t('call.status.starting'));
   const indicator = h('div', { class: 'rec-indicator', id: 'recording-indicator', role: 'status', 'aria-live': 'assertive' },
-    h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { id: 'recording-text' }, 'Not recording'));
+    h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { id: 'recording-text' }, t('call.rec.idle')));
   const localVideo = h('video', { id: 'local-video', autoplay: true, muted: true, playsinline: true });
   const remoteVideo = h('video', { id: 'remote-video', autoplay: true, playsinline: true });
-  const muteBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-mic', 'aria-pressed': 'false' }, 'Mute microphone');
-  const camBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-camera', 'aria-pressed': 'false' }, 'Turn camera off');
-  const leaveBtn = h('button', { type: 'button', class: 'danger', id: 'leave-call' }, 'Leave the call');
-  const askBtn = h('button', { type: 'button', id: 'ask-record' }, 'Ask to record');
-  const consentBtn = h('button', { type: 'button', id: 'consent-record', hidden: true }, 'I consent to recording');
-  const stopBtn = h('button', { type: 'button', class: 'danger', id: 'stop-record', hidden: true }, 'Stop recording');
-  const consentHelp = h('p', { class: 'muted', id: 'consent-help' }, 'Recording starts only when both of you consent. Either of you can stop it at any time.');
+  const muteBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-mic', 'aria-pressed': 'false' }, t('call.mic.mute'));
+  const camBtn = h('button', { type: 'button', class: 'secondary', id: 'toggle-camera', 'aria-pressed': 'false' }, t('call.camera.off'));
+  const leaveBtn = h('button', { type: 'button', class: 'danger', id: 'leave-call' }, t('call.leave'));
+  const askBtn = h('button', { type: 'button', id: 'ask-record' }, t('call.rec.ask'));
+  const consentBtn = h('button', { type: 'button', id: 'consent-record', hidden: true }, t('call.rec.consent'));
+  const stopBtn = h('button', { type: 'button', class: 'danger', id: 'stop-record', hidden: true }, t('call.rec.stop'));
+  const consentHelp = h('p', { class: 'muted', id: 'consent-help' }, t('call.rec.help'));
   main.append(box, indicator, h('div', { class: 'call-grid' },
     h('div', { class: 'video-box' }, remoteVideo, h('span', { class: 'caption' }, other)),
-    h('div', {}, h('div', { class: 'video-box' }, localVideo, h('span', { class: 'caption' }, 'You')),
+    h('div', {}, h('div', { class: 'video-box' }, localVideo, h('span', { class: 'caption' }, t('call.you'))),
       h('div', { class: 'actions' }, muteBtn, camBtn))),
-  status, h('section', { class: 'card' }, h('h2', {}, 'Recording consent'), consentHelp, h('div', { class: 'actions' }, askBtn, consentBtn, stopBtn)),
+  status, h('section', { class: 'card' }, h('h2', {}, t('call.rec.title')), consentHelp, h('div', { class: 'actions' }, askBtn, consentBtn, stopBtn)),
   h('div', { class: 'actions' }, leaveBtn));
 
   let stream = null;
@@ -77,8 +82,8 @@ export async function callPage(ctx, main, sessionId) {
     stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
     localVideo.srcObject = stream;
   } catch {
-    showError(box, 'Tandem could not use your camera or microphone. Allow access in your browser and reload the page.');
-    setStatus('No camera or microphone.');
+    showError(box, t('call.media.error'));
+    setStatus(t('call.media.none'));
     return () => {};
   }
 
@@ -93,8 +98,8 @@ export async function callPage(ctx, main, sessionId) {
       announce(track.enabled ? onSaid : offSaid);
     });
   };
-  toggles(muteBtn, () => stream.getAudioTracks(), ['Mute microphone', 'Unmute microphone'], ['Microphone on', 'Microphone muted']);
-  toggles(camBtn, () => stream.getVideoTracks(), ['Turn camera off', 'Turn camera on'], ['Camera on', 'Camera off']);
+  toggles(muteBtn, () => stream.getAudioTracks(), [t('call.mic.mute'), t('call.mic.unmute')], [t('call.mic.on'), t('call.mic.muted')]);
+  toggles(camBtn, () => stream.getVideoTracks(), [t('call.camera.off'), t('call.camera.on')], [t('call.camera.is_on'), t('call.camera.is_off')]);
   askBtn.addEventListener('click', () => send({ type: 'consent-request' }));
   consentBtn.addEventListener('click', () => send({ type: 'consent-grant' }));
   stopBtn.addEventListener('click', () => send({ type: 'consent-revoke' }));
@@ -105,13 +110,15 @@ export async function callPage(ctx, main, sessionId) {
     indicator.className = `rec-indicator ${phase}`;
     indicator.dataset.phase = phase;
     const text = indicator.querySelector('#recording-text');
-    if (phase === 'recording') text.textContent = 'RECORDING — both of you consented';
-    else if (phase === 'requested') text.textContent = mineGranted ? 'Recording requested — waiting for the other person' : `Recording requested by ${state.requested_by === ctx.me.id ? 'you' : other} — not recording yet`;
-    else text.textContent = 'Not recording';
+    if (phase === 'recording') text.textContent = t('call.rec.recording');
+    else if (phase === 'requested') {
+      text.textContent = mineGranted ? t('call.rec.waiting')
+        : state.requested_by === ctx.me.id ? t('call.rec.requested_by_you') : t('call.rec.requested_by_other', { other });
+    } else text.textContent = t('call.rec.idle');
     askBtn.hidden = phase !== 'idle';
     consentBtn.hidden = !(phase === 'requested' && !mineGranted);
     stopBtn.hidden = phase === 'idle';
-    stopBtn.textContent = phase === 'recording' ? 'Stop recording' : 'Withdraw / cancel request';
+    stopBtn.textContent = phase === 'recording' ? t('call.rec.stop') : t('call.rec.withdraw');
     if (phase !== 'recording' && recPc) { recPc.close(); recPc = null; }
   }
 
@@ -131,8 +138,8 @@ export async function callPage(ctx, main, sessionId) {
     const mine = pc;
     pc.addEventListener('connectionstatechange', () => {
       if (mine !== pc) return;
-      if (pc.connectionState === 'connected') { setStatus(`Connected with ${other}.`); main.dataset.connected = 'true'; }
-      if (pc.connectionState === 'failed') { setStatus('The connection was lost. Trying again…'); send({ type: 'ice-restart' }); }
+      if (pc.connectionState === 'connected') { setStatus(t('call.status.connected', { other })); main.dataset.connected = 'true'; }
+      if (pc.connectionState === 'failed') { setStatus(t('call.status.retrying')); send({ type: 'ice-restart' }); }
     });
     return pc;
   }
@@ -175,17 +182,17 @@ export async function callPage(ctx, main, sessionId) {
         retries = 0;
         iceServers = (frame.ice_servers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
         showRecording(frame.recording);
-        if (frame.peer_present) { setStatus(`Connecting to ${other}…`); await makeOffer(); } else setStatus(`Waiting for ${other} to join…`);
+        if (frame.peer_present) { setStatus(t('call.status.connecting', { other })); await makeOffer(); } else setStatus(t('call.status.waiting', { other }));
         break;
       case 'peer-joined':
-        setStatus(`${other[0].toUpperCase()}${other.slice(1)} joined. Connecting…`);
+        setStatus(t('call.status.peer_joined', { other: Other }));
         newPeer(); // they send the offer; a fresh connection avoids stale transports after a resume
         break;
       case 'peer-away':
-        setStatus(`${other[0].toUpperCase()}${other.slice(1)} lost their connection. Waiting for them to come back…`);
+        setStatus(t('call.status.peer_away', { other: Other }));
         break;
       case 'peer-left':
-        setStatus(`${other[0].toUpperCase()}${other.slice(1)} left the call.`);
+        setStatus(t('call.status.peer_left', { other: Other }));
         remoteVideo.srcObject = null;
         main.dataset.connected = 'false';
         break;
@@ -216,10 +223,10 @@ export async function callPage(ctx, main, sessionId) {
         break;
       case 'recording-state':
         showRecording(frame);
-        announce(frame.phase === 'recording' ? 'Recording has started.' : frame.phase === 'requested' ? 'Recording was requested.' : 'Not recording.');
+        announce(frame.phase === 'recording' ? t('call.rec.started') : frame.phase === 'requested' ? t('call.rec.requested') : t('call.rec.not_recording'));
         break;
       case 'error':
-        showError(box, ERROR_WORDS[frame.reason] || `That did not work (${frame.reason}).`);
+        showError(box, known(ERROR_WORDS, frame.reason) ? ERROR_WORDS[frame.reason]() : t('call.error.other', { reason: frame.reason }));
         break;
       case 'ice-servers':
         await renewIceServers(frame.ice_servers);
@@ -249,11 +256,11 @@ export async function callPage(ctx, main, sessionId) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.close(1000);
     showRecording({ phase: 'idle', granted: [] });
     for (const b of [askBtn, consentBtn, stopBtn, muteBtn, camBtn]) b.hidden = true;
-    const words = ENDED_WORDS[reason] || 'You cannot join this call now.';
-    endedBox.textContent = `${words} Your camera and microphone are off.`;
+    const words = known(ENDED_WORDS, reason) ? ENDED_WORDS[reason]() : t('call.ended.cannot_join');
+    endedBox.textContent = t('call.ended.media_off', { words });
     endedBox.hidden = false;
     setStatus(words);
-    leaveBtn.textContent = 'Close the call page';
+    leaveBtn.textContent = t('call.close_page');
   }
 
   async function renewIceServers(servers) {
@@ -282,7 +289,7 @@ export async function callPage(ctx, main, sessionId) {
     if (e.code === 4404) return 'not-found';
     if (e.code === 4410) return 'room-closed';
     if (e.code === 4409) return 'replaced';
-    return ENDED_WORDS[e.reason] ? e.reason : 'refused';
+    return known(ENDED_WORDS, e.reason) ? e.reason : 'refused';
   }
 
   function connect() {
@@ -290,7 +297,7 @@ export async function callPage(ctx, main, sessionId) {
     ws = new WebSocket(`${scheme}://${window.location.host}/api/sessions/sessions/${encodeURIComponent(sessionId)}/signal`);
     const socket = ws;
     socket.addEventListener('open', () => send({ type: 'join' }));
-    const failed = () => showError(box, 'The call hit a problem. If the video stops, leave and join again.');
+    const failed = () => showError(box, t('call.error.problem'));
     socket.addEventListener('message', (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
@@ -317,7 +324,7 @@ export async function callPage(ctx, main, sessionId) {
       }
       retries += 1;
       const wait = Math.min(1000 * 2 ** (retries - 1), 8000);
-      setStatus(`Connection lost. Reconnecting (attempt ${retries})…`);
+      setStatus(t('call.status.reconnecting', { attempt: retries }));
       retryTimer = window.setTimeout(connect, wait);
     });
   }
@@ -336,8 +343,8 @@ export async function callPage(ctx, main, sessionId) {
   leaveBtn.addEventListener('click', () => {
     leave();
     clear(main);
-    page(main, 'You left the call');
-    main.append(h('p', {}, h('a', { href: '#/' }, 'Back to your home page')), h('p', {}, h('a', { href: `#/pairings/${encodeURIComponent(session.pairing_id)}` }, 'Back to the pairing')));
+    page(main, t('call.left.title'));
+    main.append(h('p', {}, h('a', { href: '#/' }, t('call.left.home'))), h('p', {}, h('a', { href: `#/pairings/${encodeURIComponent(session.pairing_id)}` }, t('call.left.pairing'))));
     main.querySelector('h1').focus();
   });
   window.addEventListener('pagehide', leave, { once: true });
