@@ -226,6 +226,29 @@ def test_the_account_page_fits_a_phone(world: World, browser: Browser, stack: Ru
         page.set_viewport_size({"width": 1200, "height": 900})
 
 
+def test_the_pairing_page_in_french(world: World, axe: str) -> None:
+    """The mentee in French: the pairing page's headings, its sessions and their dates; then English again."""
+    page = world.pages["mentee"]
+    world.apis["mia"].call("PUT", "/me/language", {"language": "fr"})
+    try:
+        page.goto(f"/#/pairings/{world.ids['pairing']}")
+        page.reload()
+        page.get_by_role("heading", name="Sessions").wait_for()
+        page.wait_for_load_state("networkidle")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Binôme avec")
+        for heading in ("État", "Travailler ensemble", "Planifier une session", "Notes", "Enregistrements", "Litiges"):
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        first = page.locator("#session-list > li").first
+        expect(first).to_contain_text("déc.")
+        expect(first.get_by_role("button", name=re.compile(r"^Annuler la session du "))).to_be_visible()
+        expect(page.get_by_label("Durée en minutes")).to_be_visible()
+        check(page, axe, "pairing-mentee-fr")
+        shot(page, "pairing-fr")
+    finally:
+        world.apis["mia"].call("PUT", "/me/language", {"language": "en"})
+        page.reload()
+    page.get_by_role("heading", name="Schedule a session").wait_for()
+
 def _transitions(zone: str, year: int) -> list[datetime]:
     """The instants (UTC) in `year` where `zone`'s offset changes, found hour by hour then minute by minute."""
     tz = ZoneInfo(zone)
