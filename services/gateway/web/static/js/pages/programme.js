@@ -62,11 +62,11 @@ async function renderMentors(ctx, main, message) {
   if (message) main.append(success(message));
   const cards = h('ul', { class: 'plain', id: 'mentor-list' });
   for (const m of mentors) {
-    cards.append(h('li', { class: 'card' }, h('h3', {}, named(m.user_id)),
+    cards.append(h('li', {}, h('article', { class: 'card' }, h('h3', {}, named(m.user_id)),
       m.bio ? h('p', {}, m.bio) : empty('No biography yet.'),
       m.areas.length ? h('p', {}, 'Areas: ', m.areas.join(', ')) : null,
       m.languages.length ? h('p', {}, 'Languages: ', m.languages.join(', ')) : null,
-      h('p', {}, h('span', { class: `tag ${m.has_room ? 'ok' : 'warn'}` }, m.has_room ? 'Has room for a mentee' : 'Full at the moment'))));
+      h('p', {}, h('span', { class: `tag ${m.has_room ? 'ok' : 'warn'}` }, m.has_room ? 'Has room for a mentee' : 'Full at the moment')))));
   }
   main.append(section('Mentors you can choose', mentors.length ? cards : empty('No mentor can be chosen at the moment.')));
   main.append(preferencesCard(ctx, main, mentors, prefs, named));
