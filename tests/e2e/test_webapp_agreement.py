@@ -54,8 +54,9 @@ def world(stack: RunningStack, browser: Browser) -> Iterator[World]:
 
 
 def open_agreement(page: Any, pairing_id: str) -> None:
+    page.goto("/#/")  # by way of the home page, so the same address again renders afresh (no reload)
+    page.get_by_role("heading", name="Hello", exact=False).wait_for()
     page.goto(f"/#/pairings/{pairing_id}/agreement")
-    page.reload()  # the same hash again: render afresh
     page.get_by_role("heading", name="Mentoring agreement", level=1).wait_for()
     page.locator("#agreement-state, #agreement-gone").first.wait_for()
 
