@@ -121,7 +121,7 @@ async function answersOf(plan, name, cell, reload) {
       announce('Acknowledged.');
       await reload();
     }));
-    return h('li', { class: 'card checkin-answer' },
+    return h('li', {}, h('div', { class: 'card checkin-answer' },
       h('p', {}, h('strong', {}, `Answered ${when(a.answered_at)}`), ' ',
         a.needs_attention ? (a.acknowledged_at ? tag(`Acknowledged ${when(a.acknowledged_at)}`, 'ok') : tag('Needs attention', 'danger')) : null),
       h('dl', {},
@@ -129,7 +129,7 @@ async function answersOf(plan, name, cell, reload) {
         h('dt', {}, 'Something makes them uncomfortable'), h('dd', {}, a.uncomfortable ? 'Yes' : 'No'),
         h('dt', {}, 'Wants to be contacted'), h('dd', {}, a.wants_contact ? 'Yes' : 'No'),
         h('dt', {}, 'Comment'), h('dd', {}, a.comment || '—')),
-      ack ? h('div', { class: 'actions' }, ack) : null);
+      ack ? h('div', { class: 'actions' }, ack) : null));
   });
   cell.append(h('ul', { class: 'plain' }, items));
 }
