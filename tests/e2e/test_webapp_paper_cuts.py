@@ -297,3 +297,47 @@ def test_the_audit_ledger_pages_and_hides_its_own_searches(world: World, axe: st
     expect(table.locator("tbody tr")).to_have_count(1)
     assert page.js_errors == []
 
+
+
+def test_a_french_browser_gets_the_public_concern_form_in_french(stack: RunningStack, browser: Browser,
+                                                                 axe: str) -> None:
+    """Signed out, the page speaks the browser's language: an anonymous reporter with a French browser."""
+    page = browser.page(stack.url, locale="fr-FR")
+    page.goto("/report")
+    page.get_by_role("heading", name="Signaler une préoccupation").wait_for()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_label("De quoi s\N{RIGHT SINGLE QUOTATION MARK}agit-il ?")).to_be_visible()
+    expect(page.get_by_label("Que s\N{RIGHT SINGLE QUOTATION MARK}est-il passé ?")).to_be_visible()
+    expect(page.get_by_role("button", name="Envoyer le signalement")).to_be_visible()
+    expect(page.get_by_text("Vous n\N{RIGHT SINGLE QUOTATION MARK}avez pas besoin de compte.")).to_be_visible()
+    page.get_by_role("button", name="Envoyer le signalement").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Choisissez l\N{RIGHT SINGLE QUOTATION MARK}objet de la préoccupation.")
+    shot(page, "concern-public-fr")
+    check(page, axe, "concern-public-fr")
+    page.goto("/report/follow-up")
+    page.get_by_role("heading", name="Suivre un signalement anonyme").wait_for()
+    page.context.close()
+
+
+def test_a_member_in_french_sees_the_home_page_and_notices_in_french(world: World, axe: str) -> None:
+    page, api = world.pages["mentee"], world.apis["mentee"]
+    api.call("PUT", "/me/language", {"language": "fr"})
+    try:
+        page.goto("/#/")
+        page.reload()
+        page.get_by_role("heading", name="Bonjour, Mia Mentee").wait_for()
+        page.get_by_role("heading", name="Vos jumelages").wait_for()
+        expect(page.get_by_role("heading", name="Séances à venir")).to_be_visible()
+        expect(page.locator("#main").get_by_role("link", name="Signaler une préoccupation")).to_be_visible()
+        expect(page.locator(".notice-text").first).to_be_visible()
+        shot(page, "home-fr")
+        check(page, axe, "home-fr")
+        page.goto("/#/notices")
+        page.get_by_role("heading", name="Avis", exact=True).wait_for()
+        expect(page.locator(".notice-text", has_text="Votre jumelage est maintenant actif").first).to_be_visible()
+    finally:
+        api.call("PUT", "/me/language", {"language": "en"})
+    page.goto("/#/")
+    page.reload()
+    page.get_by_role("heading", name="Hello, Mia Mentee").wait_for()

@@ -1,6 +1,8 @@
 // Talks to the gateway (same origin). The browser holds an HttpOnly session cookie; we only ever see the
 // CSRF token, which every state-changing request carries in the x-csrf-token header.
 
+import { t } from './i18n.js';
+
 let csrfToken = null;
 
 export function setCsrf(token) {
@@ -54,34 +56,35 @@ export const anonymousPost = (path, body, options) => api('POST', path, body ===
   { ...options, anonymous: true });
 
 // Machine-readable reasons some services add to a problem, in plain words.
+// Getters: the words are read in the person's language when a problem is shown.
 const REASONS = {
-  'mentor-not-vetted': 'The mentor has not passed every vetting check yet.',
-  'agreements-not-accepted': 'Both people must accept the current programme agreements first.',
-  'member-suspended': 'One of the two accounts is suspended.',
-  'mentor-unknown': 'This person is not (yet) known as a mentor. If you just invited them, wait until they have signed in once.',
-  'mentee-unknown': 'This person is not (yet) known as a mentee. If you just invited them, wait until they have signed in once.',
+  get 'mentor-not-vetted'() { return t('common.reason.mentor_not_vetted'); },
+  get 'agreements-not-accepted'() { return t('common.reason.agreements_not_accepted'); },
+  get 'member-suspended'() { return t('common.reason.member_suspended'); },
+  get 'mentor-unknown'() { return t('common.reason.mentor_unknown'); },
+  get 'mentee-unknown'() { return t('common.reason.mentee_unknown'); },
 };
 
 /** A calm, readable sentence for any failure (problem+json detail when the service gave one). */
 export function problemMessage(err) {
-  if (!(err instanceof ApiError)) return 'Something went wrong. Please try again.';
+  if (!(err instanceof ApiError)) return t('common.problem.unknown');
   const { status, body } = err;
-  if (status === 0) return 'We could not reach Tandem. Check your connection and try again.';
-  if (status === 401) return body.detail && body.detail !== 'Sign in first.' ? body.detail : 'Please sign in again.';
+  if (status === 0) return t('common.problem.network');
+  if (status === 401) return body.detail && body.detail !== 'Sign in first.' ? body.detail : t('common.problem.sign_in_again');
   if (status === 403 && body.type && String(body.type).includes('csrf')) {
-    return 'Your page was open too long. Please reload it and try again.';
+    return t('common.problem.csrf');
   }
-  if (status === 429) return 'Too many attempts in a short time. Please wait a minute and try again.';
-  if (status >= 500) return 'Something went wrong on our side. Your data is safe; please try again in a moment.';
+  if (status === 429) return t('common.problem.too_many');
+  if (status >= 500) return t('common.problem.server');
   const parts = [];
   if (body.detail) parts.push(body.detail);
-  if (typeof body.reason === 'string' && REASONS[body.reason]) parts.push(REASONS[body.reason]);
+  if (typeof body.reason === 'string' && Object.hasOwn(REASONS, body.reason)) parts.push(REASONS[body.reason]);
   if (Array.isArray(body.errors)) {
     for (const e of body.errors) if (e && e.message) parts.push(`${e.key ? `${e.key}: ` : ''}${e.message}`);
   }
   if (parts.length) return parts.join(' ');
-  if (status === 403) return 'You do not have access to this.';
-  if (status === 404) return 'We could not find that. It may have been removed.';
-  if (status === 409) return 'This changed in the meantime. Please reload and try again.';
-  return 'That did not work. Please check what you entered and try again.';
+  if (status === 403) return t('common.problem.forbidden');
+  if (status === 404) return t('common.problem.not_found');
+  if (status === 409) return t('common.problem.conflict');
+  return t('common.problem.invalid');
 }

@@ -1,6 +1,7 @@
 // Shared page pieces: error boxes, busy buttons, confirmations, page headings.
 import { h, field, clear, announce } from './dom.js';
 import { problemMessage } from './api.js';
+import { t } from './i18n.js';
 
 export function errorBox() {
   return h('div', { class: 'alert error', role: 'alert', tabindex: '-1' });
@@ -36,7 +37,7 @@ export async function busy(button, box, fn) {
 export function confirmDialog(title, message, confirmLabel, { danger = false } = {}) {
   return new Promise((resolve) => {
     const yes = h('button', { type: 'button', class: danger ? 'danger' : '' }, confirmLabel);
-    const no = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+    const no = h('button', { type: 'button', class: 'secondary' }, t('common.cancel'));
     const heading = h('h2', { id: 'dialog-title' }, title);
     const dialog = h('dialog', { 'aria-labelledby': 'dialog-title', class: 'card' }, heading, h('p', {}, message),
       h('div', { class: 'actions' }, yes, no));
@@ -81,11 +82,11 @@ export function authenticatorCodeForm({ attrs = {}, intro = [], hint, button, bu
     pattern: '[0-9]{6}', maxlength: '6', required });
   const submit = h('button', { type: 'submit', class: buttonClass }, button);
   const form = h('form', { novalidate: true, ...attrs }, ...intro, box,
-    field('Code from your authenticator app', code, hint), h('div', { class: 'actions' }, submit));
+    field(t('common.totp.label'), code, hint), h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const value = code.value.replace(/\s+/g, '');
-    if (!/^[0-9]{6}$/.test(value)) { showError(box, 'Enter the 6-digit code from your authenticator app.'); code.focus(); return; }
+    if (!/^[0-9]{6}$/.test(value)) { showError(box, t('common.totp.invalid')); code.focus(); return; }
     busy(submit, box, () => onCode(value));
   });
   return form;

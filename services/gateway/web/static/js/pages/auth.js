@@ -3,9 +3,10 @@
 import { h, field, checkbox, clear } from '../dom.js';
 import { get, post, setCsrf, ApiError } from '../api.js';
 import { page, errorBox, busy, showError, success, authenticatorCodeForm } from '../ui.js';
+import { t, tn } from '../i18n.js';
 
 export function signInPage(main, message, onSignedIn) {
-  page(main, 'Sign in to Tandem', 'Mentoring sessions, notes and recordings, kept confidential.');
+  page(main, t('auth.sign_in.title'), t('auth.sign_in.lead'));
   const box = errorBox();
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
@@ -13,20 +14,20 @@ export function signInPage(main, message, onSignedIn) {
     pattern: '[0-9]{6}', maxlength: '6' });
   const recovery = h('input', { type: 'text', name: 'recovery', autocomplete: 'off', spellcheck: 'false',
     maxlength: '40' });
-  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const submit = h('button', { type: 'submit' }, t('auth.sign_in.submit'));
   const form = h('form', { class: 'card narrow', novalidate: true },
     message ? success(message) : null, box,
-    field('E-mail address', email),
-    field('Password', password),
-    field('Authenticator code (if you have one)', code,
-      'Admins and safeguarding officers: the 6-digit code from your authenticator app.'),
-    h('details', { class: 'recovery-option' }, h('summary', {}, 'Lost your phone? Use a recovery code'),
-      field('Recovery code', recovery, 'One of the codes you saved when you set up your authenticator. Each works once.')),
+    field(t('auth.sign_in.email'), email),
+    field(t('auth.sign_in.password'), password),
+    field(t('auth.sign_in.code'), code,
+      t('auth.sign_in.code_hint')),
+    h('details', { class: 'recovery-option' }, h('summary', {}, t('auth.sign_in.recovery_summary')),
+      field(t('auth.sign_in.recovery'), recovery, t('auth.sign_in.recovery_hint'))),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!email.value || !password.value) {
-      showError(box, 'Enter your e-mail address and password.');
+      showError(box, t('auth.sign_in.missing'));
       return;
     }
     busy(submit, null, async () => {
@@ -47,7 +48,7 @@ export function signInPage(main, message, onSignedIn) {
             { email: email.value.trim(), password: password.value }, { allow401: true }).catch((e) => showError(box, e));
           if (enrolment) {
             enrolPage(main, { email: email.value.trim(), password: password.value, enrolment },
-              () => signInPage(main, 'Your authenticator is set up. Sign in with the next code it shows.', onSignedIn));
+              () => signInPage(main, t('auth.sign_in.enrolled'), onSignedIn));
           }
           return;
         }
@@ -57,12 +58,12 @@ export function signInPage(main, message, onSignedIn) {
     });
   });
   main.append(form, h('p', { class: 'muted narrow' },
-    'New to Tandem? Your programme admin sends you a personal link to set your password.'),
+    t('auth.sign_in.new')),
   h('section', { class: 'card narrow', 'aria-labelledby': 'no-account-heading' },
-    h('h2', { id: 'no-account-heading' }, 'Worried about someone’s safety or conduct?'),
-    h('p', {}, 'Anyone can tell the safeguarding team, with or without an account, anonymously.'),
-    h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '/report', id: 'public-report-link' }, 'Report a concern without signing in'),
-      h('a', { href: '/report/follow-up' }, 'Follow up with a receipt'))));
+    h('h2', { id: 'no-account-heading' }, t('auth.sign_in.worried')),
+    h('p', {}, t('auth.sign_in.worried_text')),
+    h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '/report', id: 'public-report-link' }, t('auth.sign_in.report')),
+      h('a', { href: '/report/follow-up' }, t('auth.sign_in.follow_up')))));
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -102,22 +103,20 @@ function groupsOf4(text) {
  * `who` holds the e-mail address and password just used (they confirm the key) and the pending key. */
 export function enrolPage(main, who, onDone) {
   const { enrolment } = who;
-  page(main, 'Set up your authenticator app',
-    'Your role needs a second step when you sign in: a code from an authenticator app on your phone.');
-  const qr = qrCode(enrolment.qr_svg, 'QR code of your authenticator key');
+  page(main, t('auth.enrol.title'), t('auth.enrol.lead'));
+  const qr = qrCode(enrolment.qr_svg, t('auth.enrol.qr_label'));
   main.append(h('section', { class: 'card narrow', 'aria-labelledby': 'scan-heading' },
-    h('h2', { id: 'scan-heading' }, '1. Add Tandem to the app'),
-    h('p', {}, 'Open your authenticator app (for example the one your organisation recommends), choose to add an ',
-      'account, and scan this QR code.'),
+    h('h2', { id: 'scan-heading' }, t('auth.enrol.step1')),
+    h('p', {}, t('auth.enrol.scan')),
     qr ? h('p', {}, qr) : null,
-    h('p', { class: 'label' }, 'Cannot scan it? Type this key instead'),
+    h('p', { class: 'label' }, t('auth.enrol.type_key')),
     h('p', { class: 'receipt', id: 'totp-secret'}, groupsOf4(enrolment.secret)),
-    h('p', {}, h('a', { href: enrolment.otpauth_uri, id: 'totp-link' }, 'Open in my authenticator app (on this device)'))));
+    h('p', {}, h('a', { href: enrolment.otpauth_uri, id: 'totp-link' }, t('auth.enrol.open_link')))));
   main.append(authenticatorCodeForm({
     attrs: { class: 'card narrow', 'aria-labelledby': 'confirm-heading' },
-    intro: [h('h2', { id: 'confirm-heading' }, '2. Enter the code it shows')],
-    hint: 'Six digits. Until you enter one, the app is not set up and you cannot sign in with it.',
-    button: 'Confirm', required: true,
+    intro: [h('h2', { id: 'confirm-heading' }, t('auth.enrol.step2'))],
+    hint: t('auth.enrol.code_hint'),
+    button: t('auth.enrol.confirm'), required: true,
     onCode: async (value) => {
       const result = await post('/auth/second-factor/confirmation',
         { email: who.email, password: who.password, totp_code: value }, { allow401: true });
@@ -132,66 +131,63 @@ export function enrolPage(main, who, onDone) {
 async function recoveryCodeUsedPage(main, onDone) {
   const status = await get('/me/second-factor');
   const left = status.recovery_codes_left;
-  page(main, 'You signed in with a recovery code',
-    `That code is spent. You have ${left} recovery code${left === 1 ? '' : 's'} left.`);
-  const cont = h('button', { type: 'button', id: 'recovery-continue' }, 'Continue');
+  page(main, t('auth.recovery_used.title'), tn('auth.recovery_used.lead', left));
+  const cont = h('button', { type: 'button', id: 'recovery-continue' }, t('auth.continue'));
   cont.addEventListener('click', onDone);
   const form = authenticatorCodeForm({
     attrs: { class: 'card narrow', 'aria-labelledby': 'renew-heading' },
-    intro: [h('h2', { id: 'renew-heading' }, 'Still have your authenticator app?'),
-      h('p', {}, 'Get a new set of ten codes; the ones you have now stop working.')],
-    button: 'Get new recovery codes', buttonClass: 'secondary',
+    intro: [h('h2', { id: 'renew-heading' }, t('auth.recovery_used.renew')),
+      h('p', {}, t('auth.recovery_used.renew_text'))],
+    button: t('auth.recovery_used.renew_button'), buttonClass: 'secondary',
     onCode: async (value) => {
       const result = await post('/me/recovery-codes', { totp_code: value });
-      recoveryCodesPage(main, result.codes, onDone, 'Continue');
+      recoveryCodesPage(main, result.codes, onDone, t('auth.continue'));
     },
   });
   main.append(h('section', { class: 'card narrow', 'aria-labelledby': 'lost-heading' },
-    h('h2', { id: 'lost-heading' }, 'Lost your phone?'),
-    h('p', {}, 'Ask your programme admin for a new set-password link: it sets up a new authenticator app and new ',
-      'recovery codes, and the lost phone stops working for Tandem.'),
+    h('h2', { id: 'lost-heading' }, t('auth.recovery_used.lost')),
+    h('p', {}, t('auth.recovery_used.lost_text')),
     h('div', { class: 'actions' }, cont)), form);
   main.querySelector('h1').focus();
 }
 
-export function recoveryCodesPage(main, codes, onDone, nextLabel = 'Continue to sign in') {
-  page(main, 'Save your recovery codes',
-    'If you lose your phone, each of these codes lets you sign in once instead of a code from your authenticator app.');
+export function recoveryCodesPage(main, codes, onDone, nextLabel = t('auth.continue_sign_in')) {
+  page(main, t('auth.codes.title'), t('auth.codes.lead'));
   const box = errorBox();
-  const { input, el } = checkbox('I have saved these codes somewhere safe, away from my phone.');
+  const { input, el } = checkbox(t('auth.codes.saved'));
   const next = h('button', { type: 'button', id: 'recovery-codes-saved' }, nextLabel);
   next.addEventListener('click', () => {
-    if (!input.checked) { showError(box, 'Tick the box once you have saved the codes: they are not shown again.'); input.focus(); return; }
+    if (!input.checked) { showError(box, t('auth.codes.tick')); input.focus(); return; }
     onDone();
   });
   main.append(h('section', { class: 'card narrow', 'aria-labelledby': 'codes-heading' },
-    h('h2', { id: 'codes-heading' }, 'Recovery codes'),
-    h('p', {}, 'They are shown only now. Print them or keep them in a password manager; do not keep them on the phone.'),
+    h('h2', { id: 'codes-heading' }, t('auth.codes.heading')),
+    h('p', {}, t('auth.codes.only_now')),
     h('ol', { class: 'receipt recovery-codes', id: 'recovery-codes' }, codes.map((c) => h('li', {}, c))),
     box, el, h('div', { class: 'actions' }, next)));
   main.querySelector('h1').focus();
 }
 
 export function invitationPage(main, onDone) {
-  page(main, 'Set your password', 'Choose a password to finish setting up your Tandem account.');
+  page(main, t('auth.invitation.title'), t('auth.invitation.lead'));
   const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
   if (!token) {
     main.append(h('div', { class: 'alert error', role: 'alert' },
-      h('p', {}, 'This link is incomplete. Open the whole link from your invitation, or ask your programme admin for a new one.')));
+      h('p', {}, t('auth.invitation.incomplete'))));
     return;
   }
   const box = errorBox();
   const pw = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: '12' });
   const pw2 = h('input', { type: 'password', autocomplete: 'new-password', required: true });
-  const submit = h('button', { type: 'submit' }, 'Set password');
+  const submit = h('button', { type: 'submit' }, t('auth.invitation.submit'));
   const form = h('form', { class: 'card narrow', novalidate: true }, box,
-    field('New password', pw, 'At least 12 characters. A short sentence you can remember works well.'),
-    field('Type the password again', pw2),
+    field(t('auth.invitation.password'), pw, t('auth.invitation.password_hint')),
+    field(t('auth.invitation.again'), pw2),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (pw.value.length < 12) { showError(box, 'Your password needs at least 12 characters.'); return; }
-    if (pw.value !== pw2.value) { showError(box, 'The two passwords are not the same.'); return; }
+    if (pw.value.length < 12) { showError(box, t('auth.invitation.too_short')); return; }
+    if (pw.value !== pw2.value) { showError(box, t('auth.invitation.different')); return; }
     busy(submit, box, async () => {
       const result = await post('/auth/invitations/accept', { token, password: pw.value }, { allow401: true });
       // The token is spent: drop it from the address bar and history.
@@ -201,10 +197,10 @@ export function invitationPage(main, onDone) {
         return;
       }
       clear(main);
-      page(main, 'Your password is set');
-      const next = h('button', { type: 'button', id: 'continue-sign-in' }, 'Continue to sign in');
+      page(main, t('auth.invitation.done'));
+      const next = h('button', { type: 'button', id: 'continue-sign-in' }, t('auth.continue_sign_in'));
       next.addEventListener('click', onDone);
-      main.append(h('div', { class: 'card narrow' }, h('p', {}, 'You can now sign in with your e-mail address and new password.'),
+      main.append(h('div', { class: 'card narrow' }, h('p', {}, t('auth.invitation.done_text')),
         h('div', { class: 'actions' }, next)));
       main.querySelector('h1').focus();
     });
@@ -214,20 +210,19 @@ export function invitationPage(main, onDone) {
 
 export async function agreementsPage(ctx, main, onDone) {
   const agreements = await get('/agreements');
-  page(main, 'Programme agreements',
-    'Before you take part, please read and accept the current programme agreements.');
+  page(main, t('auth.agreements.title'), t('auth.agreements.lead'));
   const pending = agreements.filter((a) => !a.accepted_at);
   const box = errorBox();
   main.append(box);
   for (const a of pending) {
-    const { input, el } = checkbox(`I have read and accept “${a.title}” (version ${a.version}).`);
-    const accept = h('button', { type: 'button' }, 'Accept');
+    const { input, el } = checkbox(t('auth.agreements.accept_box', { title: a.title, version: a.version }));
+    const accept = h('button', { type: 'button' }, t('auth.agreements.accept'));
     const done = h('p', { role: 'status' });
     accept.addEventListener('click', () => {
-      if (!input.checked) { showError(box, `Tick the box to confirm you accept “${a.title}”.`); input.focus(); return; }
+      if (!input.checked) { showError(box, t('auth.agreements.tick', { title: a.title })); input.focus(); return; }
       busy(accept, box, async () => {
         await post(`/me/agreements/${encodeURIComponent(a.id)}/accept`);
-        done.textContent = 'Accepted. Thank you.';
+        done.textContent = t('auth.agreements.accepted');
         accept.remove();
         input.disabled = true;
         const me = await get('/me');
@@ -235,12 +230,12 @@ export async function agreementsPage(ctx, main, onDone) {
       });
     });
     main.append(h('section', { class: 'card' }, h('h2', {}, a.title),
-      h('pre', { class: 'agreement', tabindex: '0', 'aria-label': `Text of ${a.title}` }, a.body),
+      h('pre', { class: 'agreement', tabindex: '0', 'aria-label': t('auth.agreements.text_of', { title: a.title }) }, a.body),
       el, h('div', { class: 'actions' }, accept), done));
   }
   if (!pending.length) {
-    const cont = h('button', { type: 'button' }, 'Continue');
+    const cont = h('button', { type: 'button' }, t('auth.continue'));
     cont.addEventListener('click', onDone);
-    main.append(h('p', {}, 'Everything is accepted.'), cont);
+    main.append(h('p', {}, t('auth.agreements.all_accepted')), cont);
   }
 }

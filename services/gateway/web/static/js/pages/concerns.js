@@ -2,17 +2,24 @@
 import { h, field, checkbox, when, tag, clear, bytes } from '../dom.js';
 import { get, post, anonymousGet, anonymousPost } from '../api.js';
 import { page, section, empty, busy, errorBox, showError, success } from '../ui.js';
+import { t } from '../i18n.js';
 
-export const CATEGORIES = [
-  ['boundary', 'Professional boundaries'],
-  ['harassment_discrimination', 'Harassment or discrimination'],
-  ['safety', 'Someone’s safety'],
-  ['confidentiality_breach', 'A breach of confidentiality'],
-  ['other', 'Something else'],
-];
-export const categoryWords = (c) => (CATEGORIES.find(([k]) => k === c) || [c, c])[1];
+// Getters: the words are read in the person's language each time they are shown.
+const CATEGORY_WORDS = {
+  get boundary() { return t('concerns.category.boundary'); },
+  get harassment_discrimination() { return t('concerns.category.harassment_discrimination'); },
+  get safety() { return t('concerns.category.safety'); },
+  get confidentiality_breach() { return t('concerns.category.confidentiality_breach'); },
+  get other() { return t('concerns.category.other'); },
+};
+export const CATEGORIES = Object.keys(CATEGORY_WORDS);
+export const categoryWords = (c) => (Object.hasOwn(CATEGORY_WORDS, c) ? CATEGORY_WORDS[c] : c);
 export const STATE_WORDS = {
-  received: 'Received', acknowledged: 'Acknowledged', investigating: 'Being looked into', resolved: 'Resolved', closed: 'Closed',
+  get received() { return t('concerns.state.received'); },
+  get acknowledged() { return t('concerns.state.acknowledged'); },
+  get investigating() { return t('concerns.state.investigating'); },
+  get resolved() { return t('concerns.state.resolved'); },
+  get closed() { return t('concerns.state.closed'); },
 };
 
 // Defaults of REPORTS_MAX_ATTACHMENTS / REPORTS_MAX_ATTACHMENT_BYTES: checked here for a quick answer;
@@ -33,43 +40,43 @@ async function attachmentOf(file) {
 
 /** Report a concern. Signed in: identified or anonymous. `publicForm`: no account, always anonymous. */
 export function concernPage(ctx, main, { publicForm = false } = {}) {
-  page(main, 'Report a concern',
-    'Tell the safeguarding team about anything that worries you. Only safeguarding officers can read reports — not programme admins, and never the person you report.');
+  page(main, t('concerns.report.title'), t('concerns.report.lead'));
   if (publicForm) {
     main.append(h('div', { class: 'alert', role: 'note' },
-      h('p', {}, h('strong', {}, 'You do not need an account.'), ' This report is anonymous: nothing about you is stored with it, not even your address. You get a receipt to read replies and write back.'),
-      h('p', {}, 'Have an account? ', h('a', { href: '/#/concern' }, 'Sign in to report'), ' to follow up in your account instead.')));
+      h('p', {}, h('strong', {}, t('concerns.public.no_account')), ' ', t('concerns.public.anonymous')),
+      h('p', {}, t('concerns.public.have_account'), ' ', h('a', { href: '/#/concern' }, t('concerns.public.sign_in_link')), ' ',
+        t('concerns.public.sign_in_after'))));
   }
   const box = errorBox();
-  const category = h('select', { required: true }, h('option', { value: '' }, 'Choose one'),
-    CATEGORIES.map(([value, text]) => h('option', { value }, text)));
+  const category = h('select', { required: true }, h('option', { value: '' }, t('concerns.form.choose')),
+    CATEGORIES.map((value) => h('option', { value }, categoryWords(value))));
   const text = h('textarea', { required: true, maxlength: '20000' });
-  const urgent = checkbox('This is urgent: someone may be at risk now.', { id: 'concern-urgent' });
+  const urgent = checkbox(t('concerns.form.urgent'), { id: 'concern-urgent' });
   const anonymous = publicForm ? null
-    : checkbox('Report anonymously. Your name is not stored with the report; you follow up with a receipt instead.', { id: 'concern-anonymous' });
+    : checkbox(t('concerns.form.anonymous'), { id: 'concern-anonymous' });
   const files = h('input', { type: 'file', multiple: true, id: 'concern-files' });
   const chosen = h('ul', { class: 'file-list', id: 'concern-file-list', 'aria-live': 'polite' });
   files.addEventListener('change', () => {
     clear(chosen);
     for (const f of files.files) chosen.append(h('li', {}, `${f.name} (${bytes(f.size)})`));
   });
-  const submit = h('button', { type: 'submit' }, 'Send the report');
+  const submit = h('button', { type: 'submit' }, t('concerns.form.send'));
   const form = h('form', { class: 'card', novalidate: true }, box,
-    field('What is it about?', category),
-    field('What happened?', text, 'Say what happened, when, and who was involved, as far as you are comfortable. Please do not include patient details.'),
-    field('Attachments (optional)', files, `Up to ${MAX_FILES} files, ${bytes(MAX_FILE_BYTES)} each: for example a screenshot or a document. Only safeguarding officers can open them. Remove patient details first.`),
+    field(t('concerns.form.category'), category),
+    field(t('concerns.form.text'), text, t('concerns.form.text_hint')),
+    field(t('concerns.form.files'), files, t('concerns.form.files_hint', { max: MAX_FILES, size: bytes(MAX_FILE_BYTES) })),
     chosen,
-    h('fieldset', {}, h('legend', {}, 'Options'), urgent.el, anonymous ? anonymous.el : null),
-    h('p', { class: 'muted' }, 'If someone is in immediate danger, call the emergency services first.'),
+    h('fieldset', {}, h('legend', {}, t('concerns.form.options')), urgent.el, anonymous ? anonymous.el : null),
+    h('p', { class: 'muted' }, t('concerns.form.emergency')),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!category.value) { showError(box, 'Choose what the concern is about.'); category.focus(); return; }
-    if (!text.value.trim()) { showError(box, 'Describe what happened.'); text.focus(); return; }
+    if (!category.value) { showError(box, t('concerns.form.error.category')); category.focus(); return; }
+    if (!text.value.trim()) { showError(box, t('concerns.form.error.text')); text.focus(); return; }
     const picked = [...files.files];
-    if (picked.length > MAX_FILES) { showError(box, `Attach at most ${MAX_FILES} files.`); files.focus(); return; }
+    if (picked.length > MAX_FILES) { showError(box, t('concerns.form.error.too_many_files', { max: MAX_FILES })); files.focus(); return; }
     const big = picked.find((f) => f.size > MAX_FILE_BYTES);
-    if (big) { showError(box, `“${big.name}” is larger than ${bytes(MAX_FILE_BYTES)}. Attach a smaller file.`); files.focus(); return; }
+    if (big) { showError(box, t('concerns.form.error.too_big', { name: big.name, size: bytes(MAX_FILE_BYTES) })); files.focus(); return; }
     busy(submit, box, async () => {
       const attachments = await Promise.all(picked.map(attachmentOf));
       // Anonymous means unlinkable: such a report goes without the session cookie or CSRF token (the
@@ -81,9 +88,9 @@ export function concernPage(ctx, main, { publicForm = false } = {}) {
       clear(main);
       if (filed.receipt) showReceipt(main, filed, publicForm);
       else {
-        page(main, 'Thank you — your report was sent');
-        main.append(success(`The safeguarding team will acknowledge it by ${when(filed.ack_due_at)}.`),
-          h('p', {}, h('a', { href: `#/concerns/${encodeURIComponent(filed.id)}` }, 'See your report and replies')));
+        page(main, t('concerns.sent.title'));
+        main.append(success(t('concerns.sent.ack_by', { when: when(filed.ack_due_at) })),
+          h('p', {}, h('a', { href: `#/concerns/${encodeURIComponent(filed.id)}` }, t('concerns.sent.see'))));
       }
       main.querySelector('h1').focus();
     });
@@ -92,68 +99,68 @@ export function concernPage(ctx, main, { publicForm = false } = {}) {
 }
 
 function showReceipt(main, filed, publicForm) {
-  page(main, 'Your report was sent anonymously');
+  page(main, t('concerns.receipt.title'));
   const receipt = h('p', { class: 'receipt', id: 'receipt' }, filed.receipt);
-  const copy = h('button', { type: 'button', id: 'copy-receipt' }, 'Copy the receipt');
+  const copy = h('button', { type: 'button', id: 'copy-receipt' }, t('concerns.receipt.copy'));
   const copied = h('span', { role: 'status' });
   copy.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(filed.receipt);
-      copied.textContent = 'Copied.';
+      copied.textContent = t('concerns.receipt.copied');
     } catch {
       const range = document.createRange();
       range.selectNodeContents(receipt);
       window.getSelection().removeAllRanges();
       window.getSelection().addRange(range);
-      copied.textContent = 'Select the text and copy it yourself (Ctrl+C or ⌘C).';
+      copied.textContent = t('concerns.receipt.copy_yourself');
     }
   });
   main.append(h('div', { class: 'alert warning', role: 'alert' },
-    h('p', {}, h('strong', {}, 'Store this receipt now. It is shown only once.')),
-    h('p', {}, 'It is the only way to read replies and follow up on an anonymous report. Nobody — not even the safeguarding team — can show it to you again or recover it.')),
-  h('div', { class: 'card' }, h('p', { class: 'label' }, 'Your receipt'), receipt,
+    h('p', {}, h('strong', {}, t('concerns.receipt.store'))),
+    h('p', {}, t('concerns.receipt.only_way'))),
+  h('div', { class: 'card' }, h('p', { class: 'label' }, t('concerns.receipt.label')), receipt,
     h('div', { class: 'actions' }, copy, copied),
-    h('p', {}, `The safeguarding team will acknowledge your report by ${when(filed.ack_due_at)}. `,
-      h('a', { href: publicForm ? '/report/follow-up' : '#/concern/follow-up' }, 'Follow up with your receipt'))));
+    h('p', {}, t('concerns.receipt.ack_by', { when: when(filed.ack_due_at) }), ' ',
+      h('a', { href: publicForm ? '/report/follow-up' : '#/concern/follow-up' }, t('concerns.receipt.follow_up')))));
 }
 
 function messagesView(report) {
-  return section('Messages', report.messages.length ? h('div', { id: 'messages' }, report.messages.map((m) => h('div', { class: `message from-${m.sender}` },
-    h('p', { class: 'meta' }, m.sender === 'safeguarding' ? 'Safeguarding team' : 'You', ` · ${when(m.created_at)}`),
-    h('p', {}, m.text)))) : empty('No messages yet.'));
+  return section(t('concerns.messages.title'), report.messages.length ? h('div', { id: 'messages' }, report.messages.map((m) => h('div', { class: `message from-${m.sender}` },
+    h('p', { class: 'meta' }, m.sender === 'safeguarding' ? t('concerns.messages.from_safeguarding') : t('concerns.messages.from_you'), ` · ${when(m.created_at)}`),
+    h('p', {}, m.text)))) : empty(t('concerns.messages.none')));
 }
 
 function reportView(report) {
   return h('div', {}, h('div', { class: 'card' },
-    h('p', {}, 'Status: ', tag(STATE_WORDS[report.state] || report.state, report.state === 'received' ? 'warn' : 'ok'),
-      report.urgent ? [' ', tag('Urgent', 'danger')] : null),
-    h('p', { class: 'muted' }, `${categoryWords(report.category)} · sent ${when(report.created_at)}`),
-    h('h2', {}, 'What you reported'), h('p', { class: 'report-text' }, report.text),
-    report.attachments && report.attachments.length ? [h('h3', {}, 'Your attachments'), h('ul', {}, report.attachments.map((a) => h('li', {}, `${a.filename} (${bytes(a.size)})`))),
-      h('p', { class: 'muted' }, 'Only safeguarding officers can open them.')] : null), messagesView(report));
+    h('p', {}, t('concerns.view.status'), ' ', tag(STATE_WORDS[report.state] || report.state, report.state === 'received' ? 'warn' : 'ok'),
+      report.urgent ? [' ', tag(t('concerns.view.urgent'), 'danger')] : null),
+    h('p', { class: 'muted' }, t('concerns.view.sent', { category: categoryWords(report.category), when: when(report.created_at) })),
+    h('h2', {}, t('concerns.view.what')), h('p', { class: 'report-text' }, report.text),
+    report.attachments && report.attachments.length ? [h('h3', {}, t('concerns.view.attachments')), h('ul', {}, report.attachments.map((a) => h('li', {}, `${a.filename} (${bytes(a.size)})`))),
+      h('p', { class: 'muted' }, t('concerns.view.attachments_who'))] : null), messagesView(report));
 }
 
 function replyForm(send) {
   const box = errorBox();
   const text = h('textarea', { required: true, maxlength: '20000' });
-  const submit = h('button', { type: 'submit' }, 'Send message');
-  const form = h('form', { class: 'card' }, h('h2', {}, 'Write to the safeguarding team'), box, field('Message', text), h('div', { class: 'actions' }, submit));
+  const submit = h('button', { type: 'submit' }, t('concerns.reply.send'));
+  const form = h('form', { class: 'card' }, h('h2', {}, t('concerns.reply.title')), box, field(t('concerns.reply.label'), text), h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!text.value.trim()) { showError(box, 'Write a message first.'); return; }
+    if (!text.value.trim()) { showError(box, t('concerns.reply.empty')); return; }
     busy(submit, box, async () => { await send(text.value); });
   });
   return form;
 }
 
 export function receiptPage(ctx, main, { publicForm = false } = {}) {
-  page(main, 'Follow up an anonymous report', 'Enter the receipt you were given when you sent the report.');
-  if (publicForm) main.append(h('p', {}, 'No account is needed. ', h('a', { href: '/report' }, 'Report a new concern'), ' · ', h('a', { href: '/' }, 'Sign in')));
+  page(main, t('concerns.follow_up.title'), t('concerns.follow_up.lead'));
+  if (publicForm) main.append(h('p', {}, t('concerns.follow_up.no_account'), ' ', h('a', { href: '/report' }, t('concerns.follow_up.new_report')), ' · ', h('a', { href: '/' }, t('concerns.follow_up.sign_in'))));
   const box = errorBox();
   const input = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', id: 'receipt-input' });
-  const submit = h('button', { type: 'submit' }, 'Show my report');
+  const submit = h('button', { type: 'submit' }, t('concerns.follow_up.show'));
   const out = h('div', { id: 'receipt-report' });
-  const form = h('form', { class: 'card narrow' }, box, field('Receipt', input), h('div', { class: 'actions' }, submit));
+  const form = h('form', { class: 'card narrow' }, box, field(t('concerns.follow_up.receipt'), input), h('div', { class: 'actions' }, submit));
   // The receipt stays in this page's memory only: never in the address, storage or history.
   const load = async () => {
     const receipt = input.value.trim();
@@ -166,14 +173,14 @@ export function receiptPage(ctx, main, { publicForm = false } = {}) {
   };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!input.value.trim()) { showError(box, 'Enter your receipt.'); return; }
+    if (!input.value.trim()) { showError(box, t('concerns.follow_up.empty')); return; }
     busy(submit, null, async () => {
       clear(box);
       try {
         await load();
       } catch (err) {
         clear(out);
-        showError(box, err.status === 404 ? 'We could not find a report for this receipt. Check it and try again.'
+        showError(box, err.status === 404 ? t('concerns.follow_up.not_found')
           : err);
       }
     });
@@ -182,17 +189,17 @@ export function receiptPage(ctx, main, { publicForm = false } = {}) {
 }
 
 export async function myReportsPage(ctx, main) {
-  page(main, 'My reports', 'Reports you sent with your name. Anonymous reports are followed up with their receipt.');
+  page(main, t('concerns.mine.title'), t('concerns.mine.lead'));
   const mine = await get('/api/reports/mine');
   main.append(h('div', { class: 'card' }, mine.length ? h('ul', { class: 'plain' }, mine.map((r) => h('li', {},
     h('a', { href: `#/concerns/${encodeURIComponent(r.id)}` }, `${categoryWords(r.category)} · ${when(r.created_at)}`), ' ',
-    tag(STATE_WORDS[r.state] || r.state)))) : empty('You have not sent any report with your name.'),
-  h('p', {}, h('a', { href: '#/concern/follow-up' }, 'Follow up an anonymous report'))));
+    tag(STATE_WORDS[r.state] || r.state)))) : empty(t('concerns.mine.none')),
+  h('p', {}, h('a', { href: '#/concern/follow-up' }, t('concerns.mine.follow_up')))));
 }
 
 export async function myReportPage(ctx, main, reportId) {
   const report = await get(`/api/reports/mine/${encodeURIComponent(reportId)}`);
-  page(main, 'Your report');
+  page(main, t('concerns.one.title'));
   main.append(reportView(report), replyForm(async (text) => {
     await post(`/api/reports/mine/${encodeURIComponent(reportId)}/messages`, { text });
     window.dispatchEvent(new HashChangeEvent('hashchange'));

@@ -3,76 +3,93 @@ import { h, when, whenRange, tag, clear } from '../dom.js';
 import { get, post } from '../api.js';
 import { page, section, empty, busy, errorBox } from '../ui.js';
 import { loadNames } from '../people.js';
+import { t, tn } from '../i18n.js';
 
 const PEOPLE = ['mentee', 'mentor'];
 
 /** What a notice says, in plain words, and where it leads. */
 // dispute.changed, as a member of the pair reads it, and as an admin who must act on it.
+// Functions: the words are read in the person's language when the notice is shown.
 const DISPUTE_NOTICE = {
-  opened: ['A dispute was opened about one of your sessions. Its records are kept (legal hold) until it is closed.', 'A dispute was opened. It may need a second admin.'],
-  access_requested: ['An admin asked to review records of a disputed session. A second admin must decide.', 'An admin asked for access under a dispute: another admin must decide.'],
-  approved: ['A second admin approved time-limited access to records of a disputed session. You are told of every access.', 'Access under a dispute was approved.'],
-  rejected: ['A request to review records of a disputed session was refused.', 'Access under a dispute was refused.'],
-  break_glass: ['An admin used emergency access to records of one of your sessions. Another admin reviews it.', 'An admin used emergency (break-glass) access: another admin must review it.'],
-  reviewed: ['The emergency access to records of your session was reviewed by another admin.', 'An emergency access was reviewed.'],
-  closed: ['A dispute about one of your sessions was closed.', 'A dispute was closed.'],
+  opened: () => [t('home.dispute.opened.member'), t('home.dispute.opened.staff')],
+  access_requested: () => [t('home.dispute.access_requested.member'), t('home.dispute.access_requested.staff')],
+  approved: () => [t('home.dispute.approved.member'), t('home.dispute.approved.staff')],
+  rejected: () => [t('home.dispute.rejected.member'), t('home.dispute.rejected.staff')],
+  break_glass: () => [t('home.dispute.break_glass.member'), t('home.dispute.break_glass.staff')],
+  reviewed: () => [t('home.dispute.reviewed.member'), t('home.dispute.reviewed.staff')],
+  closed: () => [t('home.dispute.closed.member'), t('home.dispute.closed.staff')],
 };
 
 // pairing.term, by what changed.
 const TERM_NOTICE = {
-  ending_soon: (f) => `Your pairing’s term ends on ${when(f.ends_at)}. You can both agree to extend it.`,
-  extension_proposed: (f) => `An extension of your pairing until ${when(f.proposed_until)} was proposed. It takes effect when you both agree.`,
-  extended: (f) => `Your pairing was extended: its term now ends on ${when(f.ends_at)}.`,
-  extension_declined: () => 'A proposed extension of your pairing was declined or withdrawn.',
+  ending_soon: (f) => t('home.term.ending_soon', { when: when(f.ends_at) }),
+  extension_proposed: (f) => t('home.term.extension_proposed', { when: when(f.proposed_until) }),
+  extended: (f) => t('home.term.extended', { when: when(f.ends_at) }),
+  extension_declined: () => t('home.term.extension_declined'),
 };
 
 export function describeNotice(item, ctx) {
   const f = item.facts || {};
   const pairing = f.pairing_id ? `#/pairings/${encodeURIComponent(f.pairing_id)}` : null;
   switch (item.kind) {
-    case 'pairing.proposed': return ['You have a proposed mentoring match. Please accept or decline it.', pairing];
-    case 'pairing.activated': return ['Your pairing is now active: you can schedule sessions.', pairing];
-    case 'pairing.declined': return ['A proposed match was declined.', pairing];
-    case 'pairing.ended': return ['A pairing has ended.', pairing];
-    case 'pairing.term': return [TERM_NOTICE[f.change] ? TERM_NOTICE[f.change](f) : 'Your pairing’s term changed.', pairing];
-    case 'session.scheduled': return [`A session was scheduled for ${when(f.starts_at)}.`, pairing];
-    case 'session.cancelled': return ['A session was cancelled.', pairing];
-    case 'recording.started': return ['A recording started in your session (both of you consented).', null];
-    case 'recording.stopped': return ['A recording of your session stopped.', null];
-    case 'record.created': return [f.kind === 'recording' ? 'A new recording is ready to watch.' : 'A note was shared in your pairing.', pairing];
+    case 'pairing.proposed': return [t('home.notice.pairing_proposed'), pairing];
+    case 'pairing.activated': return [t('home.notice.pairing_activated'), pairing];
+    case 'pairing.declined': return [t('home.notice.pairing_declined'), pairing];
+    case 'pairing.ended': return [t('home.notice.pairing_ended'), pairing];
+    case 'pairing.term': return [Object.hasOwn(TERM_NOTICE, f.change) ? TERM_NOTICE[f.change](f) : t('home.term.changed'), pairing];
+    case 'session.scheduled': return [t('home.notice.session_scheduled', { when: when(f.starts_at) }), pairing];
+    case 'session.cancelled': return [t('home.notice.session_cancelled'), pairing];
+    case 'recording.started': return [t('home.notice.recording_started'), null];
+    case 'recording.stopped': return [t('home.notice.recording_stopped'), null];
+    case 'record.created': return [f.kind === 'recording' ? t('home.notice.recording_ready') : t('home.notice.note_shared'), pairing];
     case 'record.accessed':
-      return [`Your recording was accessed under dispute ${String(f.dispute_id || '').slice(0, 8)} by ${f.accessor_role === 'admin' ? 'a programme admin' : `someone with the ${f.accessor_role} role`}${f.break_glass ? ' in an emergency (break-glass access)' : ''}. This access was logged.`, null];
+    {
+      const params = { dispute: String(f.dispute_id || '').slice(0, 8), role: f.accessor_role };
+      const role = f.accessor_role;
+      let text;
+      if (role === 'admin') {
+        text = f.break_glass ? t('home.notice.record_accessed.admin_emergency', params) : t('home.notice.record_accessed.admin', params);
+      } else if (role === 'safeguarding') {
+        text = f.break_glass ? t('home.notice.record_accessed.safeguarding_emergency', params)
+          : t('home.notice.record_accessed.safeguarding', params);
+      } else {
+        text = f.break_glass ? t('home.notice.record_accessed.role_emergency', params) : t('home.notice.record_accessed.role', params);
+      }
+      return [text, null];
+    }
     case 'dispute.changed': {
       const staff = Boolean(ctx) && ctx.has('admin') && !ctx.has('mentee', 'mentor');
-      const words = DISPUTE_NOTICE[f.state];
-      const text = words ? words[staff ? 1 : 0] : `A dispute about one of your sessions is now “${f.state}”.`;
+      const words = Object.hasOwn(DISPUTE_NOTICE, f.state) ? DISPUTE_NOTICE[f.state]() : null;
+      const text = words ? words[staff ? 1 : 0] : t('home.dispute.other', { state: f.state });
       return [text, staff && f.dispute_id ? `#/admin/disputes/${encodeURIComponent(f.dispute_id)}` : null];
     }
-    case 'report.filed': return [f.urgent ? 'An URGENT concern was reported.' : 'A new concern was reported.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
-    case 'report.urgent': return ['An urgent concern needs attention now.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
+    case 'report.filed': return [f.urgent ? t('home.notice.report_filed_urgent') : t('home.notice.report_filed'), f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
+    case 'report.urgent': return [t('home.notice.report_urgent'), f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
     case 'user.privileged_role_granted':
-      return [`${f.granted_by === 'federation' ? 'Your organisation’s sign-in' : 'An admin'} made someone ${f.role === 'safeguarding' ? 'a safeguarding officer' : 'a programme admin'}.`, f.user_id && ctx && ctx.has('admin') ? `#/admin/users/${encodeURIComponent(f.user_id)}` : null];
-    case 'report.overdue': return ['A concern is overdue for acknowledgement.', f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
-    default: return ['You have a new notice.', null];
+      return [f.granted_by === 'federation'
+        ? (f.role === 'safeguarding' ? t('home.notice.role_granted.federation_safeguarding') : t('home.notice.role_granted.federation_admin'))
+        : (f.role === 'safeguarding' ? t('home.notice.role_granted.admin_safeguarding') : t('home.notice.role_granted.admin_admin')), f.user_id && ctx && ctx.has('admin') ? `#/admin/users/${encodeURIComponent(f.user_id)}` : null];
+    case 'report.overdue': return [t('home.notice.report_overdue'), f.report_id ? `#/safeguarding/${encodeURIComponent(f.report_id)}` : null];
+    default: return [t('home.notice.other'), null];
   }
 }
 
 export function noticeList(items, ctx) {
-  if (!items.length) return empty('No notices. You are all caught up.');
+  if (!items.length) return empty(t('home.notices.none'));
   return h('ul', { class: 'plain notices' }, items.map((item) => {
     const [text, link] = describeNotice(item, ctx);
     const li = h('li', { class: item.read ? 'notice read' : 'notice unread' });
-    const mark = item.read ? null : h('button', { type: 'button', class: 'secondary' }, 'Mark as read');
+    const mark = item.read ? null : h('button', { type: 'button', class: 'secondary' }, t('home.notices.mark_read'));
     if (mark) {
       mark.addEventListener('click', () => busy(mark, null, async () => {
         await post(`/me/inbox/${encodeURIComponent(item.id)}/read`);
-        mark.replaceWith(tag('Read'));
+        mark.replaceWith(tag(t('home.notices.read')));
         li.className = 'notice read';
         if (ctx) ctx.refreshNav();
       }));
     }
     li.append(h('div', { class: 'row' },
-      h('div', {}, item.read ? null : h('span', { class: 'visually-hidden' }, 'New: '),
+      h('div', {}, item.read ? null : h('span', { class: 'visually-hidden' }, `${t('home.notices.new')} `),
         h('p', { class: 'notice-text' }, link ? h('a', { href: link }, text) : text),
         h('span', { class: 'muted' }, when(item.created_at))),
       mark));
@@ -81,20 +98,20 @@ export function noticeList(items, ctx) {
 }
 
 export async function noticesPage(ctx, main) {
-  page(main, 'Notices', 'Messages from Tandem about your pairings, sessions and records.');
+  page(main, t('home.notices.title'), t('home.notices.lead'));
   const inbox = await get('/me/inbox?limit=100');
   main.append(h('div', { class: 'card' }, noticeList(inbox.items, ctx)));
 }
 
 function pairingState(p) {
-  if (p.state === 'active') return tag('Active', 'ok');
-  if (p.state === 'proposed') return tag('Waiting for acceptance', 'warn');
-  if (p.state === 'ended') return tag('Ended', 'neutral');
-  return tag(p.state === 'declined' ? 'Declined' : p.state, 'neutral');
+  if (p.state === 'active') return tag(t('home.pairing.active'), 'ok');
+  if (p.state === 'proposed') return tag(t('home.pairing.proposed'), 'warn');
+  if (p.state === 'ended') return tag(t('home.pairing.ended'), 'neutral');
+  return tag(p.state === 'declined' ? t('home.pairing.declined') : p.state, 'neutral');
 }
 
 export function otherRole(ctx, p) {
-  return p.mentor_id === ctx.me.id ? 'your mentee' : 'your mentor';
+  return p.mentor_id === ctx.me.id ? t('home.pairing.your_mentee') : t('home.pairing.your_mentor');
 }
 
 export function otherId(ctx, p) {
@@ -107,28 +124,27 @@ export function otherName(ctx, p, nameOf) {
 }
 
 export async function homePage(ctx, main) {
-  const name = ctx.me.display_name || 'there';
-  page(main, `Hello, ${name}`, 'Here is what needs your attention.');
+  page(main, ctx.me.display_name ? t('home.hello', { name: ctx.me.display_name }) : t('home.hello_anonymous'), t('home.lead'));
   const grid = h('div', { class: 'grid' });
   main.append(grid);
   const box = errorBox();
   main.prepend(box);
 
   const inbox = await get('/me/inbox?limit=5');
-  grid.append(section(`Notices${inbox.unread ? ` (${inbox.unread} new)` : ''}`, noticeList(inbox.items, ctx),
-    h('p', {}, h('a', { href: '#/notices' }, 'All notices'))));
+  grid.append(section(inbox.unread ? tn('home.notices.heading_new', inbox.unread) : t('home.notices.title'), noticeList(inbox.items, ctx),
+    h('p', {}, h('a', { href: '#/notices' }, t('home.notices.all')))));
 
   if (ctx.has(...PEOPLE)) {
     const pairings = await get('/api/sessions/pairings/');
     const live = pairings.filter((p) => p.state === 'active' || p.state === 'proposed');
     const nameOf = await loadNames(live.map((p) => otherId(ctx, p)));
-    grid.append(section('Your pairings', live.length ? h('ul', { class: 'plain', id: 'pairing-list' }, live.map((p) => {
+    grid.append(section(t('home.pairings.title'), live.length ? h('ul', { class: 'plain', id: 'pairing-list' }, live.map((p) => {
       const mine = p.mentor_id === ctx.me.id ? p.mentor_accepted : p.mentee_accepted;
       return h('li', {}, h('div', { class: 'row' },
         h('div', {}, h('a', { href: `#/pairings/${encodeURIComponent(p.pairing_id)}` },
-          `Pairing with ${otherName(ctx, p, nameOf)}`), ' ', pairingState(p)),
-        p.state === 'proposed' && !mine ? tag('Your answer is needed', 'warn') : null));
-    })) : empty('You have no active pairing yet. Your programme admin will propose a match.')));
+          t('home.pairings.with', { other: otherName(ctx, p, nameOf) })), ' ', pairingState(p)),
+        p.state === 'proposed' && !mine ? tag(t('home.pairings.answer_needed'), 'warn') : null));
+    })) : empty(t('home.pairings.none'))));
 
     const upcoming = [];
     for (const p of pairings.filter((x) => x.state === 'active')) {
@@ -136,18 +152,18 @@ export async function homePage(ctx, main) {
       for (const s of sessions) if (s.state !== 'cancelled' && new Date(s.ends_at) > new Date()) upcoming.push([p, s]);
     }
     upcoming.sort((a, b) => new Date(a[1].starts_at) - new Date(b[1].starts_at));
-    grid.append(section('Upcoming sessions', upcoming.length ? h('ul', { class: 'plain' }, upcoming.map(([p, s]) => {
+    grid.append(section(t('home.sessions.title'), upcoming.length ? h('ul', { class: 'plain' }, upcoming.map(([p, s]) => {
       const open = new Date(s.room_opens_at) <= new Date();
       return h('li', {}, h('div', { class: 'row' },
-        h('div', {}, h('strong', {}, whenRange(s.starts_at, s.ends_at)), ` with ${otherName(ctx, p, nameOf)}`),
-        open ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, 'Join the call')
-          : h('span', { class: 'muted' }, `Room opens ${when(s.room_opens_at)}`)));
-    })) : empty('No sessions scheduled. Open a pairing to schedule one.')));
+        h('div', {}, h('strong', {}, whenRange(s.starts_at, s.ends_at)), ` ${t('home.sessions.with', { other: otherName(ctx, p, nameOf) })}`),
+        open ? h('a', { class: 'button', href: `#/call/${encodeURIComponent(s.session_id)}` }, t('home.sessions.join'))
+          : h('span', { class: 'muted' }, t('home.sessions.room_opens', { when: when(s.room_opens_at) }))));
+    })) : empty(t('home.sessions.none'))));
 
-    grid.append(section('Raise a concern',
-      h('p', {}, 'If something worries you — about behaviour, safety or confidentiality — tell the safeguarding team. You can stay anonymous.'),
-      h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/concern' }, 'Report a concern'),
-        h('a', { href: '#/concern/follow-up' }, 'Follow up with a receipt'), h('a', { href: '#/concerns' }, 'My reports'))));
+    grid.append(section(t('home.concern.title'),
+      h('p', {}, t('home.concern.text')),
+      h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/concern' }, t('home.concern.report')),
+        h('a', { href: '#/concern/follow-up' }, t('home.concern.follow_up')), h('a', { href: '#/concerns' }, t('home.concern.mine')))));
   }
 
   if (ctx.has('admin')) {
@@ -156,16 +172,16 @@ export async function homePage(ctx, main) {
       const unreviewed = await get('/api/records/disputes/?unreviewed=true&limit=50');
       if (unreviewed.length) {
         review = h('div', { class: 'alert warning', role: 'status' }, h('p', {},
-          h('a', { href: '#/admin/disputes' }, `${unreviewed.length} emergency (break-glass) access${unreviewed.length === 1 ? '' : 'es'} awaiting review by another admin`)));
+          h('a', { href: '#/admin/disputes' }, tn('home.admin.unreviewed', unreviewed.length))));
       }
     } catch { /* the list below still leads there */ }
-    grid.append(section('Programme administration', review, h('ul', {},
-      h('li', {}, h('a', { href: '#/admin/users' }, 'People, invitations, roles and vetting')),
-      h('li', {}, h('a', { href: '#/admin/pairings' }, 'Pairings')),
-      h('li', {}, h('a', { href: '#/admin/agreements' }, 'Programme agreements')),
-      h('li', {}, h('a', { href: '#/admin/disputes' }, 'Disputes and recording access')),
-      h('li', {}, h('a', { href: '#/admin/audit' }, 'Audit ledger')),
-      h('li', {}, h('a', { href: '#/admin/retention' }, 'Retention settings')))));
+    grid.append(section(t('home.admin.title'), review, h('ul', {},
+      h('li', {}, h('a', { href: '#/admin/users' }, t('home.admin.users'))),
+      h('li', {}, h('a', { href: '#/admin/pairings' }, t('home.admin.pairings'))),
+      h('li', {}, h('a', { href: '#/admin/agreements' }, t('home.admin.agreements'))),
+      h('li', {}, h('a', { href: '#/admin/disputes' }, t('home.admin.disputes'))),
+      h('li', {}, h('a', { href: '#/admin/audit' }, t('home.admin.audit'))),
+      h('li', {}, h('a', { href: '#/admin/retention' }, t('home.admin.retention'))))));
   }
 
   if (ctx.has('safeguarding')) {
@@ -173,9 +189,9 @@ export async function homePage(ctx, main) {
     const open = cases.filter((c) => !['resolved', 'closed'].includes(c.state));
     const urgent = open.filter((c) => c.urgent).length;
     const overdue = open.filter((c) => c.overdue).length;
-    grid.append(section('Safeguarding', h('p', {}, `${open.length} open case${open.length === 1 ? '' : 's'}`,
-      urgent ? [' · ', tag(`${urgent} urgent`, 'danger')] : null, overdue ? [' · ', tag(`${overdue} overdue`, 'warn')] : null),
-      h('a', { class: 'button', href: '#/safeguarding' }, 'Open the reports inbox')));
+    grid.append(section(t('home.safeguarding.title'), h('p', {}, tn('home.safeguarding.open', open.length),
+      urgent ? [' · ', tag(tn('home.safeguarding.urgent', urgent), 'danger')] : null, overdue ? [' · ', tag(tn('home.safeguarding.overdue', overdue), 'warn')] : null),
+      h('a', { class: 'button', href: '#/safeguarding' }, t('home.safeguarding.inbox'))));
   }
   clear(box);
 }
