@@ -122,8 +122,10 @@ def test_the_admin_sees_suggestions_and_why(world: World, axe: str) -> None:
     expect(ranked).to_have_count(2)
     expect(ranked.nth(0)).to_contain_text("Max Mentor")
     expect(ranked.nth(0).locator("table")).to_contain_text("preference: 1st")
-    expect(ranked.nth(0).locator("table")).to_contain_text("question: area")
-    expect(mia.get_by_role("button", name="Suggestions for Mia Mentee")).to_have_attribute("aria-expanded", "true")
+    expect(ranked.nth(0).locator("table")).to_contain_text("question: Which area do you work in?")
+    toggle = mia.get_by_role("button", name="Suggestions for Mia Mentee")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_have_text("Suggestions")
     expect(page.locator("#question-weights")).to_contain_text("Which area do you work in?: 3")
     mia.get_by_role("button", name="Show answers of Mia Mentee").click()
     answers = mia.locator(".answers-view")
@@ -131,6 +133,11 @@ def test_the_admin_sees_suggestions_and_why(world: World, axe: str) -> None:
     expect(answers).to_contain_text("recorded in the audit log")
     shot(page, "61-admin-matching")
     check(page, axe, "admin-matching")
+    weights = page.locator("#weights")
+    weights.get_by_label("Shared areas").fill("1")
+    weights.get_by_role("button", name="Save weights").click()
+    expect(weights).to_contain_text("Weights saved.")
+    assert world.apis["admin"].call("GET", f"{S}/matching/weights")["areas"] == 1.0
     assert page.js_errors == []
 
 

@@ -18,11 +18,12 @@ function namer(nameOf) {
 }
 
 /** A small table of a score's parts: why a pair ranks where it does. */
-export function partsTable(parts, caption) {
+export function partsTable(parts, caption, prompts = {}) {
+  const label = (name) => (name.startsWith('question: ') && prompts[name.slice(10)] ? `question: ${prompts[name.slice(10)]}` : name);
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compact parts' },
     h('caption', { class: 'visually-hidden' }, caption),
     h('thead', {}, h('tr', {}, ['Part', 'Weight', 'Value', 'Contribution'].map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, parts.map((p) => h('tr', {}, h('td', {}, p.name), h('td', {}, num(p.weight)), h('td', {}, num(p.value)),
+    h('tbody', {}, parts.map((p) => h('tr', {}, h('td', {}, label(p.name)), h('td', {}, num(p.weight)), h('td', {}, num(p.value)),
       h('td', {}, num(p.contribution)))))));
 }
 
@@ -52,20 +53,21 @@ function waitingItem(w, nameOf, questionnaire) {
   const box = errorBox();
   const panel = h('div', { id: `suggestions-${w.mentee_id}`, hidden: true });
   const answers = h('div', { id: `answers-${w.mentee_id}`, hidden: true });
-  const suggest = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': panel.id },
-    'Suggestions', h('span', { class: 'visually-hidden' }, ` for ${who}`));
+  // aria-label, not a hidden span: busy() puts back the button's text alone.
+  const suggest = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-controls': panel.id,
+    'aria-label': `Suggestions for ${who}` }, 'Suggestions');
   suggest.addEventListener('click', () => busy(suggest, box, async () => {
     const open = suggest.getAttribute('aria-expanded') === 'true';
     if (!open && !panel.firstChild) {
       const s = await get(`${API}/matching/suggestions/${encodeURIComponent(w.mentee_id)}`);
       const more = namer(await loadNames([...s.suggestions.map((x) => x.mentor_id), ...s.excluded.map((x) => x.mentor_id), ...s.full]));
-      panel.append(suggestionsView(s, more, who));
+      panel.append(suggestionsView(s, more, who, promptsOf(questionnaire)));
     }
     panel.hidden = open;
     suggest.setAttribute('aria-expanded', String(!open));
   }));
-  const show = h('button', { type: 'button', class: 'secondary', 'aria-describedby': `answers-hint-${w.mentee_id}` },
-    'Show answers', h('span', { class: 'visually-hidden' }, ` of ${who}`));
+  const show = h('button', { type: 'button', class: 'secondary', 'aria-describedby': `answers-hint-${w.mentee_id}`,
+    'aria-label': `Show answers of ${who}` }, 'Show answers');
   show.addEventListener('click', () => busy(show, box, async () => {
     const [given, profile] = await Promise.all([get(`${API}/questionnaire/answers/${encodeURIComponent(w.mentee_id)}`),
       get(`${API}/profiles/${encodeURIComponent(w.mentee_id)}`)]);
@@ -82,11 +84,11 @@ function waitingItem(w, nameOf, questionnaire) {
     panel, answers);
 }
 
-function suggestionsView(s, nameOf, who) {
+function suggestionsView(s, nameOf, who, prompts) {
   const ranked = s.suggestions.length
     ? h('ol', { class: 'suggestions' }, s.suggestions.map((x) => h('li', {},
       h('p', {}, h('strong', {}, nameOf(x.mentor_id)), ` · score ${num(x.total)}`),
-      partsTable(x.parts, `Why ${nameOf(x.mentor_id)} scores ${num(x.total)} for ${who}`))))
+      partsTable(x.parts, `Why ${nameOf(x.mentor_id)} scores ${num(x.total)} for ${who}`, prompts))))
     : empty('No mentor can be suggested for now.');
   return h('div', { class: 'suggestions-view' }, h('h4', {}, `Suggested mentors for ${who}, best first`), ranked,
     s.excluded.length ? [h('h4', {}, 'Excluded mentors'),
@@ -138,19 +140,19 @@ function roundsSection(rounds, nameOf, waitingCount) {
 function weightsSection(weights, questionnaire) {
   const box = errorBox();
   const status = h('div');
-  const input = (value) => h('input', { type: 'number', min: '0', max: '10', step: '0.5', required: true, value: String(value) });
+  const input = (value) => h('input', { type: 'number', min: '0', max: '10', step: 'any', required: true, value: String(value) });
   const prefs = weights.preference.map(input);
   const language = input(weights.language);
   const areas = input(weights.areas);
   const submit = h('button', { type: 'submit' }, 'Save weights');
-  const form = h('form', { class: 'narrow', id: 'weights' }, box, status,
+  const form = h('form', { class: 'narrow', id: 'weights', novalidate: true }, box, status,
     h('fieldset', {}, h('legend', {}, 'A mentee\'s own choice'), prefs.map((p, i) => field(`${RANKS[i]} choice`, p))),
     field('Shared language', language, 'Counts when mentor and mentee speak a language in common.'),
-    field('Shared areas', areas, 'Counts by how many of the mentee\'s areas the mentor covers.'),
+    field('Shared areas', areas, 'Counts by how much their areas overlap: the areas both named, out of all the areas either named.'),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const values = [...prefs, language, areas].map((x) => Number(x.value));
+    const values = [...prefs, language, areas].map((x) => (x.value.trim() === '' ? NaN : Number(x.value)));
     if (values.some(outOfRange)) { showError(box, 'Each weight is a number from 0 to 10.'); return; }
     busy(submit, box, async () => {
       await put(`${API}/matching/weights`, { preference: values.slice(0, 3), language: values[3], areas: values[4] });
@@ -158,7 +160,7 @@ function weightsSection(weights, questionnaire) {
     });
   });
   const questionIds = Object.keys(weights.questions);
-  const prompts = Object.fromEntries(questionnaire.questions.map((q) => [q.id, q.prompt]));
+  const prompts = promptsOf(questionnaire);
   return section('Weights', h('p', {}, 'Each part of a score is its weight (0 to 10) times how well the pair fits on it (0 to 1).'),
     weights.updated_at ? h('p', { class: 'muted' }, `Last changed ${when(weights.updated_at)}.`) : null, form,
     h('h3', {}, 'Question weights'),
@@ -167,21 +169,26 @@ function weightsSection(weights, questionnaire) {
     h('p', {}, 'Question weights are set on the questions: ', h('a', { href: '#/admin/questionnaire' }, 'edit the questionnaire'), '.'));
 }
 
+function promptsOf(questionnaire) {
+  return Object.fromEntries(questionnaire.questions.map((q) => [q.id, q.prompt]));
+}
+
 function outOfRange(v) {
   return !Number.isFinite(v) || v < 0 || v > 10;
 }
 
 export async function roundPage(ctx, main, roundId) {
   page(main, 'Matching round', 'Sending a round proposes its pairs: both the mentor and the mentee still confirm each proposal before the pairing starts.');
-  const round = await get(`${API}/matching/rounds/${encodeURIComponent(roundId)}`);
+  const [round, questionnaire] = await Promise.all([get(`${API}/matching/rounds/${encodeURIComponent(roundId)}`),
+    get(`${API}/questionnaire`).catch(() => ({ questions: [] }))]);
   const people = [round.created_by, ...round.assignments.flatMap((a) => [a.mentee_id, a.mentor_id]), ...round.unmatched.map((u) => u.mentee_id)];
   const nameOf = namer(await loadNames(people));
   const holder = h('div', { id: 'round' });
   main.append(h('p', {}, h('a', { href: '#/admin/matching' }, 'Back to Matching')), holder);
-  renderRound(holder, round, nameOf);
+  renderRound(holder, round, nameOf, promptsOf(questionnaire));
 }
 
-function renderRound(holder, round, nameOf, message) {
+function renderRound(holder, round, nameOf, prompts, message) {
   clear(holder);
   const draft = round.state === 'draft';
   const box = errorBox();
@@ -203,7 +210,7 @@ function renderRound(holder, round, nameOf, message) {
       outcome = h('p', {}, tag('Not sent'), ` ${a.not_sent}`);
     }
     return h('li', { class: 'pair' }, h('h3', { id: `pair-${a.mentee_id}` }, pair), h('p', {}, `Score ${num(a.total)}`),
-      h('details', {}, h('summary', {}, 'Why this pair'), partsTable(a.parts, `Why ${pair} scores ${num(a.total)}`)), outcome);
+      h('details', {}, h('summary', {}, 'Why this pair'), partsTable(a.parts, `Why ${pair} scores ${num(a.total)}`, prompts)), outcome);
   });
   holder.append(section('Proposed pairs', pairs.length ? h('ul', { class: 'plain', id: 'pairs' }, pairs) : empty('This round matched nobody.')));
   if (round.unmatched.length) {
@@ -220,7 +227,7 @@ function renderRound(holder, round, nameOf, message) {
     if (!ok) return;
     await busy(send, box, async () => {
       const out = await post(`${API}/matching/rounds/${encodeURIComponent(round.round_id)}/send`, { skip });
-      renderRound(holder, out, nameOf, 'Proposals sent. Both members of each pair are asked to confirm.');
+      renderRound(holder, out, nameOf, prompts, 'Proposals sent. Both members of each pair are asked to confirm.');
       holder.querySelector('.alert')?.focus?.();
       announce('Proposals sent.');
     });
@@ -230,7 +237,7 @@ function renderRound(holder, round, nameOf, message) {
     if (!ok) return;
     await busy(discard, box, async () => {
       const out = await post(`${API}/matching/rounds/${encodeURIComponent(round.round_id)}/discard`);
-      renderRound(holder, out, nameOf, 'Round discarded.');
+      renderRound(holder, out, nameOf, prompts, 'Round discarded.');
       announce('Round discarded.');
     });
   });

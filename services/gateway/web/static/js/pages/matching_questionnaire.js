@@ -132,7 +132,7 @@ function questionEditor(q, i, draft, render) {
     field('Question id (optional)', id, 'Lowercase letters, digits and _. Left blank: made from the text.'),
     special.el, h('p', { class: 'hint', id: `q-${i}-special-hint` }, 'About ethnicity, gender, faith or similar (UK GDPR special-category data): optional for members, kept only with their explicit consent and sealed apart.')];
   if (q.kind !== 'text') {
-    const weight = bind(h('input', { type: 'number', id: `q-${i}-weight`, min: '0', max: '10', step: '0.5', value: String(q.weight) }), 'weight');
+    const weight = bind(h('input', { type: 'number', id: `q-${i}-weight`, min: '0', max: '10', step: 'any', value: String(q.weight) }), 'weight');
     parts.push(field('Weight in matching (0 to 10)', weight, '0: not used for matching. A shared answer adds up to this much to a pair\'s score.'));
     parts.push(optionsEditor(q, i, render));
   }
