@@ -58,6 +58,7 @@ function editorSection(draft) {
     render(`#q-${draft.length - 1}-prompt`);
   });
   const form = h('form', { novalidate: true }, box, list, h('div', { class: 'actions' }, add, submit));
+  form.addEventListener('input', () => { if (box.firstChild) clear(box); });  // the message was about the old text
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const questions = build(draft);
