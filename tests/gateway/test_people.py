@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 
+from services.gateway.accounts.tables import users
 from services.gateway.app import create_app
 from services.gateway.config import Settings
 from shared.bus import RedisStreamBus
@@ -103,3 +105,23 @@ async def test_callers_and_bad_input(harness: Harness) -> None:
     op = schema["paths"]["/me/people"]["get"]
     assert [p["name"] for p in op["parameters"]] == ["id"]
     assert "200" in op["responses"]
+
+
+async def test_a_mentee_names_the_programmes_vetted_mentors_they_may_choose(harness: Harness) -> None:
+    """Mentees browse mentors' biographies to state preferences (issue 17): they may name the programme's
+    active, vetted mentors, and no one else beyond their partners; mentors never name other mentors."""
+    h = harness
+    offered = await h.user("offered@example.org", ["mentor"])
+    unvetted = await h.user("unvetted@example.org", ["mentor"])
+    suspended = await h.user("suspended@example.org", ["mentor"])
+    other_mentee = await h.user("other@example.org", ["mentee"])
+    mentee = await h.user("mentee@example.org", ["mentee"])
+    mentor = await h.user("mentor@example.org", ["mentor"])
+    async with h.gw.users.engine.begin() as conn:
+        await conn.execute(sa.update(users).where(users.c.id.in_([offered.user_id, suspended.user_id]))
+                           .values(vetted=True))
+        await conn.execute(sa.update(users).where(users.c.id == suspended.user_id).values(status="suspended"))
+    asked = [offered.user_id, unvetted.user_id, suspended.user_id, other_mentee.user_id]
+    assert _names(await _people(h, mentee, *asked)) == {offered.user_id: "offered"}
+    assert _names(await _people(h, mentee)) == {}, "without ids: only one's own pairings"
+    assert _names(await _people(h, mentor, *asked)) == {}

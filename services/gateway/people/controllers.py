@@ -32,8 +32,9 @@ async def my_people(runtime: NamedDependency[Runtime], caller: NamedDependency[C
                     ids: Annotated[list[UserId] | None, QueryParameter(
                         name="id", description="User ids to name (repeatable, at most 100). Without it: the "
                                                 "people you are paired with.")] = None) -> People:
-    """Admins and safeguarding officers may name any user; mentees and mentors only the people they are
-    or were paired with. Ids you may not know are left out, the same as ids that do not exist."""
+    """Admins and safeguarding officers may name any user; mentees and mentors the people they are or
+    were paired with, and mentees also the programme's active, vetted mentors (whose biographies they
+    browse to choose). Ids you may not know are left out, the same as ids that do not exist."""
     user_id = need_user(caller)
     if ids is not None and len(ids) > MAX_IDS:
         raise BadRequest(f"Ask for at most {MAX_IDS} ids at once.")
