@@ -144,7 +144,9 @@ def test_once_paired_the_mentee_answers_the_due_checkin(world: World, axe: str) 
     admin.call("POST", f"{S}/checkins/plans", {"user_id": world.ids["mentee"], "first_due_at": due, "every_weeks": 4})
     page.reload()  # still on #/mentors: read it again
     expect(page.locator("#preferences-state")).to_contain_text("not waiting")
-    page.goto("/#/checkin")
+    page.goto("/#/")  # the home page says a check-in is due, and leads to it
+    page.locator("#programme-links").wait_for()
+    page.get_by_role("link", name="A check-in is due: tell your programme how things are going.").click()
     form = page.locator("#checkin-form")
     form.wait_for()
     expect(page.locator("#raise-concern")).to_have_attribute("href", "/#/concern")

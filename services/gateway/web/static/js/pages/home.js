@@ -123,6 +123,24 @@ export function otherName(ctx, p, nameOf) {
   return (nameOf && nameOf(otherId(ctx, p))) || otherRole(ctx, p);
 }
 
+/** A member's programme: profile and questionnaire, mentors to choose (mentees), a check-in when one is
+ * due (the server says), the survey and the resources. */
+async function programmeCard(ctx) {
+  const items = [h('li', {}, h('a', { href: '#/profile' }, t('home.programme.profile')))];
+  if (ctx.has('mentee')) items.push(h('li', {}, h('a', { href: '#/mentors' }, t('home.programme.mentors'))));
+  let due = null;
+  try {
+    const checkin = await get('/api/sessions/checkins/me');
+    if (checkin.enabled && checkin.has_plan) {
+      items.push(h('li', {}, h('a', { href: '#/checkin' }, t('home.programme.checkin'))));
+      if (checkin.due) due = h('div', { class: 'alert warning', role: 'status' }, h('p', {}, h('a', { href: '#/checkin' }, t('home.programme.checkin_due'))));
+    }
+  } catch { /* the other links still lead on */ }
+  items.push(h('li', {}, h('a', { href: '#/survey' }, t('home.programme.survey'))),
+    h('li', {}, h('a', { href: '#/resources' }, t('home.programme.resources'))));
+  return section(t('home.programme.title'), due, h('ul', { id: 'programme-links' }, items));
+}
+
 export async function homePage(ctx, main) {
   page(main, ctx.me.display_name ? t('home.hello', { name: ctx.me.display_name }) : t('home.hello_anonymous'), t('home.lead'));
   const grid = h('div', { class: 'grid' });
@@ -160,6 +178,8 @@ export async function homePage(ctx, main) {
           : h('span', { class: 'muted' }, t('home.sessions.room_opens', { when: when(s.room_opens_at) }))));
     })) : empty(t('home.sessions.none'))));
 
+    grid.append(await programmeCard(ctx));
+
     grid.append(section(t('home.concern.title'),
       h('p', {}, t('home.concern.text')),
       h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/concern' }, t('home.concern.report')),
@@ -181,7 +201,13 @@ export async function homePage(ctx, main) {
       h('li', {}, h('a', { href: '#/admin/agreements' }, t('home.admin.agreements'))),
       h('li', {}, h('a', { href: '#/admin/disputes' }, t('home.admin.disputes'))),
       h('li', {}, h('a', { href: '#/admin/audit' }, t('home.admin.audit'))),
-      h('li', {}, h('a', { href: '#/admin/retention' }, t('home.admin.retention'))))));
+      h('li', {}, h('a', { href: '#/admin/retention' }, t('home.admin.retention'))),
+      h('li', {}, h('a', { href: '#/admin/matching' }, t('home.admin.matching'))),
+      h('li', {}, h('a', { href: '#/admin/questionnaire' }, t('home.admin.questionnaire'))),
+      h('li', {}, h('a', { href: '#/admin/agreement-template' }, t('home.admin.agreement_template'))),
+      h('li', {}, h('a', { href: '#/admin/checkins' }, t('home.admin.checkins'))),
+      h('li', {}, h('a', { href: '#/admin/survey' }, t('home.admin.survey'))),
+      h('li', {}, h('a', { href: '#/resources' }, t('home.admin.resources'))))));
   }
 
   if (ctx.has('safeguarding')) {

@@ -93,5 +93,18 @@ export default {
   "home.safeguarding.overdue.other": "{n} overdue",
   "home.safeguarding.inbox": "Open the reports inbox",
   "home.notice.record_accessed.safeguarding": "Your recording was accessed under dispute {dispute} by someone with the safeguarding role. This access was logged.",
-  "home.notice.record_accessed.safeguarding_emergency": "Your recording was accessed under dispute {dispute} by someone with the safeguarding role in an emergency (break-glass access). This access was logged."
+  "home.notice.record_accessed.safeguarding_emergency": "Your recording was accessed under dispute {dispute} by someone with the safeguarding role in an emergency (break-glass access). This access was logged.",
+  "home.programme.title": "Your programme",
+  "home.programme.profile": "Your profile and matching questionnaire",
+  "home.programme.mentors": "Mentors and your preferences",
+  "home.programme.checkin": "Your check-ins",
+  "home.programme.checkin_due": "A check-in is due: tell your programme how things are going.",
+  "home.programme.survey": "The programme’s evaluation survey",
+  "home.programme.resources": "Guides, templates and policies",
+  "home.admin.matching": "Matching: waiting mentees, suggestions and rounds",
+  "home.admin.questionnaire": "The matching questionnaire",
+  "home.admin.agreement_template": "The mentoring agreement template",
+  "home.admin.checkins": "Check-ins",
+  "home.admin.survey": "The evaluation survey and its results",
+  "home.admin.resources": "Programme resources"
 };

@@ -93,5 +93,18 @@ export default {
   "home.safeguarding.overdue.other": "{n} en retard",
   "home.safeguarding.inbox": "Ouvrir la boîte des signalements",
   "home.notice.record_accessed.safeguarding": "Votre enregistrement a été consulté dans le cadre du litige {dispute} par un·e responsable de la protection. Cet accès a été consigné.",
-  "home.notice.record_accessed.safeguarding_emergency": "Votre enregistrement a été consulté dans le cadre du litige {dispute} par un·e responsable de la protection, en urgence (accès bris de glace). Cet accès a été consigné."
+  "home.notice.record_accessed.safeguarding_emergency": "Votre enregistrement a été consulté dans le cadre du litige {dispute} par un·e responsable de la protection, en urgence (accès bris de glace). Cet accès a été consigné.",
+  "home.programme.title": "Votre programme",
+  "home.programme.profile": "Votre profil et le questionnaire de jumelage",
+  "home.programme.mentors": "Les mentors et vos préférences",
+  "home.programme.checkin": "Vos points de suivi",
+  "home.programme.checkin_due": "Un point de suivi est attendu : dites à votre programme comment les choses se passent.",
+  "home.programme.survey": "Le questionnaire d’évaluation du programme",
+  "home.programme.resources": "Guides, modèles et politiques",
+  "home.admin.matching": "Jumelage : mentoré·e·s en attente, suggestions et tours",
+  "home.admin.questionnaire": "Le questionnaire de jumelage",
+  "home.admin.agreement_template": "Le modèle d’entente de mentorat",
+  "home.admin.checkins": "Points de suivi",
+  "home.admin.survey": "Le questionnaire d’évaluation et ses résultats",
+  "home.admin.resources": "Ressources du programme"
 };
