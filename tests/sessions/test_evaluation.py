@@ -234,8 +234,16 @@ async def test_answers_are_checked_and_given_once_per_version(api: Api) -> None:
                  {"version": version, "answers": {"overall": {"x": 1}}}, {**send, "who": MENTEE}):
         problem(await api.req("POST", "/evaluation/responses", MENTEE, json=body), 400)
     problem(await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "version": 99}), 404)
+    before = (await api.req("GET", "/evaluation/survey", MENTEE)).json()
+    assert (before["eligible"], before["answered"]) == (True, False)
     r = await api.req("POST", "/evaluation/responses", MENTEE, json=send)
     assert r.status_code == 201 and r.json() == {"version": version}
+    after = (await api.req("GET", "/evaluation/survey", MENTEE)).json()
+    assert (after["eligible"], after["answered"]) == (True, True)
+    never = (await api.req("GET", "/evaluation/survey", OTHER_MENTEE)).json()
+    assert (never["eligible"], never["answered"]) == (False, False)
+    staff = (await api.req("GET", "/evaluation/survey", ADMIN)).json()
+    assert staff["eligible"] is None and staff["answered"] is None
     again = await api.req("POST", "/evaluation/responses", MENTEE, json={**send, "answers": {"overall": 1}})
     problem(again, 409)
     # Someone never paired, and someone whose only pairing is a proposal, may not answer.

@@ -54,6 +54,10 @@ class SurveyOut(msgspec.Struct):
     version: int
     questions: list[SurveyQuestion]
     published_at: datetime
+    # For a mentor or mentee reading it (null for admins): whether they may answer it (they have been in
+    # an active pairing), and whether they already answered this version.
+    eligible: bool | None = None
+    answered: bool | None = None
 
 
 # A scale answer is an integer, a single choice an option id, a multiple choice a list of option ids.

@@ -221,7 +221,17 @@ class Evaluation(ActsForCaller):
 
     async def current_survey(self) -> SurveyOut:
         async with self.runtime.engine.connect() as conn:
-            return survey_out(await survey_row(conn, None))
+            out = survey_out(await survey_row(conn, None))
+            if not (self.me.has("mentor") or self.me.has("mentee")):
+                return out
+            try:
+                await self._respondent_role(conn)
+                eligible = True
+            except Forbidden:
+                eligible = False
+            answered = (await conn.execute(sa.select(respondents.c.user_id).where(
+                respondents.c.user_id == self.me.sub, respondents.c.version == out.version))).first() is not None
+        return msgspec.structs.replace(out, eligible=eligible, answered=answered)
 
     async def _respondent_role(self, conn: AsyncConnection) -> str:
         """The caller's role in the survey: mentor if they have been the mentor of an active pairing, else

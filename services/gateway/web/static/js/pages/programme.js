@@ -185,6 +185,15 @@ export async function surveyPage(ctx, main) {
     main.append(section('Survey', empty('Your programme has not published a survey.')));
     return;
   }
+  // The server says whether this person may answer and whether they already did: act on it.
+  if (survey.answered) {
+    main.append(section('Survey', h('p', { id: 'survey-done' }, 'You have already answered this survey. Thank you.')));
+    return;
+  }
+  if (survey.eligible === false) {
+    main.append(section('Survey', h('p', { id: 'survey-not-yet' }, 'The survey is for mentors and mentees who have been in an active pairing. You can answer it once you have.')));
+    return;
+  }
   const box = errorBox();
   const readers = [];
   const form = h('form', { novalidate: true, id: 'survey-form' },
