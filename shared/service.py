@@ -29,11 +29,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import db as dbmod
 from shared.audit import Auditor
 from shared.bus import Consumer, Handler, RedisStreamBus
+from shared.events.types import AuditEntry
 from shared.http import (
     EXCEPTION_HANDLERS,
     PUBLIC_PATHS,
@@ -41,8 +42,17 @@ from shared.http import (
     Metrics,
     NotFound,
     ObservabilityMiddleware,
+    ServiceUnavailable,
 )
-from shared.identity import AssertionVerifier, HttpJwks, Identity, KeySource, RedisReplayGuard, StaticKeys
+from shared.identity import (
+    ActsForCaller,
+    AssertionVerifier,
+    HttpJwks,
+    Identity,
+    KeySource,
+    RedisReplayGuard,
+    StaticKeys,
+)
 from shared.logging import get_logger
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
@@ -66,6 +76,25 @@ class Runtime:
     verifier: AssertionVerifier
     http: httpx.AsyncClient
     outbox: Outbox | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditedFeature(ActsForCaller):
+    """A feature service acting for one caller over the service's runtime: `audit` stages an entry (ids
+    only, never content) in the caller's transaction through the outbox, so the change and its entry
+    commit together or not at all."""
+
+    runtime: Runtime
+
+    @property
+    def outbox(self) -> Outbox:
+        if self.runtime.outbox is None:  # pragma: no cover - build_app always configures it
+            raise ServiceUnavailable()
+        return self.runtime.outbox
+
+    async def audit(self, conn: AsyncConnection, action: str, target: str, reason: str | None = None) -> None:
+        await self.outbox.add(conn, AuditEntry(actor=self.me.sub, action=action, target=target, outcome="success",
+                                               reason=reason), subject=target)
 
 
 @dataclass(frozen=True)

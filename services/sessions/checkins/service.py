@@ -34,11 +34,9 @@ from services.sessions.checkins.tables import DEFAULT_EVERY_WEEKS, DEFAULT_GRACE
 from services.sessions.checkins.tables import settings as settings_table
 from services.sessions.users.service import get_user
 from shared.clock import aware, utcnow
-from shared.events.types import AuditEntry
-from shared.http import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
-from shared.identity import ActsForCaller
+from shared.http import BadRequest, Conflict, NotFound, Unprocessable
 from shared.logging import get_logger
-from shared.service import Runtime
+from shared.service import AuditedFeature
 
 log = get_logger("tandem.sessions.checkins")
 
@@ -184,18 +182,10 @@ async def _load_answer(conn: AsyncConnection, checkin_id: str) -> Any:
 
 
 @dataclass(frozen=True)
-class Checkins(ActsForCaller):
+class Checkins(AuditedFeature):
     """The check-in routes' work for one caller."""
 
-    runtime: Runtime
     vault: Vault
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str) -> None:
-        outbox = self.runtime.outbox
-        if outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        await outbox.add(conn, AuditEntry(actor=self.me.sub, action=action, target=target, outcome="success"),
-                         subject=target)
 
     # -- the programme's setting -----------------------------------------------------------------------
 
@@ -212,7 +202,7 @@ class Checkins(ActsForCaller):
                                           .values(**values))
                 if not done.rowcount:
                     await conn.execute(sa.insert(settings_table).values(id=SETTINGS_ROW, **values))
-                await self._audit(conn, "checkins.settings_change", "checkins:settings")
+                await self.audit(conn, "checkins.settings_change", "checkins:settings")
                 return await programme(conn)
         except IntegrityError:
             raise Conflict("The setting changed meanwhile; reload and retry.") from None
@@ -236,7 +226,7 @@ class Checkins(ActsForCaller):
                 await conn.execute(sa.insert(plans).values(
                     user_id=data.user_id, every_weeks=data.every_weeks or prog.default_every_weeks,
                     next_due_at=first_due, created_by=self.me.sub, created_at=now, updated_at=now))
-                await self._audit(conn, "checkin_plan.create", f"checkin-plan:{data.user_id}")
+                await self.audit(conn, "checkin_plan.create", f"checkin-plan:{data.user_id}")
                 row = await _load_plan(conn, data.user_id)
                 return _plan_out(row, (await _summaries(conn, data.user_id)).get(data.user_id, Summary()), prog, now)
         except IntegrityError:
@@ -254,7 +244,7 @@ class Checkins(ActsForCaller):
                 plans.c.user_id == user_id, plans.c.version == row.version).values(version=row.version + 1, **values))
             if not done.rowcount:
                 raise Conflict("The plan changed meanwhile; reload and retry.")
-            await self._audit(conn, "checkin_plan.change", f"checkin-plan:{user_id}")
+            await self.audit(conn, "checkin_plan.change", f"checkin-plan:{user_id}")
             row = await _load_plan(conn, user_id)
             return _plan_out(row, (await _summaries(conn, user_id)).get(user_id, Summary()),
                              await programme(conn), now)
@@ -266,7 +256,7 @@ class Checkins(ActsForCaller):
             done = await conn.execute(sa.delete(plans).where(plans.c.user_id == user_id))
             if not done.rowcount:
                 raise NotFound("No check-in plan for this member.")
-            await self._audit(conn, "checkin_plan.delete", f"checkin-plan:{user_id}")
+            await self.audit(conn, "checkin_plan.delete", f"checkin-plan:{user_id}")
 
     async def list_plans(self) -> list[PlanOut]:
         """Every plan, the soonest due first, with overdue and attention flags."""
@@ -319,7 +309,7 @@ class Checkins(ActsForCaller):
                 needs_attention=needs_attention(data),
                 kek_version=sealed.kek_version if sealed else None, wrapped_dek=sealed.wrapped_dek if sealed else None,
                 sealed=sealed.ciphertext if sealed else None))
-            await self._audit(conn, "checkin.answer", subject(checkin_id))
+            await self.audit(conn, "checkin.answer", subject(checkin_id))
             row = await _load_answer(conn, checkin_id)
         log.info("checkins.answered", checkin_id=checkin_id)
         return _my_answer(row, comment, following)
@@ -353,6 +343,6 @@ class Checkins(ActsForCaller):
             ).values(acknowledged_by=self.me.sub, acknowledged_at=now))
             if not done.rowcount:
                 raise Conflict("This answer has already been acknowledged.")
-            await self._audit(conn, "checkin.acknowledge", subject(checkin_id))
+            await self.audit(conn, "checkin.acknowledge", subject(checkin_id))
             row = await _load_answer(conn, checkin_id)
         return _answer(row, (await _comments(self.vault, [row]))[checkin_id])

@@ -45,12 +45,9 @@ from shared.clock import aware, utcnow
 from shared.db import claim_event
 from shared.events import Envelope
 from shared.events import types as t
-from shared.events.types import AuditEntry
-from shared.http import Conflict, Forbidden, NotFound, ServiceUnavailable
-from shared.identity import ActsForCaller
+from shared.http import Conflict, Forbidden, NotFound
 from shared.logging import get_logger
-from shared.outbox import Outbox
-from shared.service import Runtime
+from shared.service import AuditedFeature
 
 log = get_logger("tandem.sessions.evaluation")
 CONSUMER = "sessions.reflections"
@@ -128,20 +125,10 @@ async def on_user_event(engine: AsyncEngine, envelope: Envelope) -> None:
 
 
 @dataclass(frozen=True)
-class Evaluation(ActsForCaller):
+class Evaluation(AuditedFeature):
     """The evaluation routes' work for one caller: each change in one transaction with its audit entry."""
 
-    runtime: Runtime
     vault: Vault
-
-    def _outbox(self) -> Outbox:
-        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        return self.runtime.outbox
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str) -> None:
-        await self._outbox().add(conn, AuditEntry(actor=self.me.sub, action=action, target=target,
-                                                  outcome="success"), subject=target)
 
     # -- reflections ------------------------------------------------------------------------------------
 
@@ -186,7 +173,7 @@ class Evaluation(ActsForCaller):
                 if not done.rowcount:
                     await conn.execute(sa.insert(reflections).values(pairing_id=pairing_id, author_id=self.me.sub,
                                                                      **values))
-                await self._audit(conn, "evaluation.reflection_write", f"pairing:{pairing_id}")
+                await self.audit(conn, "evaluation.reflection_write", f"pairing:{pairing_id}")
         except sa.exc.IntegrityError:
             raise Conflict("Your reflection changed meanwhile; reload and retry.") from None
         return ReflectionOut(pairing_id=pairing_id, text=text, updated_at=now)
@@ -197,7 +184,7 @@ class Evaluation(ActsForCaller):
             await self._membership(conn, pairing_id)
             erased = bool((await conn.execute(sa.delete(reflections).where(self._mine(pairing_id)))).rowcount)
             if erased:
-                await self._audit(conn, "evaluation.reflection_erase", f"pairing:{pairing_id}")
+                await self.audit(conn, "evaluation.reflection_erase", f"pairing:{pairing_id}")
         if erased:
             await reclaim(self.runtime.engine)  # SQLite: the deleted key's page images leave the WAL now
 
@@ -214,7 +201,7 @@ class Evaluation(ActsForCaller):
                 await conn.execute(sa.insert(surveys).values(
                     version=version, questions=msgspec.json.encode(data.questions).decode(),
                     published_by=self.me.sub, published_at=now))
-                await self._audit(conn, "evaluation.survey_publish", f"survey:{version}")
+                await self.audit(conn, "evaluation.survey_publish", f"survey:{version}")
         except sa.exc.IntegrityError:
             raise Conflict("Another version was published meanwhile; reload and retry.") from None
         return SurveyOut(version=version, questions=data.questions, published_at=now)
@@ -266,7 +253,7 @@ class Evaluation(ActsForCaller):
                                                                  responded_on=utcnow().date()))
                 await conn.execute(sa.insert(responses).values(response_id=response_id, version=data.version,
                                                                role=role, **_columns(sealed)))
-                await self._audit(conn, "evaluation.response_submit", f"survey:{data.version}")
+                await self.audit(conn, "evaluation.response_submit", f"survey:{data.version}")
         except sa.exc.IntegrityError:
             raise Conflict("You have already answered this version of the survey.", slug="already-answered") from None
         return ResponseReceipt(version=data.version)
@@ -280,7 +267,7 @@ class Evaluation(ActsForCaller):
         opened = await asyncio.to_thread(open_responses, self.vault, list(rows)) if rows else []
         groups = aggregate(survey.questions, opened, by_role=by_role)
         async with self.runtime.engine.begin() as conn:
-            await self._audit(conn, action, f"survey:{survey.version}")
+            await self.audit(conn, action, f"survey:{survey.version}")
         return survey, groups
 
     async def results(self, version: int | None, by: str) -> ResultsOut:

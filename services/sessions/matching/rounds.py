@@ -24,11 +24,8 @@ from services.sessions.matching.service import parts_out
 from services.sessions.matching.tables import rounds
 from services.sessions.pairings.service import propose_in
 from shared.clock import utcnow
-from shared.events.types import AuditEntry
 from shared.http import Conflict, NotFound, Problem, ServiceUnavailable
-from shared.identity import ActsForCaller
-from shared.outbox import Outbox
-from shared.service import Runtime
+from shared.service import AuditedFeature
 
 KIND = "matching-round"
 SKIPPED = "left out by the admin"
@@ -59,18 +56,8 @@ def _summary(row: Any) -> RoundSummary:
 
 
 @dataclass(frozen=True)
-class Rounds(ActsForCaller):
-    runtime: Runtime
+class Rounds(AuditedFeature):
     vault: Vault
-
-    def _outbox(self) -> Outbox:
-        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        return self.runtime.outbox
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str) -> None:
-        await self._outbox().add(conn, AuditEntry(actor=self.me.sub, action=action, target=target,
-                                                  outcome="success"), subject=target)
 
     async def _seal(self, round_id: str, result: Result) -> dict[str, Any]:
         sealed = await asyncio.to_thread(self.vault.seal_bytes, _subject(round_id), KIND, msgspec.json.encode(result))
@@ -105,7 +92,7 @@ class Rounds(ActsForCaller):
             result = result_of(found)
             await conn.execute(sa.insert(rounds).values(round_id=round_id, state="draft", created_by=self.me.sub,
                                                         created_at=utcnow(), **await self._seal(round_id, result)))
-            await self._audit(conn, "matching.round.run", _subject(round_id))
+            await self.audit(conn, "matching.round.run", _subject(round_id))
             return self._out(await self._load(conn, round_id), result)
 
     async def summaries(self) -> list[RoundSummary]:
@@ -131,7 +118,7 @@ class Rounds(ActsForCaller):
         async with self.runtime.engine.begin() as conn:
             row = await self._load(conn, round_id)
             await self._close(conn, row, "discarded", utcnow())
-            await self._audit(conn, "matching.round.discard", _subject(round_id))
+            await self.audit(conn, "matching.round.discard", _subject(round_id))
             row = await self._load(conn, round_id)
         return self._out(row, await self._open(row))
 
@@ -149,7 +136,7 @@ class Rounds(ActsForCaller):
             sent = [await self._propose(conn, a, leave_out, now) for a in result.assignments]
             result = Result(total=result.total, assignments=sent, unmatched=result.unmatched)
             await self._close(conn, row, "sent", now, **await self._seal(round_id, result))
-            await self._audit(conn, "matching.round.send", _subject(round_id))
+            await self.audit(conn, "matching.round.send", _subject(round_id))
             return self._out(await self._load(conn, round_id), result)
 
     async def _propose(self, conn: AsyncConnection, a: AssignmentOut, leave_out: set[str],
@@ -157,12 +144,12 @@ class Rounds(ActsForCaller):
         if a.mentee_id in leave_out:
             return msgspec.structs.replace(a, not_sent=SKIPPED)
         try:
-            pairing = await propose_in(conn, self._outbox(), self.me, a.mentor_id, a.mentee_id, now)
+            pairing = await propose_in(conn, self.outbox, self.me, a.mentor_id, a.mentee_id, now)
         except Problem as refused:  # refusals are raised before anything is written
             reason = refused.extra.get("reason") if isinstance(refused.extra, dict) else None
             return msgspec.structs.replace(a, not_sent=str(reason or refused.detail))
         target = f"pairing:{pairing.pairing_id}"
-        await self._audit(conn, "pairing.propose", target)
+        await self.audit(conn, "pairing.propose", target)
         return msgspec.structs.replace(a, pairing_id=pairing.pairing_id)
 
 

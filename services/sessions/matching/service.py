@@ -32,11 +32,8 @@ from services.sessions.profiles.service import available_mentors, is_mentor
 from services.sessions.questionnaire.service import current
 from services.sessions.users.service import get_user
 from shared.clock import utcnow
-from shared.events.types import AuditEntry
-from shared.http import BadRequest, NotFound, ServiceUnavailable, Unprocessable
-from shared.identity import ActsForCaller
-from shared.outbox import Outbox
-from shared.service import Runtime
+from shared.http import BadRequest, NotFound, Unprocessable
+from shared.service import AuditedFeature
 
 SUGGESTIONS = 10
 
@@ -52,18 +49,8 @@ async def _upsert(conn: AsyncConnection, table: sa.Table, key: sa.ColumnElement[
 
 
 @dataclass(frozen=True)
-class Matching(ActsForCaller):
-    runtime: Runtime
+class Matching(AuditedFeature):
     vault: Vault
-
-    def _outbox(self) -> Outbox:
-        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        return self.runtime.outbox
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str) -> None:
-        await self._outbox().add(conn, AuditEntry(actor=self.me.sub, action=action, target=target,
-                                                  outcome="success"), subject=target)
 
     # -- a mentee's preferences ------------------------------------------------------------------------
 
@@ -93,7 +80,7 @@ class Matching(ActsForCaller):
                                     slug="mentor-not-choosable")
             await _upsert(conn, preferences, preferences.c.mentee_id == self.me.sub, mentee_id=self.me.sub,
                           choices=json.dumps(data.choices), match_me=data.match_me, updated_at=utcnow())
-            await self._audit(conn, "matching.preferences", f"user:{self.me.sub}")
+            await self.audit(conn, "matching.preferences", f"user:{self.me.sub}")
             return await self._preferences(conn, self.me.sub)
 
     async def waiting(self) -> list[PreferencesOut]:
@@ -130,7 +117,7 @@ class Matching(ActsForCaller):
             if (await conn.execute(sa.select(conflicts).where(key))).first() is None:
                 await conn.execute(sa.insert(conflicts).values(mentee_id=mentee_id, mentor_id=mentor_id,
                                                                declared_by=me.sub, declared_at=now))
-            await self._audit(conn, "matching.conflict.declare", f"user:{me.sub}")
+            await self.audit(conn, "matching.conflict.declare", f"user:{me.sub}")
             row = (await conn.execute(sa.select(conflicts).where(key))).one()
         return ConflictOut(mentee_id=row.mentee_id, mentor_id=row.mentor_id, declared_by=row.declared_by,
                            declared_at=row.declared_at)
@@ -162,7 +149,7 @@ class Matching(ActsForCaller):
         async with self.runtime.engine.begin() as conn:
             await _upsert(conn, weights, weights.c.id == 1, id=1, weights=json.dumps(stored),
                           updated_by=self.me.sub, updated_at=utcnow())
-            await self._audit(conn, "matching.weights", "matching:weights")
+            await self.audit(conn, "matching.weights", "matching:weights")
             return await self._weights(conn)
 
     async def suggestions(self, mentee_id: str) -> SuggestionsOut:
@@ -172,7 +159,7 @@ class Matching(ActsForCaller):
             if user is None or "mentee" not in user.roles:
                 raise NotFound("No such mentee.")
             inputs = await gather(conn, self.vault, only_mentee=mentee_id)
-            await self._audit(conn, "matching.suggestions", f"user:{mentee_id}")  # answers were read
+            await self.audit(conn, "matching.suggestions", f"user:{mentee_id}")  # answers were read
         mentee = inputs.mentees[0]
         ranked = solver.suggestions(mentee, inputs.mentors, inputs.weights, inputs.exclusions, limit=SUGGESTIONS)
         why = {m.id: solver.why_not(mentee, m, inputs.exclusions) for m in inputs.mentors}

@@ -28,12 +28,9 @@ from services.sessions.mentoring_agreement.schemas import (
 from services.sessions.mentoring_agreement.tables import pair_agreements as agreements
 from services.sessions.pairings import service as pairing_svc
 from shared.clock import aware, utcnow
-from shared.events.types import AuditEntry
-from shared.http import Conflict, Gone, NotFound, ServiceUnavailable, Unprocessable
-from shared.identity import ActsForCaller
+from shared.http import Conflict, Gone, NotFound, Unprocessable
 from shared.logging import get_logger
-from shared.outbox import Outbox
-from shared.service import Runtime
+from shared.service import AuditedFeature
 
 log = get_logger("tandem.sessions.agreement")
 
@@ -105,20 +102,10 @@ def _accepted_by(row: Any, pairing: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Agreements(ActsForCaller):
+class Agreements(AuditedFeature):
     """The agreement routes' work for one caller."""
 
-    runtime: Runtime
     vault: Vault
-
-    def _outbox(self) -> Outbox:
-        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        return self.runtime.outbox
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str, reason: str) -> None:
-        await self._outbox().add(conn, AuditEntry(actor=self.me.sub, action=action, target=target,
-                                                  outcome="success", reason=reason), subject=target)
 
     async def _pairing(self, conn: AsyncConnection, pairing_id: str, *, writing: bool = False) -> Any:
         """The pairing if the caller is one of its two members (anyone else, admins included: no such
@@ -144,7 +131,7 @@ class Agreements(ActsForCaller):
             async with self.runtime.engine.begin() as conn:
                 published = await templates.publish(conn, data.sections, self.me.sub, utcnow())
                 target = f"agreement-template:{published.version}"
-                await self._audit(conn, "mentoring_agreement.template_publish", target, target)
+                await self.audit(conn, "mentoring_agreement.template_publish", target, target)
         except sa.exc.IntegrityError:
             raise Conflict("Another template was published meanwhile; reload and retry.") from None
         return published.out()
@@ -219,7 +206,7 @@ class Agreements(ActsForCaller):
             pairing_id=pairing_id, version=version, template_version=current.version, edited_by=self.me.sub,
             created_at=utcnow(), kek_version=sealed.kek_version, wrapped_dek=sealed.wrapped_dek,
             sealed=sealed.ciphertext))
-        await self._audit(conn, "mentoring_agreement.edit", f"pairing:{pairing_id}", f"agreement-version:{version}")
+        await self.audit(conn, "mentoring_agreement.edit", f"pairing:{pairing_id}", f"agreement-version:{version}")
         return await self._out(conn, pairing, await _latest(conn, pairing_id), texts)
 
     async def accept(self, pairing_id: str, version: int) -> AgreementOut:
@@ -243,6 +230,6 @@ class Agreements(ActsForCaller):
                 agreements.c[column].is_(None), ~newer).values({column: utcnow()}))
             if not done.rowcount:
                 raise Conflict("The agreement changed meanwhile; reload and retry.", slug="agreement-changed")
-            await self._audit(conn, "mentoring_agreement.accept", f"pairing:{pairing_id}",
+            await self.audit(conn, "mentoring_agreement.accept", f"pairing:{pairing_id}",
                               f"agreement-version:{version}")
             return await self._out(conn, pairing, await _latest(conn, pairing_id))

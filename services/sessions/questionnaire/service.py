@@ -21,11 +21,8 @@ from services.sessions.adapters.vault import DecryptionError, Sealed, Vault
 from services.sessions.questionnaire.schemas import AnswersIn, AnswersOut, AnswerValue, Question, QuestionnaireOut
 from services.sessions.questionnaire.tables import answers, questionnaires
 from shared.clock import utcnow
-from shared.events.types import AuditEntry
 from shared.http import Conflict, ServiceUnavailable, Unprocessable
-from shared.identity import ActsForCaller
-from shared.outbox import Outbox
-from shared.service import Runtime
+from shared.service import AuditedFeature
 
 ORDINARY, SPECIAL = "questionnaire-answers", "questionnaire-special-answers"
 EMPTY = QuestionnaireOut(version=0, questions=[], published_at=None)
@@ -126,18 +123,8 @@ async def answers_of(conn: AsyncConnection, vault: Vault, user_ids: Iterable[str
 
 
 @dataclass(frozen=True)
-class Questionnaires(ActsForCaller):
-    runtime: Runtime
+class Questionnaires(AuditedFeature):
     vault: Vault
-
-    def _outbox(self) -> Outbox:
-        if self.runtime.outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        return self.runtime.outbox
-
-    async def _audit(self, conn: AsyncConnection, action: str, target: str) -> None:
-        await self._outbox().add(conn, AuditEntry(actor=self.me.sub, action=action, target=target,
-                                                  outcome="success"), subject=target)
 
     async def current(self) -> QuestionnaireOut:
         async with self.runtime.engine.connect() as conn:
@@ -150,7 +137,7 @@ class Questionnaires(ActsForCaller):
             await conn.execute(sa.insert(questionnaires).values(
                 version=number, questions=msgspec.json.encode(questions).decode(), published_by=self.me.sub,
                 published_at=utcnow()))
-            await self._audit(conn, "questionnaire.publish", f"questionnaire:{number}")
+            await self.audit(conn, "questionnaire.publish", f"questionnaire:{number}")
             return await current(conn)
 
     async def _out(self, conn: AsyncConnection, user_id: str) -> AnswersOut:
@@ -174,7 +161,7 @@ class Questionnaires(ActsForCaller):
     async def of(self, user_id: str) -> AnswersOut:
         """A member's answers, special ones included, for an admin who matches: audited."""
         async with self.runtime.engine.begin() as conn:
-            await self._audit(conn, "questionnaire.answers.read", f"user:{user_id}")
+            await self.audit(conn, "questionnaire.answers.read", f"user:{user_id}")
             return await self._out(conn, user_id)
 
     async def answer(self, data: AnswersIn) -> AnswersOut:
@@ -196,7 +183,7 @@ class Questionnaires(ActsForCaller):
                 raise Unprocessable("Answers to questions about identity are kept only with your explicit "
                                     "consent (special_consent).", slug="special-consent-required")
             await self._store(conn, ordinary, special if data.special_consent else None, utcnow())
-            await self._audit(conn, "questionnaire.answer", f"user:{self.me.sub}")
+            await self.audit(conn, "questionnaire.answer", f"user:{self.me.sub}")
             return await self._out(conn, self.me.sub)
 
     async def _store(self, conn: AsyncConnection, ordinary: dict[str, Any], special: dict[str, Any] | None,
@@ -218,7 +205,7 @@ class Questionnaires(ActsForCaller):
         async with self.runtime.engine.begin() as conn:
             await conn.execute(sa.update(answers).where(answers.c.user_id == self.me.sub).values(
                 **_special_columns(None), special_consent_at=None, updated_at=utcnow()))
-            await self._audit(conn, "questionnaire.special.withdraw", f"user:{self.me.sub}")
+            await self.audit(conn, "questionnaire.special.withdraw", f"user:{self.me.sub}")
             return await self._out(conn, self.me.sub)
 
 

@@ -13,10 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.sessions.resources.schemas import ResourceIn, ResourceOut
 from services.sessions.resources.tables import resources
 from shared.clock import aware, utcnow
-from shared.events.types import AuditEntry
-from shared.http import BadRequest, NotFound, ServiceUnavailable
-from shared.identity import ActsForCaller
-from shared.service import Runtime
+from shared.http import BadRequest, NotFound
+from shared.service import AuditedFeature
 
 
 def to_out(row: Any) -> ResourceOut:
@@ -36,16 +34,8 @@ def _values(data: ResourceIn) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Resources(ActsForCaller):
-    runtime: Runtime
-
-    async def _audit(self, conn: AsyncConnection, action: str, resource_id: str) -> None:
-        outbox = self.runtime.outbox
-        if outbox is None:  # pragma: no cover - create_app always configures it
-            raise ServiceUnavailable()
-        target = f"resource:{resource_id}"
-        await outbox.add(conn, AuditEntry(actor=self.me.sub, action=action, target=target, outcome="success"),
-                         subject=target)
+class Resources(AuditedFeature):
+    """The resource routes' work for one caller."""
 
     async def _one(self, conn: AsyncConnection, resource_id: str) -> Any:
         row = (await conn.execute(sa.select(resources).where(resources.c.resource_id == resource_id))).first()
@@ -63,7 +53,7 @@ class Resources(ActsForCaller):
         async with self.runtime.engine.begin() as conn:
             await conn.execute(sa.insert(resources).values(resource_id=resource_id, updated_by=self.me.sub,
                                                            updated_at=utcnow(), **_values(data)))
-            await self._audit(conn, "resource.publish", resource_id)
+            await self.audit(conn, "resource.publish", f"resource:{resource_id}")
             return to_out(await self._one(conn, resource_id))
 
     async def change(self, resource_id: str, data: ResourceIn) -> ResourceOut:
@@ -71,11 +61,11 @@ class Resources(ActsForCaller):
             await self._one(conn, resource_id)
             await conn.execute(sa.update(resources).where(resources.c.resource_id == resource_id).values(
                 updated_by=self.me.sub, updated_at=utcnow(), **_values(data)))
-            await self._audit(conn, "resource.change", resource_id)
+            await self.audit(conn, "resource.change", f"resource:{resource_id}")
             return to_out(await self._one(conn, resource_id))
 
     async def withdraw(self, resource_id: str) -> None:
         async with self.runtime.engine.begin() as conn:
             await self._one(conn, resource_id)
             await conn.execute(sa.delete(resources).where(resources.c.resource_id == resource_id))
-            await self._audit(conn, "resource.withdraw", resource_id)
+            await self.audit(conn, "resource.withdraw", f"resource:{resource_id}")
